@@ -1,0 +1,193 @@
+"""Command line: ``python -m data <verb> ...`` (see the spec's cli.md).
+
+Thin: parse arguments, call one function of ``data``, turn named exceptions
+into Chinese messages and exit codes (0 ok, 1 some file rejected, 2 usage or
+bad input).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import sys
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # usage errors exit 2 with a Chinese hint
+        self.print_usage(sys.stderr)
+        print(f"用法错误：{message}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+def _date(s: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"日期“{s}”应为 YYYY-MM-DD 格式")
+
+
+def _db_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", help="数据库文件（默认：环境变量 GONGKAI_DB，或项目内置数据库）")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m data", description="政务公开年度考核：单位名录、自评表导入、模板与演示数据")
+    sub = p.add_subparsers(dest="verb", parser_class=_Parser)
+    sub.required = True
+
+    units = sub.add_parser("units", help="单位名录")
+    usub = units.add_subparsers(dest="action", parser_class=_Parser)
+    usub.required = True
+    load = usub.add_parser("load", help="导入（新增或更新）单位名录 CSV")
+    load.add_argument("file")
+    _db_arg(load)
+
+    ing = sub.add_parser("ingest", help="校验并保存自评表")
+    ing.add_argument("files", nargs="+")
+    ing.add_argument("--received", type=_date, help="文件送达县里的日期（默认今天）")
+    ing.add_argument("--by", help="操作人（记入审计日志）")
+    _db_arg(ing)
+
+    tpl = sub.add_parser("template", help="生成官方空白自评表")
+    tpl.add_argument("--unit", required=True)
+    tpl.add_argument("--year", required=True, type=int)
+    tpl.add_argument("-o", "--output", required=True)
+    _db_arg(tpl)
+
+    demo = sub.add_parser("demo", help="生成演示县（方正县 2019–2023）")
+    demo.add_argument("--if-empty", action="store_true", help="仅当数据库为空时生成")
+    demo.add_argument("--reset", action="store_true", help="清空数据库后重新生成")
+    _db_arg(demo)
+
+    users = sub.add_parser("users", help="用户账号")
+    ussub = users.add_subparsers(dest="action", parser_class=_Parser)
+    ussub.required = True
+    add = ussub.add_parser("add", help="新增用户（密码从提示或标准输入读取）")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=["admin", "reviewer", "leader", "unit"])
+    add.add_argument("--unit")
+    _db_arg(add)
+    return p
+
+
+def cmd_units_load(args) -> int:
+    from data.registry import RegistryError, load_registry_file
+    from data.store import connect
+
+    con = connect(args.db)
+    try:
+        added, updated = load_registry_file(con, args.file)
+    except FileNotFoundError:
+        print(f"{args.file}: 文件不存在", file=sys.stderr)
+        return EXIT_USAGE
+    except RegistryError as e:
+        for i in e.issues:
+            print(f"{i.location}: {i.message}", file=sys.stderr)
+        print("单位名录未导入（未作任何更改）", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"单位名录已导入：新增 {added} 个，更新 {updated} 个")
+    return EXIT_OK
+
+
+def print_result(res, out=sys.stdout) -> None:
+    print(res.summary(), file=out)
+    for i in res.report.errors:
+        print(f"{res.file_name}: {i.location or '文件'}: {i.message}", file=out)
+    for i in res.report.warnings:
+        print(f"{res.file_name} 警告: {i.location or '文件'}: {i.message}", file=out)
+
+
+def cmd_ingest(args) -> int:
+    from data.ingest import REJECTED, StoreError, ingest_file
+    from data.store import connect
+
+    con = connect(args.db)
+    received = args.received or dt.date.today()
+    code = EXIT_OK
+    for f in args.files:
+        try:
+            res = ingest_file(con, f, received=received, actor=args.by or "命令行")
+        except StoreError as e:
+            print(f"{f}: {e}")
+            code = EXIT_REJECTED
+            continue
+        print_result(res)
+        if res.outcome == REJECTED:
+            code = EXIT_REJECTED
+    return code
+
+
+def cmd_template(args) -> int:
+    from data.registry import get_units
+    from data.store import connect
+    from data.template import build_template
+    from data.normalize import norm_key
+    from metrics.scheme import scheme_for
+
+    scheme = scheme_for(args.year)
+    if scheme is None:
+        print(f"没有 {args.year} 年度的考核指标体系", file=sys.stderr)
+        return EXIT_USAGE
+    con = connect(args.db)
+    unit = get_units(con).get(norm_key(args.unit, label=False))
+    if unit is None:
+        print(f"单位“{args.unit}”不在单位名录中", file=sys.stderr)
+        return EXIT_USAGE
+    with open(args.output, "wb") as fh:
+        fh.write(build_template(scheme, unit))
+    print(f"已生成 {unit.name} {args.year}年度自评表：{args.output}")
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    from data.demo import run_demo
+    from data.store import connect
+
+    con = connect(args.db)
+    print(run_demo(con, reset=args.reset, if_empty=args.if_empty, progress=print))
+    return EXIT_OK
+
+
+def cmd_users_add(args) -> int:
+    from data.store import connect
+    from data.users import UserError, create_user
+
+    if args.role == "unit" and not args.unit:
+        print("填报单位账号需要 --unit 单位名称", file=sys.stderr)
+        return EXIT_USAGE
+    if sys.stdin.isatty():
+        pw = getpass.getpass("密码：")
+        if getpass.getpass("再次输入密码：") != pw:
+            print("两次输入的密码不一致", file=sys.stderr)
+            return EXIT_USAGE
+    else:
+        pw = sys.stdin.readline().rstrip("\r\n")
+    con = connect(args.db)
+    try:
+        create_user(con, args.name, args.role, pw, unit=args.unit)
+    except UserError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_USAGE
+    print(f"已创建用户 {args.name}（{args.role}）")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.verb == "units":
+        return cmd_units_load(args)
+    if args.verb == "ingest":
+        return cmd_ingest(args)
+    if args.verb == "template":
+        return cmd_template(args)
+    if args.verb == "demo":
+        return cmd_demo(args)
+    if args.verb == "users":
+        return cmd_users_add(args)
+    return EXIT_USAGE  # pragma: no cover
+
+
+if __name__ == "__main__":
+    sys.exit(main())

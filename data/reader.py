@@ -1,0 +1,281 @@
+"""Reading workbooks (.xlsx/.xlsm/.xls/.ods) with python-calamine.
+
+The reader knows nothing of indicators or units: it checks that the file is a
+readable spreadsheet, applies merged ranges to every cell they span, finds
+sheets by normalised name, finds the header row of a table and the labels of
+a key–value sheet. Every problem is an :class:`~data.issues.Issue`.
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+import python_calamine as pc
+
+from data.issues import Issue, error
+from data.normalize import addr, is_blank, norm_key
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
+MAX_ZIP_RATIO = 200
+HEADER_SCAN_ROWS = 10
+KV_SCAN_ROWS, KV_SCAN_COLS = 20, 6
+CLOSING_PREFIXES = ("合计", "总计", "小计", "备注", "注:", "说明", "填表说明")
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = b"PK\x03\x04"
+ACCEPTED_EXT = (".xlsx", ".xlsm", ".xls", ".ods")
+WPS_NATIVE_EXT = (".et", ".wps", ".ett", ".dps")
+
+
+class ReadError(Exception):
+    """The file cannot be read as a workbook; ``issues`` say why, in Chinese."""
+
+    def __init__(self, issues: list[Issue]):
+        self.issues = issues
+        super().__init__("; ".join(i.message for i in issues))
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+
+    def keys(self) -> set[str]:
+        return {norm_key(self.name), *(norm_key(a) for a in self.aliases)}
+
+
+@dataclass
+class Sheet:
+    name: str
+    grid: list[list]
+    merged: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.grid)
+
+    def value(self, r: int, c: int):
+        if 0 <= r < len(self.grid) and 0 <= c < len(self.grid[r]):
+            return self.grid[r][c]
+        return ""
+
+    def merged_end_col(self, r: int, c: int) -> int:
+        for (r0, c0), (r1, c1) in self.merged:
+            if r0 <= r <= r1 and c0 <= c <= c1:
+                return c1
+        return c
+
+
+@dataclass
+class Row:
+    """One data row of a table: 0-based sheet row and values by canonical column."""
+    row0: int
+    values: dict[str, object]
+    cols: dict[str, int]
+
+    @property
+    def number(self) -> int:
+        return self.row0 + 1
+
+    def cell(self, column: str) -> str:
+        return addr(self.row0, self.cols[column])
+
+    def get(self, column: str):
+        return self.values.get(column, "")
+
+
+@dataclass
+class Table:
+    sheet: str
+    header_row0: int
+    cols: dict[str, int]
+    rows: list[Row]
+
+
+@dataclass
+class Workbook:
+    file_name: str
+    sheets: dict[str, Sheet]  # by normalised name
+
+    def sheet(self, name: str) -> Sheet | None:
+        return self.sheets.get(norm_key(name, label=False))
+
+
+def _sniff(file_name: str, content: bytes) -> list[Issue]:
+    ext = PurePath(file_name).suffix.lower()
+    if ext in WPS_NATIVE_EXT:
+        return [error("file_wps_native", f"“{file_name}”是 WPS 专用格式（{ext}），系统无法读取：请在WPS中另存为 .xlsx 后上传")]
+    if len(content) > MAX_FILE_BYTES:
+        mb = len(content) / 1024 / 1024
+        return [error("file_too_large", f"文件大小 {mb:.1f} MB，超过 20 MB 上限：请删除无关工作表、图片后重新保存上传")]
+    if not content:
+        return [error("file_empty", "文件是空的（0 字节），请重新保存后上传")]
+    head = content[:8]
+    if head.startswith(ZIP_MAGIC):
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(content))
+            infos = zf.infolist()
+        except zipfile.BadZipFile:
+            return [error("file_unreadable", "文件已损坏，无法打开：请在 Excel 或 WPS 中重新保存后上传")]
+        total = sum(i.file_size for i in infos)
+        packed = max(1, sum(i.compress_size for i in infos))
+        if total > MAX_UNZIPPED_BYTES or (total > 10 * 1024 * 1024 and total / packed > MAX_ZIP_RATIO):
+            return [error("file_archive_too_large",
+                          f"文件解压后将达 {total / 1024 / 1024:.0f} MB，异常过大（可能是损坏或恶意文件），已拒收")]
+        names = {i.filename for i in infos}
+        if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
+            if "xl/workbook.bin" in names:
+                return [error("file_xlsb", "不支持 .xlsb（二进制工作簿）格式：请另存为 .xlsx 后上传")]
+            return []
+        if "mimetype" in names and zf.read("mimetype").startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
+            return []
+        return [error("file_not_spreadsheet", f"“{file_name}”不是电子表格文件（可能是 Word 文档或压缩包）：请上传自检自评表 .xlsx 或 .xls 文件")]
+    if head == OLE_MAGIC:
+        return _sniff_ole(file_name, content)
+    return [error("file_not_spreadsheet", f"“{file_name}”不是电子表格文件：请上传自检自评表 .xlsx 或 .xls 文件")]
+
+
+def _sniff_ole(file_name: str, content: bytes) -> list[Issue]:
+    import olefile
+
+    try:
+        ole = olefile.OleFileIO(io.BytesIO(content))
+    except Exception:
+        return [error("file_unreadable", "文件已损坏，无法打开：请在 Excel 或 WPS 中重新保存后上传")]
+    streams = {"/".join(s) for s in ole.listdir()}
+    if "EncryptedPackage" in streams or "EncryptionInfo" in streams:
+        return [error("file_encrypted", "文件设置了打开密码（已加密），系统无法读取：请取消密码保护后重新上传")]
+    book = "Workbook" if "Workbook" in streams else ("Book" if "Book" in streams else None)
+    if book is None:
+        return [error("file_not_spreadsheet", f"“{file_name}”不是电子表格文件（可能是 Word 文档或 WPS 专用格式）：请另存为 .xlsx 后上传")]
+    data = ole.openstream(book).read(64 * 1024)
+    pos = 0
+    # BIFF records: type (2 bytes), length (2 bytes). FILEPASS (0x2F) marks an encrypted workbook.
+    while pos + 4 <= len(data):
+        rtype = int.from_bytes(data[pos:pos + 2], "little")
+        rlen = int.from_bytes(data[pos + 2:pos + 4], "little")
+        if rtype == 0x002F:
+            return [error("file_encrypted", "文件设置了打开密码（已加密），系统无法读取：请取消密码保护后重新上传")]
+        if rtype == 0x000A:  # EOF of the globals substream
+            break
+        pos += 4 + rlen
+    return []
+
+
+def read_workbook(file_name: str, content: bytes) -> Workbook:
+    """Open a workbook; raise :class:`ReadError` for files that cannot be read."""
+    issues = _sniff(file_name, content)
+    if issues:
+        raise ReadError(issues)
+    try:
+        wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(content))
+    except pc.PasswordError:
+        raise ReadError([error("file_encrypted", "文件设置了打开密码（已加密），系统无法读取：请取消密码保护后重新上传")])
+    except Exception:
+        raise ReadError([error("file_unreadable", "文件无法读取（格式损坏或不是 Excel/WPS 表格）：请在 Excel 或 WPS 中另存为 .xlsx 后上传")])
+    sheets: dict[str, Sheet] = {}
+    try:
+        for name in wb.sheet_names:
+            key = norm_key(name, label=False)
+            if key in sheets:
+                continue
+            sh = wb.get_sheet_by_name(name)
+            sheets[key] = _load_sheet(name, sh)
+    except pc.PasswordError:
+        raise ReadError([error("file_encrypted", "文件设置了打开密码（已加密），系统无法读取：请取消密码保护后重新上传")])
+    except Exception:
+        raise ReadError([error("file_unreadable", "文件中的工作表无法读取（格式损坏）：请在 Excel 或 WPS 中另存为 .xlsx 后上传")])
+    return Workbook(file_name, sheets)
+
+
+def _load_sheet(name: str, sh) -> Sheet:
+    grid = [list(r) for r in sh.to_python(skip_empty_area=False)]
+    try:
+        merged = list(sh.merged_cell_ranges or [])
+    except Exception:  # formats without merge information
+        merged = []
+    width = max((len(r) for r in grid), default=0)
+    for (r0, c0), (r1, c1) in merged:
+        width = max(width, c1 + 1)
+        while len(grid) <= r1:
+            grid.append([])
+    for r in grid:
+        if len(r) < width:
+            r.extend([""] * (width - len(r)))
+    for (r0, c0), (r1, c1) in merged:
+        v = grid[r0][c0] if r0 < len(grid) else ""
+        for r in range(r0, r1 + 1):
+            for c in range(c0, c1 + 1):
+                grid[r][c] = v
+    return Sheet(name, grid, merged)
+
+
+def _is_closing(values: list) -> bool:
+    for v in values:
+        if not is_blank(v):
+            k = norm_key(v, label=False)
+            return k.startswith(CLOSING_PREFIXES)
+    return False
+
+
+def find_table(sheet: Sheet, columns: list[ColumnSpec]) -> tuple[Table | None, list[Issue]]:
+    """Locate the header row (first row within the first 10 that has every
+    required header) and return the data rows, blank and closing rows skipped."""
+    lookup: dict[str, str] = {}
+    for spec in columns:
+        for k in spec.keys():
+            lookup.setdefault(k, spec.name)
+    required = [c.name for c in columns if c.required]
+    best: tuple[int, set[str]] = (-1, set())
+    for r in range(min(HEADER_SCAN_ROWS, sheet.n_rows)):
+        cols: dict[str, int] = {}
+        for c, v in enumerate(sheet.grid[r]):
+            name = lookup.get(norm_key(v))
+            if name and name not in cols:
+                cols[name] = c
+        if all(n in cols for n in required):
+            return _table_rows(sheet, r, cols), []
+        if len(set(cols) & set(required)) > len(best[1]):
+            best = (r, set(cols) & set(required))
+    missing = [n for n in required if n not in best[1]]
+    where = f"（在前{HEADER_SCAN_ROWS}行中未找到同时包含所有必填列的表头行）"
+    return None, [error("header_missing", f"缺少必填列“{n}”{where}", sheet=sheet.name) for n in missing]
+
+
+def _table_rows(sheet: Sheet, header_row0: int, cols: dict[str, int]) -> Table:
+    rows = []
+    for r in range(header_row0 + 1, sheet.n_rows):
+        raw = sheet.grid[r]
+        if all(is_blank(v) for v in raw):
+            continue
+        if _is_closing(raw):
+            continue
+        values = {name: sheet.value(r, c) for name, c in cols.items()}
+        if all(is_blank(v) for n, v in values.items() if n != "序号"):
+            # nothing but a pre-printed 序号, or values only in ignored extra columns: not data
+            continue
+        rows.append(Row(r, values, cols))
+    return Table(sheet.name, header_row0, cols, rows)
+
+
+def find_labels(sheet: Sheet, labels: list[ColumnSpec]) -> dict[str, tuple[object, str]]:
+    """Key–value sheet: label -> (value, A1 address of the value cell).
+
+    Labels are searched in the first 20 rows and 6 columns; the value is the
+    cell right of the label (right of the label's merged range)."""
+    lookup: dict[str, str] = {}
+    for spec in labels:
+        for k in spec.keys():
+            lookup.setdefault(k, spec.name)
+    found: dict[str, tuple[object, str]] = {}
+    for r in range(min(KV_SCAN_ROWS, sheet.n_rows)):
+        for c in range(min(KV_SCAN_COLS, len(sheet.grid[r]))):
+            name = lookup.get(norm_key(sheet.grid[r][c]))
+            if name and name not in found:
+                vc = sheet.merged_end_col(r, c) + 1
+                found[name] = (sheet.value(r, vc), addr(r, vc))
+    return found

@@ -1,0 +1,103 @@
+"""The unit registry (单位名录): loading the registry CSV and looking units up."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from data.issues import Issue, error
+from data.normalize import norm_key
+from data.store import audit, transaction
+from metrics.scheme import UNIT_TYPES, load_catalogue
+
+HEADER = ["单位名称", "单位类型", "附加必公开类别"]
+
+
+class RegistryError(ValueError):
+    """A registry CSV that cannot be loaded; ``issues`` name the lines."""
+
+    def __init__(self, issues: list[Issue]):
+        self.issues = issues
+        super().__init__("; ".join(f"{i.location}: {i.message}" for i in issues))
+
+
+@dataclass(frozen=True)
+class Unit:
+    name: str
+    unit_type: str
+    extra_categories: tuple[str, ...] = ()
+
+
+def parse_registry(text: str, source: str = "registry.csv") -> list[Unit]:
+    """Parse the registry CSV; raise :class:`RegistryError` naming every bad line."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    rows = list(csv.reader(io.StringIO(text)))
+    issues: list[Issue] = []
+    if not rows or [norm_key(h) for h in rows[0]][:3] != HEADER:
+        raise RegistryError([error("registry_header", f"第1行表头应为“{','.join(HEADER)}”，实为“{','.join(rows[0]) if rows else '（空文件）'}”",
+                                   sheet=source, row=1)])
+    lookup = load_catalogue().lookup()
+    units: list[Unit] = []
+    seen: set[str] = set()
+    for n, row in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in row):
+            continue
+        row = (row + ["", "", ""])[:max(3, len(row))]
+        name = norm_key(row[0], label=False)
+        typ = norm_key(row[1], label=False)
+        if not name:
+            issues.append(error("registry_name", f"第{n}行：单位名称为空", sheet=source, row=n))
+            continue
+        if name in seen:
+            issues.append(error("registry_duplicate", f"第{n}行：单位“{name}”重复", sheet=source, row=n))
+        seen.add(name)
+        if typ not in UNIT_TYPES:
+            issues.append(error("registry_type", f"第{n}行：单位类型“{row[1].strip()}”应为“乡镇”或“部门”", sheet=source, row=n))
+        extras = []
+        for part in (p for p in row[2].replace("，", "、").replace(",", "、").split("、") if p.strip()):
+            code = lookup.get(norm_key(part, label=False))
+            if code is None:
+                issues.append(error("registry_category", f"第{n}行：附加必公开类别“{part.strip()}”不是目录中的类别", sheet=source, row=n))
+            elif code not in extras:
+                extras.append(code)
+        units.append(Unit(name, typ, tuple(extras)))
+    if issues:
+        raise RegistryError(issues)
+    return units
+
+
+def load_units(con: duckdb.DuckDBPyConnection, units: list[Unit], actor: str | None = None) -> tuple[int, int]:
+    """Add or update units in one transaction. Returns (added, updated)."""
+    existing = {r[0] for r in con.execute("SELECT name FROM units").fetchall()}
+    start = con.execute("SELECT coalesce(max(sort_order), 0) FROM units").fetchone()[0]
+    added = updated = 0
+    with transaction(con):
+        for i, u in enumerate(units, start=1):
+            if u.name in existing:
+                con.execute("UPDATE units SET unit_type = ?, extra_categories = ? WHERE name = ?",
+                            [u.unit_type, list(u.extra_categories), u.name])
+                updated += 1
+            else:
+                con.execute("INSERT INTO units VALUES (?, ?, ?, ?)",
+                            [u.name, u.unit_type, list(u.extra_categories), start + i])
+                added += 1
+        audit(con, "单位名录导入", actor=actor, detail=f"新增 {added} 个，更新 {updated} 个")
+    return added, updated
+
+
+def load_registry_file(con: duckdb.DuckDBPyConnection, path: str | Path, actor: str | None = None) -> tuple[int, int]:
+    p = Path(path)
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise RegistryError([error("registry_encoding", "文件不是 UTF-8 编码的 CSV（请在 Excel 中另存为“CSV UTF-8”）", sheet=p.name)])
+    return load_units(con, parse_registry(text, p.name), actor)
+
+
+def get_units(con: duckdb.DuckDBPyConnection) -> dict[str, Unit]:
+    return {r[0]: Unit(r[0], r[1], tuple(r[2] or ())) for r in
+            con.execute("SELECT name, unit_type, extra_categories FROM units ORDER BY sort_order, name").fetchall()}

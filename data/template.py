@@ -1,0 +1,415 @@
+"""The official blank self-assessment workbook (自检自评表), format 2019.
+
+:func:`build_template` writes the workbook ``workbook.md`` describes: an
+instruction sheet, 单位信息 (pre-filled when a unit is given), 自评打分 with
+one row per indicator of the year's scheme, and the two empty ledgers with
+drop-down lists (from a hidden sheet 选项) and date validation.
+
+The layout constants below (sheet names, headers, rows) are also used by the
+demonstration county generator (:mod:`data.demo`) to fill the template.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+from decimal import Decimal
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from data.registry import Unit
+from data.vocab import APPLICANT_TYPES, CHANNELS, RESULTS, REVIEW_RESULTS, YES_NO
+from metrics.scheme import Catalogue, Scheme, load_catalogue
+
+SHEET_HELP = "填报说明"
+SHEET_INFO = "单位信息"
+SHEET_SCORES = "自评打分"
+SHEET_LEDGER = "主动公开台账"
+SHEET_REQUESTS = "依申请公开台账"
+SHEET_OPTIONS = "选项"
+
+INFO_LABELS = ("单位名称", "单位类型", "考核年度", "填报人", "联系电话", "填报日期")
+SCORE_HEADERS = ("指标编号", "一级指标", "二级指标", "分值", "自评得分", "自评说明", "佐证材料")
+LEDGER_HEADERS = ("序号", "信息名称", "公开类别", "形成日期", "公开日期", "公开渠道", "链接")
+REQUEST_HEADERS = ("申请编号", "申请人类型", "收到日期", "补正日期", "是否延期", "答复日期", "办理结果", "复议诉讼结果")
+
+AUTO_TEXT = "系统自动计算"
+#: 0-based row numbers of the template: title in row 1, header in row 2, data from row 3
+TITLE_ROW, HEADER_ROW, FIRST_DATA_ROW = 1, 2, 3
+#: data rows prepared (validation, date format) in the ledgers
+LEDGER_ROWS = 1000
+REQUEST_ROWS = 300
+DATE_FORMAT = "yyyy-mm-dd"
+
+_GREY = PatternFill("solid", fgColor="D9D9D9")
+_HEAD = PatternFill("solid", fgColor="DDEBF7")
+_LABEL = PatternFill("solid", fgColor="F2F2F2")
+_THIN = Side(style="thin", color="808080")
+_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+_WRAP = Alignment(vertical="center", wrap_text=True)
+_TITLE_FONT = Font(name="宋体", size=16, bold=True)
+_BOLD = Font(bold=True)
+
+# Excel serial numbers bounding "any plausible date" for the date validation
+_DATE_MIN = (dt.date(2000, 1, 1) - dt.date(1899, 12, 30)).days
+_DATE_MAX = (dt.date(2099, 12, 31) - dt.date(1899, 12, 30)).days
+
+
+def county_of(scheme: Scheme) -> str:
+    """The county's name as printed in the scheme's name ("方正县2019年…" -> "方正县")."""
+    head = scheme.name.split(str(scheme.year), 1)[0]
+    return head if head and head != scheme.name else ""
+
+
+def title_of(scheme: Scheme) -> str:
+    return f"{county_of(scheme)}{scheme.year}年政务公开工作自评表"
+
+
+def cn_date(d: dt.date) -> str:
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def num(v: Decimal | float | int):
+    """A Decimal as the int or float Excel should show (4 -> 4, 2.5 -> 2.5)."""
+    d = Decimal(str(v))
+    return int(d) if d == d.to_integral_value() else float(d)
+
+
+def template_file_name(scheme: Scheme, unit: Unit | None = None) -> str:
+    who = unit.name if unit else ""
+    return f"{who}{scheme.year}年政务公开自检自评表.xlsx"
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _title(ws, text: str, ncols: int) -> None:
+    ws.cell(TITLE_ROW, 1, text).font = _TITLE_FONT
+    ws.cell(TITLE_ROW, 1).alignment = Alignment(horizontal="center", vertical="center")
+    if ncols > 1:
+        ws.merge_cells(start_row=TITLE_ROW, start_column=1, end_row=TITLE_ROW, end_column=ncols)
+    ws.row_dimensions[TITLE_ROW].height = 30
+
+
+def _header(ws, headers, widths) -> None:
+    for c, (h, w) in enumerate(zip(headers, widths), start=1):
+        cell = ws.cell(HEADER_ROW, c, h)
+        cell.font = _BOLD
+        cell.fill = _HEAD
+        cell.border = _BORDER
+        cell.alignment = _CENTER
+        ws.column_dimensions[get_column_letter(c)].width = w
+    ws.row_dimensions[HEADER_ROW].height = 24
+    ws.freeze_panes = ws.cell(FIRST_DATA_ROW, 1)
+    ws.print_title_rows = f"{TITLE_ROW}:{HEADER_ROW}"
+
+
+def _print_setup(ws) -> None:
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+
+
+def _list_validation(ref: str, prompt: str, strict: bool = True) -> DataValidation:
+    dv = DataValidation(type="list", formula1=ref, allow_blank=True, showDropDown=False)
+    dv.promptTitle, dv.prompt = "请选择", prompt
+    dv.showInputMessage = True
+    if strict:
+        dv.showErrorMessage = True
+        dv.errorTitle, dv.error = "取值不对", f"请从下拉列表中选择。{prompt}"
+    else:
+        # several values may be typed (e.g. 政府网站、政务新媒体): offer the list, do not refuse
+        dv.showErrorMessage = False
+    return dv
+
+
+def _date_validation(what: str) -> DataValidation:
+    dv = DataValidation(type="date", operator="between", formula1=str(_DATE_MIN), formula2=str(_DATE_MAX),
+                        allow_blank=True)
+    dv.showErrorMessage = True
+    dv.errorTitle, dv.error = "日期格式不对", f"{what}请填写日期，格式如 2019-06-03"
+    dv.showInputMessage = True
+    dv.promptTitle, dv.prompt = what, "日期，格式如 2019-06-03"
+    return dv
+
+
+def _rng(col: int, first: int, last: int) -> str:
+    L = get_column_letter(col)
+    return f"{L}{first}:{L}{last}"
+
+
+# --------------------------------------------------------------------------- sheets
+
+def _options_sheet(wb: Workbook, catalogue: Catalogue) -> dict[str, str]:
+    """Hidden sheet 选项 with one column per enumerated list; returns header -> formula reference."""
+    ws = wb.create_sheet(SHEET_OPTIONS)
+    lists = {
+        "公开类别": [c.name for c in catalogue.categories],
+        "公开渠道": list(CHANNELS),
+        "申请人类型": list(APPLICANT_TYPES),
+        "是否延期": list(YES_NO),
+        "办理结果": list(RESULTS),
+        "复议诉讼结果": list(REVIEW_RESULTS),
+    }
+    refs = {}
+    for c, (head, values) in enumerate(lists.items(), start=1):
+        ws.cell(1, c, head).font = _BOLD
+        for r, v in enumerate(values, start=2):
+            ws.cell(r, c, v)
+        L = get_column_letter(c)
+        ws.column_dimensions[L].width = 22
+        refs[head] = f"'{SHEET_OPTIONS}'!${L}$2:${L}${len(values) + 1}"
+    ws.sheet_state = "hidden"
+    return refs
+
+
+def _help_sheet(wb: Workbook, scheme: Scheme, unit: Unit | None, catalogue: Catalogue) -> None:
+    ws = wb.active
+    ws.title = SHEET_HELP
+    ws.column_dimensions["A"].width = 110
+    auto = [i for i in scheme.indicators if i.type == "auto"]
+    bonus = [i for i in scheme.indicators if i.type == "bonus"]
+    y = scheme.year
+    lines: list[tuple[str, bool]] = [
+        (f"{title_of(scheme)} · 填报说明", True),
+        ("", False),
+        ("一、总体要求", True),
+        (f"1. 本表用于{y}年度政务公开工作自检自评（考核年度 {cn_date(scheme.year_start)} 至 {cn_date(scheme.year_end)}）。"
+         f"请如实填写“单位信息”“自评打分”“主动公开台账”“依申请公开台账”四个工作表，不要修改工作表名称和表头。", False),
+        (f"2. 报送截止日期：{cn_date(scheme.cutoff)}（同时为统计截止日）。逾期报送将影响“按时报送”指标得分。", False),
+        ("3. 请保存为 .xlsx 格式（Excel 或 WPS“另存为 Excel 工作簿”）；使用旧版 Excel 的也可保存为 .xls。"
+         "不要保存为 WPS 专用的 .et 格式，不要设置打开密码。", False),
+        ("4. 日期一律填写为日期，格式如 2019-06-03（也可写作 2019/6/3 或 2019年6月3日）；日期不得晚于报送当日。", False),
+        ("5. 分数填写数字，可保留一位小数（如 3.5），不要带“分”字以外的其他文字。", False),
+        ("", False),
+        ("二、单位信息", True),
+        ("单位名称、单位类型须与县政务公开办下发的单位名录一致（模板已预填的请勿改动）；填报人、联系电话、填报日期必须填写。", False),
+        ("", False),
+        ("三、自评打分", True),
+        ("1. 每个指标一行，在“自评得分”列填写本单位自评分，不得为空，不得超过“分值”，不得为负数；"
+         "在“自评说明”列写明扣分理由或得分依据；在“佐证材料”列填写网址或文件名称，多项之间用换行或“；”分隔。", False),
+        (f"2. 灰色行为系统自动计算的指标（{'、'.join(f'{i.code} {i.text}' for i in auto)}），"
+         "由系统根据两本台账和报送日期计算，无需也不能自评，请勿在“自评得分”列填写。", False),
+    ]
+    if bonus:
+        b = bonus[0]
+        lines.append((f"3. {b.code} {b.text}：最高 {num(b.max)} 分，没有的填 0，有的请在佐证材料中列明表彰或推广文件。", False))
+    lines += [
+        ("", False),
+        ("四、主动公开台账", True),
+        ("1. 本年度主动公开的每条信息填一行：信息名称、公开类别、形成日期必填；已公开的填写公开日期、公开渠道和链接，尚未公开的公开日期留空。", False),
+        (f"2. 形成日期为信息形成或变更之日；应自形成之日起 {scheme.proactive_days} 个工作日内公开（条例第二十六条）。", False),
+        ("3. 公开类别请从下拉列表选择（规范名称）。公开渠道可填：" + "、".join(CHANNELS) + "，多个渠道之间用“、”分隔。", False),
+    ]
+    if unit is not None:
+        req = list(scheme.required.get(unit.unit_type, ()))
+        req += [c for c in unit.extra_categories if c not in req]
+        order = catalogue.order
+        names = [catalogue.by_code(c).name for c in sorted(req, key=lambda c: order.get(c, 999))]
+        lines.append((f"4. 本单位（{unit.name}）必公开类别 {len(names)} 类：{'、'.join(names)}。"
+                      "每类至少应有一条本年度形成并在统计截止日前公开的信息。", False))
+    else:
+        for t, codes in scheme.required.items():
+            names = "、".join(catalogue.by_code(c).name for c in codes)
+            lines.append((f"· {t}必公开类别：{names}（另加单位名录中本单位的附加类别）。", False))
+    lines += [
+        ("", False),
+        ("五、依申请公开台账", True),
+        ("1. 本年度收到的每件政府信息公开申请填一行；没有收到申请的，保留表头即可。申请编号必填且不得重复。", False),
+        ("2. 收到日期为收到申请之日（条例第三十一条）；需要补正的，填写补正后收到申请的日期（补正日期），答复期限自补正日期起算。", False),
+        ("3. 是否延期：" + " / ".join(YES_NO) + "（经批准延长答复期限的填“是”）。", False),
+        ("4. 已答复的须填写答复日期和办理结果。办理结果可填：" + "、".join(RESULTS) + "。", False),
+        ("5. 申请人类型可填：" + "、".join(APPLICANT_TYPES) + "；复议诉讼结果可填：" + "、".join(REVIEW_RESULTS) + "，没有复议诉讼的留空。", False),
+        ("", False),
+        ("六、其他", True),
+        ("有错误的表格将被整体退回并列明错误所在的单元格，修改后重新报送即可；审核通过前可多次报送，以最后一次为准。", False),
+    ]
+    for r, (text, bold) in enumerate(lines, start=1):
+        c = ws.cell(r, 1, text)
+        c.alignment = Alignment(wrap_text=True, vertical="top")
+        if bold:
+            c.font = _TITLE_FONT if r == 1 else _BOLD
+    _print_setup(ws)
+    ws.page_setup.orientation = "portrait"
+
+
+def _info_sheet(wb: Workbook, scheme: Scheme, unit: Unit | None) -> None:
+    ws = wb.create_sheet(SHEET_INFO)
+    _title(ws, title_of(scheme), 3)
+    hints = {
+        "单位名称": "与单位名录一致",
+        "单位类型": "乡镇 或 部门",
+        "考核年度": "如 2019",
+        "填报人": "必填",
+        "联系电话": "必填",
+        "填报日期": "日期，如 2020-01-08",
+    }
+    values = {"考核年度": scheme.year}
+    if unit is not None:
+        values["单位名称"] = unit.name
+        values["单位类型"] = unit.unit_type
+    for r, label in enumerate(INFO_LABELS, start=HEADER_ROW):
+        a = ws.cell(r, 1, label)
+        a.font, a.fill, a.border, a.alignment = _BOLD, _LABEL, _BORDER, _CENTER
+        b = ws.cell(r, 2, values.get(label))
+        b.border, b.alignment = _BORDER, Alignment(horizontal="left", vertical="center")
+        h = ws.cell(r, 3, hints[label])
+        h.font = Font(color="808080", size=9)
+        ws.row_dimensions[r].height = 22
+    date_row = HEADER_ROW + INFO_LABELS.index("填报日期")
+    ws.cell(date_row, 2).number_format = DATE_FORMAT
+    dv = _date_validation("填报日期")
+    dv.add(f"B{date_row}")
+    ws.add_data_validation(dv)
+    tv = _list_validation('"乡镇,部门"', "乡镇 或 部门")
+    tv.add(f"B{HEADER_ROW + INFO_LABELS.index('单位类型')}")
+    ws.add_data_validation(tv)
+    ws.column_dimensions["A"].width = 16
+    ws.column_dimensions["B"].width = 40
+    ws.column_dimensions["C"].width = 24
+    _print_setup(ws)
+    ws.page_setup.orientation = "portrait"
+
+
+def _scores_sheet(wb: Workbook, scheme: Scheme) -> None:
+    ws = wb.create_sheet(SHEET_SCORES)
+    n = len(SCORE_HEADERS)
+    _title(ws, title_of(scheme), n)
+    _header(ws, SCORE_HEADERS, (10, 14, 52, 8, 10, 36, 40))
+    by_max: dict[Decimal, list[str]] = {}
+    auto_cells: list[str] = []
+    start_of_group: tuple[int, str] | None = None
+    r = FIRST_DATA_ROW
+    for ind in scheme.indicators:
+        auto = ind.type == "auto"
+        row = [ind.code, ind.group, ind.text, num(ind.max), None, AUTO_TEXT if auto else None, None]
+        for c, v in enumerate(row, start=1):
+            cell = ws.cell(r, c, v)
+            cell.border = _BORDER
+            cell.alignment = _CENTER if c in (1, 2, 4, 5) else _WRAP
+            if auto:
+                cell.fill = _GREY
+        if auto:
+            ws.cell(r, 6).font = Font(color="595959", italic=True)
+            auto_cells.append(f"E{r}")
+        else:
+            by_max.setdefault(ind.max, []).append(f"E{r}")
+        if start_of_group is None or start_of_group[1] != ind.group:
+            if start_of_group is not None and r - 1 > start_of_group[0]:
+                ws.merge_cells(start_row=start_of_group[0], start_column=2, end_row=r - 1, end_column=2)
+            start_of_group = (r, ind.group)
+        r += 1
+    if start_of_group is not None and r - 1 > start_of_group[0]:
+        ws.merge_cells(start_row=start_of_group[0], start_column=2, end_row=r - 1, end_column=2)
+    for mx, cells in by_max.items():
+        dv = DataValidation(type="decimal", operator="between", formula1="0", formula2=str(num(mx)), allow_blank=True)
+        dv.showErrorMessage = True
+        dv.errorTitle, dv.error = "分数超出范围", f"自评得分应为 0 至 {num(mx)} 之间的数字"
+        dv.showInputMessage = True
+        dv.promptTitle, dv.prompt = "自评得分", f"填写 0 至 {num(mx)} 的数字"
+        for c in cells:
+            dv.add(c)
+        ws.add_data_validation(dv)
+    if auto_cells:
+        dv = DataValidation(type="textLength", operator="equal", formula1="0", allow_blank=True)
+        dv.showErrorMessage = True
+        dv.errorTitle, dv.error = AUTO_TEXT, "该指标由系统根据台账和报送日期自动计算，无需填写自评得分"
+        dv.showInputMessage = True
+        dv.promptTitle, dv.prompt = AUTO_TEXT, "该指标由系统自动计算，无需填写"
+        for c in auto_cells:
+            dv.add(c)
+        ws.add_data_validation(dv)
+    _print_setup(ws)
+
+
+def _ledger_sheet(wb: Workbook, scheme: Scheme, refs: dict[str, str]) -> None:
+    ws = wb.create_sheet(SHEET_LEDGER)
+    _title(ws, f"{county_of(scheme)}{scheme.year}年主动公开信息台账", len(LEDGER_HEADERS))
+    _header(ws, LEDGER_HEADERS, (7, 48, 18, 13, 13, 22, 46))
+    first, last = FIRST_DATA_ROW, FIRST_DATA_ROW + LEDGER_ROWS - 1
+    cat = _list_validation(refs["公开类别"], "公开类别，从下拉列表选择")
+    cat.add(_rng(3, first, last))
+    ch = _list_validation(refs["公开渠道"], "公开渠道：" + "、".join(CHANNELS) + "，多个用“、”分隔", strict=False)
+    ch.add(_rng(6, first, last))
+    dv = _date_validation("形成日期 / 公开日期")
+    dv.add(_rng(4, first, last))
+    dv.add(_rng(5, first, last))
+    for v in (cat, ch, dv):
+        ws.add_data_validation(v)
+    for r in range(first, last + 1):
+        ws.cell(r, 4).number_format = DATE_FORMAT
+        ws.cell(r, 5).number_format = DATE_FORMAT
+    _print_setup(ws)
+
+
+def _requests_sheet(wb: Workbook, scheme: Scheme, refs: dict[str, str]) -> None:
+    ws = wb.create_sheet(SHEET_REQUESTS)
+    _title(ws, f"{county_of(scheme)}{scheme.year}年政府信息公开申请办理台账", len(REQUEST_HEADERS))
+    _header(ws, REQUEST_HEADERS, (16, 14, 13, 13, 10, 13, 14, 14))
+    first, last = FIRST_DATA_ROW, FIRST_DATA_ROW + REQUEST_ROWS - 1
+    for col, head in ((2, "申请人类型"), (5, "是否延期"), (7, "办理结果"), (8, "复议诉讼结果")):
+        dv = _list_validation(refs[head], head + "，从下拉列表选择")
+        dv.add(_rng(col, first, last))
+        ws.add_data_validation(dv)
+    dv = _date_validation("收到日期 / 补正日期 / 答复日期")
+    for col in (3, 4, 6):
+        dv.add(_rng(col, first, last))
+    ws.add_data_validation(dv)
+    for r in range(first, last + 1):
+        ws.cell(r, 1).number_format = "@"
+        for col in (3, 4, 6):
+            ws.cell(r, col).number_format = DATE_FORMAT
+    _print_setup(ws)
+
+
+def build_workbook(scheme: Scheme, unit: Unit | None = None, catalogue: Catalogue | None = None) -> Workbook:
+    """The template as an openpyxl :class:`Workbook` (to be filled before saving)."""
+    cat = catalogue or load_catalogue()
+    wb = Workbook()
+    wb.properties.title = title_of(scheme)
+    wb.properties.creator = f"{county_of(scheme)}政务公开办"
+    _help_sheet(wb, scheme, unit, cat)
+    _info_sheet(wb, scheme, unit)
+    _scores_sheet(wb, scheme)
+    refs = _options_sheet(wb, cat)
+    _ledger_sheet(wb, scheme, refs)
+    _requests_sheet(wb, scheme, refs)
+    # the hidden options sheet last
+    wb.move_sheet(SHEET_OPTIONS, offset=len(wb.sheetnames) - 1 - wb.sheetnames.index(SHEET_OPTIONS))
+    return wb
+
+
+def workbook_bytes(wb: Workbook) -> bytes:
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def build_template(scheme: Scheme, unit: Unit | None = None, catalogue: Catalogue | None = None) -> bytes:
+    """The official blank workbook (.xlsx bytes) for ``scheme``'s year, pre-filled for ``unit``."""
+    return workbook_bytes(build_workbook(scheme, unit, catalogue))
+
+
+def build_template_for(con, unit_name: str, year: int) -> bytes:
+    """Template for a registered unit and a year with a scheme (for the CLI and the UI).
+
+    Raises :class:`ValueError` with a Chinese message when the unit or the year is unknown.
+    """
+    from data.normalize import norm_key
+    from data.registry import get_units
+    from metrics.scheme import scheme_for, years
+
+    scheme = scheme_for(year)
+    if scheme is None:
+        raise ValueError(f"{year}年没有考核指标体系（已有：{'、'.join(str(y) for y in years())}）")
+    units = get_units(con)
+    unit = units.get(norm_key(unit_name, label=False))
+    if unit is None:
+        raise ValueError(f"单位“{unit_name}”不在单位名录中")
+    return build_template(scheme, unit)

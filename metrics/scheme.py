@@ -1,0 +1,300 @@
+"""Indicator schemes (one TOML file per year) and the category catalogue.
+
+These are data, not code: adding a year means adding ``schemes/<year>.toml``.
+Everything is loaded into frozen dataclasses and validated on load; a bad file
+raises :class:`SchemeError` naming the file and the key at fault.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCHEME_DIR = HERE / "schemes"
+CATALOGUE_FILE = HERE / "catalogue.toml"
+
+UNIT_TYPES = ("乡镇", "部门")
+INDICATOR_TYPES = ("self", "auto", "bonus")
+#: automatic indicators the engine knows how to compute
+AUTO_RULES = ("H1", "H2", "G1", "G3", "I1")
+BASE_TOTAL = Decimal(100)
+
+
+class SchemeError(ValueError):
+    """A scheme or catalogue file is malformed. The message names file and key."""
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    name: str
+    aliases: tuple[str, ...]
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    categories: tuple[Category, ...]
+
+    def by_code(self, code: str) -> Category:
+        return {c.code: c for c in self.categories}[code]
+
+    @property
+    def order(self) -> dict[str, int]:
+        return {c.code: i for i, c in enumerate(self.categories)}
+
+    def lookup(self) -> dict[str, str]:
+        """Normalised canonical name or alias -> category code."""
+        from data.normalize import norm_key
+
+        out: dict[str, str] = {}
+        for c in self.categories:
+            for n in (c.name, *c.aliases):
+                out[norm_key(n, label=False)] = c.code
+        return out
+
+    def code_of_name(self, text: str) -> str | None:
+        from data.normalize import norm_key
+
+        return self.lookup().get(norm_key(text, label=False))
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    group: str
+    text: str
+    max: Decimal
+    type: str  # self | auto | bonus
+    rule: str | None = None
+    plan: str = ""
+
+    @property
+    def self_scored(self) -> bool:
+        return self.type in ("self", "bonus")
+
+
+@dataclass(frozen=True)
+class RequestRule:
+    start: dt.date
+    days: int
+    extended_days: int
+    basis: str = ""
+
+
+@dataclass(frozen=True)
+class Scheme:
+    year: int
+    name: str
+    year_start: dt.date
+    year_end: dt.date
+    cutoff: dt.date
+    proactive_days: int
+    late_submission_days: int
+    late_submission_points: Decimal
+    request_rules: tuple[RequestRule, ...]
+    grades: tuple[tuple[str, Decimal], ...]  # (name, lower bound) descending
+    fail_grade: str
+    k1_points: Decimal
+    required: dict[str, tuple[str, ...]] = field(hash=False)
+    indicators: tuple[Indicator, ...] = ()
+    note: str = ""
+    source: str = ""
+
+    @property
+    def codes(self) -> list[str]:
+        return [i.code for i in self.indicators]
+
+    def indicator(self, code: str) -> Indicator:
+        for i in self.indicators:
+            if i.code == code:
+                return i
+        raise KeyError(code)
+
+    @property
+    def self_indicators(self) -> list[Indicator]:
+        return [i for i in self.indicators if i.self_scored]
+
+    @property
+    def base_max(self) -> Decimal:
+        return sum((i.max for i in self.indicators if i.type != "bonus"), Decimal(0))
+
+    @property
+    def groups(self) -> list[str]:
+        out: list[str] = []
+        for i in self.indicators:
+            if i.group not in out:
+                out.append(i.group)
+        return out
+
+    def grade_of(self, total: Decimal, veto: bool = False) -> str:
+        if veto:
+            return self.fail_grade
+        for name, low in self.grades:
+            if total >= low:
+                return name
+        return self.fail_grade
+
+    def weights(self) -> dict[str, Decimal]:
+        return {i.code: i.max for i in self.indicators}
+
+
+def _req(d: dict, key: str, where: str, typ=None):
+    if key not in d:
+        raise SchemeError(f"{where}: 缺少键 “{key}”")
+    v = d[key]
+    if typ is not None and not isinstance(v, typ):
+        raise SchemeError(f"{where}: 键 “{key}” 的值类型不对（{type(v).__name__}）")
+    return v
+
+
+def _dec(v, where: str) -> Decimal:
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        raise SchemeError(f"{where}: 需要数值")
+    return Decimal(str(v))
+
+
+def parse_catalogue(d: dict, source: str = "catalogue.toml") -> Catalogue:
+    cats = []
+    seen: set[str] = set()
+    names: set[str] = set()
+    for n, c in enumerate(_req(d, "categories", source, list)):
+        where = f"{source}: categories[{n}]"
+        code = _req(c, "code", where, str)
+        name = _req(c, "name", where, str)
+        if code in seen:
+            raise SchemeError(f"{where}: 类别编码 {code} 重复")
+        for a in (name, *c.get("aliases", [])):
+            if a in names:
+                raise SchemeError(f"{where}: 名称或别名 “{a}” 重复")
+            names.add(a)
+        seen.add(code)
+        cats.append(Category(code, name, tuple(c.get("aliases", [])), c.get("source", "")))
+    return Catalogue(tuple(cats))
+
+
+@lru_cache(maxsize=1)
+def load_catalogue(path: Path | None = None) -> Catalogue:
+    p = Path(path) if path else CATALOGUE_FILE
+    try:
+        d = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise SchemeError(f"{p.name}: TOML 格式错误：{e}") from e
+    return parse_catalogue(d, p.name)
+
+
+def parse_scheme(d: dict, source: str, catalogue: Catalogue | None = None) -> Scheme:
+    cat = catalogue or load_catalogue()
+    year = _req(d, "year", source, int)
+    dates = _req(d, "dates", source, dict)
+    ys = _req(dates, "year_start", f"{source}: dates", dt.date)
+    ye = _req(dates, "year_end", f"{source}: dates", dt.date)
+    cutoff = _req(dates, "cutoff", f"{source}: dates", dt.date)
+    if not ys <= ye < cutoff:
+        raise SchemeError(f"{source}: dates: 需要 year_start ≤ year_end < cutoff")
+    rules = _req(d, "rules", source, dict)
+    pdays = _req(rules, "proactive_days", f"{source}: rules", int)
+    rr = []
+    for n, r in enumerate(_req(rules, "requests", f"{source}: rules", list)):
+        w = f"{source}: rules.requests[{n}]"
+        rr.append(RequestRule(_req(r, "from", w, dt.date), _req(r, "days", w, int),
+                              _req(r, "extended_days", w, int), r.get("basis", "")))
+    rr.sort(key=lambda r: r.start)
+    if not rr:
+        raise SchemeError(f"{source}: rules.requests: 至少需要一条答复期限规则")
+    grades_d = _req(d, "grades", source, dict)
+    grades = sorted(((k, _dec(v, f"{source}: grades.{k}")) for k, v in grades_d.items()),
+                    key=lambda kv: kv[1], reverse=True)
+    pen = d.get("penalties", {})
+    req = _req(d, "required", source, dict)
+    known = {c.code for c in cat.categories}
+    required: dict[str, tuple[str, ...]] = {}
+    for t in UNIT_TYPES:
+        codes = _req(req, t, f"{source}: required", list)
+        for c in codes:
+            if c not in known:
+                raise SchemeError(f"{source}: required.{t}: 未知类别 “{c}”")
+        required[t] = tuple(codes)
+    inds = []
+    seen: set[str] = set()
+    for n, i in enumerate(_req(d, "indicators", source, list)):
+        w = f"{source}: indicators[{n}]"
+        code = _req(i, "code", w, str).strip().upper()
+        w = f"{source}: indicators.{code}"
+        if code in seen:
+            raise SchemeError(f"{w}: 指标编号重复")
+        seen.add(code)
+        typ = _req(i, "type", w, str)
+        if typ not in INDICATOR_TYPES:
+            raise SchemeError(f"{w}: type 须为 self、auto 或 bonus，实为 “{typ}”")
+        rule = i.get("rule")
+        if typ == "auto" and rule not in AUTO_RULES:
+            raise SchemeError(f"{w}: 自动指标的 rule “{rule}” 不是系统能计算的指标（{'、'.join(AUTO_RULES)}）")
+        mx = _dec(_req(i, "max", w), f"{w}.max")
+        if mx <= 0:
+            raise SchemeError(f"{w}: max 必须为正数")
+        inds.append(Indicator(code, _req(i, "group", w, str), i.get("text", ""), mx, typ, rule, i.get("plan", "")))
+    s = Scheme(
+        year=year, name=d.get("name", f"{year}年度"), year_start=ys, year_end=ye, cutoff=cutoff,
+        proactive_days=pdays, late_submission_days=rules.get("late_submission_days", 5),
+        late_submission_points=_dec(rules.get("late_submission_points", 1), f"{source}: rules.late_submission_points"),
+        request_rules=tuple(rr), grades=tuple(grades), fail_grade=d.get("fail_grade", "不合格"),
+        k1_points=_dec(pen.get("K1_points", 3), f"{source}: penalties.K1_points"),
+        required=required, indicators=tuple(inds), note=d.get("note", ""), source=source)
+    if s.base_max != BASE_TOTAL:
+        raise SchemeError(f"{source}: indicators: 基础分满分合计应为 100，实为 {s.base_max}")
+    rules_used = [i.rule for i in inds if i.type == "auto"]
+    if len(set(rules_used)) != len(rules_used):
+        raise SchemeError(f"{source}: indicators: 同一自动指标规则出现多次")
+    return s
+
+
+def load_scheme_file(path: Path) -> Scheme:
+    p = Path(path)
+    try:
+        d = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise SchemeError(f"{p.name}: TOML 格式错误：{e}") from e
+    s = parse_scheme(d, p.name)
+    if p.stem.isdigit() and int(p.stem) != s.year:
+        raise SchemeError(f"{p.name}: year = {s.year} 与文件名不符")
+    return s
+
+
+@lru_cache(maxsize=1)
+def load_schemes(directory: Path | None = None) -> dict[int, Scheme]:
+    d = Path(directory) if directory else SCHEME_DIR
+    out = {}
+    for p in sorted(d.glob("*.toml")):
+        s = load_scheme_file(p)
+        out[s.year] = s
+    return out
+
+
+def scheme_for(year: int) -> Scheme | None:
+    return load_schemes().get(int(year))
+
+
+def years() -> list[int]:
+    return sorted(load_schemes())
+
+
+def scheme_changes(a: Scheme, b: Scheme) -> list[str]:
+    """Human-readable differences of indicator weights between two schemes."""
+    out = []
+    wa, wb = a.weights(), b.weights()
+    for code in wb:
+        if code not in wa:
+            out.append(f"{b.year}年新增指标 {code}（{wb[code]}分）")
+        elif wa[code] != wb[code]:
+            out.append(f"{code} 分值 {a.year}年 {wa[code]} → {b.year}年 {wb[code]}")
+    for code in wa:
+        if code not in wb:
+            out.append(f"{b.year}年取消指标 {code}")
+    if a.required != b.required:
+        out.append("必公开类别有变化")
+    return out

@@ -1,0 +1,135 @@
+"""Workbooks built in code for the tests: .xlsx with openpyxl, legacy .xls with xlwt.
+
+A workbook is described as ``{sheet name: SheetSpec}``; :func:`valid_sheets`
+gives a small valid 2019 workbook that a test changes in one place.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+
+import openpyxl
+
+from metrics.scheme import scheme_for
+
+UNIT = "方正县审计局"
+TOWN = "方正镇"
+
+
+@dataclass
+class SheetSpec:
+    rows: list[list]
+    merges: list[str] = field(default_factory=list)  # A1 ranges, e.g. "A1:G1"
+
+    def copy(self) -> "SheetSpec":
+        return SheetSpec([list(r) for r in self.rows], list(self.merges))
+
+
+def info_sheet(unit=UNIT, unit_type="部门", year=2019, reporter="张三", phone="0451-7123456",
+               date="2020-01-05") -> SheetSpec:
+    return SheetSpec([
+        ["单位信息"],
+        ["单位名称", unit],
+        ["单位类型", unit_type],
+        ["考核年度", year],
+        ["填报人", reporter],
+        ["联系电话", phone],
+        ["填报日期", date],
+    ])
+
+
+def scores_sheet(year=2019, overrides: dict | None = None, title=True) -> SheetSpec:
+    scheme = scheme_for(year)
+    overrides = overrides or {}
+    rows = [["方正县2019年政务公开工作自评表"]] if title else []
+    rows.append(["指标编号", "一级指标", "二级指标", "分值", "自评得分", "自评说明", "佐证材料"])
+    for ind in scheme.indicators:
+        if ind.type == "auto":
+            score = overrides.get(ind.code, "")
+        elif ind.type == "bonus":
+            score = overrides.get(ind.code, 0)
+        else:
+            score = overrides.get(ind.code, float(ind.max))
+        rows.append([ind.code, ind.group, ind.text, float(ind.max), score, "", "http://example.gov.cn/a"])
+    return SheetSpec(rows, ["A1:G1"] if title else [])
+
+
+LEDGER_HEADER = ["序号", "信息名称", "公开类别", "形成日期", "公开日期", "公开渠道", "链接"]
+REQUEST_HEADER = ["申请编号", "申请人类型", "收到日期", "补正日期", "是否延期", "答复日期", "办理结果", "复议诉讼结果"]
+
+
+def ledger_sheet(items: list[list] | None = None) -> SheetSpec:
+    if items is None:
+        items = [[1, "2019年部门预算", "财政预决算", "2019-03-01", "2019-03-10", "政府网站", "http://x/1"],
+                 [2, "机构职能介绍", "机构职能", "2019-02-11", "2019-02-12", "政府网站、公开栏", ""]]
+    return SheetSpec([["主动公开台账"], LEDGER_HEADER, *items], ["A1:G1"])
+
+
+def requests_sheet(reqs: list[list] | None = None) -> SheetSpec:
+    if reqs is None:
+        reqs = [["SQ-001", "自然人", "2019-06-03", "", "否", "2019-06-20", "予以公开", ""]]
+    return SheetSpec([["依申请公开台账"], REQUEST_HEADER, *reqs], ["A1:H1"])
+
+
+def valid_sheets(**info) -> dict[str, SheetSpec]:
+    return {
+        "单位信息": info_sheet(**info),
+        "自评打分": scores_sheet(info.get("year", 2019)),
+        "主动公开台账": ledger_sheet(),
+        "依申请公开台账": requests_sheet(),
+    }
+
+
+def _cell_value(v):
+    return v
+
+
+def build_xlsx(sheets: dict[str, SheetSpec]) -> bytes:
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, spec in sheets.items():
+        ws = wb.create_sheet(name)
+        for r, row in enumerate(spec.rows, start=1):
+            for c, v in enumerate(row, start=1):
+                if v is None or v == "":
+                    continue
+                cell = ws.cell(row=r, column=c, value=v)
+                if isinstance(v, (dt.date, dt.datetime)):
+                    cell.number_format = "yyyy-mm-dd hh:mm" if isinstance(v, dt.datetime) else "yyyy-mm-dd"
+        for m in spec.merges:
+            ws.merge_cells(m)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def build_xls(sheets: dict[str, SheetSpec]) -> bytes:
+    import xlwt
+    from openpyxl.utils.cell import range_boundaries
+
+    wb = xlwt.Workbook(encoding="utf-8")
+    date_style = xlwt.easyxf(num_format_str="yyyy-mm-dd")
+    for name, spec in sheets.items():
+        ws = wb.add_sheet(name)
+        merged_cells = set()
+        for m in spec.merges:
+            c0, r0, c1, r1 = range_boundaries(m)
+            v = spec.rows[r0 - 1][c0 - 1] if r0 - 1 < len(spec.rows) and c0 - 1 < len(spec.rows[r0 - 1]) else ""
+            ws.write_merge(r0 - 1, r1 - 1, c0 - 1, c1 - 1, v)
+            merged_cells |= {(r, c) for r in range(r0 - 1, r1) for c in range(c0 - 1, c1)}
+        for r, row in enumerate(spec.rows):
+            for c, v in enumerate(row):
+                if (r, c) in merged_cells or v is None or v == "":
+                    continue
+                if isinstance(v, (dt.date, dt.datetime)):
+                    ws.write(r, c, v, date_style)
+                else:
+                    ws.write(r, c, v)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def build(sheets: dict[str, SheetSpec], fmt: str = "xlsx") -> bytes:
+    return build_xls(sheets) if fmt == "xls" else build_xlsx(sheets)
