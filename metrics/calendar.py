@@ -22,13 +22,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from contextlib import contextmanager
 
 import duckdb
 import pyarrow as pa
 
 from data.normalize import ParseError, norm_key, parse_date
-from data.store import audit
+from data.store import audit, transaction
 
 DEFAULT_YEARS = range(2004, 2031)
 OFFICIAL, ADMIN, FALLBACK = "official", "admin", "fallback"
@@ -43,8 +42,8 @@ SLACK_DAYS = 92
 #: working days on or before the day.  Use as a sub-query / CTE body.
 WORKDAY_INDEX_SQL = """
     SELECT day, is_workday,
-           sum(CASE WHEN is_workday THEN 1 ELSE 0 END)
-               OVER (ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS wd_index
+           CAST(sum(CASE WHEN is_workday THEN 1 ELSE 0 END)
+                OVER (ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT) AS wd_index
     FROM calendar
 """
 
@@ -109,23 +108,6 @@ def _official_exceptions(years) -> list[tuple[dt.date, bool, str]]:
 
 # --------------------------------------------------------------------------- helpers
 
-@contextmanager
-def _tx(con: duckdb.DuckDBPyConnection):
-    """A transaction, or nothing when the caller already opened one."""
-    try:
-        con.execute("BEGIN TRANSACTION")
-    except duckdb.TransactionException:
-        yield con
-        return
-    try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    else:
-        con.execute("COMMIT")
-
-
 def _days_in_year(y: int) -> int:
     return (dt.date(y + 1, 1, 1) - dt.date(y, 1, 1)).days
 
@@ -146,7 +128,7 @@ def _wanted_source(y: int, listed: dict[int, str]) -> str:
 
 
 def _rebuild_years(con, years: list[int], listed: dict[int, str]) -> None:
-    """Rebuild the calendar rows of ``years`` (inside the caller's transaction)."""
+    """Rebuild the calendar rows of ``years`` (in the caller's transaction, if any)."""
     if not years:
         return
     src = {y: _wanted_source(y, listed) for y in years}
@@ -200,9 +182,10 @@ def ensure_calendar(con: duckdb.DuckDBPyConnection, years=DEFAULT_YEARS) -> list
             todo.append(y)
     if not todo:
         return []
+    # No explicit transaction (the caller may have one open): every statement is
+    # idempotent and an interrupted rebuild is repaired by the next call.
     try:
-        with _tx(con):
-            _rebuild_years(con, todo, listed)
+        _rebuild_years(con, todo, listed)
     except duckdb.Error as e:
         if "read-only" in str(e).lower() or "read only" in str(e).lower():
             raise CalendarError(f"工作日历缺少 {todo[0]}–{todo[-1]} 年的数据，只读打开的数据库无法补建，请以可写方式打开一次") from e
@@ -235,6 +218,7 @@ def needed_years(scheme) -> list[int]:
 def missing_calendar_years(con: duckdb.DuckDBPyConnection, scheme) -> list[int]:
     """Years whose official (or admin-loaded) calendar is needed to score the
     scheme's year but is not available.  Non-empty → the scores are provisional."""
+    ensure_calendar(con, needed_years(scheme))
     have = {int(r[0]) for r in con.execute("SELECT year FROM calendar_years").fetchall()}
     return [y for y in needed_years(scheme) if y not in have]
 
@@ -319,7 +303,7 @@ def load_calendar_csv(con: duckdb.DuckDBPyConnection, year: int, csv_text: str |
                     "note": pa.array([r[2] for r in rows], pa.string())})
     holidays = sum(1 for r in rows if not r[1])
     makeup = len(rows) - holidays
-    with _tx(con):
+    with transaction(con):
         con.register("_cal_csv", tbl)
         try:
             con.execute("DELETE FROM calendar_overrides WHERE year(day) = ?", [year])
@@ -340,7 +324,7 @@ def load_calendar_csv(con: duckdb.DuckDBPyConnection, year: int, csv_text: str |
 def reset_calendar_year(con: duckdb.DuckDBPyConnection, year: int, actor: str | None = None) -> str:
     """Drop an administrator-loaded year; it goes back to official (or fallback). Returns the new source."""
     year = int(year)
-    with _tx(con):
+    with transaction(con):
         con.execute("DELETE FROM calendar_overrides WHERE year(day) = ?", [year])
         con.execute("DELETE FROM calendar_years WHERE year = ?", [year])
         _rebuild_years(con, [year], {})

@@ -1,0 +1,233 @@
+"""Command line of the scoring engine (cli.md).
+
+    python -m metrics scorecard --year YEAR --csv OUT.csv [--db PATH]
+    python -m metrics report --year YEAR -o OUT.xlsx [--db PATH]
+    python -m metrics unit-report --year YEAR --unit NAME -o OUT.xlsx [--db PATH]
+    python -m metrics calendar load --year YEAR FILE.csv [--actor NAME] [--db PATH]
+    python -m metrics calendar status [--db PATH]
+
+Exit codes: 0 done, 1 failure while working, 2 usage error (unknown year,
+missing database, bad arguments, bad calendar file).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+USAGE_ERROR, FAILURE = 2, 1
+
+_ARGPARSE_ZH = [
+    (r"the following arguments are required: (.*)", r"缺少必需的参数：\1"),
+    (r"argument (\S+): invalid int value: '(.*)'", r"参数 \1 的值“\2”不是整数"),
+    (r"argument (\S+): invalid choice: '?(.*?)'? \(choose from (.*)\)", r"参数 \1 的值“\2”无效（可选：\3）"),
+    (r"argument (\S+): expected one argument", r"参数 \1 需要一个值"),
+    (r"unrecognized arguments: (.*)", r"无法识别的参数：\1"),
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # Chinese usage errors, exit 2
+        for pat, rep in _ARGPARSE_ZH:
+            if re.fullmatch(pat, message):
+                message = re.sub(pat, rep, message)
+                break
+        self.print_usage(sys.stderr)
+        self.exit(USAGE_ERROR, f"{self.prog}：用法错误：{message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m metrics", description="政务公开年度考核：计分、计分表导出、考核结果报表、工作日历")
+    sub = p.add_subparsers(dest="verb", metavar="命令", parser_class=_Parser)
+    sub.required = True
+
+    def db(sp):
+        sp.add_argument("--db", metavar="PATH", help="数据库文件（默认：环境变量 GONGKAI_DB，或项目内置数据库）")
+
+    sc = sub.add_parser("scorecard", help="导出计分表 CSV（UTF-8 带 BOM）")
+    sc.add_argument("--year", type=int, required=True, metavar="YEAR", help="考核年度")
+    sc.add_argument("--csv", required=True, metavar="OUT.csv", help="输出文件")
+    db(sc)
+
+    rp = sub.add_parser("report", help="导出考核结果工作簿（xlsx，按乡镇、部门分表）")
+    rp.add_argument("--year", type=int, required=True, metavar="YEAR", help="考核年度")
+    rp.add_argument("-o", "--output", required=True, metavar="OUT.xlsx", help="输出文件")
+    db(rp)
+
+    ur = sub.add_parser("unit-report", help="导出单个单位的得分表（xlsx）")
+    ur.add_argument("--year", type=int, required=True, metavar="YEAR", help="考核年度")
+    ur.add_argument("--unit", required=True, metavar="NAME", help="单位名称")
+    ur.add_argument("-o", "--output", required=True, metavar="OUT.xlsx", help="输出文件")
+    db(ur)
+
+    cal = sub.add_parser("calendar", help="工作日历：查看状态、导入某年节假日和调休上班日")
+    csub = cal.add_subparsers(dest="cal_verb", metavar="操作", parser_class=_Parser)
+    csub.required = True
+    cl = csub.add_parser("load", help="导入一年的节假日 CSV（列：日期,类型；类型为 节假日 或 调休上班）")
+    cl.add_argument("--year", type=int, required=True, metavar="YEAR")
+    cl.add_argument("file", metavar="FILE.csv")
+    cl.add_argument("--actor", default=None, metavar="NAME", help="操作人（记入审计日志）")
+    db(cl)
+    cs = csub.add_parser("status", help="列出各年度日历来源")
+    db(cs)
+    return p
+
+
+def _open(db_arg):
+    from data.store import connect, db_path
+
+    path = db_path(db_arg)
+    if str(path) != ":memory:" and not Path(path).exists():
+        print(f"数据库文件不存在：{path}（请用 --db 指定，或先导入数据）", file=sys.stderr)
+        raise SystemExit(USAGE_ERROR)
+    try:
+        return connect(path)
+    except Exception as e:  # noqa: BLE001 - report any open failure in Chinese
+        print(f"无法打开数据库 {path}：{e}（可能正被其他程序占用）", file=sys.stderr)
+        raise SystemExit(FAILURE)
+
+
+def _check_year(year: int):
+    from metrics.scheme import scheme_for, years
+
+    s = scheme_for(year)
+    if s is None:
+        have = "、".join(str(y) for y in years()) or "无"
+        print(f"没有{year}年度的考核指标体系；已有年度：{have}", file=sys.stderr)
+        raise SystemExit(USAGE_ERROR)
+    return s
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "是" if v else "否"
+    if isinstance(v, Decimal):
+        return f"{v:f}"
+    return str(v)
+
+
+def write_scorecard_csv(df, columns: list[str], out) -> None:
+    """Write the scorecard rows (``columns`` only) to a text stream opened with
+    ``encoding='utf-8-sig', newline=''``."""
+    w = csv.writer(out)
+    w.writerow(columns)
+    for row in df[columns].itertuples(index=False, name=None):
+        w.writerow([_cell(v) for v in row])
+
+
+def _warn_provisional(df) -> None:
+    if df.attrs.get("provisional"):
+        print(f"注意：{df.attrs.get('provisional_reason')}", file=sys.stderr)
+
+
+def cmd_scorecard(args) -> int:
+    from metrics import engine
+
+    _check_year(args.year)
+    con = _open(args.db)
+    df = engine.score_year(con, args.year)
+    cols = engine.scorecard_columns(args.year)
+    out = Path(args.csv)
+    try:
+        with open(out, "w", encoding="utf-8-sig", newline="") as f:
+            write_scorecard_csv(df, cols, f)
+    except OSError as e:
+        print(f"无法写入 {args.csv}：{e.strerror}", file=sys.stderr)
+        return FAILURE
+    n_missing = int((df["status"] == engine.NOT_SUBMITTED).sum())
+    by_type = "、".join(f"{t} {int((df['unit_type'] == t).sum())} 个" for t in engine.UNIT_TYPE_ORDER)
+    print(f"已写出 {args.csv}：{args.year}年度计分表，共 {len(df)} 个单位（{by_type}；未报送 {n_missing} 个）")
+    _warn_provisional(df)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from metrics import engine
+    from metrics.report import build_report
+
+    _check_year(args.year)
+    con = _open(args.db)
+    data = build_report(con, args.year)
+    try:
+        Path(args.output).write_bytes(data)
+    except OSError as e:
+        print(f"无法写入 {args.output}：{e.strerror}", file=sys.stderr)
+        return FAILURE
+    print(f"已写出 {args.output}：{args.year}年度考核结果（乡镇、部门两张表）")
+    st = engine.year_status(con, args.year)
+    if st["provisional"]:
+        print(f"注意：{st['reason']}", file=sys.stderr)
+    return 0
+
+
+def cmd_unit_report(args) -> int:
+    from metrics.report import build_unit_scorecard
+
+    _check_year(args.year)
+    con = _open(args.db)
+    try:
+        data = build_unit_scorecard(con, args.year, args.unit)
+    except ValueError as e:
+        print(str(e), file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        Path(args.output).write_bytes(data)
+    except OSError as e:
+        print(f"无法写入 {args.output}：{e.strerror}", file=sys.stderr)
+        return FAILURE
+    print(f"已写出 {args.output}：{args.unit} {args.year}年度得分表")
+    return 0
+
+
+def cmd_calendar(args) -> int:
+    from metrics.calendar import CalendarError, calendar_status, ensure_calendar, load_calendar_csv
+
+    con = _open(args.db)
+    if args.cal_verb == "status":
+        ensure_calendar(con)
+        for r in calendar_status(con):
+            print(f"{r['year']}\t{r['label']}\t工作日 {r['workdays']} 天")
+        return 0
+    p = Path(args.file)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        print(f"{args.file}: 无法读取：{e.strerror}", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        ensure_calendar(con)
+        res = load_calendar_csv(con, args.year, raw, actor=args.actor)
+    except CalendarError as e:
+        for line in e.errors:
+            print(f"{args.file}: {line}", file=sys.stderr)
+        print(f"{args.file}: 未导入任何数据", file=sys.stderr)
+        return USAGE_ERROR
+    print(f"已导入 {args.file}：{res['year']}年 节假日 {res['holidays']} 天，调休上班 {res['makeup_days']} 天，"
+          f"全年工作日 {res['workdays']} 天")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = {"scorecard": cmd_scorecard, "report": cmd_report, "unit-report": cmd_unit_report,
+               "calendar": cmd_calendar}[args.verb]
+    try:
+        return handler(args)
+    except SystemExit:
+        raise
+    except Exception as e:  # noqa: BLE001 - one Chinese line instead of a traceback
+        from metrics.calendar import CalendarError
+        if isinstance(e, CalendarError):
+            print(f"工作日历错误：{e}", file=sys.stderr)
+        else:
+            print(f"处理失败：{type(e).__name__}: {e}", file=sys.stderr)
+        return FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,670 @@
+"""The scoring engine: every scoring query of the application, set based over DuckDB.
+
+Each year is scored with its own scheme (:func:`metrics.scheme.scheme_for`);
+the scheme's values (dates, day counts, required sets, weights, grades) reach
+SQL as small registered parameter tables, so a new year's TOML needs no code
+change.  Points are carried as integer hundredths ("cents") and rates as
+integer ten-thousandths, rounded half up with exact integer arithmetic::
+
+    round_half_up(M * num / den) = (2 * M * num + den) // (2 * den)
+
+(M = the indicator's max points in cents), i.e. points come from the exact
+fraction, never from a rounded rate or a binary float.  They are turned into
+``DECIMAL`` in SQL and reach Python as :class:`decimal.Decimal`.
+
+Public API (pandas DataFrames): :func:`score_year`, :func:`indicator_points`,
+:func:`item_facts`, :func:`request_facts`, :func:`coverage_matrix`,
+:func:`trend`, :func:`scheme_changes`, plus :func:`quantize2` / :func:`quantize4`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Iterable
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from metrics import scheme as scheme_mod
+from metrics.calendar import (DEFAULT_YEARS, WORKDAY_CTES, ensure_calendar, missing_calendar_years,
+                              needed_years, provisional_reason)
+from metrics.scheme import Scheme, load_catalogue
+
+ON_TIME, LATE, PENDING = "按时", "逾期", "未到期"
+NOT_SUBMITTED, DEFAULT_STATUS = "未报送", "待审核"
+CORRECTED = "纠正"
+#: G3: points deducted per counted request whose 复议诉讼结果 is 纠正 (methodology:
+#: "2 − 1 × the number …"); a scheme may carry ``g3_points`` to change it.
+G3_DEDUCTION = Decimal(1)
+UNIT_TYPE_ORDER = ("乡镇", "部门")
+
+SCORECARD_COLUMNS = [
+    "unit", "unit_type", "year", "status", "total", "grade", "rank", "self_total",
+    "proactive_counted", "proactive_on_time", "proactive_pending", "proactive_rate",
+    "requests_counted", "requests_on_time", "request_rate",
+    "required_categories", "covered_categories", "coverage_rate", "missing_categories",
+]
+EXTRA_COLUMNS = ["max_total", "score_rate", "provisional", "provisional_reason", "k1_count", "k2_veto",
+                 "late_submission", "received", "submission_id", "version"]
+
+
+class UnknownYear(ValueError):
+    """No scheme for the requested year."""
+
+    def __init__(self, year):
+        have = "、".join(str(y) for y in scheme_mod.years()) or "无"
+        super().__init__(f"没有{year}年度的考核指标体系（metrics/schemes/{year}.toml）；已有年度：{have}")
+        self.year = year
+
+
+# --------------------------------------------------------------------------- rounding
+
+_Q2, _Q4 = Decimal("0.01"), Decimal("0.0001")
+
+
+def quantize2(v) -> Decimal | None:
+    """Points: 2 decimals, half up (0.125 → 0.13). ``None`` stays ``None``."""
+    if v is None:
+        return None
+    return (v if isinstance(v, Decimal) else Decimal(str(v))).quantize(_Q2, rounding=ROUND_HALF_UP)
+
+
+def quantize4(v) -> Decimal | None:
+    """Rates: 4 decimals, half up. ``None`` stays ``None``."""
+    if v is None:
+        return None
+    return (v if isinstance(v, Decimal) else Decimal(str(v))).quantize(_Q4, rounding=ROUND_HALF_UP)
+
+
+def _cents(v: Decimal, where: str) -> int:
+    c = Decimal(v) * 100
+    if c != c.to_integral_value():
+        raise ValueError(f"{where}: 分值 {v} 超过两位小数")
+    return int(c)
+
+
+def _d2(expr: str) -> str:
+    """SQL: integer cents → DECIMAL(18,2), exactly."""
+    return f"(CAST(({expr}) AS DECIMAL(18,0)) * 0.01)::DECIMAL(18,2)"
+
+
+def _d4(expr: str) -> str:
+    """SQL: integer ten-thousandths → DECIMAL(18,4), exactly."""
+    return f"(CAST(({expr}) AS DECIMAL(18,0)) * 0.0001)::DECIMAL(18,4)"
+
+
+def _half_up(m: str, num: str, den: str) -> str:
+    """SQL: round_half_up(m * num / den) for non-negative integers, den > 0."""
+    return f"((2 * CAST({m} AS BIGINT) * CAST({num} AS BIGINT) + CAST({den} AS BIGINT)) // (2 * CAST({den} AS BIGINT)))"
+
+
+# --------------------------------------------------------------------------- schemes → parameter tables
+
+def _scheme(year: int, scheme: Scheme | None = None) -> Scheme:
+    if scheme is not None:
+        return scheme
+    s = scheme_mod.scheme_for(int(year))
+    if s is None:
+        raise UnknownYear(year)
+    return s
+
+
+def _param_tables(schemes: list[Scheme]) -> dict[str, pa.Table]:
+    cat = load_catalogue()
+    yr, rules, req, ind, grades = [], [], [], [], []
+    for s in schemes:
+        g3 = getattr(s, "g3_points", G3_DEDUCTION)
+        yr.append({"year": s.year, "year_start": s.year_start, "year_end": s.year_end, "cutoff": s.cutoff,
+                   "proactive_days": s.proactive_days, "late_days": s.late_submission_days,
+                   "late_c": _cents(s.late_submission_points, f"{s.year} late_submission_points"),
+                   "k1_c": _cents(s.k1_points, f"{s.year} K1_points"), "g3_ded_c": _cents(g3, f"{s.year} g3"),
+                   "base_c": _cents(s.base_max, f"{s.year} base"), "fail_grade": s.fail_grade})
+        rs = list(s.request_rules)
+        for n, r in enumerate(rs):
+            end = rs[n + 1].start if n + 1 < len(rs) else dt.date(9999, 12, 31)
+            rules.append({"year": s.year, "start": r.start, "end_excl": end, "days": r.days,
+                          "extended_days": r.extended_days, "basis": r.basis})
+        for t, codes in s.required.items():
+            for c in dict.fromkeys(codes):
+                req.append({"year": s.year, "unit_type": t, "code": c})
+        for n, i in enumerate(s.indicators):
+            ind.append({"year": s.year, "code": i.code, "ord": n, "grp": i.group, "text": i.text,
+                        "max_c": _cents(i.max, f"{s.year} {i.code}.max"), "type": i.type,
+                        "rule": i.rule if i.type == "auto" else None})
+        for name, low in s.grades:
+            grades.append({"year": s.year, "name": name, "low_c": _cents(low, f"{s.year} grades.{name}")})
+
+    def tbl(rows, schema):
+        return pa.Table.from_pylist(rows, schema=pa.schema(schema))
+
+    return {
+        "_eng_year": tbl(yr, [("year", pa.int32()), ("year_start", pa.date32()), ("year_end", pa.date32()),
+                              ("cutoff", pa.date32()), ("proactive_days", pa.int32()), ("late_days", pa.int32()),
+                              ("late_c", pa.int64()), ("k1_c", pa.int64()), ("g3_ded_c", pa.int64()),
+                              ("base_c", pa.int64()), ("fail_grade", pa.string())]),
+        "_eng_rule": tbl(rules, [("year", pa.int32()), ("start", pa.date32()), ("end_excl", pa.date32()),
+                                 ("days", pa.int32()), ("extended_days", pa.int32()), ("basis", pa.string())]),
+        "_eng_req": tbl(req, [("year", pa.int32()), ("unit_type", pa.string()), ("code", pa.string())]),
+        "_eng_ind": tbl(ind, [("year", pa.int32()), ("code", pa.string()), ("ord", pa.int32()), ("grp", pa.string()),
+                              ("text", pa.string()), ("max_c", pa.int64()), ("type", pa.string()),
+                              ("rule", pa.string())]),
+        "_eng_grade": tbl(grades, [("year", pa.int32()), ("name", pa.string()), ("low_c", pa.int64())]),
+        "_eng_cat": tbl([{"code": c.code, "ord": n, "name": c.name} for n, c in enumerate(cat.categories)],
+                        [("code", pa.string()), ("ord", pa.int32()), ("name", pa.string())]),
+    }
+
+
+@contextmanager
+def _params(con: duckdb.DuckDBPyConnection, schemes: list[Scheme]):
+    """Register the parameter tables of ``schemes`` and make sure the calendar
+    covers every day their scores depend on."""
+    need = set(DEFAULT_YEARS)
+    for s in schemes:
+        need.update(needed_years(s))
+        need.update(range(s.year - 1, s.year + 4))
+    ensure_calendar(con, sorted(need))
+    tables = _param_tables(schemes)
+    for name, t in tables.items():
+        con.register(name, t)
+    try:
+        yield
+    finally:
+        for name in tables:
+            try:
+                con.unregister(name)
+            except duckdb.Error:  # pragma: no cover
+                pass
+
+
+def _frame(tbl: pa.Table) -> pd.DataFrame:
+    """Arrow → DataFrame of plain Python values (Decimal, int, date, str, bool, None)."""
+    return pd.DataFrame({n: pd.Series(tbl.column(n).to_pylist(), dtype=object) for n in tbl.column_names},
+                        index=pd.RangeIndex(tbl.num_rows))
+
+
+def _big_frame(tbl: pa.Table) -> pd.DataFrame:
+    """Arrow → DataFrame for large fact tables: dates as ``datetime.date``,
+    nullable integers as ``Int64``."""
+    def mapper(t):
+        if pa.types.is_integer(t):
+            return pd.Int64Dtype()
+        if pa.types.is_boolean(t):
+            return pd.BooleanDtype()
+        return None
+    return tbl.to_pandas(types_mapper=mapper, date_as_object=True)
+
+
+def _run(con, sql: str, params: dict | None = None) -> pa.Table:
+    return con.sql(sql, params=params or None).to_arrow_table()
+
+
+# --------------------------------------------------------------------------- SQL building blocks
+
+def _cur_sql(unit_filter: bool) -> str:
+    """Current submission (highest version) per registered unit and scheme year."""
+    where = "WHERE s.unit = $unit" if unit_filter else ""
+    return f"""
+    cur AS (
+        SELECT s.unit, any_value(u.unit_type) AS unit_type, s.year,
+               arg_max(s.id, s.version) AS sid, max(s.version) AS version,
+               arg_min(s.received, s.version) AS first_received
+        FROM submissions s
+        JOIN units u ON u.name = s.unit
+        JOIN _eng_year y ON y.year = s.year
+        {where}
+        GROUP BY s.unit, s.year
+    )"""
+
+
+ITEMS_SQL = """
+    items AS (
+        SELECT cur.unit, cur.unit_type, cur.year, cur.sid, li.sheet_row, li.seq, li.title, li.category,
+               li.formed, li.published, li.url,
+               (li.formed BETWEEN y.year_start AND y.year_end) AS counted,
+               w.day AS deadline, y.cutoff, c.wd_index AS formed_idx, w.wd_index AS deadline_idx
+        FROM cur
+        JOIN ledger_items li ON li.submission_id = cur.sid
+        JOIN _eng_year y ON y.year = cur.year
+        LEFT JOIN cal c ON c.day = li.formed
+        LEFT JOIN wdays w ON w.wd_index = c.wd_index + y.proactive_days
+    )"""
+
+REQUESTS_SQL = """
+    rq0 AS (
+        SELECT cur.unit, cur.unit_type, cur.year, cur.sid, r.sheet_row, r.request_no, r.applicant_type,
+               r.received, r.corrected, r.extended, r.answered, r.result, r.review_result,
+               coalesce(r.corrected, r.received) AS clock_start,
+               (r.received BETWEEN y.year_start AND y.year_end) AS counted, y.cutoff
+        FROM cur
+        JOIN requests r ON r.submission_id = cur.sid
+        JOIN _eng_year y ON y.year = cur.year
+    ),
+    rq AS (
+        SELECT rq0.*, ru.basis AS rule_basis,
+               CASE WHEN rq0.extended THEN ru.extended_days ELSE ru.days END AS days_allowed,
+               c.wd_index AS start_idx, w.day AS deadline, w.wd_index AS deadline_idx
+        FROM rq0
+        LEFT JOIN _eng_rule ru ON ru.year = rq0.year AND rq0.received >= ru.start AND rq0.received < ru.end_excl
+        LEFT JOIN cal c ON c.day = rq0.clock_start
+        LEFT JOIN wdays w ON w.wd_index = c.wd_index
+             + CASE WHEN rq0.extended THEN ru.extended_days ELSE ru.days END
+    )"""
+
+# required categories per registered unit and scheme year
+REQUIRED_SQL = """
+    reqset AS (
+        SELECT DISTINCT unit, year, code FROM (
+            SELECT u.name AS unit, r.year, r.code
+            FROM units u JOIN _eng_req r ON r.unit_type = u.unit_type
+            UNION ALL
+            SELECT x.unit, y.year, x.code
+            FROM (SELECT name AS unit, unnest(extra_categories) AS code FROM units) x, _eng_year y
+        )
+    )"""
+
+
+def _score_ctes(unit_filter: bool = False) -> str:
+    """CTEs ending in ``scored``: one row per registered unit and scheme year
+    with integer cents/counts, ``points(unit, year, code, ...)`` per indicator."""
+    return f"""
+    WITH {WORKDAY_CTES},
+    {_cur_sql(unit_filter)},
+    {ITEMS_SQL},
+    {REQUESTS_SQL},
+    {REQUIRED_SQL},
+    -- counted items per unit, year and category
+    icat AS (
+        SELECT unit, year, category,
+               count(*) FILTER (WHERE published IS NOT NULL AND published <= deadline) AS on_time,
+               count(*) FILTER (WHERE (published IS NOT NULL AND NOT published <= deadline)
+                                   OR (published IS NULL AND deadline < cutoff)) AS late,
+               count(*) FILTER (WHERE published IS NULL AND NOT deadline < cutoff) AS pending,
+               count(*) FILTER (WHERE published <= cutoff) AS published_by_cutoff,
+               count(*) AS items
+        FROM items WHERE counted
+        GROUP BY unit, year, category
+    ),
+    h1 AS (
+        SELECT unit, year, CAST(sum(on_time) AS BIGINT) AS on_time, CAST(sum(late) AS BIGINT) AS late,
+               CAST(sum(pending) AS BIGINT) AS pending
+        FROM icat GROUP BY unit, year
+    ),
+    cov AS (
+        SELECT rs.unit, rs.year, count(*) AS required,
+               count(*) FILTER (WHERE coalesce(ic.published_by_cutoff, 0) > 0) AS covered,
+               coalesce(string_agg(coalesce(k.name, rs.code), '、' ORDER BY coalesce(k.ord, 1000000), rs.code)
+                        FILTER (WHERE coalesce(ic.published_by_cutoff, 0) = 0), '') AS missing
+        FROM reqset rs
+        LEFT JOIN icat ic ON ic.unit = rs.unit AND ic.year = rs.year AND ic.category = rs.code
+        LEFT JOIN _eng_cat k ON k.code = rs.code
+        GROUP BY rs.unit, rs.year
+    ),
+    g1 AS (
+        SELECT unit, year,
+               count(*) FILTER (WHERE answered IS NOT NULL AND answered <= deadline) AS on_time,
+               count(*) FILTER (WHERE (answered IS NOT NULL AND NOT answered <= deadline)
+                                   OR (answered IS NULL AND deadline < cutoff)) AS late,
+               count(*) FILTER (WHERE answered IS NULL AND NOT deadline < cutoff) AS pending,
+               count(*) FILTER (WHERE review_result = '{CORRECTED}') AS corrected
+        FROM rq WHERE counted
+        GROUP BY unit, year
+    ),
+    late_dl AS (
+        SELECT y.year, w.day AS late_deadline
+        FROM _eng_year y JOIN cal c ON c.day = y.cutoff
+        LEFT JOIN wdays w ON w.wd_index = c.wd_index + y.late_days
+    ),
+    amax AS (
+        SELECT year,
+               max(max_c) FILTER (WHERE rule = 'H1') AS h1_m, max(max_c) FILTER (WHERE rule = 'H2') AS h2_m,
+               max(max_c) FILTER (WHERE rule = 'G1') AS g1_m, max(max_c) FILTER (WHERE rule = 'G3') AS g3_m,
+               max(max_c) FILTER (WHERE rule = 'I1') AS i1_m
+        FROM _eng_ind GROUP BY year
+    ),
+    auto AS (
+        SELECT cur.unit, cur.year,
+               coalesce(h1.on_time, 0) AS p_on_time, coalesce(h1.late, 0) AS p_late,
+               coalesce(h1.pending, 0) AS p_pending,
+               coalesce(g1.on_time, 0) AS r_on_time, coalesce(g1.late, 0) AS r_late,
+               coalesce(g1.pending, 0) AS r_pending, coalesce(g1.corrected, 0) AS r_corrected,
+               cov.required, cov.covered, cov.missing,
+               CASE WHEN coalesce(h1.on_time, 0) + coalesce(h1.late, 0) > 0
+                    THEN {_half_up('am.h1_m', 'h1.on_time', 'h1.on_time + h1.late')} ELSE 0 END AS h1_c,
+               CASE WHEN cov.required > 0 THEN {_half_up('am.h2_m', 'cov.covered', 'cov.required')}
+                    ELSE am.h2_m END AS h2_c,
+               CASE WHEN coalesce(g1.on_time, 0) + coalesce(g1.late, 0) > 0
+                    THEN {_half_up('am.g1_m', 'g1.on_time', 'g1.on_time + g1.late')} ELSE am.g1_m END AS g1_c,
+               greatest(am.g3_m - y.g3_ded_c * coalesce(g1.corrected, 0), 0) AS g3_c,
+               CASE WHEN cur.first_received <= y.cutoff THEN am.i1_m
+                    WHEN cur.first_received <= ld.late_deadline THEN least(y.late_c, am.i1_m)
+                    ELSE 0 END AS i1_c
+        FROM cur
+        JOIN _eng_year y ON y.year = cur.year
+        JOIN amax am ON am.year = cur.year
+        LEFT JOIN late_dl ld ON ld.year = cur.year
+        LEFT JOIN h1 ON h1.unit = cur.unit AND h1.year = cur.year
+        LEFT JOIN g1 ON g1.unit = cur.unit AND g1.year = cur.year
+        LEFT JOIN cov ON cov.unit = cur.unit AND cov.year = cur.year
+    ),
+    points AS (
+        SELECT cur.unit, cur.unit_type, cur.year, cur.sid, i.code, i.ord, i.grp, i.text, i.max_c, i.type, i.rule,
+               CASE WHEN i.type <> 'auto' THEN s.score END AS self_score,
+               CASE WHEN i.type <> 'auto' THEN rv.score END AS review_score,
+               CASE WHEN i.type <> 'auto' THEN rv.reason END AS review_reason,
+               s.note AS self_note,
+               CASE WHEN i.type = 'auto' THEN
+                        CASE i.rule WHEN 'H1' THEN a.h1_c WHEN 'H2' THEN a.h2_c WHEN 'G1' THEN a.g1_c
+                                    WHEN 'G3' THEN a.g3_c WHEN 'I1' THEN a.i1_c END
+                    ELSE least(greatest(CAST(round(coalesce(rv.score, s.score, 0) * 100) AS BIGINT), 0), i.max_c)
+               END AS points_c,
+               CASE WHEN i.type = 'auto' THEN
+                        CASE i.rule WHEN 'H1' THEN a.h1_c WHEN 'H2' THEN a.h2_c WHEN 'G1' THEN a.g1_c
+                                    WHEN 'G3' THEN a.g3_c WHEN 'I1' THEN a.i1_c END
+                    ELSE least(greatest(CAST(round(coalesce(s.score, 0) * 100) AS BIGINT), 0), i.max_c)
+               END AS own_c
+        FROM cur
+        JOIN _eng_ind i ON i.year = cur.year
+        JOIN auto a ON a.unit = cur.unit AND a.year = cur.year
+        LEFT JOIN self_scores s ON s.submission_id = cur.sid AND upper(s.code) = i.code
+        LEFT JOIN review_scores rv ON rv.submission_id = cur.sid AND upper(rv.code) = i.code
+    ),
+    sums AS (
+        SELECT unit, year, CAST(sum(points_c) AS BIGINT) AS sum_c, CAST(sum(own_c) AS BIGINT) AS own_c
+        FROM points GROUP BY unit, year
+    ),
+    base AS (
+        SELECT u.name AS unit, u.unit_type, y.year, cur.sid, cur.version, cur.first_received,
+               y.cutoff, y.base_c, y.fail_grade,
+               coalesce(p.k1_count, 0) AS k1_count, coalesce(p.k2_veto, false) AS k2_veto,
+               CASE WHEN cur.sid IS NULL THEN '{NOT_SUBMITTED}'
+                    ELSE coalesce(wf.status, '{DEFAULT_STATUS}') END AS status,
+               CASE WHEN cur.sid IS NOT NULL
+                    THEN greatest(sums.sum_c - coalesce(p.k1_count, 0) * y.k1_c, 0) END AS total_c,
+               sums.own_c AS self_total_c,
+               a.* EXCLUDE (unit, year)
+        FROM units u
+        CROSS JOIN _eng_year y
+        LEFT JOIN cur ON cur.unit = u.name AND cur.year = y.year
+        LEFT JOIN sums ON sums.unit = u.name AND sums.year = y.year
+        LEFT JOIN auto a ON a.unit = u.name AND a.year = y.year
+        LEFT JOIN penalties p ON p.unit = u.name AND p.year = y.year
+        LEFT JOIN workflow wf ON wf.unit = u.name AND wf.year = y.year
+        {"WHERE u.name = $unit" if unit_filter else ""}
+    ),
+    scored AS (
+        SELECT b.*,
+               CASE WHEN b.sid IS NULL THEN NULL
+                    WHEN b.k2_veto THEN b.fail_grade
+                    ELSE coalesce((SELECT arg_max(g.name, g.low_c) FROM _eng_grade g
+                                   WHERE g.year = b.year AND g.low_c <= b.total_c), b.fail_grade) END AS grade,
+               CASE WHEN b.sid IS NOT NULL THEN
+                    rank() OVER (PARTITION BY b.year, b.unit_type, b.sid IS NULL ORDER BY b.total_c DESC) END AS rank
+        FROM base b
+    )"""
+
+
+def _unit_year_columns() -> str:
+    """SELECT list of the scorecard (and extra) columns over ``scored s``."""
+    sub = "s.sid IS NOT NULL"
+    cols = [
+        "s.unit", "s.unit_type", "s.year", "s.status",
+        f"{_d2('s.total_c')} AS total", "s.grade", "CAST(s.rank AS BIGINT) AS rank",
+        f"{_d2('s.self_total_c')} AS self_total",
+        f"CASE WHEN {sub} THEN s.p_on_time + s.p_late END AS proactive_counted",
+        f"CASE WHEN {sub} THEN s.p_on_time END AS proactive_on_time",
+        f"CASE WHEN {sub} THEN s.p_pending END AS proactive_pending",
+        f"CASE WHEN {sub} AND s.p_on_time + s.p_late > 0 THEN "
+        f"{_d4(_half_up('10000', 's.p_on_time', 's.p_on_time + s.p_late'))} END AS proactive_rate",
+        f"CASE WHEN {sub} THEN s.r_on_time + s.r_late END AS requests_counted",
+        f"CASE WHEN {sub} THEN s.r_on_time END AS requests_on_time",
+        f"CASE WHEN {sub} AND s.r_on_time + s.r_late > 0 THEN "
+        f"{_d4(_half_up('10000', 's.r_on_time', 's.r_on_time + s.r_late'))} END AS request_rate",
+        f"CASE WHEN {sub} THEN s.required END AS required_categories",
+        f"CASE WHEN {sub} THEN s.covered END AS covered_categories",
+        f"CASE WHEN {sub} AND s.required > 0 THEN "
+        f"{_d4(_half_up('10000', 's.covered', 's.required'))} END AS coverage_rate",
+        f"CASE WHEN {sub} THEN s.missing END AS missing_categories",
+    ]
+    cols += [
+        f"{_d2('s.base_c')} AS max_total",
+        f"CASE WHEN {sub} THEN {_d4(_half_up('10000', 's.total_c', 's.base_c'))} END AS score_rate",
+        "s.k1_count", "s.k2_veto",
+        f"CASE WHEN {sub} THEN s.first_received > s.cutoff END AS late_submission",
+        "s.first_received AS received", "s.sid AS submission_id", "s.version",
+        "s.r_pending AS requests_pending", "s.r_corrected AS requests_corrected",
+    ]
+    return ",\n        ".join(cols)
+
+
+ORDER_SQL = """
+    ORDER BY CASE s.unit_type WHEN '乡镇' THEN 0 WHEN '部门' THEN 1 ELSE 2 END, s.unit_type,
+             s.sid IS NULL, s.rank NULLS LAST, s.unit"""
+
+
+def _wide_indicator_sql(codes: list[str]) -> str:
+    """Pivot of ``points`` to one column per indicator code (cents)."""
+    parts = []
+    for code in codes:
+        lit = code.replace("'", "''")
+        q = code.replace('"', '""')
+        cents = "max(points_c) FILTER (WHERE code = '" + lit + "')"
+        parts.append(f'{_d2(cents)} AS "{q}"')
+    return ", ".join(parts)
+
+
+# --------------------------------------------------------------------------- public API
+
+def _schemes_for(years: Iterable[int] | None) -> list[Scheme]:
+    if years is None:
+        return [scheme_mod.scheme_for(y) for y in scheme_mod.years()]
+    return [_scheme(y) for y in sorted({int(y) for y in years})]
+
+
+def _provisional(con, schemes: list[Scheme]) -> dict[int, list[int]]:
+    return {s.year: missing_calendar_years(con, s) for s in schemes}
+
+
+def score_year(con: duckdb.DuckDBPyConnection, year: int, scheme: Scheme | None = None,
+               unit: str | None = None) -> pd.DataFrame:
+    """The scorecard of ``year``: one row per registered unit (or only ``unit``).
+
+    Columns: :data:`SCORECARD_COLUMNS`, then one per indicator code of the
+    scheme in scheme order, then :data:`EXTRA_COLUMNS` (and two diagnostic
+    counts ``requests_pending``, ``requests_corrected``).  Points and rates are
+    quantized ``Decimal``; counts ``int``; ``None`` where the scorecard is empty
+    (未报送, no counted item or request).  Rows: 乡镇 first, then 部门; by rank,
+    then unit name; 未报送 last within a type.
+    """
+    s = _scheme(year, scheme)
+    codes = s.codes
+    with _params(con, [s]):
+        sql = f"""{_score_ctes(unit is not None)},
+        wide AS (SELECT unit, year, {_wide_indicator_sql(codes)} FROM points GROUP BY unit, year)
+        SELECT {_unit_year_columns()}, {", ".join('w."' + c.replace('"', '""') + '"' for c in codes)}
+        FROM scored s LEFT JOIN wide w ON w.unit = s.unit AND w.year = s.year
+        {ORDER_SQL}"""
+        tbl = _run(con, sql, {"unit": unit} if unit is not None else None)
+        missing = missing_calendar_years(con, s)
+    df = _frame(tbl)
+    df["provisional"] = pd.Series([bool(missing)] * len(df), dtype=object)
+    df["provisional_reason"] = pd.Series([provisional_reason(missing)] * len(df), dtype=object)
+    cols = SCORECARD_COLUMNS + codes + EXTRA_COLUMNS + ["requests_pending", "requests_corrected"]
+    df = df[cols]
+    df.attrs["year"] = s.year
+    df.attrs["provisional"] = bool(missing)
+    df.attrs["missing_calendar_years"] = missing
+    df.attrs["provisional_reason"] = provisional_reason(missing)
+    return df
+
+
+def scorecard_columns(year: int, scheme: Scheme | None = None) -> list[str]:
+    """The cli.md scorecard columns for ``year`` (fixed columns + indicator codes)."""
+    return SCORECARD_COLUMNS + _scheme(year, scheme).codes
+
+
+def indicator_points(con: duckdb.DuckDBPyConnection, year: int, unit: str | None = None,
+                     scheme: Scheme | None = None) -> pd.DataFrame:
+    """Long form per submitted unit and indicator: unit, unit_type, code, group,
+    text, max, type, self_score, review_score, review_reason, points (final,
+    2 dp), then year, self_note.  For automatic indicators self/review scores
+    are ``None`` (a typed score is ignored) and points are the computed ones."""
+    s = _scheme(year, scheme)
+    with _params(con, [s]):
+        sql = f"""{_score_ctes(unit is not None)}
+        SELECT p.unit, p.unit_type, p.code, p.grp AS "group", p.text, {_d2('p.max_c')} AS max, p.type,
+               p.self_score::DECIMAL(18,2) AS self_score, p.review_score::DECIMAL(18,2) AS review_score,
+               p.review_reason, {_d2('p.points_c')} AS points, p.year, p.self_note
+        FROM points p
+        ORDER BY CASE p.unit_type WHEN '乡镇' THEN 0 WHEN '部门' THEN 1 ELSE 2 END, p.unit, p.ord"""
+        tbl = _run(con, sql, {"unit": unit} if unit is not None else None)
+    return _frame(tbl)
+
+
+def _facts_ctes(unit_filter: bool) -> str:
+    return f"WITH {WORKDAY_CTES},\n{_cur_sql(unit_filter)},\n{ITEMS_SQL},\n{REQUESTS_SQL}"
+
+
+def item_facts(con: duckdb.DuckDBPyConnection, year: int, unit: str | None = None,
+               include_uncounted: bool = False, scheme: Scheme | None = None) -> pd.DataFrame:
+    """One row per ledger item of the current submissions: unit, unit_type, year,
+    submission_id, sheet_row, seq, title, category (code), category_name,
+    formed, published, url, deadline, state (按时/逾期/未到期), days_late
+    (working days after the deadline: to 公开日期, or to the cut-off when
+    unpublished; 0 when on time; empty when pending), counted.
+
+    Only items formed in the assessment year count; others are returned only
+    with ``include_uncounted=True`` (``counted`` = False)."""
+    s = _scheme(year, scheme)
+    with _params(con, [s]):
+        sql = f"""{_facts_ctes(unit is not None)},
+        f AS (
+            SELECT i.*,
+                   CASE WHEN i.published IS NOT NULL THEN
+                            CASE WHEN i.published <= i.deadline THEN '{ON_TIME}' ELSE '{LATE}' END
+                        WHEN i.deadline < i.cutoff THEN '{LATE}' ELSE '{PENDING}' END AS state
+            FROM items i {"" if include_uncounted else "WHERE i.counted"}
+        )
+        SELECT f.unit, f.unit_type, f.year, f.sid AS submission_id, f.sheet_row, f.seq, f.title,
+               f.category, k.name AS category_name, f.formed, f.published, f.url, f.deadline, f.state,
+               CASE f.state WHEN '{ON_TIME}' THEN 0
+                    WHEN '{LATE}' THEN (CASE WHEN f.published IS NOT NULL THEN cp.wd_index ELSE cc.wd_index END)
+                                       - f.deadline_idx END AS days_late,
+               f.counted
+        FROM f
+        LEFT JOIN _eng_cat k ON k.code = f.category
+        LEFT JOIN cal cp ON cp.day = f.published
+        LEFT JOIN cal cc ON cc.day = f.cutoff
+        ORDER BY CASE f.unit_type WHEN '乡镇' THEN 0 WHEN '部门' THEN 1 ELSE 2 END, f.unit, f.sheet_row"""
+        tbl = _run(con, sql, {"unit": unit} if unit is not None else None)
+    return _big_frame(tbl)
+
+
+def request_facts(con: duckdb.DuckDBPyConnection, year: int, unit: str | None = None,
+                  include_uncounted: bool = False, scheme: Scheme | None = None) -> pd.DataFrame:
+    """One row per request of the current submissions: unit, unit_type, year,
+    submission_id, sheet_row, request_no, applicant_type, received, corrected,
+    clock_start, extended, answered, result, review_result, rule_basis,
+    days_allowed, deadline, state (按时/逾期/未到期), days_taken (working days from
+    the clock start to the answer), days_late, counted (收到日期 in the year)."""
+    s = _scheme(year, scheme)
+    with _params(con, [s]):
+        sql = f"""{_facts_ctes(unit is not None)},
+        f AS (
+            SELECT r.*,
+                   CASE WHEN r.answered IS NOT NULL THEN
+                            CASE WHEN r.answered <= r.deadline THEN '{ON_TIME}' ELSE '{LATE}' END
+                        WHEN r.deadline < r.cutoff THEN '{LATE}' ELSE '{PENDING}' END AS state
+            FROM rq r {"" if include_uncounted else "WHERE r.counted"}
+        )
+        SELECT f.unit, f.unit_type, f.year, f.sid AS submission_id, f.sheet_row, f.request_no, f.applicant_type,
+               f.received, f.corrected, f.clock_start, f.extended, f.answered, f.result, f.review_result,
+               f.rule_basis, f.days_allowed, f.deadline, f.state,
+               ca.wd_index - f.start_idx AS days_taken,
+               CASE f.state WHEN '{ON_TIME}' THEN 0
+                    WHEN '{LATE}' THEN (CASE WHEN f.answered IS NOT NULL THEN ca.wd_index ELSE cc.wd_index END)
+                                       - f.deadline_idx END AS days_late,
+               f.counted
+        FROM f
+        LEFT JOIN cal ca ON ca.day = f.answered
+        LEFT JOIN cal cc ON cc.day = f.cutoff
+        ORDER BY CASE f.unit_type WHEN '乡镇' THEN 0 WHEN '部门' THEN 1 ELSE 2 END, f.unit, f.sheet_row"""
+        tbl = _run(con, sql, {"unit": unit} if unit is not None else None)
+    return _big_frame(tbl)
+
+
+def coverage_matrix(con: duckdb.DuckDBPyConnection, year: int, unit: str | None = None,
+                    scheme: Scheme | None = None) -> pd.DataFrame:
+    """Per submitted unit and every catalogue category: unit, unit_type, code,
+    name, required, covered (a counted item of the category published by the
+    cut-off), then items (counted items of the category) and published
+    (those published by the cut-off)."""
+    s = _scheme(year, scheme)
+    with _params(con, [s]):
+        sql = f"""WITH {WORKDAY_CTES},
+        {_cur_sql(unit is not None)},
+        {ITEMS_SQL},
+        {REQUIRED_SQL},
+        icat AS (
+            SELECT unit, year, category, count(*) AS items,
+                   count(*) FILTER (WHERE published <= cutoff) AS published
+            FROM items WHERE counted GROUP BY unit, year, category
+        )
+        SELECT cur.unit, cur.unit_type, k.code, k.name,
+               (rs.code IS NOT NULL) AS required,
+               coalesce(ic.published, 0) > 0 AS covered,
+               coalesce(ic.items, 0) AS items, coalesce(ic.published, 0) AS published
+        FROM cur
+        CROSS JOIN _eng_cat k
+        LEFT JOIN reqset rs ON rs.unit = cur.unit AND rs.year = cur.year AND rs.code = k.code
+        LEFT JOIN icat ic ON ic.unit = cur.unit AND ic.year = cur.year AND ic.category = k.code
+        ORDER BY CASE cur.unit_type WHEN '乡镇' THEN 0 WHEN '部门' THEN 1 ELSE 2 END, cur.unit, k.ord"""
+        tbl = _run(con, sql, {"unit": unit} if unit is not None else None)
+    return _frame(tbl)
+
+
+TREND_COLUMNS = ["unit", "unit_type", "year", "status", "total", "max_total", "score_rate",
+                 "proactive_rate", "coverage_rate", "request_rate"]
+
+
+def trend(con: duckdb.DuckDBPyConnection, years: Iterable[int] | None = None,
+          unit: str | None = None) -> pd.DataFrame:
+    """Per registered unit and scheme year (all years by default), each year
+    scored with its own scheme: unit, unit_type, year, status, total,
+    max_total, score_rate (得分率 = total / base max), proactive_rate,
+    coverage_rate, request_rate, then grade, rank, provisional.
+    Compare years on ``score_rate`` where the maxima differ."""
+    schemes = _schemes_for(years)
+    if not schemes:
+        return pd.DataFrame(columns=TREND_COLUMNS + ["grade", "rank", "provisional"])
+    with _params(con, schemes):
+        sql = f"""{_score_ctes(unit is not None)}
+        SELECT {_unit_year_columns()} FROM scored s
+        ORDER BY s.year, CASE s.unit_type WHEN '乡镇' THEN 0 WHEN '部门' THEN 1 ELSE 2 END, s.unit_type,
+                 s.sid IS NULL, s.rank NULLS LAST, s.unit"""
+        tbl = _run(con, sql, {"unit": unit} if unit is not None else None)
+        prov = _provisional(con, schemes)
+    df = _frame(tbl)
+    df["provisional"] = pd.Series([bool(prov.get(y)) for y in df["year"]], dtype=object)
+    return df[TREND_COLUMNS + ["grade", "rank", "provisional"]]
+
+
+def scheme_changes(years: Iterable[int] | None = None) -> dict[int, list[str]]:
+    """For each scheme year after the first: the changes against the previous
+    scheme year (from :func:`metrics.scheme.scheme_changes`); empty list = same weights."""
+    ys = sorted(int(y) for y in (years if years is not None else scheme_mod.years()))
+    ys = [y for y in ys if scheme_mod.scheme_for(y) is not None]
+    out: dict[int, list[str]] = {}
+    for a, b in zip(ys, ys[1:]):
+        out[b] = scheme_mod.scheme_changes(scheme_mod.scheme_for(a), scheme_mod.scheme_for(b))
+    return out
+
+
+def year_status(con: duckdb.DuckDBPyConnection, year: int, scheme: Scheme | None = None) -> dict:
+    """``{"year", "provisional", "missing_calendar_years", "reason"}`` for UI banners."""
+    s = _scheme(year, scheme)
+    ensure_calendar(con, needed_years(s))
+    missing = missing_calendar_years(con, s)
+    return {"year": s.year, "provisional": bool(missing), "missing_calendar_years": missing,
+            "reason": provisional_reason(missing)}
