@@ -342,9 +342,9 @@ def _ledger_sheet(wb: Workbook, scheme: Scheme, refs: dict[str, str]) -> None:
     dv.add(_rng(5, first, last))
     for v in (cat, ch, dv):
         ws.add_data_validation(v)
-    for r in range(first, last + 1):
-        ws.cell(r, 4).number_format = DATE_FORMAT
-        ws.cell(r, 5).number_format = DATE_FORMAT
+    # a column style: every cell typed into the column shows as yyyy-mm-dd (cheaper than 2000 styled empty cells)
+    for col in ("D", "E"):
+        ws.column_dimensions[col].number_format = DATE_FORMAT
     _print_setup(ws)
 
 
@@ -361,10 +361,9 @@ def _requests_sheet(wb: Workbook, scheme: Scheme, refs: dict[str, str]) -> None:
     for col in (3, 4, 6):
         dv.add(_rng(col, first, last))
     ws.add_data_validation(dv)
-    for r in range(first, last + 1):
-        ws.cell(r, 1).number_format = "@"
-        for col in (3, 4, 6):
-            ws.cell(r, col).number_format = DATE_FORMAT
+    ws.column_dimensions["A"].number_format = "@"  # request numbers stay text (2019-001, not a date)
+    for col in ("C", "D", "F"):
+        ws.column_dimensions[col].number_format = DATE_FORMAT
     _print_setup(ws)
 
 

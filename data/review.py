@@ -1,0 +1,572 @@
+"""The reviewer's write path (审核): review scores, workflow transitions,
+penalties, and the read-outs the review and upload screens need (audit trail,
+submission history, original files, the review queue).
+
+No Streamlit here: every function takes a DuckDB connection, writes in one
+transaction (:func:`data.store.transaction`) with an audit row
+(:func:`data.store.audit`), and refuses bad input with :class:`ReviewError`
+whose message is Chinese and says what to do.
+
+Workflow (per unit and year)::
+
+    未报送 --上传--> 待审核 --通过 approve--> 已审核 --重新打开 reopen--> 待审核
+                     待审核 --退回 return (意见必填)--> 已退回 --再次上传--> 待审核
+
+An approved (已审核) unit-year is locked: uploads (see :mod:`data.ingest`),
+review scores and penalties are refused until a reviewer reopens it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Callable, Iterable
+
+import duckdb
+import pandas as pd
+
+from data.ingest import REJECTED, IngestResult, StoreError, ingest_bytes
+from data.issues import error
+from data.store import APPROVED, MISSING, PENDING, RETURNED, audit, transaction
+from metrics.scheme import scheme_for
+
+#: action → (required current status, new status, Chinese label)
+ACTIONS = {
+    "approve": (PENDING, APPROVED, "审核通过"),
+    "return": (PENDING, RETURNED, "退回"),
+    "reopen": (APPROVED, PENDING, "重新打开"),
+}
+ACTION_LABEL = {k: v[2] for k, v in ACTIONS.items()}
+#: audit actions that are reviewer decisions (shown in the submission history)
+DECISION_ACTIONS = tuple(v[2] for v in ACTIONS.values())
+SCORE_ACTIONS = ("调整审核分", "撤销审核分")
+PENALTY_ACTION = "扣分与一票否决"
+MAX_K1 = 33  # 33 × 3 = 99 points: more than any total can lose
+
+
+class ReviewError(ValueError):
+    """A review operation that cannot be done. ``problems`` lists every reason
+    (one Chinese sentence each); ``str(e)`` joins them."""
+
+    def __init__(self, problems: str | Iterable[str]):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("；".join(self.problems))
+
+
+# --------------------------------------------------------------------------- look-ups
+
+@dataclass(frozen=True)
+class SubmissionRef:
+    id: int
+    unit: str
+    year: int
+    version: int
+    received: dt.date
+    file_name: str
+
+
+def _fmt(v) -> str:
+    """A score for messages and audit rows: 4 → "4", 2.5 → "2.5", 2.25 → "2.25"."""
+    if v is None:
+        return "—"
+    d = Decimal(str(v)).quantize(Decimal("0.01"))
+    s = format(d, "f").rstrip("0").rstrip(".")
+    return s or "0"
+
+
+def get_submission(con: duckdb.DuckDBPyConnection, submission_id: int) -> SubmissionRef:
+    row = con.execute("SELECT id, unit, year, version, received, file_name FROM submissions WHERE id = ?",
+                      [int(submission_id)]).fetchone()
+    if row is None:
+        raise ReviewError(f"找不到编号为 {submission_id} 的上报材料")
+    return SubmissionRef(*row)
+
+
+def current_submission(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> SubmissionRef | None:
+    """The newest accepted version of ``unit`` for ``year`` (None when 未报送)."""
+    row = con.execute("""SELECT id, unit, year, version, received, file_name FROM submissions
+                         WHERE unit = ? AND year = ? ORDER BY version DESC LIMIT 1""", [unit, int(year)]).fetchone()
+    return SubmissionRef(*row) if row else None
+
+
+def workflow_state(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> dict:
+    """``{"status", "comment", "updated_at", "updated_by"}``; status 未报送 when no version."""
+    sub = current_submission(con, unit, year)
+    row = con.execute("SELECT status, comment, updated_at, updated_by FROM workflow WHERE unit = ? AND year = ?",
+                      [unit, int(year)]).fetchone()
+    if sub is None:
+        return {"status": MISSING, "comment": None, "updated_at": None, "updated_by": None}
+    if row is None:
+        return {"status": PENDING, "comment": None, "updated_at": None, "updated_by": None}
+    return {"status": row[0], "comment": row[1], "updated_at": row[2], "updated_by": row[3]}
+
+
+def get_penalties(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> dict:
+    row = con.execute("SELECT k1_count, k2_veto, reason, reviewer, updated_at FROM penalties WHERE unit = ? AND year = ?",
+                      [unit, int(year)]).fetchone()
+    if row is None:
+        return {"k1_count": 0, "k2_veto": False, "reason": None, "reviewer": None, "updated_at": None}
+    return {"k1_count": int(row[0]), "k2_veto": bool(row[1]), "reason": row[2], "reviewer": row[3],
+            "updated_at": row[4]}
+
+
+def _require_unit(con, unit: str) -> None:
+    if not unit or con.execute("SELECT 1 FROM units WHERE name = ?", [unit]).fetchone() is None:
+        raise ReviewError(f"单位“{unit or ''}”不在单位名录中")
+
+
+def _require_scheme(year: int):
+    s = scheme_for(int(year))
+    if s is None:
+        raise ReviewError(f"没有{year}年度的考核指标体系")
+    return s
+
+
+def _locked_message(unit: str, year: int) -> str:
+    return f"{unit} {year}年度已审核通过，结果已锁定；如需修改，请先“重新打开”"
+
+
+# --------------------------------------------------------------------------- review scores
+
+def _parse_score(v, code: str) -> Decimal:
+    if isinstance(v, bool):
+        raise ReviewError(f"{code}：审核分“{v}”不是数字")
+    try:
+        d = Decimal(str(v).strip().rstrip("分").strip()) if isinstance(v, str) else Decimal(str(v))
+    except (InvalidOperation, ValueError):
+        raise ReviewError(f"{code}：审核分“{v}”不是数字")
+    if not d.is_finite():
+        raise ReviewError(f"{code}：审核分“{v}”不是数字")
+    if d != d.quantize(Decimal("0.01")):
+        raise ReviewError(f"{code}：审核分 {v} 最多保留两位小数")
+    return d.quantize(Decimal("0.01"))
+
+
+def _check_score(con, sub: SubmissionRef, code: str, score, reason: str | None) -> tuple[str, Decimal, str, Decimal | None]:
+    """Validate one review score; returns (code, score, reason, self score)."""
+    scheme = _require_scheme(sub.year)
+    code = (code or "").strip().upper()
+    try:
+        ind = scheme.indicator(code)
+    except KeyError:
+        raise ReviewError(f"指标“{code}”不在{sub.year}年度指标体系中")
+    if not ind.self_scored:
+        raise ReviewError(f"{code} 是系统自动计算的指标，不能人工调整")
+    d = _parse_score(score, code)
+    if d < 0 or d > ind.max:
+        raise ReviewError(f"{code}：审核分 {_fmt(d)} 超出范围，应在 0 到 {_fmt(ind.max)} 分之间")
+    row = con.execute("SELECT score FROM self_scores WHERE submission_id = ? AND upper(code) = ?",
+                      [sub.id, code]).fetchone()
+    own = Decimal(row[0]) if row and row[0] is not None else None
+    reason = (reason or "").strip()
+    if (own is None or d != own) and not reason:
+        raise ReviewError(f"{code}：审核分 {_fmt(d)} 与自评分 {_fmt(own)} 不同，必须填写调整理由")
+    return code, d, reason, own
+
+
+def _check_editable(con, sub: SubmissionRef) -> None:
+    cur = current_submission(con, sub.unit, sub.year)
+    if cur is None or cur.id != sub.id:
+        raise ReviewError(f"第{sub.version}版不是{sub.unit}的当前版本（当前为第{cur.version if cur else '—'}版），只能调整当前版本的得分")
+    if workflow_state(con, sub.unit, sub.year)["status"] == APPROVED:
+        raise ReviewError(_locked_message(sub.unit, sub.year))
+
+
+def _write_score(con, sub: SubmissionRef, code: str, d: Decimal, reason: str, own, reviewer: str | None) -> bool:
+    prev = con.execute("SELECT score, reason FROM review_scores WHERE submission_id = ? AND code = ?",
+                       [sub.id, code]).fetchone()
+    if prev is not None and Decimal(prev[0]) == d and (prev[1] or "") == reason:
+        return False
+    con.execute("""INSERT INTO review_scores (submission_id, code, score, reason, reviewer) VALUES (?,?,?,?,?)
+                   ON CONFLICT (submission_id, code) DO UPDATE SET score = excluded.score, reason = excluded.reason,
+                   reviewer = excluded.reviewer, updated_at = now()""", [sub.id, code, d, reason or None, reviewer])
+    before = f"审核 {_fmt(prev[0])}" if prev is not None else f"自评 {_fmt(own)}"
+    audit(con, SCORE_ACTIONS[0], actor=reviewer, unit=sub.unit, year=sub.year,
+          detail=f"第{sub.version}版 {code}" + (f"：{reason}" if reason else ""),
+          before=before, after=f"审核 {_fmt(d)}")
+    return True
+
+
+def _delete_score(con, sub: SubmissionRef, code: str, reviewer: str | None) -> bool:
+    prev = con.execute("SELECT score FROM review_scores WHERE submission_id = ? AND code = ?", [sub.id, code]).fetchone()
+    if prev is None:
+        return False
+    own = con.execute("SELECT score FROM self_scores WHERE submission_id = ? AND upper(code) = ?", [sub.id, code]).fetchone()
+    con.execute("DELETE FROM review_scores WHERE submission_id = ? AND code = ?", [sub.id, code])
+    audit(con, SCORE_ACTIONS[1], actor=reviewer, unit=sub.unit, year=sub.year,
+          detail=f"第{sub.version}版 {code}：恢复按自评分计分",
+          before=f"审核 {_fmt(prev[0])}", after=f"自评 {_fmt(own[0] if own else None)}")
+    return True
+
+
+def set_review_score(con: duckdb.DuckDBPyConnection, submission_id: int, code: str, score, reason: str | None,
+                     reviewer: str | None) -> bool:
+    """Set the reviewer's score of one self-scored indicator of the current version.
+
+    ``score`` must lie in 0 … max; ``reason`` is required when it differs from
+    the unit's own score. Returns False when nothing changed.
+    """
+    sub = get_submission(con, submission_id)
+    _check_editable(con, sub)
+    code, d, reason, own = _check_score(con, sub, code, score, reason)
+    with transaction(con):
+        return _write_score(con, sub, code, d, reason, own, reviewer)
+
+
+def clear_review_score(con: duckdb.DuckDBPyConnection, submission_id: int, code: str, reviewer: str | None) -> bool:
+    """Drop the reviewer's score: the unit's own score counts again. False when there was none."""
+    sub = get_submission(con, submission_id)
+    _check_editable(con, sub)
+    code = (code or "").strip().upper()
+    with transaction(con):
+        return _delete_score(con, sub, code, reviewer)
+
+
+def apply_review_scores(con: duckdb.DuckDBPyConnection, submission_id: int, changes: Iterable[dict],
+                        reviewer: str | None) -> int:
+    """Several review-score changes at once, all or nothing.
+
+    ``changes``: dicts ``{"code", "score", "reason"}``; ``score`` None (or "")
+    clears the reviewer's score. Every problem is reported in one
+    :class:`ReviewError`; nothing is written then. Returns the number of
+    indicators changed.
+    """
+    sub = get_submission(con, submission_id)
+    _check_editable(con, sub)
+    ok, problems = [], []
+    for ch in changes:
+        code = (ch.get("code") or "").strip().upper()
+        score = ch.get("score")
+        if score is None or (isinstance(score, str) and not score.strip()) or (isinstance(score, float) and score != score):
+            ok.append((code, None, None, None))
+            continue
+        try:
+            ok.append(_check_score(con, sub, code, score, ch.get("reason")))
+        except ReviewError as e:
+            problems.extend(e.problems)
+    if problems:
+        raise ReviewError(problems)
+    n = 0
+    with transaction(con):
+        for code, d, reason, own in ok:
+            if d is None:
+                n += _delete_score(con, sub, code, reviewer)
+            else:
+                n += _write_score(con, sub, code, d, reason, own, reviewer)
+    return n
+
+
+# --------------------------------------------------------------------------- workflow
+
+def set_status(con: duckdb.DuckDBPyConnection, unit: str, year: int, action: str, comment: str | None,
+               actor: str | None) -> str:
+    """Move a unit-year through the workflow; returns the new status.
+
+    approve: 待审核 → 已审核; return: 待审核 → 已退回 (``comment`` required; the
+    unit sees it); reopen: 已审核 → 待审核.
+    """
+    if action not in ACTIONS:
+        raise ReviewError(f"未知操作“{action}”（应为 {'、'.join(ACTIONS)}）")
+    need, new, label = ACTIONS[action]
+    _require_unit(con, unit)
+    _require_scheme(year)
+    comment = (comment or "").strip() or None
+    sub = current_submission(con, unit, year)
+    if sub is None:
+        raise ReviewError(f"{unit} {year}年度尚未报送自评材料，不能{label}")
+    cur = workflow_state(con, unit, year)["status"]
+    if cur != need:
+        raise ReviewError(f"{unit} {year}年度当前状态为“{cur}”，不能{label}（只有“{need}”的材料可以{label}）")
+    if action == "return" and not comment:
+        raise ReviewError("退回时必须填写退回意见，说明需要单位修改什么（单位会看到这条意见）")
+    with transaction(con):
+        con.execute("""INSERT INTO workflow (unit, year, status, comment, updated_by) VALUES (?,?,?,?,?)
+                       ON CONFLICT (unit, year) DO UPDATE SET status = excluded.status, comment = excluded.comment,
+                       updated_at = now(), updated_by = excluded.updated_by""",
+                    [unit, int(year), new, comment, actor])
+        audit(con, label, actor=actor, unit=unit, year=int(year),
+              detail=f"第{sub.version}版" + (f"：{comment}" if comment else ""), before=cur, after=new)
+    return new
+
+
+def approve(con, unit, year, comment=None, actor=None) -> str:
+    return set_status(con, unit, year, "approve", comment, actor)
+
+
+def return_submission(con, unit, year, comment, actor=None) -> str:
+    return set_status(con, unit, year, "return", comment, actor)
+
+
+def reopen(con, unit, year, comment=None, actor=None) -> str:
+    return set_status(con, unit, year, "reopen", comment, actor)
+
+
+# --------------------------------------------------------------------------- penalties
+
+def _penalty_text(k1: int, k2: bool) -> str:
+    return f"K1 通报批评 {k1} 次；K2 一票否决：{'是' if k2 else '否'}"
+
+
+def set_penalties(con: duckdb.DuckDBPyConnection, unit: str, year: int, k1_count, k2_veto: bool, reason: str | None,
+                  actor: str | None) -> bool:
+    """Set K1 (通报批评 count, −points each) and K2 (一票否决) of a unit-year.
+
+    ``reason`` is required. Refused while the unit-year is 已审核. Returns False
+    when nothing changed.
+    """
+    _require_unit(con, unit)
+    _require_scheme(year)
+    problems = []
+    try:
+        k1 = int(k1_count) if not isinstance(k1_count, bool) else None
+        if k1 is None or Decimal(str(k1_count)) != k1:
+            raise ValueError
+    except (TypeError, ValueError, InvalidOperation):
+        k1 = None
+        problems.append(f"K1 通报批评次数“{k1_count}”应为 0 或正整数")
+    if k1 is not None and not 0 <= k1 <= MAX_K1:
+        problems.append(f"K1 通报批评次数应在 0 到 {MAX_K1} 之间，实为 {k1}")
+    if not isinstance(k2_veto, bool):
+        problems.append("K2 一票否决应为“是”或“否”")
+    reason = (reason or "").strip()
+    if not reason:
+        problems.append("请填写扣分或一票否决的理由（如通报文件名称、文号）")
+    if problems:
+        raise ReviewError(problems)
+    if workflow_state(con, unit, year)["status"] == APPROVED:
+        raise ReviewError(_locked_message(unit, year))
+    prev = get_penalties(con, unit, year)
+    if prev["k1_count"] == k1 and prev["k2_veto"] == k2_veto and (prev["reason"] or "") == reason:
+        return False
+    with transaction(con):
+        con.execute("""INSERT INTO penalties (unit, year, k1_count, k2_veto, reason, reviewer) VALUES (?,?,?,?,?,?)
+                       ON CONFLICT (unit, year) DO UPDATE SET k1_count = excluded.k1_count, k2_veto = excluded.k2_veto,
+                       reason = excluded.reason, reviewer = excluded.reviewer, updated_at = now()""",
+                    [unit, int(year), k1, k2_veto, reason, actor])
+        audit(con, PENALTY_ACTION, actor=actor, unit=unit, year=int(year), detail=reason,
+              before=_penalty_text(prev["k1_count"], prev["k2_veto"]), after=_penalty_text(k1, k2_veto))
+    return True
+
+
+# --------------------------------------------------------------------------- read-outs
+
+AUDIT_COLUMNS = ["时间", "操作人", "操作", "内容", "修改前", "修改后"]
+
+
+def audit_log(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> pd.DataFrame:
+    """Every audit row of a unit-year, newest first: 时间, 操作人, 操作, 内容, 修改前, 修改后."""
+    rows = con.execute("""SELECT at_time, coalesce(actor, ''), action, coalesce(detail, ''),
+                                 coalesce(before, ''), coalesce(after, '')
+                          FROM audit WHERE unit = ? AND year = ? ORDER BY id DESC""", [unit, int(year)]).fetchall()
+    return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
+
+
+HISTORY_COLUMNS = ["时间", "事件", "版本", "收到日期", "文件名", "SHA-256", "操作人", "说明"]
+
+
+def submission_history(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> pd.DataFrame:
+    """The unit-year's story, newest first: accepted versions (with received
+    date, file name, SHA-256), rejected attempts (table ``rejections``, also
+    those of the unit's own accounts whose file named no readable unit), and
+    reviewer decisions with their comments (通过 / 退回 / 重新打开).
+
+    Columns: 时间, 事件, 版本, 收到日期, 文件名, SHA-256, 操作人, 说明.
+    """
+    year = int(year)
+    out = []
+    subs = con.execute("""SELECT uploaded_at, version, received, file_name, sha256, uploaded_by, warnings,
+                                 version = max(version) OVER () AS is_current
+                          FROM submissions WHERE unit = ? AND year = ?""", [unit, year]).fetchall()
+    for at, ver, rec, fn, sha, by, warns, is_cur in subs:
+        n_warn = len(json.loads(warns)) if warns else 0
+        note = ("当前版本；" if is_cur else "") + (f"{n_warn}条警告" if n_warn else "无警告")
+        out.append([at, "上传·已接收", int(ver), rec, fn, sha, by or "", note])
+    rej = con.execute("""SELECT attempted_at, received, file_name, sha256, uploaded_by, issues FROM rejections
+                         WHERE (unit = ? AND (year = ? OR year IS NULL))
+                            OR (unit IS NULL AND uploaded_by IN (SELECT name FROM users WHERE unit = ?))""",
+                      [unit, year, unit]).fetchall()
+    for at, rec, fn, sha, by, issues in rej:
+        errs = [i for i in json.loads(issues or "[]") if i.get("severity") == "error"]
+        first = errs[0]["message"] if errs else ""
+        more = f"等{len(errs)}个错误" if len(errs) > 1 else ""
+        out.append([at, "上传·已拒收", None, rec, fn, sha or "", by or "", f"{first}{more}"])
+    for at, action, by, detail in con.execute(
+            f"""SELECT at_time, action, actor, detail FROM audit WHERE unit = ? AND year = ?
+                AND action IN ({", ".join("?" for _ in DECISION_ACTIONS)})""",
+            [unit, year, *DECISION_ACTIONS]).fetchall():
+        out.append([at, f"审核·{action}", None, None, "", "", by or "", detail or ""])
+    df = pd.DataFrame(out, columns=HISTORY_COLUMNS)
+    if len(df):
+        df = df.sort_values("时间", ascending=False, kind="stable").reset_index(drop=True)
+    df["版本"] = df["版本"].astype("Int64")
+    return df
+
+
+def versions(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> pd.DataFrame:
+    """Accepted versions, newest first: id, version, received, uploaded_at, file_name, sha256, uploaded_by."""
+    cols = ["id", "version", "received", "uploaded_at", "file_name", "sha256", "uploaded_by"]
+    rows = con.execute(f"""SELECT {", ".join(cols)} FROM submissions WHERE unit = ? AND year = ?
+                           ORDER BY version DESC""", [unit, int(year)]).fetchall()
+    return pd.DataFrame(rows, columns=cols)
+
+
+def get_original_file(con: duckdb.DuckDBPyConnection, submission_id: int, unit: str | None = None) -> tuple[str, bytes]:
+    """(file name, original bytes) of an accepted version. With ``unit``, a
+    version of another unit is refused (a unit account sees only its own)."""
+    row = con.execute("SELECT file_name, content, unit FROM submissions WHERE id = ?", [int(submission_id)]).fetchone()
+    if row is None or (unit is not None and row[2] != unit):
+        raise ReviewError(f"找不到编号为 {submission_id} 的上报材料")
+    name = re.split(r"[\\/]", row[0])[-1] or "自评表.xlsx"
+    return name, bytes(row[1])
+
+
+def indicator_sheet(con: duckdb.DuckDBPyConnection, year: int, unit: str) -> pd.DataFrame:
+    """Per indicator of the unit's current version: the engine's
+    :func:`metrics.engine.indicator_points` columns plus ``evidence`` (list of
+    strings as the unit wrote them). Empty when the unit has not submitted."""
+    from metrics.engine import indicator_points
+
+    df = indicator_points(con, int(year), unit=unit)
+    sub = current_submission(con, unit, year)
+    ev = {}
+    if sub is not None:
+        ev = {str(c).upper(): list(e or []) for c, e in con.execute(
+            "SELECT code, evidence FROM self_scores WHERE submission_id = ?", [sub.id]).fetchall()}
+    df["evidence"] = pd.Series([ev.get(c, []) for c in df["code"]], dtype=object, index=df.index)
+    return df
+
+
+_URL = re.compile(r"^(https?://|www\.)\S+$", re.I)
+
+
+def evidence_links(items: Iterable[str]) -> list[tuple[str, str | None]]:
+    """(text, url or None) for each evidence entry: URLs become links, document names stay text."""
+    out = []
+    for e in items or []:
+        e = str(e).strip()
+        if not e:
+            continue
+        url = e if _URL.match(e) else None
+        if url and url.lower().startswith("www."):
+            url = "http://" + url
+        out.append((e, url))
+    return out
+
+
+QUEUE_COLUMNS = ["unit", "unit_type", "status", "late_submission", "versions", "received", "last_upload",
+                 "self_total", "total", "grade", "k1_count", "k2_veto", "comment", "rejected_attempts"]
+
+
+def review_queue(con: duckdb.DuckDBPyConnection, year: int) -> pd.DataFrame:
+    """One row per registered unit for ``year`` (scorecard order): unit,
+    unit_type, status (未报送/待审核/已退回/已审核), late_submission (first version
+    received after the deadline), versions, received (first version),
+    last_upload, self_total, total, grade, k1_count, k2_veto, comment (the
+    reviewer's last comment), rejected_attempts."""
+    from metrics.engine import score_year
+
+    sc = score_year(con, int(year))
+    extra = con.execute("""
+        SELECT u.name AS unit,
+               (SELECT count(*) FROM submissions s WHERE s.unit = u.name AND s.year = $y) AS versions,
+               (SELECT max(uploaded_at) FROM submissions s WHERE s.unit = u.name AND s.year = $y) AS last_upload,
+               (SELECT count(*) FROM rejections r WHERE r.unit = u.name AND r.year = $y) AS rejected_attempts,
+               (SELECT comment FROM workflow w WHERE w.unit = u.name AND w.year = $y) AS comment
+        FROM units u""", {"y": int(year)}).df()
+    df = sc.merge(extra, on="unit", how="left")
+    df["versions"] = df["versions"].fillna(0).astype(int)
+    df["rejected_attempts"] = df["rejected_attempts"].fillna(0).astype(int)
+    df["late_submission"] = df["late_submission"].map(lambda v: bool(v) if v is not None and v == v else False)
+    df.attrs.update(sc.attrs)
+    return df[QUEUE_COLUMNS].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- uploads from the UI
+
+def submit_files(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, bytes]], *, user: dict,
+                 received: dt.date, unit: str | None = None, today: dt.date | None = None,
+                 progress: Callable[[int, int, str], None] | None = None) -> list[IngestResult]:
+    """Ingest uploaded files on behalf of ``user`` (``{"name", "role", "unit"}``).
+
+    A unit account (role ``unit``) can only submit its own unit's workbook:
+    ``unit`` must be empty or its own unit, and every file is checked with
+    ``only_unit`` = its unit. A reviewer or administrator may name ``unit``
+    (the workbook must then be that unit's) or leave it empty (batch import).
+    Leaders cannot upload. One file failing never stops the others.
+    """
+    role = (user or {}).get("role")
+    if role == "unit":
+        own = user.get("unit")
+        if not own:
+            raise ReviewError("此填报单位账号没有对应的单位，请联系管理员")
+        if unit is not None and unit != own:
+            raise ReviewError(f"本账号只能上报“{own}”的自评材料")
+        only = own
+    elif role in ("reviewer", "admin"):
+        only = unit or None
+    else:
+        raise ReviewError("当前账号没有上传自评表的权限")
+    files = list(files)
+    results: list[IngestResult] = []
+    for n, (name, content) in enumerate(files, start=1):
+        if progress:
+            progress(n - 1, len(files), name)
+        try:
+            res = ingest_bytes(con, name, content, received=received, actor=user.get("name"), today=today,
+                               only_unit=only)
+        except StoreError as e:
+            res = IngestResult(name, REJECTED)
+            res.report.add(error("store_failed", str(e)))
+        results.append(res)
+    if progress:
+        progress(len(files), len(files), "")
+    return results
+
+
+RESULT_COLUMNS = ["文件", "结果", "单位", "年度", "版本", "错误数", "警告数"]
+ISSUE_COLUMNS = ["文件", "位置", "级别", "问题"]
+
+
+def results_frame(results: Iterable[IngestResult]) -> pd.DataFrame:
+    rows = [[r.file_name, r.label, r.unit or "", r.year, r.version, len(r.report.errors), len(r.report.warnings)]
+            for r in results]
+    df = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    for c in ("年度", "版本"):
+        df[c] = df[c].astype("Int64")
+    return df
+
+
+def issues_frame(results: Iterable[IngestResult]) -> pd.DataFrame:
+    """Every issue of every file: 文件, 位置, 级别, 问题 — errors before warnings within a file."""
+    rows = []
+    for r in results:
+        for i in r.report.rows():
+            rows.append([r.file_name, i["位置"], i["级别"], i["问题"]])
+    return pd.DataFrame(rows, columns=ISSUE_COLUMNS)
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """UTF-8 CSV with BOM (Excel opens it with the Chinese intact)."""
+    return "\ufeff".encode("utf-8") + df.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+
+
+def xlsx_bytes(df: pd.DataFrame, sheet: str = "问题清单") -> bytes:
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+        df.to_excel(xw, index=False, sheet_name=sheet)
+        ws = xw.sheets[sheet]
+        for n, col in enumerate(df.columns, start=1):
+            width = max([len(str(col))] + [len(str(v)) for v in df[col].head(500)]) * 2 + 2
+            ws.column_dimensions[get_column_letter(n)].width = min(max(width, 8), 80)
+            ws.cell(1, n).font = Font(bold=True)
+        for row in ws.iter_rows(min_row=2):
+            for c in row:
+                c.alignment = Alignment(wrap_text=True, vertical="top")
+        ws.freeze_panes = "A2"
+    return buf.getvalue()
