@@ -79,7 +79,7 @@ def cmd_units_load(args) -> int:
     con = connect(args.db)
     try:
         added, updated = load_registry_file(con, args.file)
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):
         print(f"{args.file}: 文件不存在", file=sys.stderr)
         return EXIT_USAGE
     except RegistryError as e:
@@ -87,11 +87,15 @@ def cmd_units_load(args) -> int:
             print(f"{i.location}: {i.message}", file=sys.stderr)
         print("单位名录未导入（未作任何更改）", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        con.close()
     print(f"单位名录已导入：新增 {added} 个，更新 {updated} 个")
     return EXIT_OK
 
 
-def print_result(res, out=sys.stdout) -> None:
+def print_result(res, out=None) -> None:
+    """One line for the file, then one line per error and per warning (cli.md)."""
+    out = out or sys.stdout  # looked up at call time (not bound when the module was imported)
     print(res.summary(), file=out)
     for i in res.report.errors:
         print(f"{res.file_name}: {i.location or '文件'}: {i.message}", file=out)
@@ -100,10 +104,18 @@ def print_result(res, out=sys.stdout) -> None:
 
 
 def cmd_ingest(args) -> int:
-    from data.ingest import REJECTED, StoreError, ingest_file
     from data.store import connect
 
     con = connect(args.db)
+    try:
+        return _ingest_all(con, args)
+    finally:
+        con.close()
+
+
+def _ingest_all(con, args) -> int:
+    from data.ingest import REJECTED, StoreError, ingest_file
+
     received = args.received or dt.date.today()
     code = EXIT_OK
     for f in args.files:
@@ -111,6 +123,10 @@ def cmd_ingest(args) -> int:
             res = ingest_file(con, f, received=received, actor=args.by or "命令行")
         except StoreError as e:
             print(f"{f}: {e}")
+            code = EXIT_REJECTED
+            continue
+        except Exception as e:  # one bad file must not stop the batch
+            print(f"{f}: 处理失败（程序内部错误，未保存任何数据）：{type(e).__name__}: {e}")
             code = EXIT_REJECTED
             continue
         print_result(res)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
 
 from data.issues import Report, error
 from data.reader import ReadError, read_workbook
@@ -62,9 +62,12 @@ def check_workbook(con: duckdb.DuckDBPyConnection, file_name: str, content: byte
     return sub, report
 
 
-def _current(con, unit: str, year: int):
-    return con.execute("SELECT id, version, sha256 FROM submissions WHERE unit = ? AND year = ? ORDER BY version DESC LIMIT 1",
-                       [unit, year]).fetchone()
+def _state(con, unit: str, year: int) -> tuple[int | None, int, str | None, str | None]:
+    """(current id, current version or 0, its sha256, workflow status) in one query."""
+    return con.execute(
+        """SELECT arg_max(id, version), coalesce(max(version), 0), arg_max(sha256, version),
+                  (SELECT status FROM workflow WHERE unit = $1 AND year = $2)
+           FROM submissions WHERE unit = $1 AND year = $2""", [unit, year]).fetchone()
 
 
 def ingest_bytes(con: duckdb.DuckDBPyConnection, file_name: str, content: bytes, *, received: dt.date,
@@ -85,23 +88,24 @@ def ingest_bytes(con: duckdb.DuckDBPyConnection, file_name: str, content: bytes,
     if report.ok and only_unit is not None and sub.unit != only_unit:
         report.add(error("unit_not_allowed", f"本账号只能上报“{only_unit}”的自评表，此文件是“{sub.unit}”的", "单位信息"))
     if report.ok:
-        cur = _current(con, sub.unit, sub.year)
-        if cur is not None and cur[2] == sha:
-            res.outcome, res.version, res.submission_id = UNCHANGED, cur[1], cur[0]
-            return res
-        status = con.execute("SELECT status FROM workflow WHERE unit = ? AND year = ?", [sub.unit, sub.year]).fetchone()
-        if status and status[0] == APPROVED:
-            report.add(error("submission_approved",
-                             f"{sub.unit} {sub.year}年度的自评材料已审核通过，不能再上传；如需修改，请联系考核组“重新打开”", "单位信息"))
-    if not report.ok:
+        try:
+            # one transaction: the current version and the workflow state are read
+            # where the new version is written
+            with transaction(con):
+                cur_id, cur_version, cur_sha, status = _state(con, sub.unit, sub.year)
+                if cur_sha == sha:
+                    res.outcome, res.version, res.submission_id = UNCHANGED, cur_version, cur_id
+                elif status == APPROVED:
+                    report.add(error("submission_approved",
+                                     f"{sub.unit} {sub.year}年度的自评材料已审核通过（已审核），不能再上传新版本；"
+                                     f"如需修改，请联系考核组“重新打开”后再上传", "单位信息"))
+                else:
+                    sid = _store(con, sub, file_name, content, sha, received, actor, report, cur_version + 1, status)
+                    res.outcome, res.version, res.submission_id = ACCEPTED, cur_version + 1, sid
+        except duckdb.Error as e:
+            raise StoreError(f"保存失败，数据库未作任何更改：{e}") from e
+    if res.outcome == REJECTED:
         _log_rejection(con, res, received, actor)
-        return res
-    try:
-        with transaction(con):
-            sid, version = _store(con, sub, file_name, content, sha, received, actor, report)
-    except duckdb.Error as e:
-        raise StoreError(f"保存失败，数据库未作任何更改：{e}") from e
-    res.outcome, res.version, res.submission_id = ACCEPTED, version, sid
     return res
 
 
@@ -118,10 +122,19 @@ def _log_rejection(con, res: IngestResult, received: dt.date, actor: str | None)
               detail=f"{res.file_name}：{len(res.report.errors)}个错误")
 
 
+def _insert_rows(con, table: str, columns: dict[str, pa.Array], select: str | None = None) -> None:
+    """Bulk insert: one Arrow table, one INSERT … SELECT."""
+    con.register("_ingest_rows", pa.table(columns))
+    try:
+        names = ", ".join(columns)
+        con.execute(f"INSERT INTO {table} ({names}) SELECT {select or names} FROM _ingest_rows")
+    finally:
+        con.unregister("_ingest_rows")
+
+
 def _store(con, sub: Submission, file_name: str, content: bytes, sha: str, received: dt.date,
-           actor: str | None, report: Report) -> tuple[int, int]:
-    cur = _current(con, sub.unit, sub.year)
-    version = 1 if cur is None else cur[1] + 1
+           actor: str | None, report: Report, version: int, before: str | None) -> int:
+    """Write one accepted version (inside the caller's transaction); return its id."""
     warnings = json.dumps([i.to_dict() for i in report.warnings], ensure_ascii=False)
     sid = con.execute(
         """INSERT INTO submissions (unit, year, version, received, uploaded_by, file_name, sha256, content,
@@ -130,60 +143,52 @@ def _store(con, sub: Submission, file_name: str, content: bytes, sha: str, recei
         [sub.unit, sub.year, version, received, actor, file_name, sha, content, sub.reporter, sub.phone,
          sub.report_date, warnings]).fetchone()[0]
     if sub.scores:
-        df = pd.DataFrame({
-            "submission_id": sid,
-            "code": [s.code for s in sub.scores],
-            "score": [str(s.score) for s in sub.scores],
-            "note": [s.note for s in sub.scores],
-            "evidence": [s.evidence for s in sub.scores],
-            "sheet_row": [s.sheet_row for s in sub.scores],
-        })
-        con.register("_new_scores", df)
-        con.execute("""INSERT INTO self_scores SELECT submission_id, code, CAST(score AS DECIMAL(8,2)), note,
-                       CAST(evidence AS VARCHAR[]), sheet_row FROM _new_scores""")
-        con.unregister("_new_scores")
+        n = len(sub.scores)
+        _insert_rows(con, "self_scores", {
+            "submission_id": pa.array([sid] * n, pa.int32()),
+            "code": pa.array([s.code for s in sub.scores], pa.string()),
+            "score": pa.array([str(s.score) for s in sub.scores], pa.string()),
+            "note": pa.array([s.note for s in sub.scores], pa.string()),
+            "evidence": pa.array([s.evidence for s in sub.scores], pa.list_(pa.string())),
+            "sheet_row": pa.array([s.sheet_row for s in sub.scores], pa.int32()),
+        }, "submission_id, code, CAST(score AS DECIMAL(8,2)), note, evidence, sheet_row")
     if sub.items:
-        df = pd.DataFrame({
-            "submission_id": sid,
-            "sheet_row": [i.sheet_row for i in sub.items],
-            "seq": [i.seq for i in sub.items],
-            "title": [i.title for i in sub.items],
-            "category": [i.category for i in sub.items],
-            "formed": [i.formed for i in sub.items],
-            "published": [i.published for i in sub.items],
-            "channels": [i.channels for i in sub.items],
-            "url": [i.url for i in sub.items],
+        items = sub.items
+        _insert_rows(con, "ledger_items", {
+            "submission_id": pa.array([sid] * len(items), pa.int32()),
+            "sheet_row": pa.array([i.sheet_row for i in items], pa.int32()),
+            "seq": pa.array([i.seq for i in items], pa.string()),
+            "title": pa.array([i.title for i in items], pa.string()),
+            "category": pa.array([i.category for i in items], pa.string()),
+            "formed": pa.array([i.formed for i in items], pa.date32()),
+            "published": pa.array([i.published for i in items], pa.date32()),
+            "channels": pa.array([i.channels for i in items], pa.list_(pa.string())),
+            "url": pa.array([i.url for i in items], pa.string()),
         })
-        con.register("_new_items", df)
-        con.execute("""INSERT INTO ledger_items SELECT submission_id, sheet_row, seq, title, category,
-                       CAST(formed AS DATE), CAST(published AS DATE), CAST(channels AS VARCHAR[]), url FROM _new_items""")
-        con.unregister("_new_items")
     if sub.requests:
-        df = pd.DataFrame({
-            "submission_id": sid,
-            "sheet_row": [r.sheet_row for r in sub.requests],
-            "request_no": [r.request_no for r in sub.requests],
-            "applicant_type": [r.applicant_type for r in sub.requests],
-            "received": [r.received for r in sub.requests],
-            "corrected": [r.corrected for r in sub.requests],
-            "extended": [r.extended for r in sub.requests],
-            "answered": [r.answered for r in sub.requests],
-            "result": [r.result for r in sub.requests],
-            "review_result": [r.review_result for r in sub.requests],
+        reqs = sub.requests
+        _insert_rows(con, "requests", {
+            "submission_id": pa.array([sid] * len(reqs), pa.int32()),
+            "sheet_row": pa.array([r.sheet_row for r in reqs], pa.int32()),
+            "request_no": pa.array([r.request_no for r in reqs], pa.string()),
+            "applicant_type": pa.array([r.applicant_type for r in reqs], pa.string()),
+            "received": pa.array([r.received for r in reqs], pa.date32()),
+            "corrected": pa.array([r.corrected for r in reqs], pa.date32()),
+            "extended": pa.array([r.extended for r in reqs], pa.bool_()),
+            "answered": pa.array([r.answered for r in reqs], pa.date32()),
+            "result": pa.array([r.result for r in reqs], pa.string()),
+            "review_result": pa.array([r.review_result for r in reqs], pa.string()),
         })
-        con.register("_new_requests", df)
-        con.execute("""INSERT INTO requests SELECT submission_id, sheet_row, request_no, applicant_type,
-                       CAST(received AS DATE), CAST(corrected AS DATE), extended, CAST(answered AS DATE),
-                       result, review_result FROM _new_requests""")
-        con.unregister("_new_requests")
-    before = con.execute("SELECT status FROM workflow WHERE unit = ? AND year = ?", [sub.unit, sub.year]).fetchone()
-    con.execute("""INSERT INTO workflow (unit, year, status, comment, updated_by) VALUES (?,?,?,NULL,?)
-                   ON CONFLICT (unit, year) DO UPDATE SET status = excluded.status, updated_at = now(),
-                   updated_by = excluded.updated_by""", [sub.unit, sub.year, PENDING, actor])
+    if before is None:
+        con.execute("INSERT INTO workflow (unit, year, status, comment, updated_by) VALUES (?,?,?,NULL,?)",
+                    [sub.unit, sub.year, PENDING, actor])
+    else:
+        con.execute("UPDATE workflow SET status = ?, updated_at = now(), updated_by = ? WHERE unit = ? AND year = ?",
+                    [PENDING, actor, sub.unit, sub.year])
     audit(con, "上传自评表", actor=actor, unit=sub.unit, year=sub.year,
           detail=f"{file_name} → 第{version}版（收到日期 {received}，{len(sub.items)}条主动公开，{len(sub.requests)}条依申请）",
-          before=before[0] if before else None, after=PENDING)
-    return sid, version
+          before=before, after=PENDING)
+    return sid
 
 
 def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, received: dt.date, actor: str | None = None,
@@ -193,6 +198,14 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, received: d
         content = p.read_bytes()
     except OSError as e:
         res = IngestResult(str(path), REJECTED)
-        res.report.add(error("file_unreadable", f"无法打开文件：{e.strerror or e}"))
+        if isinstance(e, FileNotFoundError):
+            msg = "文件不存在，请检查文件名和路径"
+        elif isinstance(e, IsADirectoryError):
+            msg = "这是一个文件夹，不是文件：请给出自评表文件"
+        elif isinstance(e, PermissionError):
+            msg = "没有读取该文件的权限"
+        else:
+            msg = f"无法打开文件：{e.strerror or e}"
+        res.report.add(error("file_unreadable", msg))
         return res
     return ingest_bytes(con, str(path), content, received=received, actor=actor, today=today)

@@ -4,27 +4,26 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 _WS = re.compile(r"\s+", re.UNICODE)
 _TRAIL_PAREN = re.compile(r"\([^()]*\)$")
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 
 
+#: full-width ASCII forms (U+FF01–U+FF5E) -> half-width; ideographic space U+3000 -> space
+_HALFWIDTH = {o: o - 0xFEE0 for o in range(0xFF01, 0xFF5F)}
+_HALFWIDTH[0x3000] = 0x20
+
+
 def to_halfwidth(s: str) -> str:
-    out = []
-    for ch in s:
-        o = ord(ch)
-        if 0xFF01 <= o <= 0xFF5E:
-            out.append(chr(o - 0xFEE0))
-        elif o == 0x3000:
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out)
+    return s.translate(_HALFWIDTH)
 
 
 def cell_text(v) -> str:
     """A cell value as text, as a person would read it (8.0 -> '8')."""
+    if type(v) is str:
+        return v
     if v is None:
         return ""
     if isinstance(v, float) and v.is_integer():
@@ -43,6 +42,13 @@ def norm_key(v, label: bool = True) -> str:
     half-width; for headers and labels (``label=True``) a trailing
     parenthesised part and a trailing colon are dropped.
     """
+    try:
+        return _norm_key_cached(v, label)
+    except TypeError:  # an unhashable value
+        return _norm_key(v, label)
+
+
+def _norm_key(v, label: bool) -> str:
     s = _WS.sub("", to_halfwidth(cell_text(v)))
     if label:
         prev = None
@@ -53,20 +59,34 @@ def norm_key(v, label: bool = True) -> str:
     return s
 
 
+# the same few headers, categories and enumerated values recur on every row
+_norm_key_cached = lru_cache(maxsize=8192, typed=True)(_norm_key)
+
+
 def is_blank(v) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
 
 def clean_text(v) -> str:
     """A free-text value: leading/trailing white space dropped, inner kept."""
+    if type(v) is str:
+        return v.strip()
     return cell_text(v).strip()
 
 
+_TIME = r"\d{1,2}[:时]\d{2}分?(?::\d{2}(?:\.\d+)?)?"
 _DATE_PATTERNS = [
-    re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"),
-    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})[日号]?(?:\s*\d{1,2}[:时]\d{2}分?(?::\d{2})?)?$"),
-    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
+    # 2019-06-03, 2019/6/3, 2019.6.3, optionally with a time: 2019-06-03 14:20
+    re.compile(r"^(?P<y>\d{4})\s*(?P<sep>[-/.])\s*(?P<m>\d{1,2})\s*(?P=sep)\s*(?P<d>\d{1,2})(?:[ T]+" + _TIME + ")?$"),
+    # 2019年6月3日, 2019年6月3日 14:20
+    re.compile(r"^(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号]?(?:\s*" + _TIME + ")?$"),
+    # 20190603
+    re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"),
 ]
+#: Excel serial numbers accepted as dates: 1920-01-01 … 9999-12-31. Smaller
+#: numbers (a year such as 2019, a score, a row number typed into a date
+#: column) are not dates.
+MIN_SERIAL, MAX_SERIAL = (dt.date(1920, 1, 1) - EXCEL_EPOCH).days, 2958465
 
 
 class ParseError(ValueError):
@@ -88,15 +108,21 @@ def parse_date(v) -> dt.date:
         f = float(v)
         if f.is_integer() and 19000101 <= f <= 29991231:
             return parse_date(str(int(f)))
-        if 1 <= f < 2958466:
+        if MIN_SERIAL <= f < MAX_SERIAL + 1:
             return EXCEL_EPOCH + dt.timedelta(days=int(f))
         raise ParseError(cell_text(v))
-    s = to_halfwidth(str(v)).strip()
+    return _parse_text_date(str(v))
+
+
+@lru_cache(maxsize=4096)
+def _parse_text_date(text: str) -> dt.date:
+    """A date typed as text (the same few dates recur in a ledger: cached)."""
+    s = to_halfwidth(text).strip()
     s = _WS.sub(" ", s)
     for pat in _DATE_PATTERNS:
         m = pat.match(s)
         if m:
-            y, mo, d = (int(x) for x in m.groups()[:3])
+            y, mo, d = int(m["y"]), int(m["m"]), int(m["d"])
             try:
                 return dt.date(y, mo, d)
             except ValueError as e:
@@ -104,7 +130,7 @@ def parse_date(v) -> dt.date:
     raise ParseError(s)
 
 
-_NUM = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))分?$")
+_NUM = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*分?$")
 
 
 def parse_number(v) -> Decimal:
@@ -116,9 +142,12 @@ def parse_number(v) -> Decimal:
     if isinstance(v, float):
         if v != v or v in (float("inf"), float("-inf")):
             raise ParseError(cell_text(v))
+        if v.is_integer():  # 8.0 in the cell is the 8 the person typed
+            return Decimal(int(v))
         # the shortest repr is what the person typed (8.5, not 8.4999…)
         return Decimal(repr(v))
-    s = _WS.sub("", to_halfwidth(str(v)))
+    # leading and trailing white space is ignored; inside, "8 5" is not a number
+    s = to_halfwidth(str(v)).strip()
     m = _NUM.match(s)
     if not m:
         raise ParseError(str(v).strip())

@@ -20,6 +20,9 @@ from data.normalize import addr, is_blank, norm_key
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 MAX_ZIP_RATIO = 200
+#: the largest used range read from one sheet (a stray value in a far cell
+#: would otherwise make a 5 KB file expand to billions of cells)
+MAX_SHEET_ROWS, MAX_SHEET_COLS = 100_000, 500
 HEADER_SCAN_ROWS = 10
 KV_SCAN_ROWS, KV_SCAN_COLS = 20, 6
 CLOSING_PREFIXES = ("合计", "总计", "小计", "备注", "注:", "说明", "填表说明")
@@ -53,6 +56,9 @@ class Sheet:
     name: str
     grid: list[list]
     merged: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)
+    #: row -> columns whose value was copied from a merged range's top-left cell
+    #: (in the file these cells are empty)
+    spilled: dict[int, set[int]] = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
@@ -96,13 +102,34 @@ class Table:
     rows: list[Row]
 
 
-@dataclass
 class Workbook:
-    file_name: str
-    sheets: dict[str, Sheet]  # by normalised name
+    """A readable workbook; sheets are found by normalised name and loaded on
+    first use (extra sheets — instructions, scratch, charts — are never read)."""
+
+    def __init__(self, file_name: str, names: dict[str, str], loader=None, sheets: dict[str, Sheet] | None = None):
+        self.file_name = file_name
+        self.names = names  # normalised name -> name as in the file (first of duplicates)
+        self._loader = loader
+        self._sheets: dict[str, Sheet] = dict(sheets or {})
 
     def sheet(self, name: str) -> Sheet | None:
-        return self.sheets.get(norm_key(name, label=False))
+        """The sheet of that (normalised) name, or None; :class:`ReadError` if it cannot be read."""
+        key = norm_key(name, label=False)
+        if key in self._sheets:
+            return self._sheets[key]
+        if key not in self.names or self._loader is None:
+            return None
+        sh = self._sheets[key] = self._loader(self.names[key])
+        return sh
+
+    @property
+    def sheet_names(self) -> list[str]:
+        return list(self.names.values())
+
+    @property
+    def sheets(self) -> dict[str, Sheet]:
+        """Every sheet by normalised name (loads them all)."""
+        return {k: self.sheet(k) for k in self.names}
 
 
 def _sniff(file_name: str, content: bytes) -> list[Issue]:
@@ -119,7 +146,7 @@ def _sniff(file_name: str, content: bytes) -> list[Issue]:
         try:
             zf = zipfile.ZipFile(io.BytesIO(content))
             infos = zf.infolist()
-        except zipfile.BadZipFile:
+        except Exception:  # BadZipFile, but also struct/Value/OSError on mangled directories
             return [error("file_unreadable", "文件已损坏，无法打开：请在 Excel 或 WPS 中重新保存后上传")]
         total = sum(i.file_size for i in infos)
         packed = max(1, sum(i.compress_size for i in infos))
@@ -131,8 +158,13 @@ def _sniff(file_name: str, content: bytes) -> list[Issue]:
             if "xl/workbook.bin" in names:
                 return [error("file_xlsb", "不支持 .xlsb（二进制工作簿）格式：请另存为 .xlsx 后上传")]
             return []
-        if "mimetype" in names and zf.read("mimetype").startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
-            return []
+        if "mimetype" in names:
+            try:
+                mimetype = zf.read("mimetype")
+            except Exception:
+                return [error("file_unreadable", "文件已损坏，无法打开：请在 Excel 或 WPS 中重新保存后上传")]
+            if mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
+                return []
         return [error("file_not_spreadsheet", f"“{file_name}”不是电子表格文件（可能是 Word 文档或压缩包）：请上传自检自评表 .xlsx 或 .xls 文件")]
     if head == OLE_MAGIC:
         return _sniff_ole(file_name, content)
@@ -177,19 +209,33 @@ def read_workbook(file_name: str, content: bytes) -> Workbook:
         raise ReadError([error("file_encrypted", "文件设置了打开密码（已加密），系统无法读取：请取消密码保护后重新上传")])
     except Exception:
         raise ReadError([error("file_unreadable", "文件无法读取（格式损坏或不是 Excel/WPS 表格）：请在 Excel 或 WPS 中另存为 .xlsx 后上传")])
-    sheets: dict[str, Sheet] = {}
+    names: dict[str, str] = {}
     try:
         for name in wb.sheet_names:
-            key = norm_key(name, label=False)
-            if key in sheets:
-                continue
-            sh = wb.get_sheet_by_name(name)
-            sheets[key] = _load_sheet(name, sh)
-    except pc.PasswordError:
-        raise ReadError([error("file_encrypted", "文件设置了打开密码（已加密），系统无法读取：请取消密码保护后重新上传")])
+            names.setdefault(norm_key(name, label=False), name)
     except Exception:
         raise ReadError([error("file_unreadable", "文件中的工作表无法读取（格式损坏）：请在 Excel 或 WPS 中另存为 .xlsx 后上传")])
-    return Workbook(file_name, sheets)
+
+    def load(name: str) -> Sheet:
+        try:
+            sh = wb.get_sheet_by_name(name)
+            end = sh.end
+            if end is not None and (end[0] >= MAX_SHEET_ROWS or end[1] >= MAX_SHEET_COLS):
+                raise ReadError([error(
+                    "sheet_too_large",
+                    f"工作表“{name}”的内容区域达 {end[0] + 1} 行 × {end[1] + 1} 列，超出可读取的上限"
+                    f"（{MAX_SHEET_ROWS} 行、{MAX_SHEET_COLS} 列），多半是表格以外远处的单元格里有内容或空格："
+                    f"请删除表格以外的行和列后重新保存上传", sheet=name)])
+            return _load_sheet(name, sh)
+        except ReadError:
+            raise
+        except pc.PasswordError:
+            raise ReadError([error("file_encrypted", "文件设置了打开密码（已加密），系统无法读取：请取消密码保护后重新上传")])
+        except Exception:
+            raise ReadError([error("sheet_unreadable", f"工作表“{name}”无法读取（格式损坏）：请在 Excel 或 WPS 中另存为 .xlsx 后上传",
+                                   sheet=name)])
+
+    return Workbook(file_name, names, load)
 
 
 def _load_sheet(name: str, sh) -> Sheet:
@@ -199,27 +245,41 @@ def _load_sheet(name: str, sh) -> Sheet:
     except Exception:  # formats without merge information
         merged = []
     width = max((len(r) for r in grid), default=0)
-    for (r0, c0), (r1, c1) in merged:
-        width = max(width, c1 + 1)
-        while len(grid) <= r1:
-            grid.append([])
+    # merged ranges are clipped to the used range: beyond it there are no values
+    # to copy, and a range over a whole column must not blow the grid up
+    merged = [((r0, c0), (min(r1, len(grid) - 1), min(c1, width - 1)))
+              for (r0, c0), (r1, c1) in merged if r0 < len(grid) and c0 < width]
     for r in grid:
         if len(r) < width:
             r.extend([""] * (width - len(r)))
+    spilled: dict[int, set[int]] = {}
     for (r0, c0), (r1, c1) in merged:
-        v = grid[r0][c0] if r0 < len(grid) else ""
+        v = grid[r0][c0]
         for r in range(r0, r1 + 1):
+            row = grid[r]
+            cols = spilled.setdefault(r, set())
             for c in range(c0, c1 + 1):
-                grid[r][c] = v
-    return Sheet(name, grid, merged)
+                if (r, c) != (r0, c0):
+                    row[c] = v
+                    cols.add(c)
+    return Sheet(name, grid, merged, spilled)
 
 
-def _is_closing(values: list) -> bool:
-    for v in values:
-        if not is_blank(v):
-            k = norm_key(v, label=False)
-            return k.startswith(CLOSING_PREFIXES)
-    return False
+def _first_value(values: list, spilled: set[int] | None):
+    """The first cell of a row that is not empty, white space or a merged-range copy; None for a blank row."""
+    for c, v in enumerate(values):
+        if v is None or v == "":
+            continue
+        if isinstance(v, str) and not v.strip():
+            continue
+        if spilled and c in spilled:
+            continue
+        return v
+    return None
+
+
+def _is_closing(first) -> bool:
+    return isinstance(first, str) and norm_key(first, label=False).startswith(CLOSING_PREFIXES)
 
 
 def find_table(sheet: Sheet, columns: list[ColumnSpec]) -> tuple[Table | None, list[Issue]]:
@@ -238,7 +298,7 @@ def find_table(sheet: Sheet, columns: list[ColumnSpec]) -> tuple[Table | None, l
             if name and name not in cols:
                 cols[name] = c
         if all(n in cols for n in required):
-            return _table_rows(sheet, r, cols), []
+            return _table_rows(sheet, r, _header_block_end(sheet, r, cols, lookup), cols), []
         if len(set(cols) & set(required)) > len(best[1]):
             best = (r, set(cols) & set(required))
     missing = [n for n in required if n not in best[1]]
@@ -246,19 +306,40 @@ def find_table(sheet: Sheet, columns: list[ColumnSpec]) -> tuple[Table | None, l
     return None, [error("header_missing", f"缺少必填列“{n}”{where}", sheet=sheet.name) for n in missing]
 
 
-def _table_rows(sheet: Sheet, header_row0: int, cols: dict[str, int]) -> Table:
+def _header_block_end(sheet: Sheet, r: int, cols: dict[str, int], lookup: dict[str, str]) -> int:
+    """Last row of a header that spans several rows: header cells merged
+    vertically below the header row (a two-row header with sub-headers such as
+    答复情况 → 答复日期, 办理结果). Sub-headers found there are added to ``cols``."""
+    end = r
+    for (r0, c0), (r1, _c1) in sheet.merged:
+        if r0 <= r < r1 and lookup.get(norm_key(sheet.grid[r0][c0])):
+            end = max(end, r1)
+    for rr in range(r + 1, end + 1):
+        for c, v in enumerate(sheet.grid[rr]):
+            if c in sheet.spilled.get(rr, ()):
+                continue
+            name = lookup.get(norm_key(v))
+            if name and name not in cols and c not in cols.values():
+                cols[name] = c
+    return end
+
+
+def _table_rows(sheet: Sheet, header_row0: int, last_header_row0: int, cols: dict[str, int]) -> Table:
     rows = []
-    for r in range(header_row0 + 1, sheet.n_rows):
+    items = list(cols.items())
+    data_cols = [c for n, c in items if n != "序号"]
+    for r in range(last_header_row0 + 1, sheet.n_rows):
         raw = sheet.grid[r]
-        if all(is_blank(v) for v in raw):
+        spilled = sheet.spilled.get(r)
+        first = _first_value(raw, spilled)
+        if first is None:  # blank (merged-range copies do not count: in the file those cells are empty)
             continue
-        if _is_closing(raw):
+        if _is_closing(first):
             continue
-        values = {name: sheet.value(r, c) for name, c in cols.items()}
-        if all(is_blank(v) for n, v in values.items() if n != "序号"):
+        if all(is_blank(raw[c]) or (spilled and c in spilled) for c in data_cols):
             # nothing but a pre-printed 序号, or values only in ignored extra columns: not data
             continue
-        rows.append(Row(r, values, cols))
+        rows.append(Row(r, {name: raw[c] for name, c in items}, cols))
     return Table(sheet.name, header_row0, cols, rows)
 
 

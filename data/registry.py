@@ -42,19 +42,23 @@ def parse_registry(text: str, source: str = "registry.csv") -> list[Unit]:
                                    sheet=source, row=1)])
     lookup = load_catalogue().lookup()
     units: list[Unit] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for n, row in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in row):
             continue
-        row = (row + ["", "", ""])[:max(3, len(row))]
+        if any(c.strip() for c in row[3:]):
+            issues.append(error("registry_columns", f"第{n}行有{len(row)}列，应为3列（附加必公开类别之间请用“、”分隔，不要用英文逗号）",
+                                sheet=source, row=n))
+            continue
+        row = (row + ["", "", ""])[:3]
         name = norm_key(row[0], label=False)
         typ = norm_key(row[1], label=False)
         if not name:
             issues.append(error("registry_name", f"第{n}行：单位名称为空", sheet=source, row=n))
             continue
         if name in seen:
-            issues.append(error("registry_duplicate", f"第{n}行：单位“{name}”重复", sheet=source, row=n))
-        seen.add(name)
+            issues.append(error("registry_duplicate", f"第{n}行：单位“{name}”重复（第{seen[name]}行已有）", sheet=source, row=n))
+        seen.setdefault(name, n)
         if typ not in UNIT_TYPES:
             issues.append(error("registry_type", f"第{n}行：单位类型“{row[1].strip()}”应为“乡镇”或“部门”", sheet=source, row=n))
         extras = []
@@ -99,5 +103,6 @@ def load_registry_file(con: duckdb.DuckDBPyConnection, path: str | Path, actor: 
 
 
 def get_units(con: duckdb.DuckDBPyConnection) -> dict[str, Unit]:
-    return {r[0]: Unit(r[0], r[1], tuple(r[2] or ())) for r in
-            con.execute("SELECT name, unit_type, extra_categories FROM units ORDER BY sort_order, name").fetchall()}
+    rows = con.execute("SELECT name, unit_type, extra_categories, sort_order FROM units").fetchall()
+    rows.sort(key=lambda r: (r[3], r[0]))  # registry order (sorting here is cheaper than ORDER BY)
+    return {r[0]: Unit(r[0], r[1], tuple(r[2] or ())) for r in rows}

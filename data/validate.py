@@ -15,7 +15,7 @@ from typing import Iterator
 from data.issues import Issue, Report, error, warning
 from data.normalize import (ParseError, cell_text, clean_text, is_blank, norm_key, parse_date, parse_number,
                             to_halfwidth)
-from data.reader import ColumnSpec, Row, Sheet, Workbook, find_labels, find_table
+from data.reader import ColumnSpec, ReadError, Row, Sheet, Workbook, find_labels, find_table
 from data.registry import Unit
 from data.vocab import APPLICANT_TYPES, CHANNELS, EXTENDED_VALUES, RESULTS, REVIEW_RESULTS, UNIT_TYPE_ALIASES
 from metrics.scheme import Catalogue, Scheme
@@ -122,26 +122,30 @@ class Context:
 
 # ---------------------------------------------------------------- helpers
 
-def _date(row: Row, col: str, sheet: str, ctx: Context, out: dict, required: bool = False) -> Iterator[Issue]:
-    """Parse a date cell into ``out[col]``; yield issues for bad or future dates."""
-    v = row.get(col)
-    out[col] = None
-    if col not in row.cols or is_blank(v):
-        if required:
-            yield error("date_empty", f"{col}为空，请填写日期（如 2019-06-03）", sheet, row.cell(col) if col in row.cols else None, row.number)
-        return
-    try:
-        d = parse_date(v)
-    except ParseError:
-        yield error("date_invalid", f"{col}“{cell_text(v).strip()}”无法识别为日期，请按 2019-06-03 的格式填写", sheet, row.cell(col))
-        return
-    out[col] = d
+def _date(row: Row, col: str, sheet: str, ctx: Context, required: bool = False) -> tuple[dt.date | None, Issue | None]:
+    """Parse a date cell: (date or None, the issue of an empty, unreadable or future date or None)."""
+    v = row.values.get(col, "")
+    if type(v) is dt.date:  # the common case: a real date cell
+        d = v
+    else:
+        if col not in row.cols or is_blank(v):
+            if required:
+                return None, error("date_empty", f"{col}为空，请填写日期（如 2019-06-03）", sheet,
+                                   row.cell(col) if col in row.cols else None, row.number)
+            return None, None
+        try:
+            d = parse_date(v)
+        except ParseError:
+            return None, error("date_invalid", f"{col}“{cell_text(v).strip()}”无法识别为日期，请按 2019-06-03 的格式填写",
+                               sheet, row.cell(col))
     if d > ctx.today:
-        yield error("date_future", f"{col} {d.isoformat()} 晚于收到本表的日期 {ctx.today.isoformat()}，请核对", sheet, row.cell(col))
+        return d, error("date_future", f"{col} {d.isoformat()} 晚于收到本表的日期 {ctx.today.isoformat()}，请核对",
+                        sheet, row.cell(col))
+    return d, None
 
 
 def _text(row: Row, col: str) -> str:
-    return clean_text(row.get(col)) if col in row.cols else ""
+    return clean_text(row.values.get(col))  # "" when the column is absent
 
 
 # ---------------------------------------------------------------- 单位信息
@@ -249,7 +253,8 @@ def check_scores(sheet: Sheet, ctx: Context, sub: Submission) -> Iterator[Issue]
                 yield warning("auto_score_ignored", f"指标 {code} 由系统根据台账自动计算，所填分数“{clean_text(raw)}”不予采用", S_SCORES, row.cell("自评得分"))
             continue
         if is_blank(raw):
-            yield error("score_empty", f"指标 {code} 的自评得分为空，请填写", S_SCORES, row.cell("自评得分"))
+            if ind is not None:  # without the year's scheme it is unknown whether the row needs a score
+                yield error("score_empty", f"指标 {code} 的自评得分为空，请填写", S_SCORES, row.cell("自评得分"))
             continue
         try:
             score = parse_number(raw)
@@ -279,6 +284,7 @@ def check_ledger(sheet: Sheet, ctx: Context, sub: Submission) -> Iterator[Issue]
         return
     lookup = ctx.catalogue.lookup()
     scheme = ctx.schemes.get(sub.year) if sub.year else None
+    channel_cache: dict[str, list[str]] = {}
     for row in table.rows:
         ok = True
         title = _text(row, "信息名称")
@@ -295,22 +301,26 @@ def check_ledger(sheet: Sheet, ctx: Context, sub: Submission) -> Iterator[Issue]
             if category is None:
                 ok = False
                 yield error("category_unknown", f"公开类别“{clean_text(cat_raw)}”不在公开类别目录中", S_LEDGER, row.cell("公开类别"))
-        d: dict = {}
-        for issue in _date(row, "形成日期", S_LEDGER, ctx, d, required=True):
+        formed, issue = _date(row, "形成日期", S_LEDGER, ctx, required=True)
+        if issue:
             ok = False
             yield issue
-        for issue in _date(row, "公开日期", S_LEDGER, ctx, d):
+        published, issue = _date(row, "公开日期", S_LEDGER, ctx)
+        if issue:
             ok = False
             yield issue
-        formed, published = d.get("形成日期"), d.get("公开日期")
         if formed and published and published < formed:
             ok = False
             yield error("published_before_formed", f"公开日期 {published} 早于形成日期 {formed}", S_LEDGER, row.cell("公开日期"))
         if formed and scheme and not scheme.year_start <= formed <= scheme.year_end:
             yield warning("item_outside_year", f"形成日期 {formed} 不在{scheme.year}年度内：予以保存，但不计入本年度", S_LEDGER, row.cell("形成日期"))
         channels = []
-        if "公开渠道" in row.cols and not is_blank(row.get("公开渠道")):
-            channels = [norm_key(c, label=False) for c in _SPLIT_CHANNELS.split(cell_text(row.get("公开渠道"))) if c.strip()]
+        ch_raw = row.values.get("公开渠道")
+        if not is_blank(ch_raw):
+            key = cell_text(ch_raw)
+            if key not in channel_cache:
+                channel_cache[key] = [norm_key(c, label=False) for c in _SPLIT_CHANNELS.split(key) if c.strip()]
+            channels = list(channel_cache[key])
             unknown = [c for c in channels if c not in CHANNELS]
             if unknown:
                 yield warning("channel_unknown", f"公开渠道“{'、'.join(unknown)}”不是 {'、'.join(CHANNELS)} 之一", S_LEDGER, row.cell("公开渠道"))
@@ -341,7 +351,8 @@ def check_requests(sheet: Sheet, ctx: Context, sub: Submission) -> Iterator[Issu
             seen[no] = row.number
         d: dict = {}
         for col, req in (("收到日期", True), ("补正日期", False), ("答复日期", False)):
-            for issue in _date(row, col, S_REQUESTS, ctx, d, required=req):
+            d[col], issue = _date(row, col, S_REQUESTS, ctx, required=req)
+            if issue:
                 ok = False
                 yield issue
         received, corrected, answered = d["收到日期"], d["补正日期"], d["答复日期"]
@@ -391,9 +402,13 @@ def validate(wb: Workbook, ctx: Context) -> tuple[Submission, Report]:
     sub = Submission()
     report = Report()
     for name, rule in SHEET_RULES:  # 单位信息 first: the other sheets need unit and year
-        sheet = wb.sheet(name)
+        try:
+            sheet = wb.sheet(name)
+        except ReadError as e:
+            report.extend(e.issues)
+            continue
         if sheet is None:
-            have = "、".join(s.name for s in wb.sheets.values()) or "无"
+            have = "、".join(wb.sheet_names) or "无"
             report.add(error("sheet_missing", f"缺少工作表“{name}”（本文件中的工作表：{have}）", name))
             continue
         report.extend(rule(sheet, ctx, sub))

@@ -63,13 +63,13 @@ def ledger_sheet(items: list[list] | None = None) -> SheetSpec:
     if items is None:
         items = [[1, "2019年部门预算", "财政预决算", "2019-03-01", "2019-03-10", "政府网站", "http://x/1"],
                  [2, "机构职能介绍", "机构职能", "2019-02-11", "2019-02-12", "政府网站、公开栏", ""]]
-    return SheetSpec([["主动公开台账"], LEDGER_HEADER, *items], ["A1:G1"])
+    return SheetSpec([["主动公开台账"], list(LEDGER_HEADER), *items], ["A1:G1"])
 
 
 def requests_sheet(reqs: list[list] | None = None) -> SheetSpec:
     if reqs is None:
         reqs = [["SQ-001", "自然人", "2019-06-03", "", "否", "2019-06-20", "予以公开", ""]]
-    return SheetSpec([["依申请公开台账"], REQUEST_HEADER, *reqs], ["A1:H1"])
+    return SheetSpec([["依申请公开台账"], list(REQUEST_HEADER), *reqs], ["A1:H1"])
 
 
 def valid_sheets(**info) -> dict[str, SheetSpec]:
