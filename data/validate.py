@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterator
 
 from data.issues import Issue, Report, error, warning
@@ -60,6 +60,7 @@ REQUEST_COLUMNS = [
     ColumnSpec("复议诉讼结果", ("复议诉讼情况",)),
 ]
 
+_CENT = Decimal("0.01")
 _SPLIT_EVIDENCE = re.compile(r"[\n\r；;]+")
 _SPLIT_CHANNELS = re.compile(r"[、,，;；]+")
 _PHONE = re.compile(r"^[0-9 \-]+$")
@@ -267,6 +268,10 @@ def check_scores(sheet: Sheet, ctx: Context, sub: Submission) -> Iterator[Issue]
         if ind is not None and score > ind.max:
             yield error("score_above_max", f"指标 {code} 的自评得分 {score} 超过该项分值 {ind.max} 分", S_SCORES, row.cell("自评得分"))
             continue
+        if score != score.quantize(_CENT):
+            rounded = score.quantize(_CENT, rounding=ROUND_HALF_UP)
+            yield warning("score_precision", f"指标 {code} 的自评得分 {score} 超过两位小数，按四舍五入 {rounded} 分计", S_SCORES, row.cell("自评得分"))
+            score = rounded
         evidence = [e.strip() for e in _SPLIT_EVIDENCE.split(cell_text(row.get("佐证材料"))) if e.strip()] if "佐证材料" in row.cols else []
         sub.scores.append(ScoreRow(code, score, _text(row, "自评说明"), evidence, row.number))
     if scheme is not None:

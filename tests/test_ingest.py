@@ -359,3 +359,13 @@ def test_connection_stays_usable_after_everything(con, received):
     assert con.execute("SELECT count(*) FROM submissions").fetchone() == (1,)
     with pytest.raises(duckdb.Error):
         con.execute("COMMIT")  # no transaction left open
+
+
+@pytest.mark.parametrize("typed, stored", [("2.125", Decimal("2.13")), ("2.124", Decimal("2.12")), (2.335, Decimal("2.34"))])
+def test_score_with_more_than_two_decimals_is_rounded_half_up_with_a_warning(con, received, typed, stored):
+    s = valid_sheets()
+    s["自评打分"].rows[2][4] = typed  # A1
+    res = ingest_bytes(con, "a.xlsx", build(s), received=received)
+    assert res.outcome == ACCEPTED
+    assert [(i.code, i.location) for i in res.report.warnings] == [("score_precision", "自评打分!E3")]
+    assert con.execute("SELECT score FROM self_scores WHERE code = 'A1'").fetchone()[0] == stored
