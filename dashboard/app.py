@@ -1,0 +1,106 @@
+"""政务公开年度考核分析平台 — the Streamlit entry point (router).
+
+``streamlit run dashboard/app.py``. Not signed in: only the login page.
+Signed in, the pages depend on the role (from the ``users`` table):
+
+* 填报单位 (unit): 上报自评 — its own unit only;
+* 考核组 (reviewer): 上报自评 (代报), 审核队列, 单位审核, 批量导入 and the analytics pages;
+* 领导 (leader): the analytics pages, read-only;
+* 管理员 (admin): everything, plus 管理.
+
+The year is chosen once, in the sidebar (``st.session_state["year"]``).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE.parent) not in sys.path:
+    sys.path.insert(0, str(HERE.parent))
+
+import streamlit as st  # noqa: E402
+
+from dashboard import common  # noqa: E402
+from metrics.scheme import years as scheme_years  # noqa: E402
+
+PAGES = HERE / "app_pages"
+
+st.set_page_config(page_title="政务公开年度考核分析平台", page_icon=":material/assignment:", layout="wide",
+                   initial_sidebar_state="expanded")
+
+con = common.db()  # opens the database and fills the working-day calendar once
+user = common.refresh_user(con)
+
+
+def _page(file: str, title: str, icon: str, url: str, default: bool = False):
+    path = PAGES / file
+    if not path.exists():  # analytics pages are written separately; skip one that is missing
+        return None
+    return st.Page(path, title=title, icon=icon, url_path=url, default=default)
+
+
+ALL_URLS = ("upload", "review_queue", "review_unit", "batch_import", "overview", "scorecard", "timeliness",
+            "coverage", "trends", "admin")
+
+if user is None:
+    # every page address leads to the login form (a bookmarked page opens after signing in)
+    login = [st.Page(PAGES / "login.py", title="登录", icon=":material/login:", url_path="login", default=True)]
+    login += [st.Page(PAGES / "login.py", title="登录", icon=":material/login:", url_path=u) for u in ALL_URLS]
+    st.navigation(login, position="hidden").run()
+    st.stop()
+
+role = user["role"]
+DEFAULT = {"unit": "upload", "reviewer": "review_queue", "leader": "overview", "admin": "review_queue"}
+want = DEFAULT.get(role)
+
+specs = {
+    "填报": [("upload.py", "上报自评", ":material/upload_file:", "upload")],
+    "审核": [("review_queue.py", "审核队列", ":material/inbox:", "review_queue"),
+             ("review_unit.py", "单位审核", ":material/fact_check:", "review_unit"),
+             ("batch_import.py", "批量导入", ":material/move_to_inbox:", "batch_import")],
+    "统计分析": [("overview.py", "总览", ":material/dashboard:", "overview"),
+                ("scorecard.py", "评分卡", ":material/leaderboard:", "scorecard"),
+                ("timeliness.py", "及时性", ":material/schedule:", "timeliness"),
+                ("coverage.py", "覆盖缺口", ":material/grid_view:", "coverage"),
+                ("trends.py", "趋势", ":material/trending_up:", "trends")],
+    "系统管理": [("admin.py", "管理", ":material/settings:", "admin")],
+}
+allowed = {
+    "填报": role in common.UPLOAD_ROLES,
+    "审核": role in common.REVIEW_ROLES,
+    "统计分析": role in common.ANALYTICS_ROLES,
+    "系统管理": role == "admin",
+}
+available = [s[3] for sec, items in specs.items() if allowed[sec] for s in items if (PAGES / s[0]).exists()]
+if want not in available:
+    want = available[0] if available else None
+nav: dict[str, list] = {}
+for section, items in specs.items():
+    if not allowed[section]:
+        continue
+    pages = [p for p in (_page(f, t, i, u, default=(u == want)) for f, t, i, u in items) if p is not None]
+    if pages:
+        nav[section] = pages
+
+# ---- sidebar: the year, who is signed in, sign out
+ys = scheme_years()
+if st.session_state.get("year") not in ys:
+    st.session_state["year"] = common.default_year(con)
+with st.sidebar:
+    st.markdown("### 政务公开年度考核")
+    st.selectbox("考核年度", ys, key="year", format_func=lambda y: f"{y}年度",
+                 help="所有页面都按这里选定的年度显示和计分")
+    who = f"**{user['name']}**　{common.role_label(role)}"
+    if role == "unit":
+        who += f"  \n{user['unit']}"
+    st.markdown(f"当前用户：{who}")
+    if st.button("退出登录", icon=":material/logout:", key="logout_button"):
+        common.sign_out()
+        st.rerun()
+
+if not nav:
+    st.error("此账号没有可用的页面，请联系管理员。")
+    st.stop()
+
+st.navigation(nav).run()

@@ -1,0 +1,52 @@
+"""登录: user name and password, checked with bcrypt (data.users.authenticate)."""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from dashboard.common import db, role_label, sign_in
+from data.users import authenticate
+
+con = db()
+
+_, mid, _ = st.columns([1, 2, 1])
+with mid:
+    st.title("政务公开年度考核分析平台")
+    st.caption("各乡镇、各县直部门上报自检自评材料，考核组审核评分，领导查看考核结果。")
+    notice = st.session_state.pop("login_notice", None)
+    if notice:
+        st.warning(notice)
+    n_users = con.execute("SELECT count(*) FROM users WHERE active").fetchone()[0]
+    if n_users == 0:
+        st.warning("系统中还没有任何账号。请在服务器上运行\n\n"
+                   "`python -m data users add admin --role admin` 创建管理员账号，"
+                   "或运行 `python -m data demo` 生成演示数据（含演示账号）。")
+    with st.form("login_form"):
+        name = st.text_input("用户名", key="login_name")
+        password = st.text_input("密码", type="password", key="login_password")
+        submitted = st.form_submit_button("登录", type="primary", width="stretch")
+    if submitted:
+        user = authenticate(con, (name or "").strip(), password or "")
+        if user is None:
+            time.sleep(0.3)  # slow down guessing a little
+            st.error("用户名或密码错误，或账号已停用。")
+        else:
+            sign_in(user)
+            st.rerun()
+    demo = con.execute("SELECT name, role, unit FROM users WHERE demo AND active ORDER BY role, name").fetchall()
+    if demo:
+        try:
+            from data.demo import STAFF_ACCOUNTS, UNIT_PASSWORD
+            known = {n: pw for n, _, pw, _ in STAFF_ACCOUNTS}
+        except ImportError:  # pragma: no cover
+            known, UNIT_PASSWORD = {}, ""
+        with st.expander("演示账号（演示数据库）", icon=":material/info:"):
+            st.caption("这是演示数据库，可用下列账号体验各角色；正式使用前请由管理员停用演示账号。")
+            order = {"admin": 0, "reviewer": 1, "leader": 2, "unit": 3}
+            rows = sorted(demo, key=lambda r: (order.get(r[1], 9), r[0]))[:8]
+            st.dataframe([{"用户名": n, "初始密码": known.get(n, UNIT_PASSWORD if r == "unit" else ""),
+                           "角色": role_label(r), "单位": u or ""} for n, r, u in rows],
+                         hide_index=True, width="stretch")
+            if len(demo) > len(rows):
+                st.caption(f"另有 {len(demo) - len(rows)} 个填报单位演示账号（按单位名录顺序 unit01、unit02……，密码相同）。")

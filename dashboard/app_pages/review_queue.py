@@ -1,0 +1,89 @@
+"""审核队列: every registered unit for the year with its status, late
+submission mark, version count, self total and final total; filters; a unit
+is opened in 单位审核."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.common import REVIEW_ROLES, db, require_role, selected_year
+from dashboard.ui import dstr, fit_height, score_text
+from data.review import review_queue
+from data.store import APPROVED, MISSING, PENDING, RETURNED, STATUSES
+
+require_role(*REVIEW_ROLES)
+con = db()
+year = selected_year()
+
+st.title("审核队列")
+q = review_queue(con, year)
+if q.attrs.get("provisional"):
+    st.warning("暂定结果：" + q.attrs.get("provisional_reason", ""), icon=":material/warning:")
+if not len(q):
+    st.info("单位名录为空，请管理员先在“管理”页导入单位名录。")
+    st.stop()
+
+counts = q["status"].value_counts()
+cols = st.columns(5)
+cols[0].metric("单位总数", len(q))
+for c, s in zip(cols[1:], (PENDING, RETURNED, APPROVED, MISSING)):
+    c.metric(s, int(counts.get(s, 0)))
+late_n = int(q["late_submission"].sum())
+if late_n:
+    st.caption(f"其中 {late_n} 个单位逾期报送（首次收到日期晚于截止日）。")
+
+f1, f2, f3 = st.columns([3, 2, 2])
+status_sel = f1.multiselect("状态", list(STATUSES), default=[PENDING, RETURNED, APPROVED, MISSING],
+                            key="review_queue_status")
+type_sel = f2.multiselect("单位类型", ["乡镇", "部门"], default=["乡镇", "部门"], key="review_queue_type")
+only_late = f3.toggle("只看逾期报送", key="review_queue_late")
+
+view = q[q["status"].isin(status_sel) & q["unit_type"].isin(type_sel)]
+if only_late:
+    view = view[view["late_submission"]]
+order = {PENDING: 0, RETURNED: 1, APPROVED: 2, MISSING: 3}
+view = view.assign(_o=view["status"].map(order)).sort_values(["_o", "unit_type", "unit"], kind="stable")
+
+table = pd.DataFrame({
+    "单位": view["unit"], "类型": view["unit_type"], "状态": view["status"],
+    "报送": view.apply(lambda r: "逾期报送" if r["late_submission"] else ("按时" if r["versions"] else ""), axis=1),
+    "版本数": view["versions"], "首次收到": view["received"].map(dstr),
+    "最近上传": view["last_upload"].map(dstr),
+    "自评总分": view["self_total"].map(score_text), "最终得分": view["total"].map(score_text),
+    "等次": view["grade"].fillna(""),
+    "被拒收次数": view["rejected_attempts"], "审核意见": view["comment"].fillna(""),
+}).reset_index(drop=True)
+
+
+def _style(row):
+    out = [""] * len(row)
+    colors = {PENDING: "#fff4ce", RETURNED: "#fde2e1", APPROVED: "#e6f4ea", MISSING: "#f1f3f4"}
+    i = list(row.index).index("状态")
+    out[i] = f"background-color: {colors.get(row['状态'], '')}"
+    if row["报送"] == "逾期报送":
+        out[list(row.index).index("报送")] = "background-color: #fde2e1; color: #b3261e; font-weight: bold"
+    return out
+
+
+st.caption(f"共 {len(table)} 个单位。点选一行或在下方选择单位，进入“单位审核”。")
+event = st.dataframe(table.style.apply(_style, axis=1),
+                     column_config={c: st.column_config.TextColumn(c, alignment="right")
+                                    for c in ("自评总分", "最终得分")},
+                     hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+                     key="review_queue_table", height=fit_height(len(table), max_rows=60))
+
+
+def _open(unit: str) -> None:
+    st.session_state["review_unit"] = unit
+    st.switch_page("app_pages/review_unit.py")
+
+
+rows = event.selection.rows if event is not None and hasattr(event, "selection") else []
+if rows:
+    _open(table.iloc[rows[0]]["单位"])
+
+c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+names = list(table["单位"]) or list(q["unit"])
+pick = c1.selectbox("选择单位", names, key="review_queue_pick")
+if c2.button("审核该单位", type="primary", key="review_queue_open", icon=":material/fact_check:"):
+    _open(pick)

@@ -1,0 +1,71 @@
+"""A small database for the dashboard tests (AppTest and the browser test):
+the five-unit registry of ``conftest.REGISTRY_TEXT``, one account per role,
+unit accounts for three units, and two accepted 2019 workbooks."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from data.ingest import ingest_bytes
+from data.registry import load_units, parse_registry
+from data.store import connect
+from data.users import create_user
+from tests import wbfactory as wf
+from tests.conftest import REGISTRY_TEXT
+
+AUDIT = wf.UNIT            # 方正县审计局 — has a submission
+TOWN = wf.TOWN             # 方正镇 — has a submission
+CIVIL = "方正县民政局"      # no submission yet: the full-cycle unit
+ECO = "方正县生态环境局"
+OTHER_UNITS = ("方正镇", "会发镇", "方正县民政局", "方正县生态环境局")  # everything but 审计局
+TOWN_SECRET = "方正镇内部专项工作信息"  # a ledger title only 方正镇 has
+
+#: name → (password, role, unit)
+ACCOUNTS = {
+    "admin": ("admin123", "admin", None),
+    "shenhe": ("shenhe123", "reviewer", None),
+    "lingdao": ("lingdao123", "leader", None),
+    "shenji": ("shenji123", "unit", AUDIT),
+    "minzheng": ("minzheng123", "unit", CIVIL),
+    "fangzheng": ("fangzheng123", "unit", TOWN),
+}
+RECEIVED = dt.date(2020, 1, 8)
+
+
+def user(name: str) -> dict:
+    _, role, unit = ACCOUNTS[name]
+    return {"name": name, "role": role, "unit": unit}
+
+
+def workbook(unit: str = AUDIT, unit_type: str = "部门", *, overrides: dict | None = None,
+             reporter: str = "张三", ledger: list[list] | None = None, fmt: str = "xlsx") -> bytes:
+    sheets = wf.valid_sheets(unit=unit, unit_type=unit_type, reporter=reporter)
+    if overrides:
+        sheets["自评打分"] = wf.scores_sheet(2019, overrides)
+    if ledger is not None:
+        sheets["主动公开台账"] = wf.ledger_sheet(ledger)
+    return wf.build(sheets, fmt)
+
+
+def bad_workbook() -> bytes:
+    """A workbook with two errors: a score above the max and an unknown category."""
+    sheets = wf.valid_sheets(unit=AUDIT)
+    sheets["自评打分"] = wf.scores_sheet(2019, {"A1": 9})
+    sheets["主动公开台账"] = wf.ledger_sheet([[1, "某信息", "不存在的类别", "2019-03-01", "2019-03-05", "政府网站", ""]])
+    return wf.build(sheets)
+
+
+def prepare(path: Path) -> Path:
+    con = connect(path)
+    try:
+        load_units(con, parse_registry(REGISTRY_TEXT))
+        for name, (pw, role, unit) in ACCOUNTS.items():
+            create_user(con, name, role, pw, unit=unit)
+        r1 = ingest_bytes(con, "审计局自评表.xlsx", workbook(), received=RECEIVED, actor="shenji")
+        town_ledger = [[1, TOWN_SECRET, "机构职能", "2019-02-11", "2019-02-12", "政府网站", ""]]
+        r2 = ingest_bytes(con, "方正镇自评表.xlsx", workbook(TOWN, "乡镇", ledger=town_ledger), received=RECEIVED,
+                          actor="fangzheng")
+        assert r1.outcome == r2.outcome == "accepted", (r1.report.rows(), r2.report.rows())
+    finally:
+        con.close()
+    return path

@@ -1,0 +1,561 @@
+"""The dashboard's write path through Streamlit's AppTest: login, the pages of
+each role, uploads, the review cycle, batch import, administration, and the
+isolation of unit accounts.
+
+Every test gets its own small database (``tests/app_fixtures.py``) named by
+``GONGKAI_DB``; the cached connection is closed and every cache cleared
+before and after each test so nothing leaks between tests.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from google.protobuf import text_format
+from streamlit.testing.v1 import AppTest
+
+from data.store import connect
+from tests import app_fixtures as fx
+
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+WRITE_PAGES = {"upload": ("unit", "reviewer", "admin"),
+               "review_queue": ("reviewer", "admin"),
+               "review_unit": ("reviewer", "admin"),
+               "batch_import": ("reviewer", "admin"),
+               "admin": ("admin",)}
+ANALYTICS_PAGES = ("overview", "scorecard", "timeliness", "coverage", "trends")
+ROLE_USER = {"unit": "shenji", "reviewer": "shenhe", "leader": "lingdao", "admin": "admin"}
+
+
+@pytest.fixture
+def app_db(tmp_path, monkeypatch):
+    from dashboard.common import close_connections
+
+    path = fx.prepare(tmp_path / "app.duckdb")
+    monkeypatch.setenv("GONGKAI_DB", str(path))
+    close_connections()
+    yield path
+    close_connections()
+
+
+def new_app(name: str | None = None, *, year: int = 2019, **state) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    if name:
+        at.session_state["auth_user"] = fx.user(name)
+    at.session_state["year"] = year
+    for k, v in state.items():
+        at.session_state[k] = v
+    return at
+
+
+def open_page(at: AppTest, page: str) -> AppTest:
+    at.run()
+    at.switch_page(f"app_pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def page_text(at: AppTest) -> str:
+    """Every text the page shows (all elements, incl. widget labels/options and table cells)."""
+    out = []
+
+    def walk(node):
+        ch = getattr(node, "children", None)
+        if isinstance(ch, dict):
+            for c in ch.values():
+                walk(c)
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            out.append(text_format.MessageToString(proto, as_utf8=True))
+
+    walk(at._tree)
+    for d in at.dataframe:
+        v = d.value
+        out.append(v.to_string() if hasattr(v, "to_string") else str(v))
+    return "\n".join(out)
+
+
+def button(at: AppTest, label: str):
+    found = [b for b in at.button if b.label == label]
+    assert found, f"no button {label!r}: {[b.label for b in at.button]}"
+    return found[0]
+
+
+def db(path):
+    return connect(path)
+
+
+def status_of(path, unit, year=2019):
+    con = db(path)
+    try:
+        row = con.execute("SELECT status FROM workflow WHERE unit = ? AND year = ?", [unit, year]).fetchone()
+        return row[0] if row else None
+    finally:
+        con.close()
+
+
+def card(path, unit, year=2019):
+    from metrics.engine import score_year
+
+    con = db(path)
+    try:
+        return score_year(con, year, unit=unit).iloc[0]
+    finally:
+        con.close()
+
+
+def upload_through_page(at: AppTest, files: list[tuple[str, bytes]]) -> AppTest:
+    at.file_uploader[0].set_value([(n, c, XLSX) for n, c in files])
+    at.run()
+    button(at, "上传并校验").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+# --------------------------------------------------------------------------- pages × roles
+
+def _existing_analytics():
+    pages = APP.parent / "app_pages"
+    return [p for p in ANALYTICS_PAGES if (pages / f"{p}.py").exists()]
+
+
+@pytest.mark.parametrize("role", ["unit", "reviewer", "leader", "admin"])
+def test_every_page_renders_for_each_role_that_may_see_it(app_db, role):
+    allowed = [p for p, roles in WRITE_PAGES.items() if role in roles]
+    if role != "unit":
+        allowed += _existing_analytics()
+    forbidden = [p for p, roles in WRITE_PAGES.items() if role not in roles]
+    if role == "unit":
+        forbidden += _existing_analytics()
+    for page in allowed:
+        at = open_page(new_app(ROLE_USER[role]), page)
+        assert at.title, f"{role}: {page} shows no title"
+        assert not [e.value for e in at.error if "权限" in str(e.value)], (role, page)
+    for page in forbidden:
+        at = new_app(ROLE_USER[role])
+        at.run()
+        with pytest.raises(ValueError):
+            at.switch_page(f"app_pages/{page}.py")
+
+
+def test_pages_also_render_for_a_year_without_submissions(app_db):
+    for page in ("upload", "review_queue", "review_unit", "batch_import", "admin"):
+        at = open_page(new_app("admin", year=2023), page)
+        assert at.title
+
+
+def test_review_unit_page_of_an_unsubmitted_unit(app_db):
+    at = open_page(new_app("shenhe", review_unit=fx.CIVIL), "review_unit")
+    assert any("尚未报送" in str(i.value) for i in at.info)
+
+
+# --------------------------------------------------------------------------- login
+
+def test_login_wrong_then_right_password(app_db):
+    at = new_app()
+    at.run()
+    assert [t.value for t in at.title] == ["政务公开年度考核分析平台"]
+    at.text_input(key="login_name").input("shenhe")
+    at.text_input(key="login_password").input("wrong-password")
+    button(at, "登录").click()
+    at.run()
+    assert "auth_user" not in at.session_state
+    assert any("用户名或密码错误" in str(e.value) for e in at.error)
+
+    at.text_input(key="login_name").input("shenhe")
+    at.text_input(key="login_password").input("shenhe123")
+    button(at, "登录").click()
+    at.run()
+    assert not at.exception
+    assert at.session_state["auth_user"] == {"name": "shenhe", "role": "reviewer", "unit": None}
+    at.run()
+    assert "审核队列" in [t.value for t in at.title]
+    assert "考核组" in page_text(at)
+
+
+def test_logout_and_disabled_account(app_db):
+    at = new_app("shenhe")
+    at.run()
+    button(at, "退出登录").click()
+    at.run()
+    assert "auth_user" not in at.session_state
+    assert [t.value for t in at.title] == ["政务公开年度考核分析平台"]
+
+    from data.users import set_active
+    at = new_app("shenhe")
+    at.run()
+    con = db(app_db)
+    set_active(con, "shenhe", False)
+    con.close()
+    at.run()
+    assert "auth_user" not in at.session_state
+    assert [t.value for t in at.title] == ["政务公开年度考核分析平台"]
+
+
+def test_role_and_unit_come_from_the_database_not_the_session(app_db):
+    # a session claiming admin rights for a unit account gets the unit's pages only
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["auth_user"] = {"name": "shenji", "role": "admin", "unit": fx.TOWN}
+    at.run()
+    assert at.session_state["auth_user"] == fx.user("shenji")
+    with pytest.raises(ValueError):
+        at.switch_page("app_pages/admin.py")
+    text = page_text(at)
+    assert fx.AUDIT in text
+    for other in fx.OTHER_UNITS:
+        assert other not in text
+
+
+# --------------------------------------------------------------------------- uploads
+
+def test_upload_valid_and_invalid_files_through_the_page(app_db):
+    at = open_page(new_app("shenji"), "upload")
+    new = fx.workbook(reporter="李四")
+    upload_through_page(at, [("新版自评表.xlsx", new), ("错表.xlsx", fx.bad_workbook())])
+    text = page_text(at)
+    assert "已接收" in text and "已拒收" in text
+    assert "主动公开台账!C3" in text  # the unknown category, located
+    assert "自评打分" in text
+    labels = [b.label for b in at.get("download_button")]
+    assert "下载问题清单（CSV）" in labels and "下载问题清单（Excel）" in labels
+    con = db(app_db)
+    assert con.execute("SELECT max(version) FROM submissions WHERE unit = ?", [fx.AUDIT]).fetchone()[0] == 2
+    assert con.execute("SELECT count(*) FROM rejections WHERE file_name = '错表.xlsx'").fetchone()[0] == 1
+    assert con.execute("SELECT received FROM submissions WHERE unit = ? AND version = 2",
+                       [fx.AUDIT]).fetchone()[0] == dt.date.today()
+    con.close()
+    # the same bytes again: unchanged
+    upload_through_page(at, [("新版自评表.xlsx", new)])
+    assert "未变化" in page_text(at)
+
+
+def test_upload_handler_directly(app_db):
+    from data.review import ReviewError, issues_frame, submit_files
+
+    con = db(app_db)
+    try:
+        res = submit_files(con, [("a.xlsx", fx.workbook(reporter="王五")), ("b.xlsx", fx.bad_workbook()),
+                                 ("c.et", b"whatever")],
+                           user=fx.user("shenji"), received=dt.date(2020, 1, 9))
+        assert [r.outcome for r in res] == ["accepted", "rejected", "rejected"]
+        issues = issues_frame(res)
+        assert list(issues.columns) == ["文件", "位置", "级别", "问题"]
+        assert "另存为 .xlsx" in " ".join(issues["问题"])
+        # errors before warnings within a file
+        for _, grp in issues.groupby("文件", sort=False):
+            levels = list(grp["级别"])
+            assert levels == sorted(levels, key=lambda s: s != "错误")
+        with pytest.raises(ReviewError):
+            submit_files(con, [("a.xlsx", b"")], user=fx.user("lingdao"), received=dt.date(2020, 1, 9))
+    finally:
+        con.close()
+
+
+def test_error_list_downloads_are_csv_with_bom_and_xlsx(app_db):
+    import io
+
+    import openpyxl
+
+    from data.review import csv_bytes, issues_frame, submit_files, xlsx_bytes
+    con = db(app_db)
+    try:
+        res = submit_files(con, [("b.xlsx", fx.bad_workbook())], user=fx.user("shenhe"), received=dt.date(2020, 1, 9))
+    finally:
+        con.close()
+    df = issues_frame(res)
+    raw = csv_bytes(df)
+    assert raw.startswith(b"\xef\xbb\xbf") and "位置" in raw.decode("utf-8-sig")
+    ws = openpyxl.load_workbook(io.BytesIO(xlsx_bytes(df))).active
+    assert [c.value for c in ws[1]] == ["文件", "位置", "级别", "问题"]
+    assert ws.max_row == len(df) + 1
+
+
+# --------------------------------------------------------------------------- the review cycle
+
+def test_full_cycle_upload_return_reupload_adjust_approve(app_db):
+    unit_at = open_page(new_app("minzheng"), "upload")
+    upload_through_page(unit_at, [("民政局.xlsx", fx.workbook(fx.CIVIL))])
+    assert "已接收" in page_text(unit_at)
+    assert status_of(app_db, fx.CIVIL) == "待审核"
+    first_total = card(app_db, fx.CIVIL)["total"]
+
+    # the reviewer opens the unit from the queue
+    rev = open_page(new_app("shenhe"), "review_queue")
+    rev.selectbox(key="review_queue_pick").select(fx.CIVIL)
+    button(rev, "审核该单位").click()
+    rev.run()
+    assert not rev.exception
+    assert [t.value for t in rev.title] == ["单位审核"]
+    assert rev.session_state["review_unit"] == fx.CIVIL
+    # (a browser now has the 单位审核 address; AppTest keeps requesting the page it was switched to)
+    rev.switch_page("app_pages/review_unit.py")
+
+    # 退回 needs a comment
+    button(rev, "退回").click()
+    rev.run()
+    assert any("必须填写退回意见" in str(e.value) for e in rev.error)
+    assert status_of(app_db, fx.CIVIL) == "待审核"
+    rev.text_area(key="review_return_note").input("B1 缺少征求意见的佐证材料，请补充")
+    button(rev, "退回").click()
+    rev.run()
+    assert status_of(app_db, fx.CIVIL) == "已退回"
+
+    # the unit sees the comment and uploads again
+    unit_at.run()
+    assert "B1 缺少征求意见的佐证材料" in page_text(unit_at)
+    upload_through_page(unit_at, [("民政局-修改.xlsx", fx.workbook(fx.CIVIL, overrides={"J1": 1}))])
+    assert status_of(app_db, fx.CIVIL) == "待审核"
+    second = card(app_db, fx.CIVIL)
+    assert second["version"] == 2 and second["total"] == first_total + 1
+
+    # the reviewer lowers A1 (4 → 2.5): without a reason it is refused
+    rev.run()
+    sid = int(second["submission_id"])
+    key = f"review_editor_{sid}_{rev.session_state['review_editor_nonce']}"
+    rev.session_state[key] = {"edited_rows": {0: {"审核分": "2.5"}}, "added_rows": [], "deleted_rows": []}
+    rev.run()
+    button(rev, "保存审核分").click()
+    rev.run()
+    assert any("必须填写调整理由" in str(e.value) for e in rev.error)
+    assert card(app_db, fx.CIVIL)["total"] == second["total"]
+
+    rev.session_state[key] = {"edited_rows": {0: {"审核分": "2.5", "调整理由": "分工文件未盖章"}},
+                              "added_rows": [], "deleted_rows": []}
+    rev.run()
+    button(rev, "保存审核分").click()
+    rev.run()
+    assert not rev.exception
+    adjusted = card(app_db, fx.CIVIL)
+    assert adjusted["total"] == second["total"] - Decimal("1.5")
+    assert adjusted["self_total"] == second["self_total"]
+    # the header shows the new total at once
+    assert any(m.value == f"{adjusted['total']:.2f}" for m in rev.metric), [m.value for m in rev.metric]
+
+    # penalties need a reason; with one the total drops by 3 per K1
+    pen_form = [n for n in rev.number_input if "K1" in n.label][0]
+    pen_form.set_value(1)
+    button(rev, "保存扣分").click()
+    rev.run()
+    assert any("理由" in str(e.value) for e in rev.error)
+    pen_form = [n for n in rev.number_input if "K1" in n.label][0]
+    pen_form.set_value(1)
+    [t for t in rev.text_area if "理由" in t.label][0].input("县政务公开办通报〔2019〕3号")
+    button(rev, "保存扣分").click()
+    rev.run()
+    assert card(app_db, fx.CIVIL)["total"] == adjusted["total"] - 3
+
+    # approve; the unit then cannot upload again
+    button(rev, "通过").click()
+    rev.run()
+    assert status_of(app_db, fx.CIVIL) == "已审核"
+    assert "重新打开" in [b.label for b in rev.button]
+    unit_at.run()
+    text = page_text(unit_at)
+    assert "已审核通过" in text
+    from data.review import submit_files
+    con = db(app_db)
+    try:
+        res = submit_files(con, [("v3.xlsx", fx.workbook(fx.CIVIL, reporter="赵六"))], user=fx.user("minzheng"),
+                           received=dt.date.today())
+    finally:
+        con.close()
+    assert res[0].outcome == "rejected" and "重新打开" in res[0].report.errors[0].message
+
+    # reopen → 待审核 again; the audit trail has every step
+    button(rev, "重新打开").click()
+    rev.run()
+    assert status_of(app_db, fx.CIVIL) == "待审核"
+    con = db(app_db)
+    try:
+        actions = [r[0] for r in con.execute("SELECT action FROM audit WHERE unit = ? ORDER BY id", [fx.CIVIL]).fetchall()]
+    finally:
+        con.close()
+    for a in ("上传自评表", "退回", "调整审核分", "扣分与一票否决", "审核通过", "重新打开"):
+        assert a in actions, actions
+
+
+def test_review_page_download_original_and_history(app_db):
+    at = open_page(new_app("shenhe", review_unit=fx.AUDIT), "review_unit")
+    downloads = {b.label for b in at.get("download_button")}
+    assert "下载原始文件" in downloads
+    text = page_text(at)
+    assert "审计局自评表.xlsx" in text and "上传·已接收" in text
+
+
+# --------------------------------------------------------------------------- isolation of unit accounts
+
+def test_unit_user_never_sees_another_unit(app_db):
+    con = db(app_db)
+    town_sid = con.execute("SELECT id FROM submissions WHERE unit = ?", [fx.TOWN]).fetchone()[0]
+    con.close()
+    at = new_app("shenji", review_unit=fx.TOWN, upload_unit=fx.TOWN, review_unit_select=fx.TOWN)
+    at = open_page(at, "upload")
+    text = page_text(at)
+    assert fx.AUDIT in text
+    for other in fx.OTHER_UNITS:
+        assert other not in text, other
+    assert fx.TOWN_SECRET not in text
+    # the reviewer pages are not even registered for a unit account
+    for page in ("review_unit", "review_queue", "batch_import", "admin"):
+        with pytest.raises(ValueError):
+            at.switch_page(f"app_pages/{page}.py")
+    # run directly, a reviewer page refuses the unit account
+    direct = AppTest.from_file(str(APP.parent / "app_pages" / "review_unit.py"), default_timeout=60)
+    direct.session_state["auth_user"] = fx.user("shenji")
+    direct.session_state["review_unit"] = fx.TOWN
+    direct.run()
+    assert any("没有访问此页面的权限" in str(e.value) for e in direct.error)
+    assert fx.TOWN_SECRET not in page_text(direct) and fx.TOWN not in page_text(direct)
+    # acting on another unit is refused
+    from data.review import ReviewError, get_original_file, submit_files
+    con = db(app_db)
+    try:
+        with pytest.raises(ReviewError):
+            submit_files(con, [("x.xlsx", fx.workbook(fx.TOWN, "乡镇"))], user=fx.user("shenji"),
+                         unit=fx.TOWN, received=dt.date.today())
+        with pytest.raises(ReviewError):
+            get_original_file(con, town_sid, unit=fx.AUDIT)
+        res = submit_files(con, [("x.xlsx", fx.workbook(fx.TOWN, "乡镇", reporter="冒名"))], user=fx.user("shenji"),
+                           received=dt.date.today())
+        assert res[0].outcome == "rejected"
+        assert con.execute("SELECT count(*) FROM submissions WHERE unit = ?", [fx.TOWN]).fetchone()[0] == 1
+    finally:
+        con.close()
+
+
+def test_unit_user_uploading_another_units_workbook_through_the_page(app_db):
+    at = open_page(new_app("shenji", upload_unit=fx.TOWN), "upload")
+    upload_through_page(at, [("方正镇.xlsx", fx.workbook(fx.TOWN, "乡镇", reporter="冒名"))])
+    assert "已拒收" in page_text(at)
+    con = db(app_db)
+    try:
+        assert con.execute("SELECT count(*) FROM submissions WHERE unit = ?", [fx.TOWN]).fetchone()[0] == 1
+        assert con.execute("SELECT count(*) FROM submissions WHERE unit = ?", [fx.AUDIT]).fetchone()[0] == 1
+    finally:
+        con.close()
+
+
+def test_reviewer_uploads_for_a_chosen_unit(app_db):
+    at = open_page(new_app("shenhe", upload_unit=fx.ECO), "upload")
+    assert at.selectbox(key="upload_unit").value == fx.ECO
+    upload_through_page(at, [("生态.xlsx", fx.workbook(fx.ECO))])
+    assert "已接收" in page_text(at)
+    # a workbook of another unit than the chosen one is refused
+    upload_through_page(at, [("审计.xlsx", fx.workbook(reporter="某某"))])
+    assert "已拒收" in page_text(at)
+
+
+# --------------------------------------------------------------------------- batch import
+
+def test_batch_import_page(app_db):
+    at = open_page(new_app("shenhe"), "batch_import")
+    at.date_input(key="batch_received").set_value(dt.date(2020, 1, 13))
+    at.file_uploader[0].set_value([("生态.xlsx", fx.workbook(fx.ECO), XLSX), ("坏.xlsx", fx.bad_workbook(), XLSX),
+                                   ("民政.xls", fx.workbook(fx.CIVIL, fmt="xls"), "application/vnd.ms-excel")])
+    at.run()
+    button(at, "开始导入").click()
+    at.run()
+    assert not at.exception
+    tables = [d.value for d in at.dataframe]
+    result = next(t for t in tables if list(t.columns) == ["文件", "结果", "单位", "年度", "版本", "错误数", "警告数"])
+    assert list(result["结果"]) == ["已接收", "已拒收", "已接收"]
+    assert list(result["单位"])[0] == fx.ECO and int(result["错误数"].iloc[1]) >= 2
+    con = db(app_db)
+    try:
+        got = dict(con.execute("SELECT unit, received FROM submissions WHERE unit IN (?, ?)", [fx.ECO, fx.CIVIL]).fetchall())
+    finally:
+        con.close()
+    assert got == {fx.ECO: dt.date(2020, 1, 13), fx.CIVIL: dt.date(2020, 1, 13)}
+    assert card(app_db, fx.ECO)["late_submission"] is True
+
+
+# --------------------------------------------------------------------------- administration
+
+def test_admin_registry_users_and_calendar(app_db):
+    at = open_page(new_app("admin"), "admin")
+    # a bad registry file is refused with the line named
+    up = [u for u in at.file_uploader if "单位名录" in u.label][0]
+    up.set_value(("units.csv", "单位名称,单位类型,附加必公开类别\n新单位,街道,\n".encode("utf-8"), "text/csv"))
+    at.run()
+    assert any("单位名录有 1 处错误" in str(e.value) for e in at.error)
+    up = [u for u in at.file_uploader if "单位名录" in u.label][0]
+    up.set_value(("units.csv", "\ufeff单位名称,单位类型,附加必公开类别\n方正县新单位,部门,政策解读\n".encode("utf-8"), "text/csv"))
+    at.run()
+    button(at, "确认导入").click()
+    at.run()
+    con = db(app_db)
+    assert con.execute("SELECT unit_type, extra_categories FROM units WHERE name = '方正县新单位'").fetchone() == ("部门", ["C19"])
+    con.close()
+
+    # add a user, disable and enable, reset the password
+    form = at.text_input
+    [t for t in form if t.label == "用户名"][0].input("xinren")
+    [s for s in at.selectbox if s.label == "角色"][0].select("unit")
+    [s for s in at.selectbox if s.label.startswith("所属单位")][0].select("方正县新单位")
+    [t for t in form if t.label == "密码（至少 6 位）"][0].input("xinren123")
+    [t for t in form if t.label == "再次输入密码"][0].input("xinren123")
+    button(at, "新增账号").click()
+    at.run()
+    assert not at.exception
+    from data.users import authenticate
+    con = db(app_db)
+    assert authenticate(con, "xinren", "xinren123") == {"name": "xinren", "role": "unit", "unit": "方正县新单位"}
+    con.close()
+    at.selectbox(key="admin_user_pick").select("xinren")
+    button(at, "停用").click()
+    at.run()
+    con = db(app_db)
+    assert authenticate(con, "xinren", "xinren123") is None
+    con.close()
+    at.selectbox(key="admin_user_pick").select("xinren")
+    button(at, "启用").click()
+    at.run()
+    at.selectbox(key="admin_reset_pick").select("xinren")
+    [t for t in at.text_input if t.label == "新密码（至少 6 位）"][0].input("newpass1")
+    [t for t in at.text_input if t.label == "再次输入新密码"][0].input("newpass1")
+    button(at, "重置密码").click()
+    at.run()
+    con = db(app_db)
+    assert authenticate(con, "xinren", "newpass1") is not None
+    con.close()
+    # the administrator cannot disable the account in use
+    at.selectbox(key="admin_user_pick").select("admin")
+    button(at, "停用").click()
+    at.run()
+    assert any("不能停用当前登录的账号" in str(e.value) for e in at.error)
+
+    # calendar: a bad CSV is refused, a good one is loaded and listed
+    at.number_input(key="admin_cal_year").set_value(2030)
+    at.run()
+    cal_up = [u for u in at.file_uploader if "节假日" in u.label][0]
+    cal_up.set_value(("2030.csv", "日期,类型\n2030-10-01,放假\n".encode("utf-8"), "text/csv"))
+    at.run()
+    button(at, "导入 2030 年日历").click()
+    at.run()
+    assert any("日历未导入" in str(e.value) for e in at.error)
+    cal_up = [u for u in at.file_uploader if "节假日" in u.label][0]
+    cal_up.set_value(("2030.csv", "日期,类型\n2030-10-01,节假日\n2030-10-12,调休上班\n".encode("utf-8"), "text/csv"))
+    at.run()
+    button(at, "导入 2030 年日历").click()
+    at.run()
+    assert not at.exception
+    assert "2030-10-12" in page_text(at)
+    con = db(app_db)
+    assert con.execute("SELECT source FROM calendar_years WHERE year = 2030").fetchone() == ("admin",)
+    con.close()
+
+
+def test_admin_scheme_tab_validates_every_scheme_file(app_db):
+    at = open_page(new_app("admin"), "admin")
+    schemes = next(d.value for d in at.dataframe if "校验结果" in d.value.columns)
+    assert len(schemes) >= 1 and set(schemes["校验结果"]) == {"通过"}
+    up = [u for u in at.file_uploader if "toml" in u.label][0]
+    up.set_value(("2099.toml", b"year = 2099\n", "application/toml"))
+    at.run()
+    assert any("校验未通过" in str(e.value) for e in at.error)
