@@ -34,3 +34,4 @@ demo: $(VENV)/.run-installed
 bench: $(VENV)/.dev-installed
 	$(PY) bench/bench_ingest.py
 	$(PY) bench/bench_scoring.py
+	$(PY) bench/bench_pages.py

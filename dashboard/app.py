@@ -45,8 +45,8 @@ ALL_URLS = ("upload", "review_queue", "review_unit", "batch_import", "overview",
 
 if user is None:
     # every page address leads to the login form (a bookmarked page opens after signing in)
-    login = [st.Page(PAGES / "login.py", title="登录", icon=":material/login:", url_path="login", default=True)]
-    login += [st.Page(PAGES / "login.py", title="登录", icon=":material/login:", url_path=u) for u in ALL_URLS]
+    login = [st.Page(PAGES / "login.py", title="登录", icon=":material/login:", url_path="start", default=True)]
+    login += [st.Page(PAGES / "login.py", title="登录", icon=":material/login:", url_path=u) for u in ("login", *ALL_URLS)]
     st.navigation(login, position="hidden").run()
     st.stop()
 

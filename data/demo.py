@@ -18,9 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import random
-import re
 import time
-import zipfile
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import lru_cache
@@ -28,7 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from data.registry import Unit, parse_registry
-from data.template import (AUTO_TEXT, FIRST_DATA_ROW, LEDGER_HEADERS, REQUEST_HEADERS, SHEET_INFO, SHEET_LEDGER,
+from data.template import (stable_xlsx, AUTO_TEXT, FIRST_DATA_ROW, LEDGER_HEADERS, REQUEST_HEADERS, SHEET_INFO, SHEET_LEDGER,
                            SHEET_REQUESTS, SHEET_SCORES, build_workbook, county_of, num, workbook_bytes)
 from data.vocab import APPLICANT_TYPES, RESULTS
 from metrics.scheme import Scheme, load_catalogue, scheme_for, years
@@ -992,36 +990,14 @@ def _file_name(prof: Profile, year: int, ext: str, version: int) -> str:
     return base + ext
 
 
-def _stable_xlsx(data: bytes, when: dt.datetime, author: str) -> bytes:
-    """Re-pack an .xlsx with fixed timestamps (zip entries, document properties) so that the
-    same seed gives byte-identical files, and the properties look like the clerk's last save."""
-    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            body = zin.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                body = re.sub(rb"(<dcterms:(created|modified)\b[^>]*>)[^<]*(</dcterms:\2>)",
-                              lambda m: m.group(1) + stamp + m.group(3), body)
-                body = body.replace(b"<dc:creator>openpyxl</dc:creator>", b"<dc:creator>" + author.encode() + b"</dc:creator>")
-                body = re.sub(rb"<cp:lastModifiedBy>[^<]*</cp:lastModifiedBy>", b"", body)
-                body = body.replace(b"</cp:coreProperties>",
-                                    b"<cp:lastModifiedBy>" + author.encode() + b"</cp:lastModifiedBy></cp:coreProperties>")
-            zi = zipfile.ZipInfo(info.filename, date_time=when.timetuple()[:6])
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = info.external_attr
-            zout.writestr(zi, body)
-    return out.getvalue()
-
-
 def _render(rng: random.Random, prof: Profile, f: Filled, scheme: Scheme, fmt: str) -> tuple[bytes, str]:
     saved = dt.datetime.combine(f.report_date, dt.time(9 + prof.index % 8, (prof.index * 7) % 60))
     if fmt == "template":
-        return _stable_xlsx(_template_xlsx(rng, prof, f, scheme), saved, f.reporter), ".xlsx"
+        return stable_xlsx(_template_xlsx(rng, prof, f, scheme), saved, f.reporter), ".xlsx"
     grids = _custom_grids(rng, prof, f, scheme)
     if fmt == "xls":
         return _grids_to_xls(grids), ".xls"
-    return _stable_xlsx(_grids_to_xlsx(grids), saved, f.reporter), ".xlsx"
+    return stable_xlsx(_grids_to_xlsx(grids), saved, f.reporter), ".xlsx"
 
 
 def generate_county(seed: int = 2019, progress: Callable[[str], None] | None = None) -> list[DemoFile]:

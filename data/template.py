@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
+import zipfile
 from decimal import Decimal
 
 from openpyxl import Workbook
@@ -412,3 +414,25 @@ def build_template_for(con, unit_name: str, year: int) -> bytes:
     if unit is None:
         raise ValueError(f"单位“{unit_name}”不在单位名录中")
     return build_template(scheme, unit)
+
+
+def stable_xlsx(data: bytes, when: dt.datetime, author: str) -> bytes:
+    """Re-pack an .xlsx with fixed timestamps (zip entries, document properties) so that the
+    same seed gives byte-identical files, and the properties look like the clerk's last save."""
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            body = zin.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = re.sub(rb"(<dcterms:(created|modified)\b[^>]*>)[^<]*(</dcterms:\2>)",
+                              lambda m: m.group(1) + stamp + m.group(3), body)
+                body = body.replace(b"<dc:creator>openpyxl</dc:creator>", b"<dc:creator>" + author.encode() + b"</dc:creator>")
+                body = re.sub(rb"<cp:lastModifiedBy>[^<]*</cp:lastModifiedBy>", b"", body)
+                body = body.replace(b"</cp:coreProperties>",
+                                    b"<cp:lastModifiedBy>" + author.encode() + b"</cp:lastModifiedBy></cp:coreProperties>")
+            zi = zipfile.ZipInfo(info.filename, date_time=when.timetuple()[:6])
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = info.external_attr
+            zout.writestr(zi, body)
+    return out.getvalue()

@@ -101,7 +101,10 @@ def build_xlsx(sheets: dict[str, SheetSpec]) -> bytes:
             ws.merge_cells(m)
     buf = io.BytesIO()
     wb.save(buf)
-    return buf.getvalue()
+    # fixed timestamps: the same sheets always give the same bytes (tests of byte-identical re-sends)
+    from data.template import stable_xlsx
+
+    return stable_xlsx(buf.getvalue(), dt.datetime(2020, 1, 5, 9, 0), "tests")
 
 
 def build_xls(sheets: dict[str, SheetSpec]) -> bytes:

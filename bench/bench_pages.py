@@ -1,0 +1,144 @@
+"""Server-side render time of the analytics pages (总览、评分卡、及时性、覆盖缺口、趋势).
+
+Each page script is run with Streamlit's AppTest (signed in as a leader) the
+way the server runs it for a browser: first on a cold cache (the metrics of
+the year are computed), then several times on a warm cache (every run a new
+session, as when other people open the page).  Reported: the cold time and
+the median of the warm runs.
+
+Two databases:
+
+* the demonstration county (``python -m data demo``; 33 units, 2019–2023) —
+  goal: warm median ≤ 1 s per page;
+* a synthetic province (``bench/synth.py``: 6,000 units × 5 years, ~500 ledger
+  items and ~10 requests per unit-year, written straight into DuckDB) —
+  goal: warm median ≤ 3 s per page (the metrics are cached per year).
+
+Usage::
+
+    python bench/bench_pages.py [--runs 5] [--demo-db PATH] [--province-db PATH]
+                                [--units 6000] [--keep] [--skip-province]
+
+Not part of ``make test``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+PAGES = ("overview", "scorecard", "timeliness", "coverage", "trends")
+TITLES = {"overview": "总览", "scorecard": "评分卡", "timeliness": "及时性", "coverage": "覆盖缺口", "trends": "趋势"}
+LEADER = {"name": "bench", "role": "leader", "unit": None}
+
+
+def _quiet() -> None:
+    """Silence Streamlit's bare-mode warnings (one per cached call outside a server)."""
+    import streamlit.testing.v1  # noqa: F401 - creates Streamlit's loggers
+    from streamlit import config
+    from streamlit import logger as st_logger
+
+    config.set_option("logger.level", "error")
+    st_logger.set_log_level("error")
+
+
+def _clear() -> None:
+    import streamlit as st
+
+    from dashboard.common import close_connections
+
+    close_connections()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def render(page: str, year: int) -> float:
+    """Seconds to run one page once in a new session; raises on a page error."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app_pages" / f"{page}.py"), default_timeout=900)
+    at.session_state["auth_user"] = dict(LEADER)
+    at.session_state["year"] = year
+    t = time.perf_counter()
+    at.run()
+    dt = time.perf_counter() - t
+    if at.exception:
+        raise RuntimeError(f"{page}: {at.exception[0].value}")
+    return dt
+
+
+def bench_db(label: str, db: str, year: int, runs: int, goal: float) -> list[dict]:
+    os.environ["GONGKAI_DB"] = db
+    _clear()
+    rows = []
+    print(f"\n== {label}（{db}，{year}年度） ==")
+    print(f"{'页面':<8}{'首次（冷缓存）':>14}{'中位数（热缓存）':>16}   目标")
+    for page in PAGES:
+        cold = render(page, year)
+        warm = [render(page, year) for _ in range(runs)]
+        med = statistics.median(warm)
+        ok = "达标" if med <= goal else "超标"
+        rows.append({"db": label, "page": page, "cold": cold, "warm_median": med, "warm": warm, "goal": goal})
+        print(f"{TITLES[page]:<8}{cold:>12.2f} s{med:>14.3f} s   ≤ {goal:g} s {ok}")
+    _clear()
+    return rows
+
+
+def ensure_demo(path: str | None) -> str:
+    p = Path(path) if path else Path(tempfile.gettempdir()) / "gongkai-bench-demo.duckdb"
+    if p.exists():
+        return str(p)
+    from data.demo import run_demo
+    from data.store import connect
+
+    con = connect(p)
+    try:
+        print(run_demo(con, progress=lambda m: None))
+    finally:
+        con.close()
+    return str(p)
+
+
+def ensure_province(path: str | None, units: int, keep: bool) -> str:
+    p = Path(path) if path else Path(tempfile.gettempdir()) / f"gongkai-bench-{units}.duckdb"
+    if keep and p.exists():
+        return str(p)
+    from bench.synth import build_province
+
+    con, stats = build_province(p, units=units)
+    con.close()
+    print(f"合成省份：{stats}")
+    return str(p)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="分析页面服务端渲染时间")
+    ap.add_argument("--runs", type=int, default=5, help="热缓存下每页运行次数（取中位数）")
+    ap.add_argument("--demo-db", help="演示县数据库（缺省：临时目录中生成）")
+    ap.add_argument("--demo-year", type=int, default=2023)
+    ap.add_argument("--province-db", help="合成省份数据库（缺省：临时目录中生成）")
+    ap.add_argument("--province-year", type=int, default=2022)
+    ap.add_argument("--units", type=int, default=6000)
+    ap.add_argument("--keep", action="store_true", help="合成省份数据库已存在时直接使用")
+    ap.add_argument("--skip-province", action="store_true")
+    a = ap.parse_args(argv)
+    _quiet()
+    results = bench_db("演示县", ensure_demo(a.demo_db), a.demo_year, a.runs, 1.0)
+    if not a.skip_province:
+        prov = ensure_province(a.province_db, a.units, a.keep)
+        results += bench_db(f"合成省份（{a.units} 个单位）", prov, a.province_year, a.runs, 3.0)
+    bad = [r for r in results if r["warm_median"] > r["goal"]]
+    print("\n全部页面达标。" if not bad else "\n超标：" + "、".join(f"{r['db']}·{TITLES[r['page']]}" for r in bad))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

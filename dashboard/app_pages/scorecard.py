@@ -1,0 +1,221 @@
+"""评分卡 — every unit against every 一级指标, and one unit in detail.
+
+The table shows, per unit, the 得分率 of each 一级指标 (subtotal ÷ the
+group's maximum in this year's scheme), coloured by configurable bands, with
+total, grade, rank and the change against the previous year.  Below it one
+unit can be opened: its 一级指标 得分率 against the county average and every
+indicator with the unit's own score, the reviewer's score and the final points.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parents[2]
+if str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from dashboard import queries as q  # noqa: E402
+from dashboard import viz  # noqa: E402
+from dashboard.common import data_version, require_role, selected_year  # noqa: E402
+from metrics.scheme import scheme_for  # noqa: E402
+
+require_role("admin", "reviewer", "leader")
+year = selected_year()
+scheme = scheme_for(year)
+
+viz.page_header("评分卡", year)
+viz.year_banners(year)
+if viz.no_submissions(year):
+    st.stop()
+
+gmax = q.group_maxima(year)
+groups = list(gmax)
+prev = q.previous_year(year)
+
+# --------------------------------------------------------------------------- bands
+with st.expander("色阶设置（得分率分档）", expanded=False):
+    st.caption("按一级指标得分率（得分 ÷ 该项满分）给单元格着色。调整下限后表格立即更新。")
+    b = st.columns(3)
+    hi = b[0].number_input("绿色下限（%）", 0, 100, int(viz.DEFAULT_BANDS[0] * 100), step=1, key="scorecard_band_hi")
+    mid = b[1].number_input("浅绿下限（%）", 0, 100, int(viz.DEFAULT_BANDS[1] * 100), step=1, key="scorecard_band_mid")
+    lo = b[2].number_input("黄色下限（%）", 0, 100, int(viz.DEFAULT_BANDS[2] * 100), step=1, key="scorecard_band_lo")
+    if not hi >= mid >= lo:
+        st.warning("下限应从左到右依次减小，已按从大到小重新排列。")
+    hi, mid, lo = sorted((hi, mid, lo), reverse=True)
+bands = (hi / 100, mid / 100, lo / 100)
+st.markdown(viz.legend_html(list(zip(viz.band_labels(bands), viz.BAND_COLORS)) + [("未报送", "#ffffff")]),
+            unsafe_allow_html=True)
+
+# --------------------------------------------------------------------------- table
+f1, f2 = st.columns([2, 3])
+with f1:
+    utype = viz.type_filter("scorecard_type")
+with f2:
+    search = st.text_input("查找单位", key="scorecard_search", placeholder="输入单位名称中的字，如“镇”或“财政”")
+
+sc = q.scores(year)
+gr = q.group_rates(year).set_index("unit")
+base = sc[["unit", "unit_type", "status", "rank", "total", "grade", "score_rate", "submitted"]].copy()
+for g in groups:
+    base[g] = base["unit"].map(gr[g])
+if prev is not None:
+    ps = q.scores(prev).set_index("unit")
+    base["prev_rate"] = base["unit"].map(ps["score_rate"])
+else:
+    base["prev_rate"] = np.nan
+
+
+def arrow(cur, old):
+    if not (viz.isnum(cur) and viz.isnum(old)):
+        return "—"
+    d = round(float(cur) - float(old), 4)
+    return "↑" if d > 0 else ("↓" if d < 0 else "→")
+
+
+base["trend"] = [arrow(c, p) for c, p in zip(base["score_rate"], base["prev_rate"])]
+base["delta_pp"] = [(float(c) - float(p)) * 100 if viz.isnum(c) and viz.isnum(p) else np.nan
+                    for c, p in zip(base["score_rate"], base["prev_rate"])]
+if utype:
+    base = base[base["unit_type"] == utype]
+if search.strip():
+    base = base[base["unit"].str.contains(search.strip(), regex=False)]
+base = base.sort_values(["unit_type", "submitted", "rank", "unit"], ascending=[True, False, True, True],
+                        key=lambda s: s.map({"乡镇": 0, "部门": 1}) if s.name == "unit_type" else s)
+
+gcol = {g: f"{g}（{gmax[g]:g}分）" for g in groups}
+prev_label = f"较{prev}年" if prev is not None else "较上年"
+table = pd.DataFrame({
+    "排名": base["rank"].astype("Int64"), "单位": base["unit"], "类型": base["unit_type"], "状态": base["status"],
+    **{gcol[g]: base[g].astype(float) for g in groups},
+    "总分": base["total"].astype(float), "等次": base["grade"], "得分率": base["score_rate"].astype(float),
+    prev_label: base["trend"], "变化（百分点）": base["delta_pp"].round(1),
+})
+
+if table.empty:
+    viz.empty("没有符合条件的单位。")
+else:
+    st.caption(f"共 {len(table)} 个单位；点击列名可排序。一级指标列为得分率，括号内为{year}年该项满分。"
+               f"“{prev_label}”比较得分率：↑ 上升、↓ 下降、→ 持平、— 无可比数据。")
+    rate_cols = [gcol[g] for g in groups] + ["得分率"]
+
+    def colour(v):
+        i = viz.band_index(v, bands)
+        if i is None:
+            return ""
+        return f"background-color: {viz.BAND_COLORS[i]}; color: {viz.BAND_TEXT[i]}"
+
+    def arrow_colour(v):
+        return {"↑": "color: #1a7f37; font-weight: 700", "↓": "color: #d64545; font-weight: 700"}.get(v, "color: #888")
+
+    pin = {"排名": st.column_config.NumberColumn(pinned=True, width="small"),
+           "单位": st.column_config.TextColumn(pinned=True, width="medium")}
+    if len(table) <= viz.TABLE_ROW_CAP:
+        fmt = {c: (lambda v: viz.pct(v) if viz.isnum(v) else "") for c in rate_cols}
+        fmt.update({"总分": lambda v: viz.pts(v) if viz.isnum(v) else "",
+                    "变化（百分点）": lambda v: f"{v:+.1f}" if viz.isnum(v) else ""})
+        styled = (table.style.map(colour, subset=rate_cols).map(arrow_colour, subset=[prev_label])
+                  .format(fmt))
+        st.dataframe(styled, hide_index=True, placeholder="", key="scorecard_table",
+                     height=min(38 + 35 * len(table), 640), column_config=pin)
+    else:  # a province: colouring thousands of rows costs more than it helps
+        st.dataframe(table, hide_index=True, placeholder="", key="scorecard_table", height=640,
+                     column_config=pin | {c: st.column_config.ProgressColumn(c, format="percent", min_value=0,
+                                                                             max_value=1) for c in rate_cols})
+    export = table.copy()
+    for c in rate_cols:
+        export[c] = export[c].map(lambda v: viz.pct(v))
+    export["总分"] = export["总分"].map(lambda v: viz.pts(v) if viz.isnum(v) else "")
+    viz.download_table(export, f"{year}年度评分卡" + (f"（{utype}）" if utype else ""), "scorecard_dl")
+
+# --------------------------------------------------------------------------- drill-down
+st.divider()
+st.subheader("单位详情")
+choices = base[base["submitted"]]["unit"].tolist()
+if not choices:
+    viz.empty("所选范围内没有已报送的单位。")
+    st.stop()
+unit = st.selectbox("选择单位", choices, key="scorecard_unit")
+row = sc[sc["unit"] == unit].iloc[0]
+peers = sc[(sc["unit_type"] == row["unit_type"]) & sc["submitted"]]
+
+m = st.columns(5)
+m[0].metric("最终得分", viz.pts(row["total"]), border=True, help=f"满分 {row['max_total']:g}（另有加分项）")
+m[1].metric("等次", row["grade"] or "—", border=True)
+m[2].metric("排名", f"第 {int(row['rank'])} 名", border=True, help=f"在 {len(peers)} 个已报送的{row['unit_type']}中")
+m[3].metric("得分率", viz.pct(row["score_rate"]), border=True)
+m[4].metric("审核状态", row["status"], border=True)
+
+notes = []
+if row["status"] in ("待审核", "已退回"):
+    notes.append("该单位材料尚未审核通过，分数可能随审核调整。")
+if viz.isnum(row["k1_count"]) and int(row["k1_count"]) > 0:
+    notes.append(f"被上级通报批评 {int(row['k1_count'])} 次，已扣 {int(row['k1_count']) * float(scheme.k1_points):g} 分。")
+if row["k2_veto"] is True:
+    notes.append("发生泄密或违规公开（一票否决），等次为不合格。")
+if row["late_submission"] is True:
+    notes.append(f"材料逾期报送（收到日期 {row['received']}）。")
+if notes:
+    st.warning(" ".join(notes))
+
+county = q.group_rates(year)
+avg_all = {g: float(county[g].mean()) for g in groups}
+avg_type = {g: float(county[county["unit_type"] == row["unit_type"]][g].mean()) for g in groups}
+mine = {g: float(gr.loc[unit, g]) for g in groups}
+fig = go.Figure()
+fig.add_bar(x=groups, y=[round(mine[g], 4) for g in groups], name=unit, marker_color="#2f80ed",
+            text=[viz.pct(mine[g], 0) for g in groups], textposition="outside", textfont=dict(size=11),
+            customdata=[[round(float(gr.loc[unit, f"{g}|得分"]), 2), gmax[g]] for g in groups],
+            hovertemplate="%{x}<br>得分率 %{y:.1%}<br>得分 %{customdata[0]:.2f} / %{customdata[1]}<extra>" + unit
+                          + "</extra>")
+fig.add_bar(x=groups, y=[round(avg_all[g], 4) for g in groups], name="全县平均", marker_color="#b8c2cc",
+            hovertemplate="%{x}<br>全县平均得分率 %{y:.1%}<extra></extra>")
+fig.add_scatter(x=groups, y=[round(avg_type[g], 4) for g in groups], name=f"{row['unit_type']}平均", mode="markers",
+                marker=dict(symbol="diamond", size=10, color="#f28e2b"),
+                hovertemplate="%{x}<br>" + row["unit_type"] + "平均得分率 %{y:.1%}<extra></extra>")
+fig.update_yaxes(tickformat=".0%", range=[0, 1.15], title="得分率")
+viz.layout(fig, height=400, barmode="group",
+           title=dict(text=f"{unit} 各一级指标得分率与全县平均", font=dict(size=15)))
+viz.show(fig, key="scorecard_unit_chart")
+
+pts_df = q.unit_points(year, unit)
+TYPE_LABEL = {"self": "自评", "auto": "自动计算", "bonus": "加分"}
+ind = pd.DataFrame({
+    "指标": pts_df["code"], "一级指标": pts_df["group"], "二级指标": pts_df["text"],
+    "满分": pts_df["max"].astype(float), "方式": pts_df["type"].map(TYPE_LABEL).fillna(pts_df["type"]),
+    "自评分": pts_df["self_score"].astype(float), "审核分": pts_df["review_score"].astype(float),
+    "审核意见": pts_df["review_reason"].fillna(""), "最终得分": pts_df["points"].astype(float),
+})
+if viz.isnum(row["requests_counted"]) and int(row["requests_counted"]) == 0:
+    st.info("该单位本年度没有计入的依申请公开申请，G1 按期答复率按满分计（无人被延误答复）。", icon=":material/inbox:")
+
+
+def changed(r):
+    if viz.isnum(r["审核分"]) and r["审核分"] != r["自评分"]:
+        return ["background-color: #fff4e5"] * len(r)
+    return [""] * len(r)
+
+
+st.markdown(f"**逐项得分**（{len(ind)} 项；审核分与自评分不同的行以浅橙色标出；自动计算项由系统根据台账计算）")
+num2 = (lambda v: viz.pts(v) if viz.isnum(v) else "")
+st.dataframe(ind.style.apply(changed, axis=1).format(
+    {"满分": lambda v: f"{v:g}", "自评分": num2, "审核分": num2, "最终得分": num2}),
+    hide_index=True, placeholder="", key="scorecard_points", height=38 + 35 * len(ind),
+    column_config={"二级指标": st.column_config.TextColumn(width="large")})
+row = st.container(horizontal=True)
+try:
+    data = q.unit_scorecard_bytes(year, unit, data_version())
+    row.download_button("下载该单位评分卡（Excel）", icon=":material/download:", data=data,
+                        file_name=f"{year}年度{unit}评分卡.xlsx", type="primary", on_click="ignore",
+                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        key="scorecard_unit_xlsx")
+except Exception as e:  # pragma: no cover - shown to the user
+    st.error(f"评分卡生成失败：{e}")
+row.download_button("下载逐项得分（CSV）", icon=":material/download:", data=viz.csv_bytes(ind),
+                    file_name=f"{year}年度{unit}逐项得分.csv", mime="text/csv", key="scorecard_points_csv",
+                    on_click="ignore")

@@ -1,0 +1,384 @@
+"""Cached data access for the analytics pages (总览、评分卡、及时性、覆盖缺口、趋势).
+
+Every function here wraps one call of :mod:`metrics.engine` (or
+:mod:`metrics.report`) on one cursor of the shared connection
+(:func:`dashboard.common.db`) and caches the result keyed by
+``(year, filters, data_version())``: a write anywhere in the application bumps
+the data version, so the next read recomputes.
+
+Two kinds of cache are used:
+
+* ``st.cache_data`` for everything of modest size (scorecards, coverage,
+  requests, aggregates, workbook bytes).  Streamlit pickles these on every
+  hit, so each session gets its own copy.
+* ``st.cache_resource`` for the ledger-item facts only: a province has
+  millions of items per year, and pickling them on every page view would cost
+  seconds.  The frame is shared read-only by all sessions (never mutate it;
+  filter with boolean masks, which copy).
+
+Engine frames carry ``decimal.Decimal`` for points and rates (exact, as the
+methodology requires).  :func:`to_float` converts them for charts and tables
+only; never feed the converted values back into scoring.
+"""
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard.common import data_version, db
+from data.store import db_path
+from metrics import engine
+from metrics.scheme import scheme_changes as _scheme_changes
+from metrics.scheme import scheme_for
+from metrics.scheme import years as scheme_years
+
+ON_TIME, LATE, PENDING = engine.ON_TIME, engine.LATE, engine.PENDING
+NOT_SUBMITTED = engine.NOT_SUBMITTED
+UNIT_TYPES = ("乡镇", "部门")
+GRADES = ("优秀", "良好", "合格", "不合格")
+#: the four states of a ledger item shown on the timeliness page
+ITEM_STATES = ("按时公开", "逾期公开", "逾期未公开", "未到期未公开")
+BONUS_GROUP = "加分项"
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _call(fn, *args, **kwargs):
+    """Run ``fn(cursor, *args)`` on one fresh cursor of the shared connection."""
+    cur = db()
+    try:
+        return fn(cur, *args, **kwargs)
+    finally:
+        try:
+            cur.close()
+        except Exception:  # pragma: no cover - closing a cursor never matters
+            pass
+
+
+def to_float(df: pd.DataFrame, columns=None) -> pd.DataFrame:
+    """A copy of ``df`` for display: columns holding ``Decimal`` values become
+    float64 (``None`` → NaN), columns of Python ints become nullable ``Int64``.
+    ``columns`` limits the conversion (and forces float64 on those)."""
+    out = df.copy()
+    cols = list(columns) if columns is not None else list(out.columns)
+    for c in cols:
+        if c not in out.columns or out[c].dtype != object:
+            continue
+        s = out[c]
+        sample = s.dropna()
+        first = sample.iloc[0] if len(sample) else None
+        if columns is not None or isinstance(first, (Decimal, float)):
+            out[c] = pd.to_numeric(s.map(lambda v: float(v) if v is not None else np.nan), errors="coerce")
+        elif isinstance(first, (int, np.integer)) and not isinstance(first, bool):
+            out[c] = pd.array([None if v is None else int(v) for v in s], dtype="Int64")
+    return out
+
+
+def previous_year(year: int) -> int | None:
+    """The scheme year just before ``year`` (None for the first one)."""
+    ys = [y for y in scheme_years() if y < int(year)]
+    return ys[-1] if ys else None
+
+
+def group_maxima(year: int) -> dict[str, float]:
+    """一级指标 → its maximum points in ``year``'s scheme (scheme order)."""
+    s = scheme_for(year)
+    out: dict[str, float] = {}
+    for i in s.indicators:
+        out[i.group] = out.get(i.group, 0.0) + float(i.max)
+    return out
+
+
+def group_codes(year: int) -> dict[str, list[str]]:
+    s = scheme_for(year)
+    out: dict[str, list[str]] = {}
+    for i in s.indicators:
+        out.setdefault(i.group, []).append(i.code)
+    return out
+
+
+def changes_vs_previous(year: int) -> list[str]:
+    """The scheme's changes against the previous scheme year (empty = none)."""
+    p = previous_year(year)
+    if p is None:
+        return []
+    return _scheme_changes(scheme_for(p), scheme_for(year))
+
+
+def all_scheme_changes() -> dict[int, list[str]]:
+    """Year → its changes against the previous scheme year (years with changes only)."""
+    out = {}
+    for y in scheme_years():
+        ch = changes_vs_previous(y)
+        if ch:
+            out[y] = ch
+    return out
+
+
+# --------------------------------------------------------------------------- scorecards
+
+@st.cache_data(show_spinner="正在计算评分…", max_entries=24)
+def _score_year(year: int, dv: int) -> pd.DataFrame:
+    return _call(engine.score_year, int(year))
+
+
+def scores_raw(year: int) -> pd.DataFrame:
+    """``engine.score_year`` as is (Decimal points and rates)."""
+    return _score_year(int(year), data_version())
+
+
+@st.cache_data(show_spinner=False, max_entries=24)
+def _scores_view(year: int, dv: int) -> pd.DataFrame:
+    df = to_float(_score_year(year, dv))
+    df["submitted"] = df["status"] != NOT_SUBMITTED
+    return df
+
+
+def scores(year: int) -> pd.DataFrame:
+    """The year's scorecard for display: Decimal columns as floats, plus
+    ``submitted`` (bool).  One row per registered unit."""
+    return _scores_view(int(year), data_version())
+
+
+@st.cache_data(show_spinner=False, max_entries=24)
+def _group_rates(year: int, dv: int) -> pd.DataFrame:
+    df = _scores_view(year, dv)
+    sub = df[df["submitted"]]
+    gm = group_maxima(year)
+    out = sub[["unit", "unit_type", "status", "total", "grade", "rank", "score_rate"]].copy()
+    for g, codes in group_codes(year).items():
+        pts = sub[codes].sum(axis=1, min_count=1)
+        out[f"{g}|得分"] = pts
+        out[g] = pts / gm[g] if gm[g] else np.nan
+    return out.reset_index(drop=True)
+
+
+def group_rates(year: int) -> pd.DataFrame:
+    """Per submitted unit: total, grade, rank, score_rate and, per 一级指标
+    ``g``: ``g`` = 得分率 (subtotal ÷ group max) and ``g|得分`` = subtotal."""
+    return _group_rates(int(year), data_version())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _unit_points(year: int, unit: str, dv: int) -> pd.DataFrame:
+    return to_float(_call(engine.indicator_points, int(year), unit=unit))
+
+
+def unit_points(year: int, unit: str) -> pd.DataFrame:
+    """``engine.indicator_points`` of one unit (floats for display)."""
+    return _unit_points(int(year), unit, data_version())
+
+
+@st.cache_data(show_spinner="正在计算历年趋势…", max_entries=8)
+def _trend(dv: int) -> pd.DataFrame:
+    return to_float(_call(engine.trend))
+
+
+def trend() -> pd.DataFrame:
+    """``engine.trend`` over every scheme year (floats for display)."""
+    return _trend(data_version())
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _group_trend(dv: int) -> pd.DataFrame:
+    rows = []
+    for y in scheme_years():
+        gm = group_maxima(y)
+        gr = _group_rates(y, dv)
+        for g, mx in gm.items():
+            for t in (None, *UNIT_TYPES):
+                part = gr if t is None else gr[gr["unit_type"] == t]
+                rows.append({"year": y, "scope": t or "全县", "group": g, "max": mx,
+                             "units": int(len(part)),
+                             "mean_points": float(part[f"{g}|得分"].mean()) if len(part) else np.nan,
+                             "mean_rate": float(part[g].mean()) if len(part) else np.nan})
+    return pd.DataFrame(rows)
+
+
+def group_trend() -> pd.DataFrame:
+    """Per year, scope (全县/乡镇/部门) and 一级指标: group max, mean points and
+    mean 得分率 over the submitted units."""
+    return _group_trend(data_version())
+
+
+# --------------------------------------------------------------------------- ledger items
+
+def _compact_items(df: pd.DataFrame) -> pd.DataFrame:
+    """Item facts with small dtypes: datetime64 dates, categorical labels."""
+    out = pd.DataFrame(index=df.index)
+    for c in ("unit", "unit_type", "category", "category_name", "state"):
+        out[c] = df[c].astype("category")
+    out["sheet_row"] = pd.to_numeric(df["sheet_row"], errors="coerce").astype("Int64")
+    out["title"] = df["title"]
+    for c in ("formed", "published", "deadline"):
+        out[c] = pd.to_datetime(df[c], errors="coerce")
+    out["days_late"] = pd.to_numeric(df["days_late"], errors="coerce").astype("Int64")
+    published = out["published"].notna().to_numpy()
+    state = out["state"]
+    codes = np.where((state == ON_TIME).to_numpy(), 0,
+                     np.where((state == PENDING).to_numpy(), 3, np.where(published, 1, 2))).astype("int8")
+    out["state4"] = pd.Categorical.from_codes(codes, categories=list(ITEM_STATES))
+    out["month"] = out["formed"].dt.month.astype("int8")
+    return out
+
+
+@st.cache_resource(show_spinner="正在读取主动公开台账…", max_entries=3)
+def _items(year: int, dv: int, where: str) -> pd.DataFrame:
+    # ``where`` (the database file) is part of the key: a resource outlives
+    # ``st.cache_data.clear()`` and must never serve another database's rows
+    return _compact_items(_call(engine.item_facts, int(year)))
+
+
+def _db_key() -> str:
+    return str(db_path(os.environ.get("GONGKAI_DB") or None))
+
+
+def items(year: int) -> pd.DataFrame:
+    """Counted ledger items of ``year`` (shared, read-only; see module doc):
+    unit, unit_type, category, category_name, state (按时/逾期/未到期),
+    sheet_row, title, formed, published, deadline (datetime64), days_late,
+    state4 (按时公开/逾期公开/逾期未公开/未到期未公开), month (of 形成日期)."""
+    return _items(int(year), data_version(), _db_key())
+
+
+def _item_mask(df: pd.DataFrame, unit_type: str | None, unit: str | None) -> pd.Series:
+    m = pd.Series(True, index=df.index)
+    if unit_type:
+        m &= df["unit_type"] == unit_type
+    if unit:
+        m &= df["unit"] == unit
+    return m
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _item_summary(year: int, unit_type: str | None, unit: str | None, dv: int) -> dict:
+    df = _items(year, dv, _db_key())
+    part = df[_item_mask(df, unit_type, unit)]
+    monthly = (part.groupby(["month", "state4"], observed=False).size().rename("n").reset_index())
+    monthly = monthly[monthly["month"].between(1, 12)]
+    late = part[part["state"] == LATE]
+    hist = late["days_late"].dropna().astype(int).value_counts().sort_index()
+    counts = part["state4"].value_counts().reindex(list(ITEM_STATES), fill_value=0)
+    return {
+        "n": int(len(part)),
+        "counts": {k: int(v) for k, v in counts.items()},
+        "monthly": monthly.reset_index(drop=True),
+        "days_late": pd.DataFrame({"days_late": hist.index.astype(int), "n": hist.values.astype(int)}),
+        "late_n": int(len(late)),
+        "late_median": float(late["days_late"].dropna().median()) if len(late) else np.nan,
+    }
+
+
+def item_summary(year: int, unit_type: str | None = None, unit: str | None = None) -> dict:
+    """Small aggregates of the counted items (optionally one type / one unit):
+    ``n``, ``counts`` per state4, ``monthly`` (month, state4, n), ``days_late``
+    (days_late, n) of late items, ``late_n``, ``late_median``."""
+    return _item_summary(int(year), unit_type or None, unit or None, data_version())
+
+
+def item_exceptions(year: int, unit_type: str | None = None, unit: str | None = None,
+                    states=(LATE, PENDING), categories=None) -> pd.DataFrame:
+    """Overdue (逾期) and pending (未到期) items, filtered (a new frame)."""
+    df = items(year)
+    m = _item_mask(df, unit_type, unit) & df["state"].isin(list(states))
+    if categories:
+        m &= df["category_name"].isin(list(categories))
+    return df[m]
+
+
+# --------------------------------------------------------------------------- requests, coverage
+
+@st.cache_data(show_spinner="正在读取依申请公开台账…", max_entries=8)
+def _requests(year: int, dv: int) -> pd.DataFrame:
+    df = _call(engine.request_facts, int(year))
+    for c in ("days_allowed", "days_taken", "days_late", "sheet_row"):
+        df[c] = pd.to_numeric(df[c], errors="coerce")
+    return df
+
+
+def requests(year: int) -> pd.DataFrame:
+    """Counted requests of ``year`` (``engine.request_facts``)."""
+    return _requests(int(year), data_version())
+
+
+@st.cache_data(show_spinner="正在计算类别覆盖…", max_entries=8)
+def _coverage(year: int, dv: int) -> pd.DataFrame:
+    df = _call(engine.coverage_matrix, int(year))
+    for c in ("required", "covered"):
+        df[c] = df[c].astype(bool)
+    for c in ("items", "published"):
+        df[c] = pd.to_numeric(df[c], errors="coerce").fillna(0).astype(int)
+    return df
+
+
+def coverage(year: int) -> pd.DataFrame:
+    """``engine.coverage_matrix``: per submitted unit × catalogue category."""
+    return _coverage(int(year), data_version())
+
+
+# --------------------------------------------------------------------------- workbooks
+
+@st.cache_data(show_spinner="正在生成考核结果工作簿…", max_entries=8)
+def _report_bytes(year: int, dv: int) -> bytes:
+    from metrics.report import build_report
+
+    return _call(build_report, int(year))
+
+
+def report_bytes(year: int, dv: int | None = None) -> bytes:
+    """The 考核结果 workbook of ``year`` (``metrics.report.build_report``)."""
+    return _report_bytes(int(year), data_version() if dv is None else dv)
+
+
+@st.cache_data(show_spinner="正在生成单位评分卡…", max_entries=32)
+def _unit_scorecard_bytes(year: int, unit: str, dv: int) -> bytes:
+    from metrics.report import build_unit_scorecard
+
+    return _call(build_unit_scorecard, int(year), unit)
+
+
+def unit_scorecard_bytes(year: int, unit: str, dv: int | None = None) -> bytes:
+    return _unit_scorecard_bytes(int(year), unit, data_version() if dv is None else dv)
+
+
+# --------------------------------------------------------------------------- summary figures
+
+def summary(year: int) -> dict | None:
+    """Headline figures of a year (None when the year has no scheme):
+    registered, submitted, on_time, submit_rate, on_time_rate, mean_total,
+    mean_score_rate, grades {grade: n}, mean_proactive, mean_coverage,
+    mean_request, pending_review, provisional, provisional_reason."""
+    if year is None or scheme_for(year) is None:
+        return None
+    return _summary(int(year), data_version())
+
+
+@st.cache_data(show_spinner=False, max_entries=24)
+def _summary(year: int, dv: int) -> dict:
+    df = _scores_view(year, dv)
+    sub = df[df["submitted"]]
+    reg = int(len(df))
+    n_sub = int(len(sub))
+    on_time = int((sub["late_submission"] == False).sum())  # noqa: E712 (object column)
+    prov = bool(df["provisional"].astype(bool).any()) if reg else False
+    reason = next((r for r in df["provisional_reason"] if r), "") if reg else ""
+
+    def mean(col):
+        v = sub[col].dropna()
+        return float(v.mean()) if len(v) else None
+
+    return {
+        "year": year, "registered": reg, "submitted": n_sub, "on_time": on_time,
+        "submit_rate": n_sub / reg if reg else None,
+        "on_time_rate": on_time / reg if reg else None,
+        "mean_total": mean("total"), "mean_score_rate": mean("score_rate"),
+        "grades": {g: int((sub["grade"] == g).sum()) for g in GRADES},
+        "mean_proactive": mean("proactive_rate"), "mean_coverage": mean("coverage_rate"),
+        "mean_request": mean("request_rate"),
+        "pending_review": int(sub["status"].isin(["待审核", "已退回"]).sum()),
+        "provisional": prov, "provisional_reason": reason,
+    }

@@ -1,0 +1,229 @@
+"""Shared look of the analytics pages: colours, number formats, banners,
+empty states, downloads and a few plotly helpers.
+
+Figures are built with ``plotly.graph_objects`` from plain Python lists, so
+the spec Streamlit sends (and the tests read) holds readable values.
+"""
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import queries as q
+from metrics.scheme import scheme_for
+
+#: fixed colour per grade (等次), used by every chart
+GRADE_COLORS = {"优秀": "#1a7f37", "良好": "#2f80ed", "合格": "#e6a700", "不合格": "#d64545"}
+#: ledger item states on the timeliness page
+STATE_COLORS = {"按时公开": "#1a7f37", "逾期公开": "#f28e2b", "逾期未公开": "#d64545", "未到期未公开": "#9aa5b1"}
+REQUEST_STATE_COLORS = {"按时": "#1a7f37", "逾期": "#d64545", "未到期": "#9aa5b1"}
+#: coverage heatmap: not required / missing / covered
+COVER_COLORS = {"不要求": "#e4e7eb", "缺失": "#d64545", "已覆盖": "#1a7f37"}
+TYPE_COLORS = {"全县": "#1f2933", "乡镇": "#2f80ed", "部门": "#f28e2b"}
+
+#: default 得分率 bands of the scorecard: lower bounds of green, light green, amber (below: red)
+DEFAULT_BANDS = (0.90, 0.75, 0.60)
+BAND_COLORS = ("#1a9850", "#a6d96a", "#fdae61", "#d73027")
+BAND_TEXT = ("#ffffff", "#1f2933", "#1f2933", "#ffffff")
+
+FONT = "WenQuanYi Micro Hei, Microsoft YaHei, PingFang SC, Noto Sans CJK SC, sans-serif"
+#: beyond this many units a per-unit chart shows the first and last ones only
+CHART_UNIT_CAP = 60
+TABLE_ROW_CAP = 2000
+
+
+# --------------------------------------------------------------------------- formats
+
+def isnum(v) -> bool:
+    if v is None or isinstance(v, str):
+        return False
+    try:
+        return not bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def pct(v, digits: int = 1) -> str:
+    """0.9234 → '92.3%'; empty → '—'."""
+    return f"{float(v) * 100:.{digits}f}%" if isnum(v) else "—"
+
+
+def pts(v, digits: int = 2) -> str:
+    return f"{float(v):.{digits}f}" if isnum(v) else "—"
+
+
+def metric(col, label: str, value: str, cur=None, prev=None, kind: str = "pp", *, better: str = "up",
+           help: str | None = None) -> None:
+    """A tile with its change against the previous year.
+
+    ``kind``: ``pp`` (rate, shown in percentage points), ``num`` (points) or
+    ``count``.  ``better``: ``up``, ``down`` (a rise is bad) or ``none``
+    (neutral).  A zero change shows 持平 in grey; no previous value, no delta."""
+    delta, color, arrow = None, "normal", "auto"
+    if isnum(cur) and isnum(prev):
+        d = float(cur) - float(prev)
+        if kind == "pp":
+            d = round(d * 100, 1)
+            text = f"{d:+.1f} 个百分点"
+        elif kind == "count":
+            d = int(round(d))
+            text = f"{d:+d} 个"
+        else:
+            d = round(d, 2)
+            text = f"{d:+.2f} 分"
+        if d == 0:
+            delta, color, arrow = "持平", "off", "off"
+        else:
+            delta = text
+            color = {"up": "normal", "down": "inverse"}.get(better, "off")
+    col.metric(label, value, delta, delta_color=color, delta_arrow=arrow, help=help, border=True)
+
+
+def band_index(rate, bands=DEFAULT_BANDS) -> int | None:
+    if not isnum(rate):
+        return None
+    for n, low in enumerate(bands):
+        if float(rate) >= low - 1e-12:
+            return n
+    return len(bands)
+
+
+def band_labels(bands=DEFAULT_BANDS) -> list[str]:
+    b = [f"{x * 100:g}%" for x in bands]
+    return [f"≥ {b[0]}", f"{b[1]} – {b[0]}", f"{b[2]} – {b[1]}", f"< {b[2]}"]
+
+
+def legend_html(items: list[tuple[str, str]]) -> str:
+    """Colour chips for a legend: [(label, colour)]."""
+    chips = "".join(
+        f'<span style="display:inline-flex;align-items:center;margin-right:1.1em;white-space:nowrap">'
+        f'<span style="display:inline-block;width:0.95em;height:0.95em;border-radius:3px;'
+        f'background:{c};margin-right:0.35em;border:1px solid rgba(0,0,0,.15)"></span>{lbl}</span>'
+        for lbl, c in items)
+    return f'<div style="font-size:0.9rem;line-height:1.9">{chips}</div>'
+
+
+# --------------------------------------------------------------------------- page furniture
+
+def page_header(title: str, year: int, subtitle: str | None = None) -> None:
+    s = scheme_for(year)
+    st.title(f"{title} · {year}年度")
+    st.caption(subtitle or (s.name if s else ""))
+
+
+def year_banners(year: int, show_changes: bool = True) -> None:
+    """Provisional scores (calendar missing) and scheme changes vs last year."""
+    sm = q.summary(year)
+    if sm and sm["provisional"]:
+        st.warning("**本年度分数为暂定结果。** " + (sm["provisional_reason"] or "缺少官方节假日安排。"), icon=":material/warning:")
+    if show_changes:
+        ch = q.changes_vs_previous(year)
+        if ch:
+            prev = q.previous_year(year)
+            s = scheme_for(year)
+            note = f"（{s.note}）" if s and s.note else ""
+            st.info(f"**{year}年考核指标体系较{prev}年有调整**{note}：" + "；".join(ch)
+                    + "。本年分数按本年指标体系计算；与往年比较时请看得分率（得分 ÷ 满分）。", icon=":material/info:")
+
+
+def empty(message: str, icon: str = ":material/inbox:") -> None:
+    """A friendly empty state."""
+    st.info(message, icon=icon)
+
+
+def no_submissions(year: int) -> bool:
+    """Show the empty state and return True when nobody has submitted for ``year``."""
+    sm = q.summary(year)
+    if sm is None or sm["registered"] == 0:
+        empty("尚未登记任何考核单位。请管理员先导入单位名录。")
+        return True
+    if sm["submitted"] == 0:
+        empty(f"{year}年度还没有单位报送自检自评材料，暂无可分析的数据。"
+              f"已登记 {sm['registered']} 个单位，单位报送后这里会自动显示结果。")
+        return True
+    return False
+
+
+def type_filter(key: str, label: str = "单位类型", include_all: bool = True) -> str | None:
+    opts = (["全部"] if include_all else []) + list(q.UNIT_TYPES)
+    v = st.radio(label, opts, horizontal=True, key=key)
+    return None if v == "全部" else v
+
+
+# --------------------------------------------------------------------------- downloads
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """UTF-8 with BOM, so that Excel opens the Chinese text correctly."""
+    return df.to_csv(index=False).encode("utf-8-sig")
+
+
+def xlsx_bytes(df: pd.DataFrame, sheet: str = "数据") -> bytes:
+    from openpyxl.utils import get_column_letter
+
+    out = io.BytesIO()
+    clean = df.copy()
+    for c in clean.columns:
+        if pd.api.types.is_datetime64_any_dtype(clean[c]):
+            clean[c] = clean[c].dt.date
+    with pd.ExcelWriter(out, engine="openpyxl") as xw:
+        clean.to_excel(xw, index=False, sheet_name=sheet[:31])
+        ws = xw.sheets[sheet[:31]]
+        ws.freeze_panes = "A2"
+        for n, c in enumerate(clean.columns, start=1):
+            width = max([len(str(c))] + [len(str(v)) for v in clean[c].head(200).tolist()])
+            ws.column_dimensions[get_column_letter(n)].width = min(max(8, width * 1.6 + 2), 60)
+    return out.getvalue()
+
+
+def download_table(df: pd.DataFrame | None, base_name: str, key: str, xlsx: bool = False,
+                   label: str = "下载本表", build=None, rows: int | None = None) -> None:
+    """CSV (UTF-8 with BOM) and optionally .xlsx of the table shown on screen.
+
+    ``build`` (a function returning the frame, with ``rows`` its row count)
+    may replace ``df``.  Tables over 20,000 rows are generated on click
+    (deferred) instead of on every rerun."""
+    n = rows if rows is not None else (len(df) if df is not None else 0)
+    make = build if build is not None else (lambda d=df: d)
+    lazy = n > 20000
+    if not lazy and df is None:
+        df = make()
+    row = st.container(horizontal=True)
+    csv_data = (lambda: csv_bytes(make())) if lazy else csv_bytes(df)
+    row.download_button(f"{label}（CSV）", icon=":material/download:", data=csv_data, file_name=f"{base_name}.csv",
+                        mime="text/csv", key=f"{key}_csv", on_click="ignore")
+    if xlsx:
+        x_data = (lambda: xlsx_bytes(make())) if lazy or n > 3000 else xlsx_bytes(df)
+        row.download_button(f"{label}（Excel）", icon=":material/download:", data=x_data,
+                            file_name=f"{base_name}.xlsx",
+                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                            key=f"{key}_xlsx", on_click="ignore", disabled=n > 1_000_000,
+                            help="超过一百万行，请下载 CSV" if n > 1_000_000 else None)
+
+
+# --------------------------------------------------------------------------- plotly
+
+def layout(fig: go.Figure, height: int = 420, **kw) -> go.Figure:
+    if "title" in kw:  # title on its own line, the legend between it and the plot
+        t = kw["title"] if isinstance(kw["title"], dict) else dict(text=kw["title"])
+        kw["title"] = dict(t, x=0, xanchor="left", y=0.995, yanchor="top", yref="container")
+        below = isinstance(kw.get("legend"), dict) and kw["legend"].get("y", 1) < 0
+        kw.setdefault("margin", dict(l=10, r=10, t=56 if below or kw.get("showlegend") is False else 78, b=10))
+    kw.setdefault("margin", dict(l=10, r=10, t=40, b=10))
+    kw.setdefault("legend", dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0))
+    fig.update_layout(height=height, font=dict(family=FONT), hoverlabel=dict(font_family=FONT), **kw)
+    return fig
+
+
+def cap_units(df: pd.DataFrame, n: int = CHART_UNIT_CAP) -> tuple[pd.DataFrame, bool]:
+    """First and last n/2 rows of an ordered frame when it is longer than n."""
+    if len(df) <= n:
+        return df, False
+    h = n // 2
+    return pd.concat([df.head(h), df.tail(h)]), True
+
+
+def show(fig: go.Figure, key: str) -> None:
+    st.plotly_chart(fig, key=key, config={"displaylogo": False, "locale": "zh-CN"})
