@@ -227,3 +227,23 @@ def cap_units(df: pd.DataFrame, n: int = CHART_UNIT_CAP) -> tuple[pd.DataFrame, 
 
 def show(fig: go.Figure, key: str) -> None:
     st.plotly_chart(fig, key=key, config={"displaylogo": False, "locale": "zh-CN"})
+
+
+def start_analytics_page(title: str, subtitle=None, show_changes: bool = True):
+    """The common start of an analytics page: role check, the year chosen in
+    the sidebar and its scheme, the header and banners. Stops the page (with
+    the empty state) when nobody has submitted for the year.
+
+    ``subtitle`` is text, or a function of the scheme giving the text.
+    Returns ``(year, scheme)``.
+    """
+    from dashboard.common import require_role, selected_year
+
+    require_role("admin", "reviewer", "leader")
+    year = selected_year()
+    scheme = scheme_for(year)
+    page_header(title, year, subtitle(scheme) if callable(subtitle) else subtitle)
+    year_banners(year, show_changes=show_changes)
+    if no_submissions(year):
+        st.stop()
+    return year, scheme

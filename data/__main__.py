@@ -191,7 +191,17 @@ def cmd_users_add(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from data.store import DatabaseBusy
+
     args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except DatabaseBusy as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _dispatch(args) -> int:
     if args.verb == "units":
         return cmd_units_load(args)
     if args.verb == "ingest":

@@ -197,12 +197,22 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     return len(MIGRATIONS)
 
 
+class DatabaseBusy(RuntimeError):
+    """The database file is locked by another process (DuckDB allows one writer process)."""
+
+
 def connect(path: str | os.PathLike | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) and migrate the database."""
     p = db_path(path)
     if str(p) != ":memory:":
         p.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(p), read_only=read_only)
+    try:
+        con = duckdb.connect(str(p), read_only=read_only)
+    except duckdb.IOException as e:
+        if "lock" in str(e).lower():
+            raise DatabaseBusy(f"数据库 {p} 正被另一个程序（例如正在运行的看板）使用，请先关闭它，"
+                               f"或在看板的“批量导入”页面中操作") from e
+        raise
     if not read_only:
         migrate(con)
     return con

@@ -268,3 +268,26 @@ def test_real_subprocess(loaded, files):
     assert lines[1] == "bad.xlsx: 已拒收 — 2个错误，未保存任何数据"
     assert "bad.xlsx: 主动公开台账!C3: " in lines[2]
     assert query(loaded, "SELECT unit FROM submissions") == [(UNIT,)]
+
+
+def test_a_database_locked_by_another_process_gives_a_chinese_message_and_exit_2(tmp_path, capsys):
+    import subprocess
+    import sys
+    import textwrap
+
+    db = tmp_path / "busy.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import duckdb, sys, time
+        con = duckdb.connect({str(db)!r})
+        print("ready", flush=True)
+        sys.stdin.readline()
+    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        from data.__main__ import main
+        code = main(["units", "load", "nonexistent.csv", "--db", str(db)])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert "正被另一个程序" in err and str(db) in err
+    finally:
+        holder.communicate("\n", timeout=10)

@@ -19,18 +19,10 @@ import streamlit as st  # noqa: E402
 
 from dashboard import queries as q  # noqa: E402
 from dashboard import viz  # noqa: E402
-from dashboard.common import require_role, selected_year  # noqa: E402
-from metrics.scheme import load_catalogue, scheme_for  # noqa: E402
+from metrics.scheme import load_catalogue  # noqa: E402
 
-require_role("admin", "reviewer", "leader")
-year = selected_year()
-scheme = scheme_for(year)
-
-viz.page_header("覆盖缺口", year, "必公开类别：按单位类型确定，另加单位名录中登记的附加类别。某类别在本年度至少有一条"
-                                  f"形成于本年、并在统计截止日（{scheme.cutoff:%Y-%m-%d}）前公开的事项，即为已覆盖。")
-viz.year_banners(year)
-if viz.no_submissions(year):
-    st.stop()
+year, scheme = viz.start_analytics_page("覆盖缺口", lambda scheme: "必公开类别：按单位类型确定，另加单位名录中登记的附加类别。某类别在本年度至少有一条"
+                                      f"形成于本年、并在统计截止日（{scheme.cutoff:%Y-%m-%d}）前公开的事项，即为已覆盖。")
 
 sc = q.scores(year)
 sub = sc[sc["submitted"]]

@@ -19,17 +19,9 @@ import streamlit as st  # noqa: E402
 
 from dashboard import queries as q  # noqa: E402
 from dashboard import viz  # noqa: E402
-from dashboard.common import data_version, require_role, selected_year  # noqa: E402
-from metrics.scheme import scheme_for  # noqa: E402
+from dashboard.common import data_version  # noqa: E402
 
-require_role("admin", "reviewer", "leader")
-year = selected_year()
-scheme = scheme_for(year)
-
-viz.page_header("总览", year)
-viz.year_banners(year)
-if viz.no_submissions(year):
-    st.stop()
+year, scheme = viz.start_analytics_page("总览")
 
 sm = q.summary(year)
 prev = q.previous_year(year)

@@ -21,18 +21,10 @@ import streamlit as st  # noqa: E402
 
 from dashboard import queries as q  # noqa: E402
 from dashboard import viz  # noqa: E402
-from dashboard.common import require_role, selected_year  # noqa: E402
-from metrics.scheme import load_catalogue, scheme_for  # noqa: E402
+from metrics.scheme import load_catalogue  # noqa: E402
 
-require_role("admin", "reviewer", "leader")
-year = selected_year()
-scheme = scheme_for(year)
-
-viz.page_header("及时性", year, f"主动公开：形成之日起 {scheme.proactive_days} 个工作日内公开；统计截止日 "
-                                 f"{scheme.cutoff:%Y-%m-%d}，截止日前尚未到期的事项不计入及时率。")
-viz.year_banners(year, show_changes=False)
-if viz.no_submissions(year):
-    st.stop()
+year, scheme = viz.start_analytics_page("及时性", lambda scheme: f"主动公开：形成之日起 {scheme.proactive_days} 个工作日内公开；统计截止日 "
+                                     f"{scheme.cutoff:%Y-%m-%d}，截止日前尚未到期的事项不计入及时率。", show_changes=False)
 
 sc = q.scores(year)
 sub = sc[sc["submitted"]]
