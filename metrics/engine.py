@@ -480,10 +480,13 @@ def score_year(con: duckdb.DuckDBPyConnection, year: int, scheme: Scheme | None 
     s = _scheme(year, scheme)
     codes = s.codes
     with _params(con, [s]):
-        sql = f"""{_score_ctes(unit is not None)},
+        # No unit filter inside the CTEs: a unit's rank is its rank among all
+        # units of its type, so every unit is scored and the filter comes last.
+        sql = f"""{_score_ctes(False)},
         wide AS (SELECT unit, year, {_wide_indicator_sql(codes)} FROM points GROUP BY unit, year)
         SELECT {_unit_year_columns()}, {", ".join('w."' + c.replace('"', '""') + '"' for c in codes)}
         FROM scored s LEFT JOIN wide w ON w.unit = s.unit AND w.year = s.year
+        {"WHERE s.unit = $unit" if unit is not None else ""}
         {ORDER_SQL}"""
         tbl = _run(con, sql, {"unit": unit} if unit is not None else None)
         missing = missing_calendar_years(con, s)
@@ -639,8 +642,9 @@ def trend(con: duckdb.DuckDBPyConnection, years: Iterable[int] | None = None,
     if not schemes:
         return pd.DataFrame(columns=TREND_COLUMNS + ["grade", "rank", "provisional"])
     with _params(con, schemes):
-        sql = f"""{_score_ctes(unit is not None)}
+        sql = f"""{_score_ctes(False)}
         SELECT {_unit_year_columns()} FROM scored s
+        {"WHERE s.unit = $unit" if unit is not None else ""}
         ORDER BY s.year, CASE s.unit_type WHEN '乡镇' THEN 0 WHEN '部门' THEN 1 ELSE 2 END, s.unit_type,
                  s.sid IS NULL, s.rank NULLS LAST, s.unit"""
         tbl = _run(con, sql, {"unit": unit} if unit is not None else None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import tomllib
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 
@@ -152,10 +152,35 @@ def _req(d: dict, key: str, where: str, typ=None):
     return v
 
 
-def _dec(v, where: str) -> Decimal:
+def _dec(v, where: str, places: int | None = None, minimum: Decimal | None = None) -> Decimal:
+    """A finite number (TOML integer, float or numeric string); optionally with at
+    most ``places`` decimals and not below ``minimum``.  Anything else is a
+    :class:`SchemeError` naming ``where`` (file and key)."""
     if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-        raise SchemeError(f"{where}: 需要数值")
-    return Decimal(str(v))
+        raise SchemeError(f"{where}: 需要数值，实为 “{v}”")
+    try:
+        d = Decimal(str(v).strip())
+    except InvalidOperation:
+        raise SchemeError(f"{where}: 需要数值，实为 “{v}”") from None
+    if not d.is_finite():
+        raise SchemeError(f"{where}: 需要有限的数值，实为 “{v}”")
+    if places is not None and d != d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN):
+        raise SchemeError(f"{where}: 最多 {places} 位小数，实为 {v}")
+    if minimum is not None and d < minimum:
+        raise SchemeError(f"{where}: 不能小于 {minimum}，实为 {v}")
+    return d
+
+
+def _int(d: dict, key: str, where: str, minimum: int, default: int | None = None) -> int:
+    """An integer ≥ ``minimum`` under ``key`` (``default`` when absent and a default is given)."""
+    if key not in d and default is not None:
+        return default
+    v = _req(d, key, where)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise SchemeError(f"{where}: 键 “{key}” 需要整数，实为 “{v}”")
+    if v < minimum:
+        raise SchemeError(f"{where}: 键 “{key}” 不能小于 {minimum}，实为 {v}")
+    return v
 
 
 def parse_catalogue(d: dict, source: str = "catalogue.toml") -> Catalogue:
@@ -189,7 +214,7 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
 
 def parse_scheme(d: dict, source: str, catalogue: Catalogue | None = None) -> Scheme:
     cat = catalogue or load_catalogue()
-    year = _req(d, "year", source, int)
+    year = _int(d, "year", source, 1900)
     dates = _req(d, "dates", source, dict)
     ys = _req(dates, "year_start", f"{source}: dates", dt.date)
     ye = _req(dates, "year_end", f"{source}: dates", dt.date)
@@ -197,17 +222,22 @@ def parse_scheme(d: dict, source: str, catalogue: Catalogue | None = None) -> Sc
     if not ys <= ye < cutoff:
         raise SchemeError(f"{source}: dates: 需要 year_start ≤ year_end < cutoff")
     rules = _req(d, "rules", source, dict)
-    pdays = _req(rules, "proactive_days", f"{source}: rules", int)
+    pdays = _int(rules, "proactive_days", f"{source}: rules", 1)
+    late_days = _int(rules, "late_submission_days", f"{source}: rules", 0, default=5)
+    late_points = _dec(rules.get("late_submission_points", 1), f"{source}: rules.late_submission_points",
+                       places=2, minimum=Decimal(0))
     rr = []
     for n, r in enumerate(_req(rules, "requests", f"{source}: rules", list)):
         w = f"{source}: rules.requests[{n}]"
-        rr.append(RequestRule(_req(r, "from", w, dt.date), _req(r, "days", w, int),
-                              _req(r, "extended_days", w, int), r.get("basis", "")))
+        if not isinstance(r, dict):
+            raise SchemeError(f"{w}: 需要一个表（from、days、extended_days）")
+        rr.append(RequestRule(_req(r, "from", w, dt.date), _int(r, "days", w, 1),
+                              _int(r, "extended_days", w, 1), r.get("basis", "")))
     rr.sort(key=lambda r: r.start)
     if not rr:
         raise SchemeError(f"{source}: rules.requests: 至少需要一条答复期限规则")
     grades_d = _req(d, "grades", source, dict)
-    grades = sorted(((k, _dec(v, f"{source}: grades.{k}")) for k, v in grades_d.items()),
+    grades = sorted(((k, _dec(v, f"{source}: grades.{k}", places=2)) for k, v in grades_d.items()),
                     key=lambda kv: kv[1], reverse=True)
     pen = d.get("penalties", {})
     req = _req(d, "required", source, dict)
@@ -223,7 +253,11 @@ def parse_scheme(d: dict, source: str, catalogue: Catalogue | None = None) -> Sc
     seen: set[str] = set()
     for n, i in enumerate(_req(d, "indicators", source, list)):
         w = f"{source}: indicators[{n}]"
+        if not isinstance(i, dict):
+            raise SchemeError(f"{w}: 需要一个表（[[indicators]]）")
         code = _req(i, "code", w, str).strip().upper()
+        if not code:
+            raise SchemeError(f"{w}: 键 “code” 不能为空")
         w = f"{source}: indicators.{code}"
         if code in seen:
             raise SchemeError(f"{w}: 指标编号重复")
@@ -234,16 +268,15 @@ def parse_scheme(d: dict, source: str, catalogue: Catalogue | None = None) -> Sc
         rule = i.get("rule")
         if typ == "auto" and rule not in AUTO_RULES:
             raise SchemeError(f"{w}: 自动指标的 rule “{rule}” 不是系统能计算的指标（{'、'.join(AUTO_RULES)}）")
-        mx = _dec(_req(i, "max", w), f"{w}.max")
+        mx = _dec(_req(i, "max", w), f"{w}.max", places=2)
         if mx <= 0:
-            raise SchemeError(f"{w}: max 必须为正数")
+            raise SchemeError(f"{w}.max: max 必须为正数")
         inds.append(Indicator(code, _req(i, "group", w, str), i.get("text", ""), mx, typ, rule, i.get("plan", "")))
     s = Scheme(
         year=year, name=d.get("name", f"{year}年度"), year_start=ys, year_end=ye, cutoff=cutoff,
-        proactive_days=pdays, late_submission_days=rules.get("late_submission_days", 5),
-        late_submission_points=_dec(rules.get("late_submission_points", 1), f"{source}: rules.late_submission_points"),
+        proactive_days=pdays, late_submission_days=late_days, late_submission_points=late_points,
         request_rules=tuple(rr), grades=tuple(grades), fail_grade=d.get("fail_grade", "不合格"),
-        k1_points=_dec(pen.get("K1_points", 3), f"{source}: penalties.K1_points"),
+        k1_points=_dec(pen.get("K1_points", 3), f"{source}: penalties.K1_points", places=2, minimum=Decimal(0)),
         required=required, indicators=tuple(inds), note=d.get("note", ""), source=source)
     if s.base_max != BASE_TOTAL:
         raise SchemeError(f"{source}: indicators: 基础分满分合计应为 100，实为 {s.base_max}")
@@ -259,6 +292,8 @@ def load_scheme_file(path: Path) -> Scheme:
         d = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise SchemeError(f"{p.name}: TOML 格式错误：{e}") from e
+    except UnicodeDecodeError:
+        raise SchemeError(f"{p.name}: 文件不是 UTF-8 编码") from None
     s = parse_scheme(d, p.name)
     if p.stem.isdigit() and int(p.stem) != s.year:
         raise SchemeError(f"{p.name}: year = {s.year} 与文件名不符")
