@@ -82,6 +82,9 @@ def cmd_units_load(args) -> int:
     except (FileNotFoundError, IsADirectoryError):
         print(f"{args.file}: 文件不存在", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as e:
+        print(f"{args.file}: 无法读取（{e.strerror or e}）", file=sys.stderr)
+        return EXIT_USAGE
     except RegistryError as e:
         for i in e.issues:
             print(f"{i.location}: {i.message}", file=sys.stderr)
@@ -147,12 +150,20 @@ def cmd_template(args) -> int:
         print(f"没有 {args.year} 年度的考核指标体系", file=sys.stderr)
         return EXIT_USAGE
     con = connect(args.db)
-    unit = get_units(con).get(norm_key(args.unit, label=False))
+    try:
+        unit = get_units(con).get(norm_key(args.unit, label=False))
+    finally:
+        con.close()
     if unit is None:
         print(f"单位“{args.unit}”不在单位名录中", file=sys.stderr)
         return EXIT_USAGE
-    with open(args.output, "wb") as fh:
-        fh.write(build_template(scheme, unit))
+    try:
+        with open(args.output, "wb") as fh:
+            fh.write(build_template(scheme, unit))
+    except OSError as e:
+        print(f"{args.output}: 无法写入（{e.strerror or e}）：请检查文件夹是否存在、文件是否正在 Excel 中打开",
+              file=sys.stderr)
+        return EXIT_USAGE
     print(f"已生成 {unit.name} {args.year}年度自评表：{args.output}")
     return EXIT_OK
 

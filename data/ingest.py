@@ -62,6 +62,12 @@ def check_workbook(con: duckdb.DuckDBPyConnection, file_name: str, content: byte
     return sub, report
 
 
+def _approved_error(unit: str, year: int):
+    return error("submission_approved",
+                 f"{unit} {year}年度的自评材料已审核通过（已审核），不能再上传新版本；"
+                 f"如需修改，请联系考核组“重新打开”后再上传", "单位信息")
+
+
 def _state(con, unit: str, year: int) -> tuple[int | None, int, str | None, str | None]:
     """(current id, current version or 0, its sha256, workflow status) in one query."""
     return con.execute(
@@ -85,8 +91,13 @@ def ingest_bytes(con: duckdb.DuckDBPyConnection, file_name: str, content: bytes,
     res = IngestResult(file_name, REJECTED, report, sha256=sha)
     if sub is not None:
         res.unit, res.year = sub.unit, sub.year
-    if report.ok and only_unit is not None and sub.unit != only_unit:
+    if only_unit is not None and sub is not None and sub.unit is not None and sub.unit != only_unit:
         report.add(error("unit_not_allowed", f"本账号只能上报“{only_unit}”的自评表，此文件是“{sub.unit}”的", "单位信息"))
+    if not report.ok and sub is not None and sub.unit and sub.year:
+        # everything wrong is reported at once: a unit fixing its errors should not learn
+        # only afterwards that the submission is locked
+        if _state(con, sub.unit, sub.year)[3] == APPROVED:
+            report.add(_approved_error(sub.unit, sub.year))
     if report.ok:
         try:
             # one transaction: the current version and the workflow state are read
@@ -96,9 +107,7 @@ def ingest_bytes(con: duckdb.DuckDBPyConnection, file_name: str, content: bytes,
                 if cur_sha == sha:
                     res.outcome, res.version, res.submission_id = UNCHANGED, cur_version, cur_id
                 elif status == APPROVED:
-                    report.add(error("submission_approved",
-                                     f"{sub.unit} {sub.year}年度的自评材料已审核通过（已审核），不能再上传新版本；"
-                                     f"如需修改，请联系考核组“重新打开”后再上传", "单位信息"))
+                    report.add(_approved_error(sub.unit, sub.year))
                 else:
                     sid = _store(con, sub, file_name, content, sha, received, actor, report, cur_version + 1, status)
                     res.outcome, res.version, res.submission_id = ACCEPTED, cur_version + 1, sid

@@ -152,7 +152,8 @@ def _sniff(file_name: str, content: bytes) -> list[Issue]:
         packed = max(1, sum(i.compress_size for i in infos))
         if total > MAX_UNZIPPED_BYTES or (total > 10 * 1024 * 1024 and total / packed > MAX_ZIP_RATIO):
             return [error("file_archive_too_large",
-                          f"文件解压后将达 {total / 1024 / 1024:.0f} MB，异常过大（可能是损坏或恶意文件），已拒收")]
+                          f"文件解压后将达 {total / 1024 / 1024:.0f} MB，异常过大（可能是损坏或恶意文件），已拒收："
+                          f"请在 Excel 或 WPS 中打开，删除无关的工作表和图片后重新保存上传")]
         names = {i.filename for i in infos}
         if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
             if "xl/workbook.bin" in names:
@@ -168,7 +169,9 @@ def _sniff(file_name: str, content: bytes) -> list[Issue]:
         return [error("file_not_spreadsheet", f"“{file_name}”不是电子表格文件（可能是 Word 文档或压缩包）：请上传自检自评表 .xlsx 或 .xls 文件")]
     if head == OLE_MAGIC:
         return _sniff_ole(file_name, content)
-    return [error("file_not_spreadsheet", f"“{file_name}”不是电子表格文件：请上传自检自评表 .xlsx 或 .xls 文件")]
+    return [error("file_not_spreadsheet",
+                  f"“{file_name}”不是 Excel 工作簿（可能是网页、文本或其他文件改了扩展名）："
+                  f"请在 Excel 或 WPS 中打开后另存为 .xlsx 再上传；若不是自检自评表，请上传正确的文件")]
 
 
 def _sniff_ole(file_name: str, content: bytes) -> list[Issue]:
@@ -289,14 +292,23 @@ def find_table(sheet: Sheet, columns: list[ColumnSpec]) -> tuple[Table | None, l
     for spec in columns:
         for k in spec.keys():
             lookup.setdefault(k, spec.name)
+    canonical = {norm_key(spec.name) for spec in columns}
     required = [c.name for c in columns if c.required]
     best: tuple[int, set[str]] = (-1, set())
     for r in range(min(HEADER_SCAN_ROWS, sheet.n_rows)):
         cols: dict[str, int] = {}
+        exact: set[str] = set()
         for c, v in enumerate(sheet.grid[r]):
-            name = lookup.get(norm_key(v))
-            if name and name not in cols:
+            key = norm_key(v)
+            name = lookup.get(key)
+            if not name:
+                continue
+            # the canonical header wins over an alias in the same row (a row-number 编号
+            # next to 申请编号); otherwise the leftmost column wins
+            if name not in cols or (key in canonical and name not in exact):
                 cols[name] = c
+                if key in canonical:
+                    exact.add(name)
         if all(n in cols for n in required):
             return _table_rows(sheet, r, _header_block_end(sheet, r, cols, lookup), cols), []
         if len(set(cols) & set(required)) > len(best[1]):
@@ -352,11 +364,19 @@ def find_labels(sheet: Sheet, labels: list[ColumnSpec]) -> dict[str, tuple[objec
     for spec in labels:
         for k in spec.keys():
             lookup.setdefault(k, spec.name)
+    canonical = {norm_key(spec.name) for spec in labels}
     found: dict[str, tuple[object, str]] = {}
+    exact: set[str] = set()
     for r in range(min(KV_SCAN_ROWS, sheet.n_rows)):
         for c in range(min(KV_SCAN_COLS, len(sheet.grid[r]))):
-            name = lookup.get(norm_key(sheet.grid[r][c]))
-            if name and name not in found:
+            key = norm_key(sheet.grid[r][c])
+            name = lookup.get(key)
+            if not name:
+                continue
+            # the first occurrence wins, but the canonical label wins over an alias (单位名称 over 填报单位)
+            if name not in found or (key in canonical and name not in exact):
                 vc = sheet.merged_end_col(r, c) + 1
                 found[name] = (sheet.value(r, vc), addr(r, vc))
+                if key in canonical:
+                    exact.add(name)
     return found

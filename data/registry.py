@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,14 @@ def parse_registry(text: str, source: str = "registry.csv") -> list[Unit]:
     """Parse the registry CSV; raise :class:`RegistryError` naming every bad line."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text))
+    rows: list[list[str]] = []
+    lines: list[int] = []  # the file line each record starts on (a quoted field may span lines)
+    last = 0
+    for rec in reader:
+        rows.append(rec)
+        lines.append(last + 1)
+        last = reader.line_num
     issues: list[Issue] = []
     if not rows or [norm_key(h) for h in rows[0]][:3] != HEADER:
         raise RegistryError([error("registry_header", f"第1行表头应为“{','.join(HEADER)}”，实为“{','.join(rows[0]) if rows else '（空文件）'}”",
@@ -43,7 +51,7 @@ def parse_registry(text: str, source: str = "registry.csv") -> list[Unit]:
     lookup = load_catalogue().lookup()
     units: list[Unit] = []
     seen: dict[str, int] = {}
-    for n, row in enumerate(rows[1:], start=2):
+    for n, row in zip(lines[1:], rows[1:]):
         if not any(c.strip() for c in row):
             continue
         if any(c.strip() for c in row[3:]):
@@ -56,10 +64,16 @@ def parse_registry(text: str, source: str = "registry.csv") -> list[Unit]:
         if not name:
             issues.append(error("registry_name", f"第{n}行：单位名称为空", sheet=source, row=n))
             continue
+        if any(unicodedata.category(ch) == "Cc" and not ch.isspace() for ch in "".join(row)):
+            issues.append(error("registry_control_char", f"第{n}行含有不可见的控制字符（多半是从别处复制来的）：请删除后重新导入",
+                                sheet=source, row=n))
+            continue
         if name in seen:
             issues.append(error("registry_duplicate", f"第{n}行：单位“{name}”重复（第{seen[name]}行已有）", sheet=source, row=n))
         seen.setdefault(name, n)
-        if typ not in UNIT_TYPES:
+        if not typ:
+            issues.append(error("registry_type", f"第{n}行：单位类型为空，应为“乡镇”或“部门”", sheet=source, row=n))
+        elif typ not in UNIT_TYPES:
             issues.append(error("registry_type", f"第{n}行：单位类型“{row[1].strip()}”应为“乡镇”或“部门”", sheet=source, row=n))
         extras = []
         for part in (p for p in row[2].replace("，", "、").replace(",", "、").split("、") if p.strip()):
@@ -95,10 +109,14 @@ def load_units(con: duckdb.DuckDBPyConnection, units: list[Unit], actor: str | N
 
 def load_registry_file(con: duckdb.DuckDBPyConnection, path: str | Path, actor: str | None = None) -> tuple[int, int]:
     p = Path(path)
+    content = p.read_bytes()
     try:
-        text = p.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise RegistryError([error("registry_encoding", "文件不是 UTF-8 编码的 CSV（请在 Excel 中另存为“CSV UTF-8”）", sheet=p.name)])
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = content[:e.start].count(b"\n") + 1
+        raise RegistryError([error("registry_encoding",
+                                   f"第{line}行：文件不是 UTF-8 编码的 CSV（多半是 GBK/ANSI 编码）："
+                                   f"请在 Excel 中另存为“CSV UTF-8（逗号分隔）”后重新导入", sheet=p.name, row=line)])
     return load_units(con, parse_registry(text, p.name), actor)
 
 

@@ -188,7 +188,7 @@ def _help_sheet(wb: Workbook, scheme: Scheme, unit: Unit | None, catalogue: Cata
         ("3. 请保存为 .xlsx 格式（Excel 或 WPS“另存为 Excel 工作簿”）；使用旧版 Excel 的也可保存为 .xls。"
          "不要保存为 WPS 专用的 .et 格式，不要设置打开密码。", False),
         ("4. 日期一律填写为日期，格式如 2019-06-03（也可写作 2019/6/3 或 2019年6月3日）；日期不得晚于报送当日。", False),
-        ("5. 分数填写数字，可保留一位小数（如 3.5），不要带“分”字以外的其他文字。", False),
+        ("5. 分数填写数字（如 4 或 3.5），最多保留两位小数，不要带其他文字。", False),
         ("", False),
         ("二、单位信息", True),
         ("单位名称、单位类型须与县政务公开办下发的单位名录一致（模板已预填的请勿改动）；填报人、联系电话、填报日期必须填写。", False),
@@ -250,7 +250,7 @@ def _info_sheet(wb: Workbook, scheme: Scheme, unit: Unit | None) -> None:
         "考核年度": "如 2019",
         "填报人": "必填",
         "联系电话": "必填",
-        "填报日期": "日期，如 2020-01-08",
+        "填报日期": f"日期，如 {scheme.year + 1}-01-08",
     }
     values = {"考核年度": scheme.year}
     if unit is not None:

@@ -186,7 +186,8 @@ def check_info(sheet: Sheet, ctx: Context, sub: Submission) -> Iterator[Issue]:
     if "联系电话" in found and not empty("联系电话"):
         phone = to_halfwidth(clean_text(values["联系电话"])).strip()
         if not _PHONE.match(phone):
-            yield error("phone_invalid", f"联系电话“{phone}”只能包含数字、空格和“-”", S_INFO, cells["联系电话"])
+            yield error("phone_invalid", f"联系电话“{clean_text(values['联系电话'])}”只能包含数字、空格和“-”（如 0451-7123456）",
+                        S_INFO, cells["联系电话"])
         sub.phone = phone
     if "填报日期" in found and not empty("填报日期"):
         try:
@@ -228,18 +229,18 @@ def check_scores(sheet: Sheet, ctx: Context, sub: Submission) -> Iterator[Issue]
         raw = row.get("自评得分")
         if not code:
             if not is_blank(raw):
-                yield error("score_code_empty", "该行填写了自评得分但指标编号为空", S_SCORES, row.cell("指标编号"))
+                yield error("score_code_empty", "该行填写了自评得分，但指标编号为空，请填写指标编号（如 A1）", S_SCORES, row.cell("指标编号"))
             continue
         if scheme is not None:
             try:
                 ind = scheme.indicator(code)
             except KeyError:
-                yield error("score_code_unknown", f"指标编号“{code}”不在{scheme.year}年考核指标体系中", S_SCORES, row.cell("指标编号"))
+                yield error("score_code_unknown", f"指标编号“{code}”不在{scheme.year}年考核指标体系中，请按模板中的指标编号填写", S_SCORES, row.cell("指标编号"))
                 continue
         else:
             ind = None
         if code in seen:
-            yield error("score_code_duplicate", f"指标 {code} 重复出现（第{seen[code]}行已有）", S_SCORES, row.cell("指标编号"))
+            yield error("score_code_duplicate", f"指标 {code} 重复出现（第{seen[code]}行已有），每个指标只能填一行", S_SCORES, row.cell("指标编号"))
             continue
         seen[code] = row.number
         if ind is not None and "分值" in row.cols and not is_blank(row.get("分值")):
@@ -260,10 +261,12 @@ def check_scores(sheet: Sheet, ctx: Context, sub: Submission) -> Iterator[Issue]
         try:
             score = parse_number(raw)
         except ParseError:
-            yield error("score_not_number", f"指标 {code} 的自评得分“{clean_text(raw)}”不是数字", S_SCORES, row.cell("自评得分"))
+            yield error("score_not_number", f"指标 {code} 的自评得分“{clean_text(raw)}”不是数字"
+                                + (f"，请填写 0 至 {ind.max} 之间的数字" if ind is not None else "，请填写数字"), S_SCORES, row.cell("自评得分"))
             continue
         if score < 0:
-            yield error("score_negative", f"指标 {code} 的自评得分 {score} 为负数", S_SCORES, row.cell("自评得分"))
+            yield error("score_negative", f"指标 {code} 的自评得分 {score} 为负数"
+                                + (f"，应为 0 至 {ind.max} 之间的数字" if ind is not None else "，不能为负数"), S_SCORES, row.cell("自评得分"))
             continue
         if ind is not None and score > ind.max:
             yield error("score_above_max", f"指标 {code} 的自评得分 {score} 超过该项分值 {ind.max} 分", S_SCORES, row.cell("自评得分"))
@@ -295,7 +298,7 @@ def check_ledger(sheet: Sheet, ctx: Context, sub: Submission) -> Iterator[Issue]
         title = _text(row, "信息名称")
         if not title:
             ok = False
-            yield error("title_empty", "信息名称为空", S_LEDGER, row.cell("信息名称"))
+            yield error("title_empty", "信息名称为空，请填写", S_LEDGER, row.cell("信息名称"))
         cat_raw = row.get("公开类别")
         category = None
         if is_blank(cat_raw):
@@ -305,8 +308,9 @@ def check_ledger(sheet: Sheet, ctx: Context, sub: Submission) -> Iterator[Issue]
             category = lookup.get(norm_key(cat_raw, label=False))
             if category is None:
                 ok = False
-                yield error("category_unknown", f"公开类别“{clean_text(cat_raw)}”不在公开类别目录中", S_LEDGER, row.cell("公开类别"))
+                yield error("category_unknown", f"公开类别“{clean_text(cat_raw)}”不在公开类别目录中，请从下拉列表中选择", S_LEDGER, row.cell("公开类别"))
         formed, issue = _date(row, "形成日期", S_LEDGER, ctx, required=True)
+        formed_ok = issue is None
         if issue:
             ok = False
             yield issue
@@ -316,8 +320,8 @@ def check_ledger(sheet: Sheet, ctx: Context, sub: Submission) -> Iterator[Issue]
             yield issue
         if formed and published and published < formed:
             ok = False
-            yield error("published_before_formed", f"公开日期 {published} 早于形成日期 {formed}", S_LEDGER, row.cell("公开日期"))
-        if formed and scheme and not scheme.year_start <= formed <= scheme.year_end:
+            yield error("published_before_formed", f"公开日期 {published} 早于形成日期 {formed}：公开日期不能早于形成日期，请核对", S_LEDGER, row.cell("公开日期"))
+        if formed and formed_ok and scheme and not scheme.year_start <= formed <= scheme.year_end:
             yield warning("item_outside_year", f"形成日期 {formed} 不在{scheme.year}年度内：予以保存，但不计入本年度", S_LEDGER, row.cell("形成日期"))
         channels = []
         ch_raw = row.values.get("公开渠道")
@@ -348,28 +352,30 @@ def check_requests(sheet: Sheet, ctx: Context, sub: Submission) -> Iterator[Issu
         no = _text(row, "申请编号")
         if not no:
             ok = False
-            yield error("request_no_empty", "申请编号为空", S_REQUESTS, row.cell("申请编号"))
+            yield error("request_no_empty", "申请编号为空，请填写", S_REQUESTS, row.cell("申请编号"))
         elif no in seen:
             ok = False
-            yield error("request_no_duplicate", f"申请编号“{no}”重复（第{seen[no]}行已有）", S_REQUESTS, row.cell("申请编号"))
+            yield error("request_no_duplicate", f"申请编号“{no}”重复（第{seen[no]}行已有），申请编号不得重复", S_REQUESTS, row.cell("申请编号"))
         else:
             seen[no] = row.number
         d: dict = {}
+        bad_dates: set[str] = set()
         for col, req in (("收到日期", True), ("补正日期", False), ("答复日期", False)):
             d[col], issue = _date(row, col, S_REQUESTS, ctx, required=req)
             if issue:
                 ok = False
+                bad_dates.add(col)
                 yield issue
         received, corrected, answered = d["收到日期"], d["补正日期"], d["答复日期"]
         if received and corrected and corrected < received:
             ok = False
-            yield error("corrected_before_received", f"补正日期 {corrected} 早于收到日期 {received}", S_REQUESTS, row.cell("补正日期"))
+            yield error("corrected_before_received", f"补正日期 {corrected} 早于收到日期 {received}：补正日期不能早于收到日期，请核对", S_REQUESTS, row.cell("补正日期"))
         if answered and received and answered < received:
             ok = False
-            yield error("answered_before_received", f"答复日期 {answered} 早于收到日期 {received}", S_REQUESTS, row.cell("答复日期"))
+            yield error("answered_before_received", f"答复日期 {answered} 早于收到日期 {received}：答复日期不能早于收到日期，请核对", S_REQUESTS, row.cell("答复日期"))
         elif answered and corrected and answered < corrected:
             ok = False
-            yield error("answered_before_corrected", f"答复日期 {answered} 早于补正日期 {corrected}", S_REQUESTS, row.cell("答复日期"))
+            yield error("answered_before_corrected", f"答复日期 {answered} 早于补正日期 {corrected}：答复日期不能早于补正日期，请核对", S_REQUESTS, row.cell("答复日期"))
         ext_raw = norm_key(row.get("是否延期"), label=False).upper() if "是否延期" in row.cols else ""
         extended = EXTENDED_VALUES.get(ext_raw)
         if extended is None:
@@ -382,7 +388,7 @@ def check_requests(sheet: Sheet, ctx: Context, sub: Submission) -> Iterator[Issu
         if answered and not result:
             ok = False
             cell = row.cell("办理结果") if "办理结果" in row.cols else None
-            yield error("result_missing", "已填写答复日期，但办理结果为空", S_REQUESTS, cell, row.number)
+            yield error("result_missing", f"已填写答复日期，但办理结果为空，请填写办理结果（{'、'.join(RESULTS)}）", S_REQUESTS, cell, row.number)
         review = norm_key(row.get("复议诉讼结果"), label=False) if "复议诉讼结果" in row.cols else ""
         if review and review not in REVIEW_RESULTS:
             ok = False
@@ -390,7 +396,7 @@ def check_requests(sheet: Sheet, ctx: Context, sub: Submission) -> Iterator[Issu
         applicant = norm_key(row.get("申请人类型"), label=False) if "申请人类型" in row.cols else ""
         if applicant and applicant not in APPLICANT_TYPES:
             yield warning("applicant_type_unknown", f"申请人类型“{clean_text(row.get('申请人类型'))}”不是 {'、'.join(APPLICANT_TYPES)} 之一", S_REQUESTS, row.cell("申请人类型"))
-        if received and scheme and not scheme.year_start <= received <= scheme.year_end:
+        if received and "收到日期" not in bad_dates and scheme and not scheme.year_start <= received <= scheme.year_end:
             yield warning("request_outside_year", f"收到日期 {received} 不在{scheme.year}年度内：予以保存，但不计入本年度", S_REQUESTS, row.cell("收到日期"))
         if ok:
             sub.requests.append(RequestRow(row.number, no, applicant, received, corrected, bool(extended), answered,

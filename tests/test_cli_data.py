@@ -174,7 +174,7 @@ def test_ingest_rejected_file_prints_each_error_and_warning_and_others_are_store
     assert out[0].startswith("a.xlsx: 已接收")
     assert out[1] == "bad.xlsx: 已拒收 — 2个错误，未保存任何数据"
     assert out[2:5] == [
-        "bad.xlsx: 主动公开台账!C3: 公开类别“八卦新闻”不在公开类别目录中",
+        "bad.xlsx: 主动公开台账!C3: 公开类别“八卦新闻”不在公开类别目录中，请从下拉列表中选择",
         "bad.xlsx: 依申请公开台账!E3: 是否延期“可能”应为“是”或“否”",
         "bad.xlsx 警告: 依申请公开台账!C3: 收到日期 2018-12-30 不在2019年度内：予以保存，但不计入本年度",
     ]
@@ -291,3 +291,76 @@ def test_a_database_locked_by_another_process_gives_a_chinese_message_and_exit_2
         assert "正被另一个程序" in err and str(db) in err
     finally:
         holder.communicate("\n", timeout=10)
+
+
+# ---------------------------------------------------------------- audit: deviations found and fixed
+
+def test_units_load_names_the_physical_line_after_a_multi_line_field(tmp_path, db, capsys):
+    csv = tmp_path / "名录.csv"
+    csv.write_text('单位名称,单位类型,附加必公开类别\n方正镇,乡镇,"社会救助\n民生政策"\n方正县审计局,局,\n', encoding="utf-8")
+    code, out, err = run(["units", "load", csv, "--db", db], capsys)
+    assert code == 2 and units(db) == {}
+    assert any("第4行" in l and "“局”" in l for l in err), err  # the 局 line is line 4 of the file
+    assert any("第2行" in l for l in err), err  # the two-line category field starts on line 2
+
+
+def test_units_load_not_utf8_names_the_line(tmp_path, db, capsys):
+    csv = tmp_path / "gbk.csv"
+    csv.write_bytes("单位名称,单位类型,附加必公开类别\n".encode("utf-8") + "方正镇,乡镇,\n".encode("gbk"))
+    code, _, err = run(["units", "load", csv, "--db", db], capsys)
+    assert code == 2 and units(db) == {}
+    assert any("第2行" in l and "UTF-8" in l for l in err), err
+
+
+def test_units_load_empty_type_says_it_is_empty(tmp_path, db, capsys):
+    csv = tmp_path / "u.csv"
+    csv.write_text("单位名称,单位类型,附加必公开类别\n方正镇\n", encoding="utf-8")
+    code, _, err = run(["units", "load", csv, "--db", db], capsys)
+    assert code == 2
+    assert any("第2行：单位类型为空" in l for l in err), err
+
+
+def test_template_to_an_unwritable_path_exits_2_with_a_message(loaded, tmp_path, capsys):
+    out = tmp_path / "no-such-dir" / "t.xlsx"
+    code, _, err = run(["template", "--unit", TOWN, "--year", 2019, "-o", out, "--db", loaded], capsys)
+    assert code == 2
+    assert any("无法写入" in l and str(out) in l for l in err), err
+
+
+def test_template_round_trip_through_the_command_line(loaded, tmp_path, capsys):
+    import openpyxl
+
+    out = tmp_path / "t.xlsx"
+    code, lines, _ = run(["template", "--unit", TOWN, "--year", 2019, "-o", out, "--db", loaded], capsys)
+    assert code == 0 and lines == [f"已生成 {TOWN} 2019年度自评表：{out}"]
+    wb = openpyxl.load_workbook(out)
+    wb["单位信息"]["B5"], wb["单位信息"]["B6"], wb["单位信息"]["B7"] = "李四", "0451-7123456", dt.date(2020, 1, 6)
+    ws = wb["自评打分"]
+    for r in range(3, ws.max_row + 1):
+        if ws.cell(r, 6).value != "系统自动计算":
+            ws.cell(r, 5).value = 0 if ws.cell(r, 1).value == "J1" else ws.cell(r, 4).value
+    for c, v in enumerate([1, "机构职能", "机构职能", dt.date(2019, 2, 1), dt.date(2019, 2, 3), "政府网站", ""], 1):
+        wb["主动公开台账"].cell(3, c).value = v
+    wb.save(out)
+    code, lines, _ = run(["ingest", out, "--received", "2020-01-08", "--db", loaded], capsys)
+    assert (code, lines) == (0, [f"{out}: 已接收 — {TOWN} 2019年度 第1版（0条警告）"])
+    # the same file with mistakes on several sheets: every one reported at once, with its cell
+    wb["单位信息"]["B7"] = "2020-01-32"
+    wb["自评打分"]["E3"] = 9
+    wb["主动公开台账"]["C3"] = "八卦新闻"
+    for c, v in enumerate(["SQ-1", "自然人", dt.date(2019, 6, 3), None, "否", dt.date(2019, 6, 1), None], 1):
+        wb["依申请公开台账"].cell(3, c).value = v
+    wb.save(out)
+    code, lines, _ = run(["ingest", out, "--received", "2020-01-08", "--db", loaded], capsys)
+    assert code == 1
+    assert lines[0] == f"{out}: 已拒收 — 5个错误，未保存任何数据"
+    assert [l.split(": ")[1] for l in lines[1:]] == ["单位信息!B7", "自评打分!E3", "主动公开台账!C3",
+                                                     "依申请公开台账!F3", "依申请公开台账!G3"]
+
+
+def test_units_load_a_control_character_in_a_name_is_a_bad_line(tmp_path, db, capsys):
+    csv = tmp_path / "u.csv"
+    csv.write_bytes("单位名称,单位类型,附加必公开类别\n方正镇,乡镇,\n方正县\x00审计局,部门,\n".encode("utf-8"))
+    code, _, err = run(["units", "load", csv, "--db", db], capsys)
+    assert code == 2 and units(db) == {}
+    assert any("第3行" in l and "控制字符" in l for l in err), err

@@ -369,3 +369,13 @@ def test_score_with_more_than_two_decimals_is_rounded_half_up_with_a_warning(con
     assert res.outcome == ACCEPTED
     assert [(i.code, i.location) for i in res.report.warnings] == [("score_precision", "自评打分!E3")]
     assert con.execute("SELECT score FROM self_scores WHERE code = 'A1'").fetchone()[0] == stored
+
+
+def test_the_approval_lock_is_reported_together_with_the_other_errors(con, received):
+    ingest_bytes(con, "v1.xlsx", workbook(), received=received)
+    con.execute("UPDATE workflow SET status = '已审核' WHERE unit = ? AND year = 2019", [UNIT])
+    before = snapshot(con)
+    res = ingest_bytes(con, "v2.xlsx", bad_workbook(), received=received)
+    assert res.outcome == REJECTED
+    assert {i.code for i in res.report.errors} == {"category_unknown", "submission_approved"}
+    assert_only_logs_grew(before, snapshot(con))

@@ -939,3 +939,94 @@ def test_the_read_error_lists_issues():
     with pytest.raises(ReadError) as e:
         read_workbook("x.xlsx", b"")
     assert e.value.issues[0].code == "file_empty" and "0 字节" in str(e.value)
+
+
+# ================================================================ audit: deviations found and fixed
+
+def test_a_canonical_header_wins_over_an_alias_in_the_same_row(con):
+    # 编号 is an alias of 申请编号; a sheet with a plain row number 编号 *and* a 申请编号 column
+    # must read the request numbers from 申请编号, not from the leftmost alias
+    s = valid_sheets()
+    s[REQS] = SheetSpec([["依申请公开台账"], ["编号", *REQUEST_HEADER],
+                         [1, "SQ-001", "自然人", "2019-06-03", "", "否", "2019-06-20", "予以公开", ""],
+                         [2, "SQ-002", "自然人", "2019-06-04", "", "否", "2019-06-21", "予以公开", ""]])
+    sub, report = run(con, s)
+    assert_accepted(report)
+    assert [r.request_no for r in sub.requests] == ["SQ-001", "SQ-002"]
+    # and in 自评打分: 说明 (alias) left of 自评说明 (canonical)
+    s = valid_sheets()
+    for r in s[SCORES].rows[1:]:
+        r.insert(0, "说明" if r is s[SCORES].rows[1] else "备用")
+    s[SCORES].rows[1][6] = "自评说明"
+    set_cell(s, SCORES, f"G{A1}", "已落实")
+    sub, report = run(con, s)
+    assert_accepted(report)
+    assert sub.scores[0].note == "已落实"
+
+
+def test_a_future_date_is_an_error_and_not_also_an_outside_year_warning(con):
+    s = valid_sheets()
+    _m((REQS, "C3", "2020-01-09"), (REQS, "F3", ""), (REQS, "G3", ""),
+       (LEDGER, "D3", "2020-01-09"), (LEDGER, "E3", ""))(s)
+    _, report = run(con, s)
+    assert errors(report) == {("date_future", "依申请公开台账!C3"), ("date_future", "主动公开台账!D3")}
+    # "予以保存" would be false: the row is not stored
+    assert warnings(report) == set()
+
+
+def test_a_ledger_item_titled_with_a_closing_word_is_data_when_its_row_number_comes_first(con):
+    s = valid_sheets()
+    s[LEDGER].rows.append([3, "说明会召开情况", "重大决策预公开", "2019-03-01", "2019-03-02", "", ""])
+    sub, report = run(con, s)
+    assert_accepted(report)
+    assert [i.title for i in sub.items][-1] == "说明会召开情况"
+
+
+def test_every_error_message_says_what_is_expected(con):
+    s = valid_sheets()
+    _m((SCORES, f"E{A1}", "满分"), (SCORES, f"E{score_row('A2')}", -1), (LEDGER, "B3", ""),
+       (LEDGER, "C4", "八卦新闻"), (LEDGER, "E4", "2019-02-01"), (REQS, "G3", ""),
+       (INFO, "B6", "（0451）7123456"))(s)
+    s[SCORES].rows.append(["Z9", "", "", "", 1])
+    s[SCORES].rows.append(["B1", "", "", "", 1])
+    s[SCORES].rows.append(["", "", "", "", 1])
+    s[REQS].rows.append(["SQ-001", "自然人", "2019-06-03", "2019-06-01", "否", "", "", ""])
+    s[REQS].rows.append(["", "自然人", "2019-06-03", "", "否", "", "", ""])
+    _, report = run(con, s)
+    by = {i.code: i.message for i in report.errors}
+    assert "0 至 4" in by["score_not_number"]
+    assert "0 至 3" in by["score_negative"]
+    assert "请填写" in by["title_empty"]
+    assert "下拉" in by["category_unknown"] and "目录" in by["category_unknown"]
+    assert "不能早于" in by["published_before_formed"]
+    assert "请填写办理结果" in by["result_missing"]
+    assert "模板" in by["score_code_unknown"]
+    assert "只能填一行" in by["score_code_duplicate"]
+    assert "请填写指标编号" in by["score_code_empty"]
+    assert "不得重复" in by["request_no_duplicate"]
+    assert "请填写" in by["request_no_empty"]
+    assert "不能早于" in by["corrected_before_received"]
+    assert "（0451）7123456" in by["phone_invalid"]  # as typed, not as normalised
+
+
+def test_a_canonical_label_wins_over_an_alias(con):
+    s = valid_sheets()
+    s[INFO].rows.insert(1, ["填报单位", "（盖章）"])
+    sub, report = run(con, s)
+    assert_accepted(report)
+    assert sub.unit == UNIT
+
+
+def test_every_refused_file_message_says_what_to_do(con, bomb):
+    _, report = check_workbook(con, "自评表.xlsx", bomb, today=RECEIVED)
+    assert "请" in report.errors[0].message and "保存" in report.errors[0].message
+
+
+@pytest.mark.parametrize("content", [
+    b"<html><body><table><tr><td>x</td></tr></table></body></html>",  # a web page saved as .xls by an export
+    "单位名称,方正县审计局\n".encode("utf-8"),
+])
+def test_a_disguised_xls_is_refused_with_how_to_convert_it(con, content):
+    _, report = check_workbook(con, "自评表.xls", content, today=RECEIVED)
+    assert report.errors[0].code == "file_not_spreadsheet"
+    assert "另存为 .xlsx" in report.errors[0].message

@@ -230,3 +230,11 @@ def test_round_trip_fill_and_ingest(con):
                   "部分公开", "维持")]
     info_row = con.execute("SELECT reporter, phone, report_date FROM submissions WHERE id = ?", [sid]).fetchone()
     assert info_row == ("张三", "0451-57123456", dt.date(2020, 1, 7))
+
+
+def test_hints_and_instructions_agree_with_the_year_and_the_reader():
+    wb = _open(build_template(scheme_for(2022), DEPT))
+    hint = wb["单位信息"]["C7"].value
+    assert "2023-01" in hint  # a 填报日期 example in the year after the assessment year, not a fixed 2020 date
+    text = "\n".join(str(r[0]) for r in wb["填报说明"].iter_rows(values_only=True) if r[0])
+    assert "两位小数" in text  # the reader accepts two decimals (more are rounded with a warning)
