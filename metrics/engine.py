@@ -529,8 +529,36 @@ def _facts_ctes(unit_filter: bool) -> str:
     return f"WITH {WORKDAY_CTES},\n{_cur_sql(unit_filter)},\n{ITEMS_SQL},\n{REQUESTS_SQL}"
 
 
+def _item_facts_sql(unit_filter: bool, include_uncounted: bool) -> str:
+    """CTEs ending in ``facts``: one row per ledger item with its deadline, state and days late."""
+    return f"""{_facts_ctes(unit_filter)},
+        f AS (
+            SELECT i.*,
+                   CASE WHEN i.published IS NOT NULL THEN
+                            CASE WHEN i.published <= i.deadline THEN '{ON_TIME}' ELSE '{LATE}' END
+                        WHEN i.deadline < i.cutoff THEN '{LATE}' ELSE '{PENDING}' END AS state
+            FROM items i {"" if include_uncounted else "WHERE i.counted"}
+        ),
+        facts AS (
+            SELECT f.unit, f.unit_type, f.year, f.sid AS submission_id, f.sheet_row, f.seq, f.title,
+                   f.category, k.name AS category_name, f.formed, f.published, f.url, f.deadline, f.state,
+                   CASE f.state WHEN '{ON_TIME}' THEN 0
+                        WHEN '{LATE}' THEN (CASE WHEN f.published IS NOT NULL THEN cp.wd_index ELSE cc.wd_index END)
+                                           - f.deadline_idx END AS days_late,
+                   f.counted
+            FROM f
+            LEFT JOIN _eng_cat k ON k.code = f.category
+            LEFT JOIN cal cp ON cp.day = f.published
+            LEFT JOIN cal cc ON cc.day = f.cutoff
+        )"""
+
+
+_UNIT_ORDER = "CASE unit_type WHEN '乡镇' THEN 0 WHEN '部门' THEN 1 ELSE 2 END, unit"
+
+
 def item_facts(con: duckdb.DuckDBPyConnection, year: int, unit: str | None = None,
-               include_uncounted: bool = False, scheme: Scheme | None = None) -> pd.DataFrame:
+               include_uncounted: bool = False, scheme: Scheme | None = None,
+               states: Iterable[str] | None = None) -> pd.DataFrame:
     """One row per ledger item of the current submissions: unit, unit_type, year,
     submission_id, sheet_row, seq, title, category (code), category_name,
     formed, published, url, deadline, state (按时/逾期/未到期), days_late
@@ -538,30 +566,45 @@ def item_facts(con: duckdb.DuckDBPyConnection, year: int, unit: str | None = Non
     unpublished; 0 when on time; empty when pending), counted.
 
     Only items formed in the assessment year count; others are returned only
-    with ``include_uncounted=True`` (``counted`` = False)."""
+    with ``include_uncounted=True`` (``counted`` = False). ``states`` keeps
+    only items in those states (e.g. the overdue and pending ones)."""
+    s = _scheme(year, scheme)
+    params: dict = {"unit": unit} if unit is not None else {}
+    where = ""
+    if states is not None:
+        where = "WHERE state IN (SELECT unnest($states))"
+        params["states"] = list(states)
+    with _params(con, [s]):
+        sql = f"""{_item_facts_sql(unit is not None, include_uncounted)}
+        SELECT * FROM facts {where} ORDER BY {_UNIT_ORDER}, sheet_row"""
+        tbl = _run(con, sql, params)
+    return _big_frame(tbl)
+
+
+def item_aggregates(con: duckdb.DuckDBPyConnection, year: int,
+                    scheme: Scheme | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Small aggregates of the counted ledger items, for charts that must not
+    load every item: ``(monthly, late_days)`` where ``monthly`` has unit,
+    unit_type, month (of 形成日期), state, published (bool), n and
+    ``late_days`` has unit, unit_type, days_late, n of the late items."""
     s = _scheme(year, scheme)
     with _params(con, [s]):
-        sql = f"""{_facts_ctes(unit is not None)},
-        f AS (
-            SELECT i.*,
-                   CASE WHEN i.published IS NOT NULL THEN
-                            CASE WHEN i.published <= i.deadline THEN '{ON_TIME}' ELSE '{LATE}' END
-                        WHEN i.deadline < i.cutoff THEN '{LATE}' ELSE '{PENDING}' END AS state
-            FROM items i {"" if include_uncounted else "WHERE i.counted"}
-        )
-        SELECT f.unit, f.unit_type, f.year, f.sid AS submission_id, f.sheet_row, f.seq, f.title,
-               f.category, k.name AS category_name, f.formed, f.published, f.url, f.deadline, f.state,
-               CASE f.state WHEN '{ON_TIME}' THEN 0
-                    WHEN '{LATE}' THEN (CASE WHEN f.published IS NOT NULL THEN cp.wd_index ELSE cc.wd_index END)
-                                       - f.deadline_idx END AS days_late,
-               f.counted
-        FROM f
-        LEFT JOIN _eng_cat k ON k.code = f.category
-        LEFT JOIN cal cp ON cp.day = f.published
-        LEFT JOIN cal cc ON cc.day = f.cutoff
-        ORDER BY CASE f.unit_type WHEN '乡镇' THEN 0 WHEN '部门' THEN 1 ELSE 2 END, f.unit, f.sheet_row"""
-        tbl = _run(con, sql, {"unit": unit} if unit is not None else None)
-    return _big_frame(tbl)
+        # one pass over the items: two grouping sets, told apart by grouping()
+        tbl = _run(con, f"""{_item_facts_sql(False, False)},
+            g AS (SELECT unit, unit_type, CAST(month(formed) AS INTEGER) AS month, state,
+                         published IS NOT NULL AS published,
+                         CASE WHEN state = '{LATE}' THEN CAST(days_late AS INTEGER) END AS late_by
+                  FROM facts)
+            SELECT unit, unit_type, month, state, published, late_by, count(*) AS n,
+                   grouping(month) AS by_days
+            FROM g
+            GROUP BY GROUPING SETS ((unit, unit_type, month, state, published), (unit, unit_type, late_by))
+            ORDER BY {_UNIT_ORDER}, month, state, late_by""")
+    df = _big_frame(tbl)
+    monthly = df[df["by_days"] == 0][["unit", "unit_type", "month", "state", "published", "n"]]
+    late = df[(df["by_days"] == 1) & df["late_by"].notna()][["unit", "unit_type", "late_by", "n"]]
+    return (monthly.reset_index(drop=True),
+            late.rename(columns={"late_by": "days_late"}).reset_index(drop=True))
 
 
 def request_facts(con: duckdb.DuckDBPyConnection, year: int, unit: str | None = None,
