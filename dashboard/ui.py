@@ -214,7 +214,14 @@ def unit_scorecard(con, year: int, unit: str, *, key: str) -> None:
         view = indicator_view(sheet)
         k1, k2 = int(card["k1_count"] or 0), bool(card["k2_veto"])
         if k1 or k2:
-            st.warning(f"扣分：K1 被上级通报批评 {k1} 次" + ("；K2 一票否决（等次为不合格）" if k2 else ""))
+            from metrics.scheme import scheme_for
+
+            parts = []
+            if k1:
+                parts.append(f"K1 被上级通报批评 {k1} 次（扣 {fmt2(scheme_for(year).k1_points * k1)} 分）")
+            if k2:
+                parts.append("K2 一票否决（等次为不合格）")
+            st.warning("扣分：" + "；".join(parts))
         st.caption("蓝色底纹的行为考核组调整过的指标；最终得分 = 审核分（如有）否则自评分；自动计算指标由系统根据台账计算。")
         st.dataframe(view.style.apply(_adjusted, axis=1), column_config=SCORE_COLUMNS,
                      hide_index=True, width="stretch", key=f"{key}_ind", height=fit_height(len(view)))

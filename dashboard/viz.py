@@ -7,6 +7,7 @@ the spec Streamlit sends (and the tests read) holds readable values.
 from __future__ import annotations
 
 import io
+from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -47,12 +48,19 @@ def isnum(v) -> bool:
 
 
 def pct(v, digits: int = 1) -> str:
-    """0.9234 → '92.3%'; empty → '—'."""
-    return f"{float(v) * 100:.{digits}f}%" if isnum(v) else "—"
+    """0.9234 → '92.3%'; empty → '—'. Rounded half up, as the methodology rounds
+    (0.8125 → '81.3%', not the '81.2%' of binary floats and Python's half-to-even)."""
+    if not isnum(v):
+        return "—"
+    d = (Decimal(str(v)) * 100).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return f"{d}%"
 
 
 def pts(v, digits: int = 2) -> str:
-    return f"{float(v):.{digits}f}" if isnum(v) else "—"
+    """Points with ``digits`` decimals, rounded half up; empty → '—'."""
+    if not isnum(v):
+        return "—"
+    return str(Decimal(str(v)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
 
 
 def metric(col, label: str, value: str, cur=None, prev=None, kind: str = "pp", *, better: str = "up",
@@ -225,8 +233,56 @@ def cap_units(df: pd.DataFrame, n: int = CHART_UNIT_CAP) -> tuple[pd.DataFrame, 
     return pd.concat([df.head(h), df.tail(h)]), True
 
 
+#: Chinese texts of the plotly tool bar (plotly.js ships no zh-CN locale in Streamlit's bundle, so
+#: without this dictionary the buttons' tooltips read "Zoom", "Pan", "Download plot as a PNG" …)
+PLOTLY_ZH = {
+    "Autoscale": "自动缩放", "Box Select": "框选", "Lasso Select": "套索选择", "Compare data on hover": "悬停时比较数据",
+    "Download plot as a PNG": "下载图片（PNG）", "Download plot as a png": "下载图片（PNG）", "Download plot": "下载图片",
+    "Download plot as JSON": "下载图表数据（JSON）",
+    "Pan": "平移", "Zoom": "框选放大", "Zoom in": "放大", "Zoom out": "缩小", "Reset": "还原", "Reset axes": "还原坐标轴",
+    "Reset view": "还原视图", "Reset views": "还原视图", "Show closest data on hover": "悬停时显示最近的数据",
+    "Toggle Spike Lines": "显示/隐藏辅助线", "Toggle show closest data on hover": "切换悬停显示方式",
+    "Preparing image - this may take a few seconds": "正在生成图片，请稍候……", "Image download succeeded": "图片已下载",
+    "Sorry, there was a problem downloading your image!": "抱歉，图片下载失败！",
+    "Taking snapshot - this may take a few seconds": "正在生成图片，请稍候……", "Snapshot succeeded": "图片已生成",
+    "Double-click to zoom back out": "双击还原", "Double-click on legend to isolate one trace": "双击图例可只显示该项",
+    "Produced with Plotly.js": "由 Plotly.js 生成", "Share chart...": "分享图表……",
+}
+PLOTLY_CONFIG = {
+    "displaylogo": False, "locale": "zh-CN",
+    "locales": {"zh-CN": {"dictionary": PLOTLY_ZH, "format": {
+        "days": ["星期日", "星期一", "星期二", "星期三", "星期四", "星期五", "星期六"],
+        "shortDays": ["周日", "周一", "周二", "周三", "周四", "周五", "周六"],
+        "months": [f"{m}月" for m in range(1, 13)], "shortMonths": [f"{m}月" for m in range(1, 13)],
+        "date": "%Y-%m-%d", "decimal": ".", "thousands": ","}}},
+    # box/lasso selection means nothing on these charts
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "toggleSpikelines", "hoverClosestCartesian",
+                               "hoverCompareCartesian"],
+}
+
+
+def short_names(names: list[str]) -> tuple[list[str], str | None]:
+    """Axis labels without the county prefix most names share ("方正县人力资源和社会保障局" →
+    "人力资源和社会保障局"), so thirty rotated labels do not run into each other; returns the labels
+    and the prefix dropped (None when there is none). Hover texts keep the full names."""
+    import re
+    from collections import Counter
+
+    pre = Counter(m.group(1) for n in names if (m := re.match(r"^(.{1,6}?[县市区旗])(.{2,})$", str(n))))
+    if not pre:
+        return list(names), None
+    prefix, count = pre.most_common(1)[0]
+    if count < 2:
+        return list(names), None
+    return [str(n)[len(prefix):] if str(n).startswith(prefix) and len(str(n)) - len(prefix) >= 2 else str(n)
+            for n in names], prefix
+
+
 def show(fig: go.Figure, key: str) -> None:
-    st.plotly_chart(fig, key=key, config={"displaylogo": False, "locale": "zh-CN"})
+    config = dict(PLOTLY_CONFIG)
+    title = fig.layout.title.text if fig.layout.title and fig.layout.title.text else None
+    config["toImageButtonOptions"] = {"format": "png", "filename": (title or "图表").replace("/", "-")[:60], "scale": 2}
+    st.plotly_chart(fig, key=key, config=config)
 
 
 def start_analytics_page(title: str, subtitle=None, show_changes: bool = True):

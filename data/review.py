@@ -391,8 +391,8 @@ def submission_history(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> 
     for at, rec, fn, sha, by, issues in rej:
         errs = [i for i in json.loads(issues or "[]") if i.get("severity") == "error"]
         first = errs[0]["message"] if errs else ""
-        more = f"等{len(errs)}个错误" if len(errs) > 1 else ""
-        out.append([at, "上传·已拒收", None, rec, fn, sha or "", by or "", f"{first}{more}"])
+        note = f"共{len(errs)}个错误，第一个：{first}" if len(errs) > 1 else first
+        out.append([at, "上传·已拒收", None, rec, fn, sha or "", by or "", note])
     for at, action, by, detail in con.execute(
             f"""SELECT at_time, action, actor, detail FROM audit WHERE unit = ? AND year = ?
                 AND action IN ({", ".join("?" for _ in DECISION_ACTIONS)})""",

@@ -458,3 +458,79 @@ def test_trends_marks_provisional_years(app_db, monkeypatch):
                         lambda con, scheme: [scheme.year + 1] if scheme.year == 2022 else [])
     at = open_page("trends", 2022)
     assert "以下年度缺少官方节假日安排，分数为暂定结果：2022年" in text(at)
+
+
+# --------------------------------------------------------------------------- found by the UI walk-through
+
+def test_rates_on_screen_round_half_up(app_db):
+    """13 on time of 16 is 81.25 %: the methodology rounds half up (81.3 %), binary floats with
+    Python's formatting show 81.2 %."""
+    from data.store import connect
+
+    con = connect(app_db)
+    try:
+        sid = submit(con, JIA, year=2020, received="2021-01-08", scores=max_scores(2020, J1=0), status="已审核")
+        for c in TOWN_REQUIRED:                       # 13 on time
+            item(con, sid, "2020-03-02", "2020-03-05", category=c)
+        for _ in range(3):                            # 3 late
+            item(con, sid, "2020-06-01", "2020-08-31", category="C01")
+    finally:
+        con.close()
+    _clear_caches()
+    at = open_page("timeliness", 2020, timeliness_unit=JIA)
+    assert metrics(at)["及时率"][0] == "81.3%"
+    sc = open_page("scorecard", 2020)
+    sc.selectbox(key="scorecard_unit").set_value(JIA).run()
+    assert not sc.exception
+    from dashboard.viz import pct, pts
+    assert (pct(0.8125), pct(0.805, 0), pts(96.125), pts(None)) == ("81.3%", "81%", "96.13", "—")
+
+
+def test_chart_toolbar_speaks_chinese(app_db):
+    at = open_page("overview", 2019)
+    charts = at.get("plotly_chart")
+    assert charts
+    for p in charts:
+        cfg = json.loads(p.proto.config)
+        assert cfg["locale"] == "zh-CN"
+        words = cfg["locales"]["zh-CN"]["dictionary"]
+        for english in ("Zoom", "Pan", "Download plot as a PNG", "Reset axes", "Autoscale", "Zoom in", "Zoom out"):
+            assert words[english] and not words[english].isascii(), english
+        assert not cfg["toImageButtonOptions"]["filename"].startswith("newplot")
+
+
+def test_scorecard_shows_total_and_grade_next_to_the_unit(app_db):
+    """With ten 一级指标 columns, 总分 and 等次 at the far right were off screen on a laptop."""
+    at = open_page("scorecard", 2019)
+    tbl = table(at, "scorecard_table")
+    assert list(tbl.columns)[:4] == ["排名", "单位", "总分", "等次"]
+
+
+def test_timeliness_explains_pooled_rate_against_the_average_of_units(app_db):
+    at = open_page("timeliness", 2019)
+    assert metrics(at)["总体及时率"][0] == "84.4%"
+    assert "各单位及时率的平均值" in text(at)
+
+
+def test_request_exception_list_puts_overdue_before_pending(app_db):
+    from data.store import connect
+
+    con = connect(app_db)
+    try:
+        sid = con.execute("SELECT id FROM submissions WHERE unit = ? AND year = 2019", [CIVIL]).fetchone()[0]
+        request(con, sid, "2019-12-30", no="MZ-3")          # unanswered, deadline after the cut-off: pending
+    finally:
+        con.close()
+    _clear_caches()
+    at = open_page("timeliness", 2019)
+    lst = table(at, "timeliness_req_list")
+    assert lst["申请编号"].tolist() == ["MZ-2", "MZ-3"] and lst["状态"].tolist() == ["逾期", "未到期"]
+
+
+def test_timeliness_bar_labels_drop_the_shared_county_prefix(app_db):
+    """Thirty rotated names like 方正县人力资源和社会保障局 ran into each other on a laptop screen."""
+    at = open_page("timeliness", 2019)
+    spec = figures(at)["timeliness_rates"]
+    assert spec["data"][0]["x"] == [CIVIL, JIA, AUDIT, YI]          # hover and data keep the full names
+    assert spec["layout"]["xaxis"]["ticktext"] == ["民政局", "甲镇", "审计局", "乙镇"]
+    assert "省略了开头的“方正县”" in text(at)

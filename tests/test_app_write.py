@@ -559,3 +559,114 @@ def test_admin_scheme_tab_validates_every_scheme_file(app_db):
     up.set_value(("2099.toml", b"year = 2099\n", "application/toml"))
     at.run()
     assert any("校验未通过" in str(e.value) for e in at.error)
+
+
+# --------------------------------------------------------------------------- found by the UI walk-through
+
+@pytest.mark.parametrize("role", ["unit", "reviewer", "leader", "admin"])
+def test_no_widget_falls_back_to_streamlits_english_placeholder(app_db, role):
+    """A multiselect without a placeholder shows "Choose options" once cleared, a selectbox
+    whose option is the empty string shows "Choose an option": both English to a county clerk."""
+    allowed = [p for p, roles in WRITE_PAGES.items() if role in roles]
+    if role != "unit":
+        allowed += _existing_analytics()
+    for page in allowed:
+        at = open_page(new_app(ROLE_USER[role]), page)
+        for m in at.multiselect:
+            assert m.proto.placeholder.strip(), (page, m.label)
+        for s in at.selectbox:
+            assert "" not in list(s.proto.options) or s.proto.placeholder.strip(), (page, s.label)
+
+
+def test_queue_with_every_filter_cleared_says_so(app_db):
+    at = open_page(new_app("shenhe"), "review_queue")
+    at.multiselect(key="review_queue_status").set_value([]).run()
+    assert not at.exception
+    assert any("没有符合筛选条件的单位" in str(i.value) for i in at.info)
+
+
+def test_admin_scheme_tab_states_answer_deadlines_without_the_sentinel_date(app_db):
+    at = open_page(new_app("admin"), "admin")
+    text = page_text(at)
+    assert "1900-01-01" not in text
+    assert "2019-05-15 之前收到的15 个工作日" in text and "2019-05-15 起收到的20 个工作日" in text
+    unit_box = [s for s in at.selectbox if s.label.startswith("所属单位")][0]
+    assert list(unit_box.proto.options)[0].startswith("（请选择")
+
+
+def test_review_header_tells_first_received_date_from_the_current_versions(app_db):
+    from data.review import submit_files
+
+    con = db(app_db)
+    try:
+        res = submit_files(con, [("审计局-第2版.xlsx", fx.workbook(reporter="王五"))], user=fx.user("shenhe"),
+                           unit=fx.AUDIT, received=dt.date(2020, 2, 3))
+        assert res[0].outcome == "accepted"
+    finally:
+        con.close()
+    at = open_page(new_app("shenhe", review_unit=fx.AUDIT), "review_unit")
+    text = page_text(at)
+    # I1 counts the first accepted version (2020-01-08): the header must not pass it off as version 2's date
+    assert "首次报送收到日期：2020-01-08" in text and "本版收到日期：2020-02-03" in text
+
+
+def test_saving_unchanged_penalties_says_nothing_changed(app_db):
+    at = open_page(new_app("shenhe", review_unit=fx.AUDIT), "review_unit")
+    for attempt in range(2):
+        [n for n in at.number_input if "K1" in n.label][0].set_value(1)
+        [t for t in at.text_area if "理由" in t.label][0].input("县政务公开办通报〔2019〕3号")
+        button(at, "保存扣分").click()
+        at.run()
+        assert not at.exception
+    assert any("没有变化" in str(i.value) for i in at.info)
+    con = db(app_db)
+    try:
+        assert con.execute("SELECT count(*) FROM audit WHERE unit = ? AND action = '扣分与一票否决'",
+                           [fx.AUDIT]).fetchone()[0] == 1
+    finally:
+        con.close()
+
+
+def test_unit_sees_points_deducted_and_rejection_summary(app_db):
+    from data.review import set_penalties
+
+    con = db(app_db)
+    try:
+        set_penalties(con, fx.AUDIT, 2019, 1, False, "县政务公开办通报〔2019〕3号", "shenhe")
+    finally:
+        con.close()
+    at = open_page(new_app("shenji"), "upload")
+    assert any("K1 被上级通报批评 1 次（扣 3.00 分）" in str(w.value) for w in at.warning)
+    upload_through_page(at, [("错表.xlsx", fx.bad_workbook())])
+    # the history says how many errors first, not "…请填写等2个错误"
+    assert "共2个错误，第一个：" in page_text(at)
+
+
+def test_upload_page_warns_when_the_deadline_has_passed(app_db):
+    # 民政局 has not submitted for 2019 and the 2019 deadline (2020-01-10) is long past
+    at = open_page(new_app("minzheng"), "upload")
+    assert any("报送截止日（2020-01-10）已过" in str(w.value) for w in at.warning)
+    # 审计局 has submitted: no such warning
+    at = open_page(new_app("shenji"), "upload")
+    assert not any("已过" in str(w.value) for w in at.warning)
+
+
+def test_approving_with_unsaved_score_edits_is_refused(app_db):
+    """Typing a 审核分 and then clicking 通过 (above the table) used to approve without the edit."""
+    at = open_page(new_app("shenhe", review_unit=fx.AUDIT), "review_unit")
+    sid = int(card(app_db, fx.AUDIT)["submission_id"])
+    key = f"review_editor_{sid}_{at.session_state['review_editor_nonce']}"
+    at.session_state[key] = {"edited_rows": {0: {"审核分": "2.5", "调整理由": "分工文件未盖章"}},
+                             "added_rows": [], "deleted_rows": []}
+    at.run()
+    button(at, "通过").click()
+    at.run()
+    assert not at.exception
+    assert any("还没有保存" in str(e.value) and "A1" in str(e.value) for e in at.error)
+    assert status_of(app_db, fx.AUDIT) != "已审核"
+    # an edit put back to the original value is no edit: approving goes through
+    at.session_state[key] = {"edited_rows": {0: {"审核分": "", "调整理由": ""}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    button(at, "通过").click()
+    at.run()
+    assert status_of(app_db, fx.AUDIT) == "已审核"

@@ -31,6 +31,23 @@ def _done(message: str) -> None:
     st.rerun()
 
 
+def request_rules_text(rules) -> str:
+    """The answer deadlines of a scheme in words: "2019-05-15 之前收到的 15 个工作日（延期 30）…；
+    2019-05-15 起收到的 20 个工作日…" (the first rule's sentinel start, e.g. 1900-01-01, is not shown)."""
+    rules = sorted(rules, key=lambda r: r.start)
+    parts = []
+    for n, r in enumerate(rules):
+        if n == 0 and len(rules) > 1 and r.start.year <= 1900:
+            when = f"{rules[1].start.isoformat()} 之前收到的"
+        elif n == 0 and r.start.year <= 1900:
+            when = ""
+        else:
+            when = f"{r.start.isoformat()} 起收到的"
+        parts.append(f"{when}{r.days} 个工作日（延期后 {r.extended_days} 个工作日，{r.basis}）" if r.basis
+                     else f"{when}{r.days} 个工作日（延期后 {r.extended_days} 个工作日）")
+    return "；".join(parts)
+
+
 tabs = st.tabs(["单位名录", "用户账号", "指标体系", "工作日历", "操作日志"])
 
 # --------------------------------------------------------------------------- registry
@@ -87,7 +104,8 @@ with tabs[1]:
         name = st.text_input("用户名")
         role = st.selectbox("角色", list(ROLE_LABEL), format_func=lambda r: ROLE_LABEL[r], index=3)
         unit_names = list(get_units(con))
-        unit = st.selectbox("所属单位（仅“填报单位”账号需要）", [""] + unit_names)
+        unit = st.selectbox("所属单位（仅“填报单位”账号需要）", [""] + unit_names,
+                            format_func=lambda n: n or "（请选择；领导、考核组、管理员账号不选）")
         pw1 = st.text_input("密码（至少 6 位）", type="password")
         pw2 = st.text_input("再次输入密码", type="password")
         if st.form_submit_button("新增账号", type="primary"):
@@ -171,8 +189,7 @@ with tabs[2]:
         c[2].metric("主动公开时限", f"{s.proactive_days} 个工作日")
         c[3].metric("K1 每次扣分", f"{num(s.k1_points):g}")
         st.caption("等次：" + "，".join(f"{n} ≥ {num(v):g}" for n, v in s.grades) + f"，否则 {s.fail_grade}；"
-                   + "依申请答复时限：" + "；".join(f"{r.start} 起 {r.days} 个工作日（延期 {r.extended_days}）{r.basis}"
-                                              for r in s.request_rules))
+                   + "依申请答复时限：" + request_rules_text(s.request_rules))
         st.dataframe(pd.DataFrame([{"编号": i.code, "一级指标": i.group, "二级指标": i.text, "分值": num(i.max),
                                     "类型": {"self": "自评", "auto": "自动计算", "bonus": "加分项"}[i.type],
                                     "依据": i.plan} for i in s.indicators]),

@@ -34,8 +34,9 @@ if late_n:
 
 f1, f2, f3 = st.columns([3, 2, 2])
 status_sel = f1.multiselect("状态", list(STATUSES), default=[PENDING, RETURNED, APPROVED, MISSING],
-                            key="review_queue_status")
-type_sel = f2.multiselect("单位类型", ["乡镇", "部门"], default=["乡镇", "部门"], key="review_queue_type")
+                            key="review_queue_status", placeholder="请选择要显示的状态")
+type_sel = f2.multiselect("单位类型", ["乡镇", "部门"], default=["乡镇", "部门"], key="review_queue_type",
+                          placeholder="请选择单位类型")
 only_late = f3.toggle("只看逾期报送", key="review_queue_late")
 
 view = q[q["status"].isin(status_sel) & q["unit_type"].isin(type_sel)]
@@ -65,10 +66,13 @@ def _style(row):
     return out
 
 
+if not len(table):
+    st.info("没有符合筛选条件的单位。" + ("请在上方“状态”和“单位类型”中至少各选一项。" if not status_sel or not type_sel else ""))
 st.caption(f"共 {len(table)} 个单位。点选一行或在下方选择单位，进入“单位审核”。")
 event = st.dataframe(table.style.apply(_style, axis=1),
-                     column_config={c: st.column_config.TextColumn(c, alignment="right")
-                                    for c in ("自评总分", "最终得分")},
+                     column_config={**{c: st.column_config.TextColumn(c, alignment="right")
+                                       for c in ("自评总分", "最终得分")},
+                                    "报送": st.column_config.TextColumn("报送", width=80)},
                      hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
                      key="review_queue_table", height=fit_height(len(table), max_rows=60))
 

@@ -64,7 +64,9 @@ h[3].metric("自评总分", fmt2(card["self_total"]) if sub else "—")
 if sub:
     late = bool(card["late_submission"])
     h[4].markdown(f"**当前版本**：第{sub.version}版（共{card['version']}版）  \n"
-                  f"收到日期：{dstr(card['received'])}　" + (":red-badge[逾期报送]" if late else ":green-badge[按时报送]"))
+                  f"首次报送收到日期：{dstr(card['received'])}　"
+                  + (":red-badge[逾期报送]" if late else ":green-badge[按时报送]")
+                  + (f"  \n本版收到日期：{dstr(sub.received)}" if sub.received != card["received"] else ""))
 if state["comment"]:
     st.caption(f"最近审核意见（{state['updated_by'] or ''} {dstr(state['updated_at'])}）：{state['comment']}")
 k1, k2 = int(card["k1_count"] or 0), bool(card["k2_veto"])
@@ -96,18 +98,60 @@ def _dec(text):
         return None
 
 
-def _write(fn, ok_message: str) -> None:
-    """Run one write; on success flash, refresh caches and rerun (the header updates)."""
+def _write(fn, ok_message: str, unchanged_message: str | None = None) -> None:
+    """Run one write; on success flash, refresh caches and rerun (the header updates).
+    With ``unchanged_message``, a write that reports False (nothing changed) says so instead."""
     try:
         with db_lock():
-            fn()
+            changed = fn()
     except ReviewError as e:
         for p in e.problems:
             st.error(p)
         return
+    if unchanged_message is not None and changed is False:
+        st.info(unchanged_message)
+        return
     flash("review_flash", ok_message)
     bump_data_version()
     st.rerun()
+
+
+# ---- the indicators (needed by the decision too: approving with unsaved edits would drop them)
+sheet = indicator_sheet(con, year, unit)
+own = sheet[sheet["type"] != "auto"].reset_index(drop=True)
+auto = sheet[sheet["type"] == "auto"].reset_index(drop=True)
+base = pd.DataFrame({
+    "编号": own["code"], "二级指标": own["text"],
+    "满分": own["max"].map(num), "自评分": own["self_score"].map(num),
+    "审核分": own["review_score"].map(lambda v: "" if v is None else _fmt(v)),
+    "调整理由": own["review_reason"].fillna(""),
+    "最终得分": own["points"].map(num),
+    "自评说明": own["self_note"].fillna(""),
+    "佐证": [next((u for _, u in evidence_links(e) if u), "") for e in own["evidence"]],
+})
+nonce = st.session_state.setdefault("review_editor_nonce", 0)
+EDITOR_KEY = f"review_editor_{sub.id}_{nonce}"
+
+
+def _text(v) -> str:
+    return "" if v is None or (isinstance(v, float) and v != v) else str(v).strip()
+
+
+def unsaved_codes() -> list[str]:
+    """Indicators whose 审核分 or 调整理由 was edited in the table but not saved."""
+    edits = (st.session_state.get(EDITOR_KEY) or {}).get("edited_rows") or {}
+    out = []
+    for i, change in edits.items():
+        i = int(i)
+        if not 0 <= i < len(base):
+            continue
+        old = base.iloc[i]
+        new_score = _text(change.get("审核分", old["审核分"]))
+        new_reason = _text(change.get("调整理由", old["调整理由"]))
+        if (_dec(new_score) != _dec(old["审核分"]) or (new_score and _dec(new_score) is None)
+                or new_reason != _text(old["调整理由"])):
+            out.append(old["编号"])
+    return out
 
 
 # ---- decision
@@ -117,7 +161,12 @@ if state["status"] == PENDING:
     with a.form(f"review_approve_{unit}_{year}"):
         note = st.text_input("审核意见（可不填）", key="review_approve_note")
         if st.form_submit_button("通过", type="primary", icon=":material/check_circle:"):
-            _write(lambda: set_status(con, unit, year, "approve", note, user["name"]), f"{unit}：已审核通过")
+            pending = unsaved_codes()
+            if pending:
+                st.error(f"“指标评分”中 {'、'.join(pending)} 的审核分或调整理由还没有保存。请先点“保存审核分”"
+                         "（或把改动改回原值），再点“通过”；否则这些调整不会计入得分。")
+            else:
+                _write(lambda: set_status(con, unit, year, "approve", note, user["name"]), f"{unit}：已审核通过")
     with b.form(f"review_return_{unit}_{year}"):
         reason = st.text_area("退回意见（必填，单位会看到）", key="review_return_note", height=68,
                               placeholder="例如：B1 缺少征求意见的佐证材料，请补充后重新上传")
@@ -136,9 +185,6 @@ tabs = st.tabs(["指标评分", "台账与及时性", "必公开类别覆盖", "
 
 # ---- indicators
 with tabs[0]:
-    sheet = indicator_sheet(con, year, unit)
-    own = sheet[sheet["type"] != "auto"].reset_index(drop=True)
-    auto = sheet[sheet["type"] == "auto"].reset_index(drop=True)
     prev_adj = con.execute("""SELECT count(*) FROM review_scores r JOIN submissions s ON s.id = r.submission_id
                               WHERE s.unit = ? AND s.year = ? AND s.id <> ?""", [unit, year, sub.id]).fetchone()[0]
     if prev_adj:
@@ -147,16 +193,6 @@ with tabs[0]:
         st.info("已审核通过，得分已锁定；如需调整请先“重新打开”。")
     st.caption("在“审核分”一列（可编辑，表头带铅笔标记）填写调整后的分数（留空 = 按自评分计分），与自评分不同时必须填写调整理由；"
                "改完后点“保存审核分”。")
-    base = pd.DataFrame({
-        "编号": own["code"], "二级指标": own["text"],
-        "满分": own["max"].map(num), "自评分": own["self_score"].map(num),
-        "审核分": own["review_score"].map(lambda v: "" if v is None else _fmt(v)),
-        "调整理由": own["review_reason"].fillna(""),
-        "最终得分": own["points"].map(num),
-        "自评说明": own["self_note"].fillna(""),
-        "佐证": [next((u for _, u in evidence_links(e) if u), "") for e in own["evidence"]],
-    })
-    nonce = st.session_state.setdefault("review_editor_nonce", 0)
     edited = st.data_editor(
         base, hide_index=True, width="stretch", num_rows="fixed", height=fit_height(len(base)),
         disabled=locked or ["编号", "二级指标", "满分", "自评分", "最终得分", "自评说明", "佐证"],
@@ -172,7 +208,7 @@ with tabs[0]:
             "自评说明": st.column_config.TextColumn(width="small"),
             "佐证": st.column_config.LinkColumn("佐证链接", display_text="打开", width=70),
         },
-        key=f"review_editor_{sub.id}_{nonce}")
+        key=EDITOR_KEY)
     if st.button("保存审核分", type="primary", disabled=locked, key="review_save_scores", icon=":material/save:"):
         changes = []
         for (_, old), (_, new) in zip(base.iterrows(), edited.iterrows()):
@@ -230,7 +266,7 @@ with tabs[3]:
         p_reason = st.text_area("理由（必填，如通报文件名称、文号）", value=pen["reason"] or "", disabled=locked)
         if st.form_submit_button("保存扣分", disabled=locked, icon=":material/gavel:"):
             _write(lambda: set_penalties(con, unit, year, int(k1_in), bool(k2_in), p_reason, user["name"]),
-                   "扣分已保存")
+                   "扣分已保存", unchanged_message="扣分与理由都没有变化，未作修改。")
 
 # ---- history, audit, original files
 with tabs[4]:

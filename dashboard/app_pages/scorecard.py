@@ -82,11 +82,13 @@ base = base.sort_values(["unit_type", "submitted", "rank", "unit"], ascending=[T
 
 gcol = {g: f"{g}（{gmax[g]:g}分）" for g in groups}
 prev_label = f"较{prev}年" if prev is not None else "较上年"
+# total and grade right after the name: with ten 一级指标 columns they would otherwise sit off screen
 table = pd.DataFrame({
-    "排名": base["rank"].astype("Int64"), "单位": base["unit"], "类型": base["unit_type"], "状态": base["status"],
-    **{gcol[g]: base[g].astype(float) for g in groups},
+    "排名": base["rank"].astype("Int64"), "单位": base["unit"],
     "总分": base["total"].astype(float), "等次": base["grade"], "得分率": base["score_rate"].astype(float),
     prev_label: base["trend"], "变化（百分点）": base["delta_pp"].round(1),
+    "类型": base["unit_type"], "状态": base["status"],
+    **{gcol[g]: base[g].astype(float) for g in groups},
 })
 
 if table.empty:
@@ -106,7 +108,9 @@ else:
         return {"↑": "color: #1a7f37; font-weight: 700", "↓": "color: #d64545; font-weight: 700"}.get(v, "color: #888")
 
     pin = {"排名": st.column_config.NumberColumn(pinned=True, width="small"),
-           "单位": st.column_config.TextColumn(pinned=True, width="medium")}
+           "单位": st.column_config.TextColumn(pinned=True, width="medium"),
+           "总分": st.column_config.NumberColumn(pinned=True, width="small"),
+           "等次": st.column_config.TextColumn(pinned=True, width="small")}
     if len(table) <= viz.TABLE_ROW_CAP:
         fmt = {c: (lambda v: viz.pct(v) if viz.isnum(v) else "") for c in rate_cols}
         fmt.update({"总分": lambda v: viz.pts(v) if viz.isnum(v) else "",

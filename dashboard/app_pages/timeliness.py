@@ -56,6 +56,9 @@ t[3].metric("未到期", f"{cnt['未到期未公开']} 条", help="截止日时�
 t[4].metric("及时率" if unit else "总体及时率", viz.pct(rate), border=True,
             help="按时 ÷（按时 + 逾期）" + ("" if unit else "，按所选范围内全部事项合计"))
 
+if not unit:
+    st.caption("“总体及时率”把所选范围内全部事项合在一起算；下图虚线“全县平均”是各单位及时率的平均值"
+               "（与总览页“平均及时率”相同），两者口径不同，数值可能略有差别。")
 if summ["n"] == 0:
     viz.empty(f"{scope}{year}年度没有计入的主动公开事项。")
 
@@ -83,11 +86,13 @@ if not rates.empty:
         fig.add_hline(y=round(float(tavg), 4), line_dash="dot", line_color=viz.TYPE_COLORS[utype],
                       annotation_text=f"{utype}平均 {viz.pct(tavg)}", annotation_position="bottom right")
     fig.update_yaxes(tickformat=".0%", range=[0, 1.12], title="及时率")
-    fig.update_xaxes(tickangle=-45, title=None)
+    labels, dropped = viz.short_names(shown["unit"].tolist())
+    fig.update_xaxes(tickangle=-45, title=None, tickmode="array", tickvals=shown["unit"].tolist(), ticktext=labels)
     viz.layout(fig, height=440, showlegend=False, title=dict(text="各单位主动公开及时率（从高到低）"
                                                 + ("，仅显示首尾各30个" if capped else ""), font=dict(size=15)))
     viz.show(fig, key="timeliness_rates")
-    st.caption("蓝色：不低于全县平均；橙色：低于全县平均。" if unit is None else f"已突出显示 {unit}。")
+    st.caption(("蓝色：不低于全县平均；橙色：低于全县平均。" if unit is None else f"已突出显示 {unit}。")
+               + (f"图中单位名称省略了开头的“{dropped}”。" if dropped else ""))
 if no_items:
     st.caption("没有计入事项、无法计算及时率的单位：" + "、".join(no_items))
 
@@ -221,7 +226,9 @@ with tab_req:
     if rx.empty:
         viz.empty("没有逾期或未到期的依申请公开申请。", icon=":material/check_circle:")
     else:
-        rx = rx.sort_values(["state", "days_late", "unit"], ascending=[True, False, True])
+        # overdue first (what needs chasing), then pending; longest overdue first
+        rx = rx.sort_values(["state", "days_late", "unit"], ascending=[True, False, True],
+                            key=lambda c: c.map({q.LATE: 0, q.PENDING: 1}) if c.name == "state" else c)
 
         def request_listing(frame):
             return pd.DataFrame({

@@ -13,7 +13,7 @@ from dashboard.common import (UPLOAD_ROLES, bump_data_version, db, db_lock, requ
 from dashboard.ui import history_table, show_results, status_banner, unit_scorecard
 from data.registry import Unit, get_units
 from data.review import ReviewError, current_submission, get_original_file, submission_history, submit_files
-from data.store import APPROVED
+from data.store import APPROVED, MISSING
 from metrics.scheme import scheme_for
 
 FILE_TYPES = ["xlsx", "xlsm", "xls", "ods", "et", "wps"]  # .et/.wps are refused with a clear message
@@ -44,6 +44,9 @@ show_flash("upload_flash")
 state = status_banner(con, year, unit)
 deadline = scheme.cutoff
 st.caption(f"{year}年度自评材料报送截止日：{deadline.isoformat()}（以系统收到文件的日期为准；逾期报送影响“按时报送”指标得分）")
+if state["status"] == MISSING and dt.date.today() > deadline:
+    st.warning(f"{year}年度报送截止日（{deadline.isoformat()}）已过，现在上传将按逾期报送计分（“按时报送”指标按收到日期扣分）。"
+               "如材料此前已通过其他方式按时报送，请联系考核组按实际收到日期批量导入。", icon=":material/schedule:")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -75,7 +78,7 @@ if locked:
 nonce = st.session_state.setdefault("upload_nonce", 0)
 files = st.file_uploader("选择自评表文件（可多选）", type=FILE_TYPES, accept_multiple_files=True,
                          key=f"upload_files_{nonce}", disabled=locked,
-                         help="支持 .xlsx、.xlsm、.xls、.ods；WPS 格式（.et）请先另存为 .xlsx")
+                         help="支持 .xlsx、.xlsm、.xls、.ods，单个文件不超过 20 MB；WPS 格式（.et）请先另存为 .xlsx")
 if st.button("上传并校验", type="primary", disabled=locked or not files, key="upload_submit",
              icon=":material/upload:"):
     bar = st.progress(0.0, text="正在校验……")
