@@ -175,7 +175,11 @@ def unit_points(year: int, unit: str) -> pd.DataFrame:
 
 @st.cache_data(show_spinner="正在计算历年趋势…", max_entries=8)
 def _trend(dv: int) -> pd.DataFrame:
-    return to_float(_call(engine.trend))
+    # the same rows as ``engine.trend``, built from each year's cached scorecard,
+    # so a year already scored for another page is not scored again
+    cols = engine.TREND_COLUMNS + ["grade", "rank", "provisional"]
+    frames = [_scores_view(y, dv)[cols] for y in scheme_years()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
 
 
 def trend() -> pd.DataFrame:
@@ -226,23 +230,36 @@ def _compact_items(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-@st.cache_resource(show_spinner="正在读取主动公开台账…", max_entries=3)
-def _items(year: int, dv: int, where: str) -> pd.DataFrame:
-    # ``where`` (the database file) is part of the key: a resource outlives
-    # ``st.cache_data.clear()`` and must never serve another database's rows
-    return _compact_items(_call(engine.item_facts, int(year)))
-
-
 def _db_key() -> str:
     return str(db_path(os.environ.get("GONGKAI_DB") or None))
 
 
+@st.cache_resource(show_spinner="正在读取逾期和未到期事项…", max_entries=3)
+def _exception_items(year: int, dv: int, where: str) -> pd.DataFrame:
+    # only the overdue and pending items are loaded (the charts use SQL aggregates);
+    # ``where`` (the database file) is part of the key: a resource outlives
+    # ``st.cache_data.clear()`` and must never serve another database's rows
+    return _compact_items(_call(engine.item_facts, int(year), states=[LATE, PENDING]))
+
+
 def items(year: int) -> pd.DataFrame:
-    """Counted ledger items of ``year`` (shared, read-only; see module doc):
-    unit, unit_type, category, category_name, state (按时/逾期/未到期),
-    sheet_row, title, formed, published, deadline (datetime64), days_late,
-    state4 (按时公开/逾期公开/逾期未公开/未到期未公开), month (of 形成日期)."""
-    return _items(int(year), data_version(), _db_key())
+    """Overdue (逾期) and pending (未到期) ledger items of ``year`` (shared,
+    read-only; see module doc): unit, unit_type, category, category_name,
+    state, sheet_row, title, formed, published, deadline (datetime64),
+    days_late, state4 (逾期公开/逾期未公开/未到期未公开), month (of 形成日期)."""
+    return _exception_items(int(year), data_version(), _db_key())
+
+
+@st.cache_data(show_spinner="正在统计主动公开台账…", max_entries=8)
+def _item_aggregates(year: int, dv: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    monthly, late = _call(engine.item_aggregates, int(year))
+    published = monthly["published"].astype(bool).to_numpy()
+    state = monthly["state"].astype(str).to_numpy()
+    codes = np.where(state == ON_TIME, 0, np.where(state == PENDING, 3, np.where(published, 1, 2)))
+    monthly = monthly.assign(state4=pd.Categorical.from_codes(codes.astype("int8"), categories=list(ITEM_STATES)),
+                             month=monthly["month"].astype("int8"), n=monthly["n"].astype("int64"))
+    late = late.assign(days_late=late["days_late"].astype("int64"), n=late["n"].astype("int64"))
+    return monthly, late
 
 
 def _item_mask(df: pd.DataFrame, unit_type: str | None, unit: str | None) -> pd.Series:
@@ -256,27 +273,35 @@ def _item_mask(df: pd.DataFrame, unit_type: str | None, unit: str | None) -> pd.
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _item_summary(year: int, unit_type: str | None, unit: str | None, dv: int) -> dict:
-    df = _items(year, dv, _db_key())
-    part = df[_item_mask(df, unit_type, unit)]
-    monthly = (part.groupby(["month", "state4"], observed=False).size().rename("n").reset_index())
-    monthly = monthly[monthly["month"].between(1, 12)]
-    late = part[part["state"] == LATE]
-    hist = late["days_late"].dropna().astype(int).value_counts().sort_index()
-    counts = part["state4"].value_counts().reindex(list(ITEM_STATES), fill_value=0)
+    monthly, late = _item_aggregates(year, dv)
+    part = monthly[_item_mask(monthly, unit_type, unit)]
+    by_month = (part.groupby(["month", "state4"], observed=False)["n"].sum().reset_index())
+    by_month = by_month[by_month["month"].between(1, 12)]
+    lp = late[_item_mask(late, unit_type, unit)]
+    hist = lp.groupby("days_late")["n"].sum().sort_index()
+    counts = part.groupby("state4", observed=False)["n"].sum().reindex(list(ITEM_STATES), fill_value=0)
+    late_n = int(hist.sum())
+    if late_n:  # the median of the late items, from the histogram
+        cum = hist.cumsum().to_numpy()
+        lo = hist.index[np.searchsorted(cum, (late_n + 1) // 2)]
+        hi = hist.index[np.searchsorted(cum, late_n // 2 + 1)]
+        median = (lo + hi) / 2
+    else:
+        median = np.nan
     return {
-        "n": int(len(part)),
+        "n": int(part["n"].sum()),
         "counts": {k: int(v) for k, v in counts.items()},
-        "monthly": monthly.reset_index(drop=True),
+        "monthly": by_month.reset_index(drop=True),
         "days_late": pd.DataFrame({"days_late": hist.index.astype(int), "n": hist.values.astype(int)}),
-        "late_n": int(len(late)),
-        "late_median": float(late["days_late"].dropna().median()) if len(late) else np.nan,
+        "late_n": late_n,
+        "late_median": float(median),
     }
 
 
 def item_summary(year: int, unit_type: str | None = None, unit: str | None = None) -> dict:
-    """Small aggregates of the counted items (optionally one type / one unit):
-    ``n``, ``counts`` per state4, ``monthly`` (month, state4, n), ``days_late``
-    (days_late, n) of late items, ``late_n``, ``late_median``."""
+    """Small aggregates of the counted items (optionally one type / one unit),
+    computed in SQL: ``n``, ``counts`` per state4, ``monthly`` (month, state4,
+    n), ``days_late`` (days_late, n) of late items, ``late_n``, ``late_median``."""
     return _item_summary(int(year), unit_type or None, unit or None, data_version())
 
 
