@@ -218,12 +218,29 @@ def _cur_sql(unit_filter: bool) -> str:
     )"""
 
 
-ITEMS_SQL = """
+def _state_sql(done: str, deadline: str, cutoff: str) -> str:
+    """SQL: the state of an item or request — on time when done by the deadline,
+    late when done after it or not done and the deadline is before the cut-off,
+    otherwise pending (left out of the rate)."""
+    return (f"CASE WHEN {done} IS NOT NULL THEN CASE WHEN {done} <= {deadline} THEN '{ON_TIME}' ELSE '{LATE}' END "
+            f"WHEN {deadline} < {cutoff} THEN '{LATE}' ELSE '{PENDING}' END")
+
+
+def _days_late_sql(done: str) -> str:
+    """SQL over ``f`` joined with ``cd`` (calendar at ``done``) and ``cc`` (at the
+    cut-off): working days after the deadline — to the action, or to the cut-off
+    when not done; 0 when on time; empty when pending."""
+    return (f"CASE f.state WHEN '{ON_TIME}' THEN 0 WHEN '{LATE}' THEN "
+            f"(CASE WHEN f.{done} IS NOT NULL THEN cd.wd_index ELSE cc.wd_index END) - f.deadline_idx END")
+
+
+ITEMS_SQL = f"""
     items AS (
         SELECT cur.unit, cur.unit_type, cur.year, cur.sid, li.sheet_row, li.seq, li.title, li.category,
                li.formed, li.published, li.url,
                (li.formed BETWEEN y.year_start AND y.year_end) AS counted,
-               w.day AS deadline, y.cutoff, c.wd_index AS formed_idx, w.wd_index AS deadline_idx
+               w.day AS deadline, y.cutoff, c.wd_index AS formed_idx, w.wd_index AS deadline_idx,
+               {_state_sql("li.published", "w.day", "y.cutoff")} AS state
         FROM cur
         JOIN ledger_items li ON li.submission_id = cur.sid
         JOIN _eng_year y ON y.year = cur.year
@@ -231,7 +248,7 @@ ITEMS_SQL = """
         LEFT JOIN wdays w ON w.wd_index = c.wd_index + y.proactive_days
     )"""
 
-REQUESTS_SQL = """
+REQUESTS_SQL = f"""
     rq0 AS (
         SELECT cur.unit, cur.unit_type, cur.year, cur.sid, r.sheet_row, r.request_no, r.applicant_type,
                r.received, r.corrected, r.extended, r.answered, r.result, r.review_result,
@@ -244,7 +261,8 @@ REQUESTS_SQL = """
     rq AS (
         SELECT rq0.*, ru.basis AS rule_basis,
                CASE WHEN rq0.extended THEN ru.extended_days ELSE ru.days END AS days_allowed,
-               c.wd_index AS start_idx, w.day AS deadline, w.wd_index AS deadline_idx
+               c.wd_index AS start_idx, w.day AS deadline, w.wd_index AS deadline_idx,
+               {_state_sql("rq0.answered", "w.day", "rq0.cutoff")} AS state
         FROM rq0
         LEFT JOIN _eng_rule ru ON ru.year = rq0.year AND rq0.received >= ru.start AND rq0.received < ru.end_excl
         LEFT JOIN cal c ON c.day = rq0.clock_start
@@ -277,10 +295,9 @@ def _score_ctes(unit_filter: bool = False) -> str:
     -- counted items per unit, year and category
     icat AS (
         SELECT unit, year, category,
-               count(*) FILTER (WHERE published IS NOT NULL AND published <= deadline) AS on_time,
-               count(*) FILTER (WHERE (published IS NOT NULL AND NOT published <= deadline)
-                                   OR (published IS NULL AND deadline < cutoff)) AS late,
-               count(*) FILTER (WHERE published IS NULL AND NOT deadline < cutoff) AS pending,
+               count(*) FILTER (WHERE state = '{ON_TIME}') AS on_time,
+               count(*) FILTER (WHERE state = '{LATE}') AS late,
+               count(*) FILTER (WHERE state = '{PENDING}') AS pending,
                count(*) FILTER (WHERE published <= cutoff) AS published_by_cutoff,
                count(*) AS items
         FROM items WHERE counted
@@ -303,10 +320,9 @@ def _score_ctes(unit_filter: bool = False) -> str:
     ),
     g1 AS (
         SELECT unit, year,
-               count(*) FILTER (WHERE answered IS NOT NULL AND answered <= deadline) AS on_time,
-               count(*) FILTER (WHERE (answered IS NOT NULL AND NOT answered <= deadline)
-                                   OR (answered IS NULL AND deadline < cutoff)) AS late,
-               count(*) FILTER (WHERE answered IS NULL AND NOT deadline < cutoff) AS pending,
+               count(*) FILTER (WHERE state = '{ON_TIME}') AS on_time,
+               count(*) FILTER (WHERE state = '{LATE}') AS late,
+               count(*) FILTER (WHERE state = '{PENDING}') AS pending,
                count(*) FILTER (WHERE review_result = '{CORRECTED}') AS corrected
         FROM rq WHERE counted
         GROUP BY unit, year
@@ -532,23 +548,15 @@ def _facts_ctes(unit_filter: bool) -> str:
 def _item_facts_sql(unit_filter: bool, include_uncounted: bool) -> str:
     """CTEs ending in ``facts``: one row per ledger item with its deadline, state and days late."""
     return f"""{_facts_ctes(unit_filter)},
-        f AS (
-            SELECT i.*,
-                   CASE WHEN i.published IS NOT NULL THEN
-                            CASE WHEN i.published <= i.deadline THEN '{ON_TIME}' ELSE '{LATE}' END
-                        WHEN i.deadline < i.cutoff THEN '{LATE}' ELSE '{PENDING}' END AS state
-            FROM items i {"" if include_uncounted else "WHERE i.counted"}
-        ),
+        f AS (SELECT * FROM items {"" if include_uncounted else "WHERE counted"}),
         facts AS (
             SELECT f.unit, f.unit_type, f.year, f.sid AS submission_id, f.sheet_row, f.seq, f.title,
                    f.category, k.name AS category_name, f.formed, f.published, f.url, f.deadline, f.state,
-                   CASE f.state WHEN '{ON_TIME}' THEN 0
-                        WHEN '{LATE}' THEN (CASE WHEN f.published IS NOT NULL THEN cp.wd_index ELSE cc.wd_index END)
-                                           - f.deadline_idx END AS days_late,
+                   {_days_late_sql("published")} AS days_late,
                    f.counted
             FROM f
             LEFT JOIN _eng_cat k ON k.code = f.category
-            LEFT JOIN cal cp ON cp.day = f.published
+            LEFT JOIN cal cd ON cd.day = f.published
             LEFT JOIN cal cc ON cc.day = f.cutoff
         )"""
 
@@ -617,23 +625,15 @@ def request_facts(con: duckdb.DuckDBPyConnection, year: int, unit: str | None = 
     s = _scheme(year, scheme)
     with _params(con, [s]):
         sql = f"""{_facts_ctes(unit is not None)},
-        f AS (
-            SELECT r.*,
-                   CASE WHEN r.answered IS NOT NULL THEN
-                            CASE WHEN r.answered <= r.deadline THEN '{ON_TIME}' ELSE '{LATE}' END
-                        WHEN r.deadline < r.cutoff THEN '{LATE}' ELSE '{PENDING}' END AS state
-            FROM rq r {"" if include_uncounted else "WHERE r.counted"}
-        )
+        f AS (SELECT * FROM rq {"" if include_uncounted else "WHERE counted"})
         SELECT f.unit, f.unit_type, f.year, f.sid AS submission_id, f.sheet_row, f.request_no, f.applicant_type,
                f.received, f.corrected, f.clock_start, f.extended, f.answered, f.result, f.review_result,
                f.rule_basis, f.days_allowed, f.deadline, f.state,
-               ca.wd_index - f.start_idx AS days_taken,
-               CASE f.state WHEN '{ON_TIME}' THEN 0
-                    WHEN '{LATE}' THEN (CASE WHEN f.answered IS NOT NULL THEN ca.wd_index ELSE cc.wd_index END)
-                                       - f.deadline_idx END AS days_late,
+               cd.wd_index - f.start_idx AS days_taken,
+               {_days_late_sql("answered")} AS days_late,
                f.counted
         FROM f
-        LEFT JOIN cal ca ON ca.day = f.answered
+        LEFT JOIN cal cd ON cd.day = f.answered
         LEFT JOIN cal cc ON cc.day = f.cutoff
         ORDER BY CASE f.unit_type WHEN '乡镇' THEN 0 WHEN '部门' THEN 1 ELSE 2 END, f.unit, f.sheet_row"""
         tbl = _run(con, sql, {"unit": unit} if unit is not None else None)
