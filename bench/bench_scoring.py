@@ -44,14 +44,13 @@ def task_full(db: str) -> dict:
 
 def _h1_sql() -> str:
     from metrics.calendar import WORKDAY_CTES
-    from metrics.engine import ITEMS_SQL, _cur_sql
+    from metrics.engine import ITEMS_SQL, LATE, ON_TIME, PENDING, _cur_sql
 
     return f"""WITH {WORKDAY_CTES}, {_cur_sql(False)}, {ITEMS_SQL}
     SELECT unit, year,
-           count(*) FILTER (WHERE published IS NOT NULL AND published <= deadline) AS on_time,
-           count(*) FILTER (WHERE (published IS NOT NULL AND published > deadline)
-                               OR (published IS NULL AND deadline < cutoff)) AS late,
-           count(*) FILTER (WHERE published IS NULL AND NOT deadline < cutoff) AS pending
+           count(*) FILTER (WHERE state = '{ON_TIME}') AS on_time,
+           count(*) FILTER (WHERE state = '{LATE}') AS late,
+           count(*) FILTER (WHERE state = '{PENDING}') AS pending
     FROM items WHERE counted GROUP BY unit, year"""
 
 
