@@ -91,9 +91,13 @@ def ingest_bytes(con: duckdb.DuckDBPyConnection, file_name: str, content: bytes,
     res = IngestResult(file_name, REJECTED, report, sha256=sha)
     if sub is not None:
         res.unit, res.year = sub.unit, sub.year
-    if only_unit is not None and sub is not None and sub.unit is not None and sub.unit != only_unit:
+    foreign = only_unit is not None and sub is not None and sub.unit is not None and sub.unit != only_unit
+    if foreign:
         report.add(error("unit_not_allowed", f"本账号只能上报“{only_unit}”的自评表，此文件是“{sub.unit}”的", "单位信息"))
-    if not report.ok and sub is not None and sub.unit and sub.year:
+    if only_unit is not None and (foreign or res.unit is None):
+        # a unit account's attempt belongs to its own unit's history, never to another unit's
+        res.unit = only_unit
+    if not report.ok and not foreign and sub is not None and sub.unit and sub.year:
         # everything wrong is reported at once: a unit fixing its errors should not learn
         # only afterwards that the submission is locked
         if _state(con, sub.unit, sub.year)[3] == APPROVED:

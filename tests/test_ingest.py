@@ -379,3 +379,15 @@ def test_the_approval_lock_is_reported_together_with_the_other_errors(con, recei
     assert res.outcome == REJECTED
     assert {i.code for i in res.report.errors} == {"category_unknown", "submission_approved"}
     assert_only_logs_grew(before, snapshot(con))
+
+
+def test_a_unit_accounts_attempt_with_another_units_file_is_logged_under_its_own_unit(con, received):
+    # the other unit (审计局) is approved: a 方正镇 account must not learn that from the messages
+    ingest_bytes(con, "a.xlsx", workbook(), received=received)
+    con.execute("UPDATE workflow SET status = '已审核'")
+    res = ingest_bytes(con, "审计局.xlsx", workbook(), received=received, only_unit=TOWN)
+    assert res.outcome == REJECTED
+    assert [i.code for i in res.report.errors] == ["unit_not_allowed"]
+    assert res.unit == TOWN
+    assert con.execute("SELECT unit FROM rejections").fetchall() == [(TOWN,)]
+    assert con.execute("SELECT count(*) FROM rejections WHERE unit = ?", [UNIT]).fetchone()[0] == 0
