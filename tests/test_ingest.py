@@ -391,3 +391,21 @@ def test_a_unit_accounts_attempt_with_another_units_file_is_logged_under_its_own
     assert res.unit == TOWN
     assert con.execute("SELECT unit FROM rejections").fetchall() == [(TOWN,)]
     assert con.execute("SELECT count(*) FROM rejections WHERE unit = ?", [UNIT]).fetchone()[0] == 0
+
+
+def test_an_ods_workbook_is_accepted_like_xlsx(con, received):
+    s = valid_sheets()
+    s["自评打分"].rows[2][4] = "3.5分"  # A1, typed as text
+    res = ingest_bytes(con, "审计局.ods", build(s, "ods"), received=received)
+    assert res.outcome == ACCEPTED, res.report.rows()
+    assert con.execute("SELECT score FROM self_scores WHERE code = 'A1'").fetchone()[0] == Decimal("3.50")
+    assert con.execute("SELECT count(*) FROM ledger_items").fetchone()[0] == 2
+    assert con.execute("SELECT request_no, answered FROM requests").fetchall() == [("SQ-001", dt.date(2019, 6, 20))]
+
+
+def test_an_ods_workbook_with_an_error_names_the_cell(con, received):
+    s = valid_sheets()
+    s["主动公开台账"].rows[2][2] = "八卦新闻"
+    res = ingest_bytes(con, "审计局.ods", build(s, "ods"), received=received)
+    assert res.outcome == REJECTED
+    assert [(i.code, i.location) for i in res.report.errors] == [("category_unknown", "主动公开台账!C3")]

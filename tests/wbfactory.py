@@ -134,5 +134,18 @@ def build_xls(sheets: dict[str, SheetSpec]) -> bytes:
     return buf.getvalue()
 
 
+def build_ods(sheets: dict[str, SheetSpec]) -> bytes:
+    """OpenDocument spreadsheet (values only, no merged ranges), written by pandas with odfpy."""
+    import pandas as pd
+
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="odf") as w:
+        for name, spec in sheets.items():
+            width = max((len(r) for r in spec.rows), default=1)
+            rows = [[None if v == "" else v for v in r] + [None] * (width - len(r)) for r in spec.rows]
+            pd.DataFrame(rows).to_excel(w, sheet_name=name, header=False, index=False)
+    return buf.getvalue()
+
+
 def build(sheets: dict[str, SheetSpec], fmt: str = "xlsx") -> bytes:
-    return build_xls(sheets) if fmt == "xls" else build_xlsx(sheets)
+    return {"xls": build_xls, "ods": build_ods}.get(fmt, build_xlsx)(sheets)
