@@ -149,7 +149,7 @@ _VERSION = [0]
 
 def data_version() -> int:
     """A counter bumped after every write, so cached queries are refreshed."""
-    return st.session_state.get("data_version", 0) + _VERSION[0]
+    return _VERSION[0]
 
 
 def bump_data_version() -> None:

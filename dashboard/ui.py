@@ -9,9 +9,12 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from data.review import (csv_bytes, evidence_links, indicator_sheet, issues_frame, results_frame,
-                         workflow_state, xlsx_bytes)
+from data.review import (ReviewError, csv_bytes, evidence_links, indicator_sheet, issues_frame, results_frame,
+                         submit_files, workflow_state, xlsx_bytes)
 from data.store import APPROVED, MISSING, PENDING, RETURNED
+
+#: what the uploaders accept; .et/.wps are let through so the reader refuses them with a clear message
+UPLOAD_TYPES = ["xlsx", "xlsm", "xls", "ods", "et", "wps"]
 
 STATUS_COLOR = {MISSING: "gray", PENDING: "orange", RETURNED: "red", APPROVED: "green"}
 TYPE_LABEL = {"self": "自评", "bonus": "加分项", "auto": "自动计算"}
@@ -326,3 +329,29 @@ def history_table(df: pd.DataFrame, *, key: str) -> None:
                  height=fit_height(len(view), max_rows=10),
                  column_config={"说明": st.column_config.TextColumn("说明", width="large"),
                                 "版本": st.column_config.TextColumn("版本", **RIGHT)})
+
+
+def submit_with_progress(con, files, *, user: dict, received: dt.date, prefix: str, verb: str,
+                         unit: str | None = None) -> None:
+    """Ingest the uploaded ``files`` with a progress bar, then keep the results in
+    ``st.session_state[f"{prefix}_results"]`` (with ``unit`` and ``received``),
+    clear the uploader (``{prefix}_nonce``), refresh cached figures and rerun.
+    A refusal of the whole batch (:class:`ReviewError`) is shown as an error."""
+    from dashboard.common import bump_data_version, db_lock
+
+    bar = st.progress(0.0, text=f"正在{verb}……")
+
+    def _progress(done: int, total: int, name: str) -> None:
+        bar.progress(done / max(total, 1), text=f"正在{verb} {name}（{done + 1}/{total}）" if name else f"{verb}完成")
+
+    try:
+        with db_lock():
+            results = submit_files(con, [(f.name, f.getvalue()) for f in files], user=user, unit=unit,
+                                   received=received, progress=_progress)
+    except ReviewError as e:
+        st.error(str(e))
+        return
+    st.session_state[f"{prefix}_results"] = {"unit": unit, "received": received, "results": results}
+    st.session_state[f"{prefix}_nonce"] = st.session_state.get(f"{prefix}_nonce", 0) + 1
+    bump_data_version()
+    st.rerun()

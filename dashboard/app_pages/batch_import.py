@@ -6,9 +6,8 @@ import datetime as dt
 
 import streamlit as st
 
-from dashboard.common import REVIEW_ROLES, bump_data_version, db, db_lock, require_role
-from dashboard.ui import show_results
-from data.review import ReviewError, submit_files
+from dashboard.common import REVIEW_ROLES, db, require_role
+from dashboard.ui import UPLOAD_TYPES, show_results, submit_with_progress
 
 user = require_role(*REVIEW_ROLES)
 con = db()
@@ -19,27 +18,12 @@ st.caption("一次选择多个单位的自评表文件（例如通过邮件收�
 received = st.date_input("收到日期（文件送达县里的日期，作为这批文件的报送日期）", value=dt.date.today(),
                          max_value=dt.date.today(), key="batch_received", format="YYYY-MM-DD")
 nonce = st.session_state.setdefault("batch_nonce", 0)
-files = st.file_uploader("选择自评表文件（可多选）", type=["xlsx", "xlsm", "xls", "ods", "et", "wps"],
+files = st.file_uploader("选择自评表文件（可多选）", type=UPLOAD_TYPES,
                          accept_multiple_files=True, key=f"batch_files_{nonce}")
 if files:
     st.caption(f"已选择 {len(files)} 个文件。")
 if st.button("开始导入", type="primary", disabled=not files, key="batch_submit", icon=":material/upload:"):
-    bar = st.progress(0.0, text="正在导入……")
-
-    def _progress(done: int, total: int, name: str) -> None:
-        bar.progress(done / max(total, 1), text=f"正在导入 {name}（{done + 1}/{total}）" if name else "导入完成")
-
-    try:
-        with db_lock():
-            results = submit_files(con, [(f.name, f.getvalue()) for f in files], user=user, received=received,
-                                   progress=_progress)
-    except ReviewError as e:
-        st.error(str(e))
-    else:
-        st.session_state["batch_results"] = {"received": received, "results": results}
-        st.session_state["batch_nonce"] = nonce + 1
-        bump_data_version()
-        st.rerun()
+    submit_with_progress(con, files, user=user, received=received, prefix="batch", verb="导入")
 
 stored = st.session_state.get("batch_results")
 if stored:

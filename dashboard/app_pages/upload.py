@@ -8,15 +8,14 @@ import datetime as dt
 
 import streamlit as st
 
-from dashboard.common import (UPLOAD_ROLES, bump_data_version, db, db_lock, require_role, selected_year,
+from dashboard.common import (UPLOAD_ROLES, db, require_role, selected_year,
                               show_flash)
-from dashboard.ui import history_table, show_results, status_banner, unit_scorecard
+from dashboard.ui import UPLOAD_TYPES, history_table, show_results, status_banner, submit_with_progress, unit_scorecard
 from data.registry import Unit, get_units
-from data.review import ReviewError, current_submission, get_original_file, submission_history, submit_files
+from data.review import current_submission, get_original_file, submission_history
 from data.store import APPROVED, MISSING
 from metrics.scheme import scheme_for
 
-FILE_TYPES = ["xlsx", "xlsm", "xls", "ods", "et", "wps"]  # .et/.wps are refused with a clear message
 
 user = require_role(*UPLOAD_ROLES)
 con = db()
@@ -76,27 +75,12 @@ locked = state["status"] == APPROVED
 if locked:
     st.info("本年度材料已审核通过，不能再上传。")
 nonce = st.session_state.setdefault("upload_nonce", 0)
-files = st.file_uploader("选择自评表文件（可多选）", type=FILE_TYPES, accept_multiple_files=True,
+files = st.file_uploader("选择自评表文件（可多选）", type=UPLOAD_TYPES, accept_multiple_files=True,
                          key=f"upload_files_{nonce}", disabled=locked,
                          help="支持 .xlsx、.xlsm、.xls、.ods，单个文件不超过 20 MB；WPS 格式（.et）请先另存为 .xlsx")
 if st.button("上传并校验", type="primary", disabled=locked or not files, key="upload_submit",
              icon=":material/upload:"):
-    bar = st.progress(0.0, text="正在校验……")
-
-    def _progress(done: int, total: int, name: str) -> None:
-        bar.progress(done / max(total, 1), text=f"正在校验 {name}（{done + 1}/{total}）" if name else "校验完成")
-
-    try:
-        with db_lock():
-            results = submit_files(con, [(f.name, f.getvalue()) for f in files], user=user,
-                                   unit=unit, received=dt.date.today(), progress=_progress)
-    except ReviewError as e:
-        st.error(str(e))
-    else:
-        st.session_state["upload_results"] = {"unit": unit, "results": results}
-        st.session_state["upload_nonce"] = nonce + 1
-        bump_data_version()
-        st.rerun()
+    submit_with_progress(con, files, user=user, received=dt.date.today(), prefix="upload", verb="校验", unit=unit)
 
 stored = st.session_state.get("upload_results")
 if stored and stored.get("unit") == unit:
