@@ -90,6 +90,16 @@ def _open(db_arg):
         raise SystemExit(FAILURE)
 
 
+def _write(path: str, data: bytes) -> bool:
+    """Write an output file; say why in Chinese when it cannot be written."""
+    try:
+        Path(path).write_bytes(data)
+    except OSError as e:
+        print(f"无法写入 {path}：{e.strerror}", file=sys.stderr)
+        return False
+    return True
+
+
 def _check_year(year: int):
     from metrics.scheme import scheme_for, years
 
@@ -153,10 +163,7 @@ def cmd_report(args) -> int:
     _check_year(args.year)
     con = _open(args.db)
     data = build_report(con, args.year)
-    try:
-        Path(args.output).write_bytes(data)
-    except OSError as e:
-        print(f"无法写入 {args.output}：{e.strerror}", file=sys.stderr)
+    if not _write(args.output, data):
         return FAILURE
     print(f"已写出 {args.output}：{args.year}年度考核结果（乡镇、部门两张表）")
     st = engine.year_status(con, args.year)
@@ -175,10 +182,7 @@ def cmd_unit_report(args) -> int:
     except ValueError as e:
         print(str(e), file=sys.stderr)
         return USAGE_ERROR
-    try:
-        Path(args.output).write_bytes(data)
-    except OSError as e:
-        print(f"无法写入 {args.output}：{e.strerror}", file=sys.stderr)
+    if not _write(args.output, data):
         return FAILURE
     print(f"已写出 {args.output}：{args.unit} {args.year}年度得分表")
     return 0
