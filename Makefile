@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test demo bench clean-db
+.PHONY: run test lint demo bench clean-db
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,13 @@ run: $(VENV)/.run-installed
 	$(PY) -m data demo --if-empty
 	$(PY) -m streamlit run dashboard/app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
-## Run the whole test suite
-test: $(VENV)/.dev-installed
+## Run the linter, then the whole test suite
+test: lint
 	$(PY) -m pytest -q
+
+## Check the code with ruff (configured in pyproject.toml)
+lint: $(VENV)/.dev-installed
+	$(PY) -m ruff check .
 
 ## (Re)build the demonstration database from scratch
 demo: $(VENV)/.run-installed
@@ -32,6 +36,6 @@ demo: $(VENV)/.run-installed
 
 ## Benchmarks (not part of `make test`)
 bench: $(VENV)/.dev-installed
-	$(PY) bench/bench_ingest.py
-	$(PY) bench/bench_scoring.py
-	$(PY) bench/bench_pages.py
+	$(PY) -m bench.bench_ingest
+	$(PY) -m bench.bench_scoring
+	$(PY) -m bench.bench_pages

@@ -1,7 +1,7 @@
 """Ingest benchmark (not a test): how much does validating and storing cost
 on top of merely reading a workbook?
 
-    .venv/bin/python bench/bench_ingest.py [--runs N] [--batch N]
+    .venv/bin/python -m bench.bench_ingest [--runs N] [--batch N]
 
 (a) the bare python-calamine read of a typical workbook (open + ``to_python``
     of every sheet);
@@ -24,17 +24,14 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-import python_calamine as pc  # noqa: E402
+import python_calamine as pc
 
-from data.ingest import ACCEPTED, check_workbook, ingest_bytes, ingest_file  # noqa: E402
-from data.registry import load_units, parse_registry  # noqa: E402
-from data.store import connect  # noqa: E402
-from metrics.scheme import load_catalogue, scheme_for  # noqa: E402
-from tests.wbfactory import (SheetSpec, build, info_sheet, ledger_sheet, requests_sheet,  # noqa: E402
+from data.ingest import ACCEPTED, check_workbook, ingest_bytes, ingest_file
+from data.registry import load_units, parse_registry
+from data.store import connect
+from core.scheme import load_catalogue, scheme_for
+from tests.wbfactory import (SheetSpec, build, info_sheet, ledger_sheet, requests_sheet,
                              scores_sheet)
 
 UNITS = ["方正镇", "会发镇", "方正县审计局", "方正县民政局", "方正县生态环境局"]

@@ -16,7 +16,7 @@ Two databases:
 
 Usage::
 
-    python bench/bench_pages.py [--runs 5] [--demo-db PATH] [--province-db PATH]
+    python -m bench.bench_pages [--runs 5] [--demo-db PATH] [--province-db PATH]
                                 [--units 6000] [--keep] [--skip-province]
 
 Not part of ``make test``.
@@ -32,9 +32,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
 PAGES = ("overview", "scorecard", "timeliness", "coverage", "trends")
 TITLES = {"overview": "总览", "scorecard": "评分卡", "timeliness": "及时性", "coverage": "覆盖缺口", "trends": "趋势"}
 LEADER = {"name": "bench", "role": "leader", "unit": None}

@@ -6,7 +6,7 @@ Measures, each in a fresh process so peak memory is its own:
   * H1 alone in SQL (the engine's own CTEs) against a pandas-groupby baseline
     of the same H1 computation (ratio = pandas ÷ SQL).
 
-Usage: python bench/bench_scoring.py [--units N] [--db PATH] [--keep]
+Usage: python -m bench.bench_scoring [--units N] [--db PATH] [--keep]
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 YEARS = [2019, 2020, 2021, 2022, 2023]
 
@@ -44,13 +43,14 @@ def task_full(db: str) -> dict:
 
 def _h1_sql() -> str:
     from metrics.calendar import WORKDAY_CTES
-    from metrics.engine import ITEMS_SQL, LATE, ON_TIME, PENDING, _cur_sql
+    from core.vocab import ItemState
+    from metrics.engine import ITEMS_SQL, _cur_sql
 
     return f"""WITH {WORKDAY_CTES}, {_cur_sql(False)}, {ITEMS_SQL}
     SELECT unit, year,
-           count(*) FILTER (WHERE state = '{ON_TIME}') AS on_time,
-           count(*) FILTER (WHERE state = '{LATE}') AS late,
-           count(*) FILTER (WHERE state = '{PENDING}') AS pending
+           count(*) FILTER (WHERE state = '{ItemState.ON_TIME}') AS on_time,
+           count(*) FILTER (WHERE state = '{ItemState.LATE}') AS late,
+           count(*) FILTER (WHERE state = '{ItemState.NOT_DUE}') AS pending
     FROM items WHERE counted GROUP BY unit, year"""
 
 
@@ -58,7 +58,7 @@ def task_h1_sql(db: str) -> dict:
     import duckdb
 
     from metrics.engine import _params
-    from metrics.scheme import scheme_for
+    from core.scheme import scheme_for
 
     con = duckdb.connect(db)
     with _params(con, [scheme_for(y) for y in YEARS]):
@@ -76,7 +76,7 @@ def task_h1_pandas(db: str) -> dict:
     import numpy as np
     import pandas as pd
 
-    from metrics.scheme import scheme_for
+    from core.scheme import scheme_for
 
     con = duckdb.connect(db)
     t = time.perf_counter()
@@ -118,8 +118,8 @@ TASKS = {"full": task_full, "h1_sql": task_h1_sql, "h1_pandas": task_h1_pandas}
 def run_task(name: str, db: str, repeat: int) -> dict:
     best = None
     for _ in range(repeat):
-        out = subprocess.run([sys.executable, __file__, "--task", name, "--db", db],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run([sys.executable, "-m", "bench.bench_scoring", "--task", name, "--db", db],
+                             capture_output=True, text=True, check=True, cwd=ROOT)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         if best is None or r["seconds"] < best["seconds"]:
             best = r

@@ -5,16 +5,12 @@ Set-based: every table is filled by one INSERT … SELECT over ``range()``, so
 """
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-from data.store import connect  # noqa: E402
-from metrics.scheme import load_catalogue, scheme_for  # noqa: E402
+from data.store import connect
+from core.scheme import load_catalogue, scheme_for
 
 
 def build_province(path, units: int = 6000, years=(2019, 2020, 2021, 2022, 2023), items: int = 500,

@@ -12,18 +12,14 @@ The year is chosen once, in the sidebar (``st.session_state["year"]``).
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+import streamlit as st
+
+from core.scheme import years as scheme_years
+from dashboard import common
+
 HERE = Path(__file__).resolve().parent
-if str(HERE.parent) not in sys.path:
-    sys.path.insert(0, str(HERE.parent))
-
-import streamlit as st  # noqa: E402
-
-from dashboard import common  # noqa: E402
-from metrics.scheme import years as scheme_years  # noqa: E402
-
 PAGES = HERE / "app_pages"
 
 st.set_page_config(page_title="政务公开年度考核分析平台", page_icon=":material/assignment:", layout="wide",

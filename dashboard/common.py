@@ -10,24 +10,18 @@ and ``review_unit`` (the unit the 审核队列 hands to 单位审核).
 from __future__ import annotations
 
 import os
-import sys
 import threading
-from pathlib import Path
 
 import streamlit as st
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-from data.store import connect, db_path  # noqa: E402
-from data.users import ROLES  # noqa: E402
-from metrics.scheme import years as scheme_years  # noqa: E402
+from data.store import connect, db_path
+from core.scheme import years as scheme_years
+from core.vocab import ROLE_LABEL, Role
 
-ROLE_LABEL = dict(ROLES)  # admin → 管理员, reviewer → 考核组, leader → 领导, unit → 填报单位
-REVIEW_ROLES = ("reviewer", "admin")
-ANALYTICS_ROLES = ("reviewer", "leader", "admin")
-UPLOAD_ROLES = ("unit", "reviewer", "admin")
+REVIEW_ROLES = (Role.REVIEWER, Role.ADMIN)
+ANALYTICS_ROLES = (Role.REVIEWER, Role.LEADER, Role.ADMIN)
+UPLOAD_ROLES = (Role.UNIT, Role.REVIEWER, Role.ADMIN)
 _LOCK = threading.RLock()
 
 

@@ -32,13 +32,11 @@ import streamlit as st
 from dashboard.common import data_version, db
 from data.store import db_path
 from metrics import engine
-from metrics.scheme import scheme_changes as _scheme_changes
-from metrics.scheme import scheme_for
-from metrics.scheme import years as scheme_years
+from core.scheme import scheme_changes as _scheme_changes
+from core.scheme import scheme_for
+from core.scheme import years as scheme_years
+from core.vocab import UNIT_TYPES, ItemState, Status
 
-ON_TIME, LATE, PENDING = engine.ON_TIME, engine.LATE, engine.PENDING
-NOT_SUBMITTED = engine.NOT_SUBMITTED
-UNIT_TYPES = ("乡镇", "部门")
 GRADES = ("优秀", "良好", "合格", "不合格")
 #: the four states of a ledger item shown on the timeliness page
 ITEM_STATES = ("按时公开", "逾期公开", "逾期未公开", "未到期未公开")
@@ -134,7 +132,7 @@ def scores_raw(year: int) -> pd.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=24)
 def _scores_view(year: int, dv: int) -> pd.DataFrame:
     df = to_float(_score_year(year, dv))
-    df["submitted"] = df["status"] != NOT_SUBMITTED
+    df["submitted"] = df["status"] != Status.MISSING
     return df
 
 
@@ -223,8 +221,8 @@ def _compact_items(df: pd.DataFrame) -> pd.DataFrame:
     out["days_late"] = pd.to_numeric(df["days_late"], errors="coerce").astype("Int64")
     published = out["published"].notna().to_numpy()
     state = out["state"]
-    codes = np.where((state == ON_TIME).to_numpy(), 0,
-                     np.where((state == PENDING).to_numpy(), 3, np.where(published, 1, 2))).astype("int8")
+    codes = np.where((state == ItemState.ON_TIME).to_numpy(), 0,
+                     np.where((state == ItemState.NOT_DUE).to_numpy(), 3, np.where(published, 1, 2))).astype("int8")
     out["state4"] = pd.Categorical.from_codes(codes, categories=list(ITEM_STATES))
     out["month"] = out["formed"].dt.month.astype("int8")
     return out
@@ -239,7 +237,7 @@ def _exception_items(year: int, dv: int, where: str) -> pd.DataFrame:
     # only the overdue and pending items are loaded (the charts use SQL aggregates);
     # ``where`` (the database file) is part of the key: a resource outlives
     # ``st.cache_data.clear()`` and must never serve another database's rows
-    return _compact_items(_call(engine.item_facts, int(year), states=[LATE, PENDING]))
+    return _compact_items(_call(engine.item_facts, int(year), states=[ItemState.LATE, ItemState.NOT_DUE]))
 
 
 def items(year: int) -> pd.DataFrame:
@@ -255,7 +253,7 @@ def _item_aggregates(year: int, dv: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     monthly, late = _call(engine.item_aggregates, int(year))
     published = monthly["published"].astype(bool).to_numpy()
     state = monthly["state"].astype(str).to_numpy()
-    codes = np.where(state == ON_TIME, 0, np.where(state == PENDING, 3, np.where(published, 1, 2)))
+    codes = np.where(state == ItemState.ON_TIME, 0, np.where(state == ItemState.NOT_DUE, 3, np.where(published, 1, 2)))
     monthly = monthly.assign(state4=pd.Categorical.from_codes(codes.astype("int8"), categories=list(ITEM_STATES)),
                              month=monthly["month"].astype("int8"), n=monthly["n"].astype("int64"))
     late = late.assign(days_late=late["days_late"].astype("int64"), n=late["n"].astype("int64"))
@@ -306,7 +304,7 @@ def item_summary(year: int, unit_type: str | None = None, unit: str | None = Non
 
 
 def item_exceptions(year: int, unit_type: str | None = None, unit: str | None = None,
-                    states=(LATE, PENDING), categories=None) -> pd.DataFrame:
+                    states=(ItemState.LATE, ItemState.NOT_DUE), categories=None) -> pd.DataFrame:
     """Overdue (逾期) and pending (未到期) items, filtered (a new frame)."""
     df = items(year)
     m = _item_mask(df, unit_type, unit) & df["state"].isin(list(states))

@@ -9,14 +9,15 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from data.review import (ReviewError, csv_bytes, evidence_links, indicator_sheet, issues_frame, results_frame,
-                         submit_files, workflow_state, xlsx_bytes)
-from data.store import APPROVED, MISSING, PENDING, RETURNED
+from data.review import (ReviewError, csv_bytes, evidence_links, issues_frame, results_frame, submit_files,
+                         workflow_state, xlsx_bytes)
+from core.vocab import Status
+from metrics.readouts import indicator_sheet
 
 #: what the uploaders accept; .et/.wps are let through so the reader refuses them with a clear message
 UPLOAD_TYPES = ["xlsx", "xlsm", "xls", "ods", "et", "wps"]
 
-STATUS_COLOR = {MISSING: "gray", PENDING: "orange", RETURNED: "red", APPROVED: "green"}
+STATUS_COLOR = {Status.MISSING: "gray", Status.PENDING: "orange", Status.RETURNED: "red", Status.APPROVED: "green"}
 TYPE_LABEL = {"self": "自评", "bonus": "加分项", "auto": "自动计算"}
 LATE_BG, PENDING_BG = "background-color: #fde2e1", "background-color: #fff4ce"
 
@@ -152,7 +153,7 @@ def facts_table(df: pd.DataFrame, columns: dict, *, key: str, empty: str) -> Non
 # --------------------------------------------------------------------------- a unit's own scorecard
 
 def indicator_view(sheet: pd.DataFrame) -> pd.DataFrame:
-    """Display frame of :func:`data.review.indicator_sheet`."""
+    """Display frame of :func:`metrics.readouts.indicator_sheet`."""
     rows = []
     for r in sheet.itertuples(index=False):
         auto = r.type == "auto"
@@ -217,7 +218,7 @@ def unit_scorecard(con, year: int, unit: str, *, key: str) -> None:
         view = indicator_view(sheet)
         k1, k2 = int(card["k1_count"] or 0), bool(card["k2_veto"])
         if k1 or k2:
-            from metrics.scheme import scheme_for
+            from core.scheme import scheme_for
 
             parts = []
             if k1:
@@ -301,12 +302,12 @@ def status_banner(con, year: int, unit: str) -> dict:
     """The workflow state line the unit sees: status, reviewer comment."""
     state = workflow_state(con, unit, year)
     st.markdown(f"**{unit}** · {year}年度 · 审核状态：{badge(state['status'])}")
-    if state["status"] == RETURNED and state["comment"]:
+    if state["status"] == Status.RETURNED and state["comment"]:
         st.error(f"考核组退回意见：{state['comment']}　（请按意见修改后重新上传）")
-    elif state["status"] == APPROVED:
+    elif state["status"] == Status.APPROVED:
         st.success("已审核通过，结果已锁定；如需修改，请联系考核组“重新打开”。"
                    + (f"　审核意见：{state['comment']}" if state["comment"] else ""))
-    elif state["status"] == PENDING:
+    elif state["status"] == Status.PENDING:
         st.info("已报送，等待考核组审核。" + (f"　上次意见：{state['comment']}" if state["comment"] else ""))
     return state
 

@@ -13,8 +13,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.vocab import UNIT_TYPES
 from dashboard import queries as q
-from metrics.scheme import scheme_for
+from core.scheme import scheme_for
 
 #: fixed colour per grade (等次), used by every chart
 GRADE_COLORS = {"优秀": "#1a7f37", "良好": "#2f80ed", "合格": "#e6a700", "不合格": "#d64545"}
@@ -156,7 +157,7 @@ def no_submissions(year: int) -> bool:
 
 
 def type_filter(key: str, label: str = "单位类型", include_all: bool = True) -> str | None:
-    opts = (["全部"] if include_all else []) + list(q.UNIT_TYPES)
+    opts = (["全部"] if include_all else []) + list(UNIT_TYPES)
     v = st.radio(label, opts, horizontal=True, key=key)
     return None if v == "全部" else v
 

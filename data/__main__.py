@@ -11,6 +11,8 @@ import datetime as dt
 import getpass
 import sys
 
+from core.vocab import Role
+
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
 
@@ -66,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     ussub.required = True
     add = ussub.add_parser("add", help="新增用户（密码从提示或标准输入读取）")
     add.add_argument("name")
-    add.add_argument("--role", required=True, choices=["admin", "reviewer", "leader", "unit"])
+    add.add_argument("--role", required=True, choices=list(Role))
     add.add_argument("--unit")
     _db_arg(add)
     return p
@@ -142,8 +144,8 @@ def cmd_template(args) -> int:
     from data.registry import get_units
     from data.store import connect
     from data.template import build_template
-    from data.normalize import norm_key
-    from metrics.scheme import scheme_for
+    from core.normalize import norm_key
+    from core.scheme import scheme_for
 
     scheme = scheme_for(args.year)
     if scheme is None:

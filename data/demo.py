@@ -28,8 +28,8 @@ from typing import Callable
 from data.registry import Unit, parse_registry
 from data.template import (stable_xlsx, AUTO_TEXT, FIRST_DATA_ROW, LEDGER_HEADERS, REQUEST_HEADERS, SHEET_INFO, SHEET_LEDGER,
                            SHEET_REQUESTS, SHEET_SCORES, build_workbook, county_of, num, workbook_bytes)
-from data.vocab import APPLICANT_TYPES, RESULTS
-from metrics.scheme import Scheme, load_catalogue, scheme_for, years
+from core.vocab import APPLICANT_TYPES, RESULTS
+from core.scheme import Scheme, load_catalogue, scheme_for, years
 
 REGISTRY_FILE = Path(__file__).resolve().parent / "demo" / "fangzheng-units.csv"
 DEMO_ACTOR = "演示数据"
@@ -256,7 +256,7 @@ def _title_for(rng: random.Random, code: str, unit: Unit, year: int, formed: dt.
                 [f"{u}{y}年衔接推进乡村振兴补助资金项目计划公示", f"{u}{y}年衔接资金使用情况公告",
                  f"{v}{y}年帮扶产业项目验收公示"]),
         "C29": [f"{y}年县城道路维修改造工程公示", f"{y}年老旧小区改造计划", f"{y}年城区供排水管网改造情况"],
-        "C30": [f"关于开展{topic}专项整治的通告", f"{y}年冬季道路交通安全管理通告", f"关于办理居住证有关事项的公告"],
+        "C30": [f"关于开展{topic}专项整治的通告", f"{y}年冬季道路交通安全管理通告", "关于办理居住证有关事项的公告"],
     }
     return rng.choice(bank[code])
 

@@ -15,12 +15,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from data.issues import Report, error
+from core.errors import Report, error
 from data.reader import ReadError, read_workbook
 from data.registry import get_units
-from data.store import APPROVED, PENDING, audit, transaction
+from core.vocab import Status
+from data.store import audit, transaction
 from data.validate import Context, Submission, validate
-from metrics.scheme import load_catalogue, load_schemes
+from core.scheme import load_catalogue, load_schemes
 
 ACCEPTED, UNCHANGED, REJECTED = "accepted", "unchanged", "rejected"
 OUTCOME_LABEL = {ACCEPTED: "已接收", UNCHANGED: "未变化", REJECTED: "已拒收"}
@@ -100,7 +101,7 @@ def ingest_bytes(con: duckdb.DuckDBPyConnection, file_name: str, content: bytes,
     if not report.ok and not foreign and sub is not None and sub.unit and sub.year:
         # everything wrong is reported at once: a unit fixing its errors should not learn
         # only afterwards that the submission is locked
-        if _state(con, sub.unit, sub.year)[3] == APPROVED:
+        if _state(con, sub.unit, sub.year)[3] == Status.APPROVED:
             report.add(_approved_error(sub.unit, sub.year))
     if report.ok:
         try:
@@ -110,7 +111,7 @@ def ingest_bytes(con: duckdb.DuckDBPyConnection, file_name: str, content: bytes,
                 cur_id, cur_version, cur_sha, status = _state(con, sub.unit, sub.year)
                 if cur_sha == sha:
                     res.outcome, res.version, res.submission_id = UNCHANGED, cur_version, cur_id
-                elif status == APPROVED:
+                elif status == Status.APPROVED:
                     report.add(_approved_error(sub.unit, sub.year))
                 else:
                     sid = _store(con, sub, file_name, content, sha, received, actor, report, cur_version + 1, status)
@@ -194,13 +195,13 @@ def _store(con, sub: Submission, file_name: str, content: bytes, sha: str, recei
         })
     if before is None:
         con.execute("INSERT INTO workflow (unit, year, status, comment, updated_by) VALUES (?,?,?,NULL,?)",
-                    [sub.unit, sub.year, PENDING, actor])
+                    [sub.unit, sub.year, Status.PENDING, actor])
     else:
         con.execute("UPDATE workflow SET status = ?, updated_at = now(), updated_by = ? WHERE unit = ? AND year = ?",
-                    [PENDING, actor, sub.unit, sub.year])
+                    [Status.PENDING, actor, sub.unit, sub.year])
     audit(con, "上传自评表", actor=actor, unit=sub.unit, year=sub.year,
           detail=f"{file_name} → 第{version}版（收到日期 {received}，{len(sub.items)}条主动公开，{len(sub.requests)}条依申请）",
-          before=before, after=PENDING)
+          before=before, after=Status.PENDING)
     return sid
 
 

@@ -3,7 +3,7 @@
 The reader knows nothing of indicators or units: it checks that the file is a
 readable spreadsheet, applies merged ranges to every cell they span, finds
 sheets by normalised name, finds the header row of a table and the labels of
-a key–value sheet. Every problem is an :class:`~data.issues.Issue`.
+a key–value sheet. Every problem is an :class:`~core.errors.Issue`.
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import PurePath
 
 import python_calamine as pc
 
-from data.issues import Issue, error
-from data.normalize import addr, is_blank, norm_key
+from core.errors import Issue, error
+from core.normalize import addr, is_blank, norm_key
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import duckdb
 
-from data.issues import Issue, error
-from data.normalize import norm_key
+from core.errors import Issue, error
+from core.normalize import norm_key
 from data.store import audit, transaction
-from metrics.scheme import UNIT_TYPES, load_catalogue
+from core.scheme import load_catalogue
+from core.vocab import UNIT_TYPES
 
 HEADER = ["单位名称", "单位类型", "附加必公开类别"]
 

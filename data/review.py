@@ -1,6 +1,7 @@
 """The reviewer's write path (审核): review scores, workflow transitions,
 penalties, and the read-outs the review and upload screens need (audit trail,
-submission history, original files, the review queue).
+submission history, original files). Read-outs that need scores
+(the review queue, a unit's indicator sheet) are in :mod:`metrics.readouts`.
 
 No Streamlit here: every function takes a DuckDB connection, writes in one
 transaction (:func:`data.store.transaction`) with an audit row
@@ -29,15 +30,16 @@ import duckdb
 import pandas as pd
 
 from data.ingest import REJECTED, IngestResult, StoreError, ingest_bytes
-from data.issues import error
-from data.store import APPROVED, MISSING, PENDING, RETURNED, audit, transaction
-from metrics.scheme import scheme_for
+from core.errors import error
+from core.vocab import Role, Status
+from data.store import audit, transaction
+from core.scheme import scheme_for
 
 #: action → (required current status, new status, Chinese label)
 ACTIONS = {
-    "approve": (PENDING, APPROVED, "审核通过"),
-    "return": (PENDING, RETURNED, "退回"),
-    "reopen": (APPROVED, PENDING, "重新打开"),
+    "approve": (Status.PENDING, Status.APPROVED, "审核通过"),
+    "return": (Status.PENDING, Status.RETURNED, "退回"),
+    "reopen": (Status.APPROVED, Status.PENDING, "重新打开"),
 }
 ACTION_LABEL = {k: v[2] for k, v in ACTIONS.items()}
 #: audit actions that are reviewer decisions (shown in the submission history)
@@ -98,9 +100,9 @@ def workflow_state(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> dict
     row = con.execute("SELECT status, comment, updated_at, updated_by FROM workflow WHERE unit = ? AND year = ?",
                       [unit, int(year)]).fetchone()
     if sub is None:
-        return {"status": MISSING, "comment": None, "updated_at": None, "updated_by": None}
+        return {"status": Status.MISSING, "comment": None, "updated_at": None, "updated_by": None}
     if row is None:
-        return {"status": PENDING, "comment": None, "updated_at": None, "updated_by": None}
+        return {"status": Status.PENDING, "comment": None, "updated_at": None, "updated_by": None}
     return {"status": row[0], "comment": row[1], "updated_at": row[2], "updated_by": row[3]}
 
 
@@ -171,7 +173,7 @@ def _check_editable(con, sub: SubmissionRef) -> None:
     cur = current_submission(con, sub.unit, sub.year)
     if cur is None or cur.id != sub.id:
         raise ReviewError(f"第{sub.version}版不是{sub.unit}的当前版本（当前为第{cur.version if cur else '—'}版），只能调整当前版本的得分")
-    if workflow_state(con, sub.unit, sub.year)["status"] == APPROVED:
+    if workflow_state(con, sub.unit, sub.year)["status"] == Status.APPROVED:
         raise ReviewError(_locked_message(sub.unit, sub.year))
 
 
@@ -336,7 +338,7 @@ def set_penalties(con: duckdb.DuckDBPyConnection, unit: str, year: int, k1_count
         problems.append("请填写扣分或一票否决的理由（如通报文件名称、文号）")
     if problems:
         raise ReviewError(problems)
-    if workflow_state(con, unit, year)["status"] == APPROVED:
+    if workflow_state(con, unit, year)["status"] == Status.APPROVED:
         raise ReviewError(_locked_message(unit, year))
     prev = get_penalties(con, unit, year)
     if prev["k1_count"] == k1 and prev["k2_veto"] == k2_veto and (prev["reason"] or "") == reason:
@@ -423,22 +425,6 @@ def get_original_file(con: duckdb.DuckDBPyConnection, submission_id: int, unit: 
     return name, bytes(row[1])
 
 
-def indicator_sheet(con: duckdb.DuckDBPyConnection, year: int, unit: str) -> pd.DataFrame:
-    """Per indicator of the unit's current version: the engine's
-    :func:`metrics.engine.indicator_points` columns plus ``evidence`` (list of
-    strings as the unit wrote them). Empty when the unit has not submitted."""
-    from metrics.engine import indicator_points
-
-    df = indicator_points(con, int(year), unit=unit)
-    sub = current_submission(con, unit, year)
-    ev = {}
-    if sub is not None:
-        ev = {str(c).upper(): list(e or []) for c, e in con.execute(
-            "SELECT code, evidence FROM self_scores WHERE submission_id = ?", [sub.id]).fetchall()}
-    df["evidence"] = pd.Series([ev.get(c, []) for c in df["code"]], dtype=object, index=df.index)
-    return df
-
-
 _URL = re.compile(r"^(https?://|www\.)\S+$", re.I)
 
 
@@ -456,34 +442,6 @@ def evidence_links(items: Iterable[str]) -> list[tuple[str, str | None]]:
     return out
 
 
-QUEUE_COLUMNS = ["unit", "unit_type", "status", "late_submission", "versions", "received", "last_upload",
-                 "self_total", "total", "grade", "k1_count", "k2_veto", "comment", "rejected_attempts"]
-
-
-def review_queue(con: duckdb.DuckDBPyConnection, year: int) -> pd.DataFrame:
-    """One row per registered unit for ``year`` (scorecard order): unit,
-    unit_type, status (未报送/待审核/已退回/已审核), late_submission (first version
-    received after the deadline), versions, received (first version),
-    last_upload, self_total, total, grade, k1_count, k2_veto, comment (the
-    reviewer's last comment), rejected_attempts."""
-    from metrics.engine import score_year
-
-    sc = score_year(con, int(year))
-    extra = con.execute("""
-        SELECT u.name AS unit,
-               (SELECT count(*) FROM submissions s WHERE s.unit = u.name AND s.year = $y) AS versions,
-               (SELECT max(uploaded_at) FROM submissions s WHERE s.unit = u.name AND s.year = $y) AS last_upload,
-               (SELECT count(*) FROM rejections r WHERE r.unit = u.name AND r.year = $y) AS rejected_attempts,
-               (SELECT comment FROM workflow w WHERE w.unit = u.name AND w.year = $y) AS comment
-        FROM units u""", {"y": int(year)}).df()
-    df = sc.merge(extra, on="unit", how="left")
-    df["versions"] = df["versions"].fillna(0).astype(int)
-    df["rejected_attempts"] = df["rejected_attempts"].fillna(0).astype(int)
-    df["late_submission"] = df["late_submission"].map(lambda v: bool(v) if v is not None and v == v else False)
-    df.attrs.update(sc.attrs)
-    return df[QUEUE_COLUMNS].reset_index(drop=True)
-
-
 # --------------------------------------------------------------------------- uploads from the UI
 
 def submit_files(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, bytes]], *, user: dict,
@@ -498,14 +456,14 @@ def submit_files(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, byte
     Leaders cannot upload. One file failing never stops the others.
     """
     role = (user or {}).get("role")
-    if role == "unit":
+    if role == Role.UNIT:
         own = user.get("unit")
         if not own:
             raise ReviewError("此填报单位账号没有对应的单位，请联系管理员")
         if unit is not None and unit != own:
             raise ReviewError(f"本账号只能上报“{own}”的自评材料")
         only = own
-    elif role in ("reviewer", "admin"):
+    elif role in (Role.REVIEWER, Role.ADMIN):
         only = unit or None
     else:
         raise ReviewError("当前账号没有上传自评表的权限")

@@ -16,10 +16,6 @@ import duckdb
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DB = PROJECT_DIR / "var" / "gongkai.duckdb"
 
-# Submission workflow states (per unit and year)
-PENDING, RETURNED, APPROVED, MISSING = "待审核", "已退回", "已审核", "未报送"
-STATUSES = (MISSING, PENDING, RETURNED, APPROVED)
-
 
 def db_path(path: str | os.PathLike | None = None) -> Path:
     if path:

@@ -22,8 +22,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from data.registry import Unit
-from data.vocab import APPLICANT_TYPES, CHANNELS, RESULTS, REVIEW_RESULTS, YES_NO
-from metrics.scheme import Catalogue, Scheme, load_catalogue
+from core.vocab import APPLICANT_TYPES, CHANNELS, RESULTS, REVIEW_RESULTS, YES_NO
+from core.scheme import Catalogue, Scheme, load_catalogue
 
 SHEET_HELP = "填报说明"
 SHEET_INFO = "单位信息"
@@ -402,9 +402,9 @@ def build_template_for(con, unit_name: str, year: int) -> bytes:
 
     Raises :class:`ValueError` with a Chinese message when the unit or the year is unknown.
     """
-    from data.normalize import norm_key
+    from core.normalize import norm_key
     from data.registry import get_units
-    from metrics.scheme import scheme_for, years
+    from core.scheme import scheme_for, years
 
     scheme = scheme_for(year)
     if scheme is None:

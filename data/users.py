@@ -4,9 +4,8 @@ from __future__ import annotations
 import bcrypt
 import duckdb
 
+from core.vocab import ROLE_LABEL, Role
 from data.store import audit, transaction
-
-ROLES = {"admin": "管理员", "reviewer": "考核组", "leader": "领导", "unit": "填报单位"}
 
 
 class UserError(ValueError):
@@ -29,11 +28,11 @@ def create_user(con: duckdb.DuckDBPyConnection, name: str, role: str, password: 
     name = (name or "").strip()
     if not name:
         raise UserError("用户名不能为空")
-    if role not in ROLES:
-        raise UserError(f"角色“{role}”无效，应为 {'、'.join(ROLES)} 之一")
+    if role not in ROLE_LABEL:
+        raise UserError(f"角色“{role}”无效，应为 {'、'.join(ROLE_LABEL)} 之一")
     if len(password) < 6:
         raise UserError("密码至少 6 位")
-    if role == "unit":
+    if role == Role.UNIT:
         if not unit or not con.execute("SELECT 1 FROM units WHERE name = ?", [unit]).fetchone():
             raise UserError(f"填报单位账号必须对应单位名录中的单位（“{unit or ''}”不在名录中）")
     else:
@@ -43,7 +42,7 @@ def create_user(con: duckdb.DuckDBPyConnection, name: str, role: str, password: 
     with transaction(con):
         con.execute("INSERT INTO users (name, role, unit, password_hash, active, demo) VALUES (?,?,?,?,true,?)",
                     [name, role, unit, hash_password(password), demo])
-        audit(con, "新增用户", actor=actor, unit=unit, detail=f"{name}（{ROLES[role]}）")
+        audit(con, "新增用户", actor=actor, unit=unit, detail=f"{name}（{ROLE_LABEL[role]}）")
 
 
 def authenticate(con: duckdb.DuckDBPyConnection, name: str, password: str) -> dict | None:

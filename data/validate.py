@@ -1,7 +1,7 @@
 """Validation of a read workbook against workbook.md, the registry and the scheme.
 
 Each rule is a small generator that *yields* issues; :func:`validate` runs
-them all in one pass and collects a :class:`~data.issues.Report`, together
+them all in one pass and collects a :class:`~core.errors.Report`, together
 with the typed content that the store keeps when no error was found.
 """
 from __future__ import annotations
@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterator
 
-from data.issues import Issue, Report, error, warning
-from data.normalize import (ParseError, cell_text, clean_text, is_blank, norm_key, parse_date, parse_number,
+from core.errors import Issue, Report, error, warning
+from core.normalize import (ParseError, cell_text, clean_text, is_blank, norm_key, parse_date, parse_number,
                             to_halfwidth)
 from data.reader import ColumnSpec, ReadError, Row, Sheet, Workbook, find_labels, find_table
 from data.registry import Unit
-from data.vocab import APPLICANT_TYPES, CHANNELS, EXTENDED_VALUES, RESULTS, REVIEW_RESULTS, UNIT_TYPE_ALIASES
-from metrics.scheme import Catalogue, Scheme
+from core.vocab import APPLICANT_TYPES, CHANNELS, EXTENDED_VALUES, RESULTS, REVIEW_RESULTS, UNIT_TYPE_ALIASES
+from core.scheme import Catalogue, Scheme
 
 S_INFO, S_SCORES, S_LEDGER, S_REQUESTS = "单位信息", "自评打分", "主动公开台账", "依申请公开台账"
 REQUIRED_SHEETS = (S_INFO, S_SCORES, S_LEDGER, S_REQUESTS)

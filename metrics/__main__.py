@@ -18,6 +18,8 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+from core.vocab import UNIT_TYPES, Status
+
 USAGE_ERROR, FAILURE = 2, 1
 
 _ARGPARSE_ZH = [
@@ -101,7 +103,7 @@ def _write(path: str, data: bytes) -> bool:
 
 
 def _check_year(year: int):
-    from metrics.scheme import scheme_for, years
+    from core.scheme import scheme_for, years
 
     s = scheme_for(year)
     if s is None:
@@ -149,8 +151,8 @@ def cmd_scorecard(args) -> int:
     except OSError as e:
         print(f"无法写入 {args.csv}：{e.strerror}", file=sys.stderr)
         return FAILURE
-    n_missing = int((df["status"] == engine.NOT_SUBMITTED).sum())
-    by_type = "、".join(f"{t} {int((df['unit_type'] == t).sum())} 个" for t in engine.UNIT_TYPE_ORDER)
+    n_missing = int((df["status"] == Status.MISSING).sum())
+    by_type = "、".join(f"{t} {int((df['unit_type'] == t).sum())} 个" for t in UNIT_TYPES)
     print(f"已写出 {args.csv}：{args.year}年度计分表，共 {len(df)} 个单位（{by_type}；未报送 {n_missing} 个）")
     _warn_provisional(df)
     return 0

@@ -26,7 +26,7 @@ import io
 import duckdb
 import pyarrow as pa
 
-from data.normalize import ParseError, norm_key, parse_date
+from core.normalize import ParseError, norm_key, parse_date
 from data.store import audit, transaction
 
 DEFAULT_YEARS = range(2004, 2031)

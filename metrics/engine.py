@@ -1,6 +1,6 @@
 """The scoring engine: every scoring query of the application, set based over DuckDB.
 
-Each year is scored with its own scheme (:func:`metrics.scheme.scheme_for`);
+Each year is scored with its own scheme (:func:`core.scheme.scheme_for`);
 the scheme's values (dates, day counts, required sets, weights, grades) reach
 SQL as small registered parameter tables, so a new year's TOML needs no code
 change.  Points are carried as integer hundredths ("cents") and rates as
@@ -27,18 +27,16 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from metrics import scheme as scheme_mod
+from core import scheme as scheme_mod
 from metrics.calendar import (DEFAULT_YEARS, WORKDAY_CTES, ensure_calendar, missing_calendar_years,
                               needed_years, provisional_reason)
-from metrics.scheme import Scheme, load_catalogue
+from core.scheme import Scheme, load_catalogue
+from core.vocab import ItemState, Status, unit_type_order_sql
 
-ON_TIME, LATE, PENDING = "按时", "逾期", "未到期"
-NOT_SUBMITTED, DEFAULT_STATUS = "未报送", "待审核"
 CORRECTED = "纠正"
 #: G3: points deducted per counted request whose 复议诉讼结果 is 纠正 (methodology:
 #: "2 − 1 × the number …"); a scheme may carry ``g3_points`` to change it.
 G3_DEDUCTION = Decimal(1)
-UNIT_TYPE_ORDER = ("乡镇", "部门")
 
 SCORECARD_COLUMNS = [
     "unit", "unit_type", "year", "status", "total", "grade", "rank", "self_total",
@@ -55,7 +53,7 @@ class UnknownYear(ValueError):
 
     def __init__(self, year):
         have = "、".join(str(y) for y in scheme_mod.years()) or "无"
-        super().__init__(f"没有{year}年度的考核指标体系（metrics/schemes/{year}.toml）；已有年度：{have}")
+        super().__init__(f"没有{year}年度的考核指标体系（core/schemes/{year}.toml）；已有年度：{have}")
         self.year = year
 
 
@@ -222,15 +220,15 @@ def _state_sql(done: str, deadline: str, cutoff: str) -> str:
     """SQL: the state of an item or request — on time when done by the deadline,
     late when done after it or not done and the deadline is before the cut-off,
     otherwise pending (left out of the rate)."""
-    return (f"CASE WHEN {done} IS NOT NULL THEN CASE WHEN {done} <= {deadline} THEN '{ON_TIME}' ELSE '{LATE}' END "
-            f"WHEN {deadline} < {cutoff} THEN '{LATE}' ELSE '{PENDING}' END")
+    return (f"CASE WHEN {done} IS NOT NULL THEN CASE WHEN {done} <= {deadline} THEN '{ItemState.ON_TIME}' ELSE '{ItemState.LATE}' END "
+            f"WHEN {deadline} < {cutoff} THEN '{ItemState.LATE}' ELSE '{ItemState.NOT_DUE}' END")
 
 
 def _days_late_sql(done: str) -> str:
     """SQL over ``f`` joined with ``cd`` (calendar at ``done``) and ``cc`` (at the
     cut-off): working days after the deadline — to the action, or to the cut-off
     when not done; 0 when on time; empty when pending."""
-    return (f"CASE f.state WHEN '{ON_TIME}' THEN 0 WHEN '{LATE}' THEN "
+    return (f"CASE f.state WHEN '{ItemState.ON_TIME}' THEN 0 WHEN '{ItemState.LATE}' THEN "
             f"(CASE WHEN f.{done} IS NOT NULL THEN cd.wd_index ELSE cc.wd_index END) - f.deadline_idx END")
 
 
@@ -295,9 +293,9 @@ def _score_ctes(unit_filter: bool = False) -> str:
     -- counted items per unit, year and category
     icat AS (
         SELECT unit, year, category,
-               count(*) FILTER (WHERE state = '{ON_TIME}') AS on_time,
-               count(*) FILTER (WHERE state = '{LATE}') AS late,
-               count(*) FILTER (WHERE state = '{PENDING}') AS pending,
+               count(*) FILTER (WHERE state = '{ItemState.ON_TIME}') AS on_time,
+               count(*) FILTER (WHERE state = '{ItemState.LATE}') AS late,
+               count(*) FILTER (WHERE state = '{ItemState.NOT_DUE}') AS pending,
                count(*) FILTER (WHERE published <= cutoff) AS published_by_cutoff,
                count(*) AS items
         FROM items WHERE counted
@@ -320,9 +318,9 @@ def _score_ctes(unit_filter: bool = False) -> str:
     ),
     g1 AS (
         SELECT unit, year,
-               count(*) FILTER (WHERE state = '{ON_TIME}') AS on_time,
-               count(*) FILTER (WHERE state = '{LATE}') AS late,
-               count(*) FILTER (WHERE state = '{PENDING}') AS pending,
+               count(*) FILTER (WHERE state = '{ItemState.ON_TIME}') AS on_time,
+               count(*) FILTER (WHERE state = '{ItemState.LATE}') AS late,
+               count(*) FILTER (WHERE state = '{ItemState.NOT_DUE}') AS pending,
                count(*) FILTER (WHERE review_result = '{CORRECTED}') AS corrected
         FROM rq WHERE counted
         GROUP BY unit, year
@@ -394,8 +392,8 @@ def _score_ctes(unit_filter: bool = False) -> str:
         SELECT u.name AS unit, u.unit_type, y.year, cur.sid, cur.version, cur.first_received,
                y.cutoff, y.base_c, y.fail_grade,
                coalesce(p.k1_count, 0) AS k1_count, coalesce(p.k2_veto, false) AS k2_veto,
-               CASE WHEN cur.sid IS NULL THEN '{NOT_SUBMITTED}'
-                    ELSE coalesce(wf.status, '{DEFAULT_STATUS}') END AS status,
+               CASE WHEN cur.sid IS NULL THEN '{Status.MISSING}'
+                    ELSE coalesce(wf.status, '{Status.PENDING}') END AS status,
                CASE WHEN cur.sid IS NOT NULL
                     THEN greatest(sums.sum_c - coalesce(p.k1_count, 0) * y.k1_c, 0) END AS total_c,
                sums.own_c AS self_total_c,
@@ -454,8 +452,8 @@ def _unit_year_columns() -> str:
     return ",\n        ".join(cols)
 
 
-ORDER_SQL = """
-    ORDER BY CASE s.unit_type WHEN '乡镇' THEN 0 WHEN '部门' THEN 1 ELSE 2 END, s.unit_type,
+ORDER_SQL = f"""
+    ORDER BY {unit_type_order_sql('s.unit_type')}, s.unit_type,
              s.sid IS NULL, s.rank NULLS LAST, s.unit"""
 
 
@@ -536,7 +534,7 @@ def indicator_points(con: duckdb.DuckDBPyConnection, year: int, unit: str | None
                p.self_score::DECIMAL(18,2) AS self_score, p.review_score::DECIMAL(18,2) AS review_score,
                p.review_reason, {_d2('p.points_c')} AS points, p.year, p.self_note
         FROM points p
-        ORDER BY CASE p.unit_type WHEN '乡镇' THEN 0 WHEN '部门' THEN 1 ELSE 2 END, p.unit, p.ord"""
+        ORDER BY {unit_type_order_sql('p.unit_type')}, p.unit, p.ord"""
         tbl = _run(con, sql, {"unit": unit} if unit is not None else None)
     return _frame(tbl)
 
@@ -561,7 +559,7 @@ def _item_facts_sql(unit_filter: bool, include_uncounted: bool) -> str:
         )"""
 
 
-_UNIT_ORDER = "CASE unit_type WHEN '乡镇' THEN 0 WHEN '部门' THEN 1 ELSE 2 END, unit"
+_UNIT_ORDER = f"{unit_type_order_sql('unit_type')}, unit"
 
 
 def item_facts(con: duckdb.DuckDBPyConnection, year: int, unit: str | None = None,
@@ -601,7 +599,7 @@ def item_aggregates(con: duckdb.DuckDBPyConnection, year: int,
         tbl = _run(con, f"""{_item_facts_sql(False, False)},
             g AS (SELECT unit, unit_type, CAST(month(formed) AS INTEGER) AS month, state,
                          published IS NOT NULL AS published,
-                         CASE WHEN state = '{LATE}' THEN CAST(days_late AS INTEGER) END AS late_by
+                         CASE WHEN state = '{ItemState.LATE}' THEN CAST(days_late AS INTEGER) END AS late_by
                   FROM facts)
             SELECT unit, unit_type, month, state, published, late_by, count(*) AS n,
                    grouping(month) AS by_days
@@ -635,7 +633,7 @@ def request_facts(con: duckdb.DuckDBPyConnection, year: int, unit: str | None = 
         FROM f
         LEFT JOIN cal cd ON cd.day = f.answered
         LEFT JOIN cal cc ON cc.day = f.cutoff
-        ORDER BY CASE f.unit_type WHEN '乡镇' THEN 0 WHEN '部门' THEN 1 ELSE 2 END, f.unit, f.sheet_row"""
+        ORDER BY {unit_type_order_sql('f.unit_type')}, f.unit, f.sheet_row"""
         tbl = _run(con, sql, {"unit": unit} if unit is not None else None)
     return _big_frame(tbl)
 
@@ -665,7 +663,7 @@ def coverage_matrix(con: duckdb.DuckDBPyConnection, year: int, unit: str | None 
         CROSS JOIN _eng_cat k
         LEFT JOIN reqset rs ON rs.unit = cur.unit AND rs.year = cur.year AND rs.code = k.code
         LEFT JOIN icat ic ON ic.unit = cur.unit AND ic.year = cur.year AND ic.category = k.code
-        ORDER BY CASE cur.unit_type WHEN '乡镇' THEN 0 WHEN '部门' THEN 1 ELSE 2 END, cur.unit, k.ord"""
+        ORDER BY {unit_type_order_sql('cur.unit_type')}, cur.unit, k.ord"""
         tbl = _run(con, sql, {"unit": unit} if unit is not None else None)
     return _frame(tbl)
 
@@ -688,7 +686,7 @@ def trend(con: duckdb.DuckDBPyConnection, years: Iterable[int] | None = None,
         sql = f"""{_score_ctes(False)}
         SELECT {_unit_year_columns()} FROM scored s
         {"WHERE s.unit = $unit" if unit is not None else ""}
-        ORDER BY s.year, CASE s.unit_type WHEN '乡镇' THEN 0 WHEN '部门' THEN 1 ELSE 2 END, s.unit_type,
+        ORDER BY s.year, {unit_type_order_sql('s.unit_type')}, s.unit_type,
                  s.sid IS NULL, s.rank NULLS LAST, s.unit"""
         tbl = _run(con, sql, {"unit": unit} if unit is not None else None)
         prov = _provisional(con, schemes)
@@ -699,7 +697,7 @@ def trend(con: duckdb.DuckDBPyConnection, years: Iterable[int] | None = None,
 
 def scheme_changes(years: Iterable[int] | None = None) -> dict[int, list[str]]:
     """For each scheme year after the first: the changes against the previous
-    scheme year (from :func:`metrics.scheme.scheme_changes`); empty list = same weights."""
+    scheme year (from :func:`core.scheme.scheme_changes`); empty list = same weights."""
     ys = sorted(int(y) for y in (years if years is not None else scheme_mod.years()))
     ys = [y for y in ys if scheme_mod.scheme_for(y) is not None]
     out: dict[int, list[str]] = {}

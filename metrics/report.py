@@ -22,7 +22,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from metrics import engine
-from metrics.scheme import UNIT_TYPES
+from core.vocab import UNIT_TYPES, ItemState, Status
 
 GRADE_FILL = {
     "优秀": PatternFill("solid", fgColor="C6EFCE"),
@@ -39,9 +39,9 @@ CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 LEFT = Alignment(horizontal="left", vertical="center", wrap_text=True)
 RIGHT = Alignment(horizontal="right", vertical="center")
 TITLE_ROW, NOTE_ROW, HEADER_ROW = 1, 2, 3
-STATE_FILL = {engine.ON_TIME: PatternFill("solid", fgColor="C6EFCE"),
-              engine.LATE: PatternFill("solid", fgColor="FFC7CE"),
-              engine.PENDING: PatternFill("solid", fgColor="FFEB9C")}
+STATE_FILL = {ItemState.ON_TIME: PatternFill("solid", fgColor="C6EFCE"),
+              ItemState.LATE: PatternFill("solid", fgColor="FFC7CE"),
+              ItemState.NOT_DUE: PatternFill("solid", fgColor="FFEB9C")}
 
 
 def _title(scheme) -> str:
@@ -127,7 +127,7 @@ def build_report(con: duckdb.DuckDBPyConnection, year: int, scheme=None) -> byte
         r_no = HEADER_ROW
         for _, r in rows.iterrows():
             r_no += 1
-            submitted = r["status"] != engine.NOT_SUBMITTED
+            submitted = r["status"] != Status.MISSING
             subtotal = [sum((r[c] for c in group_codes[g]), Decimal(0)) if submitted else None for g in groups]
             penalty = (r["k1_count"] * s.k1_points).quantize(Decimal("0.01")) if submitted and r["k1_count"] else None
             counts = (f"{r['proactive_on_time']}/{r['proactive_counted']}({r['proactive_pending']})"
@@ -174,7 +174,7 @@ def build_unit_scorecard(con: duckdb.DuckDBPyConnection, year: int, unit: str, s
         raise ValueError(f"单位“{unit}”不在单位名录中")
     card = engine.score_year(con, year, scheme=s, unit=unit)
     r = card.iloc[0]
-    submitted = r["status"] != engine.NOT_SUBMITTED
+    submitted = r["status"] != Status.MISSING
     wb = Workbook()
     ws = wb.active
     ws.title = "得分表"

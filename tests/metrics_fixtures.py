@@ -7,7 +7,7 @@ import hashlib
 from decimal import Decimal
 
 from data.store import connect
-from metrics.scheme import scheme_for
+from core.scheme import scheme_for
 
 D = dt.date.fromisoformat
 

@@ -8,7 +8,7 @@ import pytest
 from data.store import connect
 from metrics import calendar as cal
 from metrics.calendar import CalendarError, add_workdays, ensure_calendar, load_calendar_csv
-from metrics.scheme import scheme_for
+from core.scheme import scheme_for
 
 D = dt.date.fromisoformat
 

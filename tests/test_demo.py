@@ -8,7 +8,7 @@ from data.demo import REGISTRY_FILE, add_workdays, build_demo, clear, generate_c
 from data.reader import read_workbook
 from data.registry import parse_registry
 from data.store import connect
-from metrics.scheme import scheme_for, years
+from core.scheme import scheme_for, years
 
 SEED = 2019
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"

@@ -13,7 +13,7 @@ import pytest
 
 import data.ingest as ingest_mod
 from data.ingest import ACCEPTED, REJECTED, UNCHANGED, StoreError, ingest_bytes, ingest_file
-from metrics.scheme import scheme_for
+from core.scheme import scheme_for
 from tests.wbfactory import TOWN, UNIT, build, valid_sheets
 
 SCHEME = scheme_for(2019)

@@ -1,4 +1,4 @@
-"""data.normalize: keys of sheet names, headers, labels and enumerated values;
+"""core.normalize: keys of sheet names, headers, labels and enumerated values;
 tolerant dates and numbers (workbook.md, "Normalisation", "Must be tolerated")."""
 import datetime as dt
 import re
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from data.normalize import (EXCEL_EPOCH, ParseError, addr, cell_text, clean_text, col_letter, is_blank, norm_key,
+from core.normalize import (EXCEL_EPOCH, ParseError, addr, cell_text, clean_text, col_letter, is_blank, norm_key,
                             parse_date, parse_number, to_halfwidth)
 
 FAST = settings(max_examples=150, deadline=None)

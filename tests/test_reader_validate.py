@@ -16,12 +16,11 @@ import pytest
 from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
 from data.ingest import check_workbook
-from data.normalize import EXCEL_EPOCH
+from core.normalize import EXCEL_EPOCH
 from data.reader import ColumnSpec, ReadError, find_labels, find_table, read_workbook
 from data.validate import INFO_LABELS, LEDGER_COLUMNS, REQUEST_COLUMNS, SCORE_COLUMNS
-from metrics.scheme import scheme_for
-from tests.wbfactory import (LEDGER_HEADER, REQUEST_HEADER, TOWN, UNIT, SheetSpec, build, info_sheet,
-                             ledger_sheet, requests_sheet, scores_sheet, valid_sheets)
+from core.scheme import scheme_for
+from tests.wbfactory import (LEDGER_HEADER, REQUEST_HEADER, TOWN, UNIT, SheetSpec, build, ledger_sheet, requests_sheet, valid_sheets)
 
 INFO, SCORES, LEDGER, REQS = "单位信息", "自评打分", "主动公开台账", "依申请公开台账"
 RECEIVED = dt.date(2020, 1, 8)

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from data import review as rv
+from metrics import readouts as ro
 from data.ingest import ingest_bytes
 from data.review import ReviewError
 from metrics.engine import score_year
@@ -295,8 +296,8 @@ def test_review_queue(con, sub):
     assert late.outcome == "accepted"
     rv.set_penalties(con, TOWN, 2019, 1, False, "通报", REV)
     rv.return_submission(con, TOWN, 2019, "重报", REV)
-    q = rv.review_queue(con, 2019).set_index("unit")
-    assert list(rv.review_queue(con, 2019).columns) == rv.QUEUE_COLUMNS
+    q = ro.review_queue(con, 2019).set_index("unit")
+    assert list(ro.review_queue(con, 2019).columns) == ro.QUEUE_COLUMNS
     assert q.loc[UNIT, "status"] == "待审核" and not q.loc[UNIT, "late_submission"]
     assert q.loc[TOWN, "status"] == "已退回" and q.loc[TOWN, "late_submission"]
     assert q.loc[TOWN, "comment"] == "重报" and q.loc[TOWN, "k1_count"] == 1
@@ -305,9 +306,9 @@ def test_review_queue(con, sub):
 
 
 def test_indicator_sheet_and_evidence_links(con, sub):
-    sheet = rv.indicator_sheet(con, 2019, UNIT)
+    sheet = ro.indicator_sheet(con, 2019, UNIT)
     a1 = sheet[sheet["code"] == "A1"].iloc[0]
     assert a1["evidence"] == ["http://example.gov.cn/a"]
     assert rv.evidence_links(["http://a/b", " 文件.pdf ", "", "www.x.gov.cn/p"]) == [
         ("http://a/b", "http://a/b"), ("文件.pdf", None), ("www.x.gov.cn/p", "http://www.x.gov.cn/p")]
-    assert rv.indicator_sheet(con, 2019, TOWN).empty
+    assert ro.indicator_sheet(con, 2019, TOWN).empty

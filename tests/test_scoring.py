@@ -11,7 +11,7 @@ import pytest
 from metrics import engine
 from metrics.calendar import load_calendar_csv
 from metrics.engine import quantize2, quantize4
-from metrics.scheme import SchemeError, parse_scheme, scheme_for
+from core.scheme import SchemeError, parse_scheme, scheme_for
 from metrics_fixtures import (DEPT_REQUIRED, TOWN_REQUIRED, D, add_unit, cover, item, max_scores, new_db, request,
                               row_of, submit)
 
@@ -442,7 +442,7 @@ def test_fallback_calendar_is_provisional(con):
 
 # --------------------------------------------------------------------------- scheme loader validation
 
-BASE_TOML = (Path(__file__).resolve().parent.parent / "metrics" / "schemes" / "2019.toml").read_text(encoding="utf-8")
+BASE_TOML = (Path(__file__).resolve().parent.parent / "core" / "schemes" / "2019.toml").read_text(encoding="utf-8")
 
 
 def parse(text):

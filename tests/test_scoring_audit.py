@@ -23,13 +23,13 @@ from openpyxl import load_workbook
 from metrics import engine
 from metrics.__main__ import main
 from metrics.calendar import add_workdays, ensure_calendar, load_calendar_csv
-from metrics.scheme import SchemeError, load_scheme_file
+from core.scheme import SchemeError, load_scheme_file
 from metrics_fixtures import (DEPT_REQUIRED, D, add_unit, cover, item, max_scores, new_db, request,
                               row_of, submit)
 
 Q = Decimal
 ROOT = Path(__file__).resolve().parent.parent
-BASE_TOML = (ROOT / "metrics" / "schemes" / "2019.toml").read_text(encoding="utf-8")
+BASE_TOML = (ROOT / "core" / "schemes" / "2019.toml").read_text(encoding="utf-8")
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from data.reader import read_workbook
 from data.registry import Unit
 from data.template import (AUTO_TEXT, LEDGER_HEADERS, REQUEST_HEADERS, SCORE_HEADERS, build_template,
                            build_template_for, title_of)
-from data.vocab import APPLICANT_TYPES, CHANNELS, RESULTS, REVIEW_RESULTS, YES_NO
-from metrics.scheme import load_catalogue, scheme_for
+from core.vocab import APPLICANT_TYPES, CHANNELS, RESULTS, REVIEW_RESULTS, YES_NO
+from core.scheme import load_catalogue, scheme_for
 
 DEPT = Unit("方正县审计局", "部门", ())
 TOWN = Unit("方正镇", "乡镇", ())

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import openpyxl
 
-from metrics.scheme import scheme_for
+from core.scheme import scheme_for
 
 UNIT = "方正县审计局"
 TOWN = "方正镇"

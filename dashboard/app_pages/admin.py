@@ -14,7 +14,7 @@ from data.registry import RegistryError, get_units, load_units, parse_registry
 from data.review import csv_bytes
 from data.users import UserError, create_user, list_users, reset_password, set_active
 from metrics import calendar as cal
-from metrics.scheme import SCHEME_DIR, SchemeError, load_catalogue, load_scheme_file, parse_scheme, scheme_changes
+from core.scheme import SCHEME_DIR, SchemeError, load_catalogue, load_scheme_file, parse_scheme, scheme_changes
 
 user = require_role("admin")
 con = db()

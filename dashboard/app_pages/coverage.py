@@ -6,20 +6,13 @@ gap list in catalogue order (exportable).
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
 
-_ROOT = Path(__file__).resolve().parents[2]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
-
-import pandas as pd  # noqa: E402
-import plotly.graph_objects as go  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from dashboard import queries as q  # noqa: E402
-from dashboard import viz  # noqa: E402
-from metrics.scheme import load_catalogue  # noqa: E402
+from dashboard import queries as q
+from dashboard import viz
+from core.scheme import load_catalogue
 
 year, scheme = viz.start_analytics_page("覆盖缺口", lambda scheme: "必公开类别：按单位类型确定，另加单位名录中登记的附加类别。某类别在本年度至少有一条"
                                       f"形成于本年、并在统计截止日（{scheme.cutoff:%Y-%m-%d}）前公开的事项，即为已覆盖。")

@@ -7,19 +7,13 @@ coloured by grade, the units that have not submitted, and the downloads
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import plotly.graph_objects as go
+import streamlit as st
 
-_ROOT = Path(__file__).resolve().parents[2]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
-
-import plotly.graph_objects as go  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from dashboard import queries as q  # noqa: E402
-from dashboard import viz  # noqa: E402
-from dashboard.common import data_version  # noqa: E402
+from core.vocab import UNIT_TYPES
+from dashboard import queries as q
+from dashboard import viz
+from dashboard.common import data_version
 
 year, scheme = viz.start_analytics_page("总览")
 
@@ -101,7 +95,7 @@ st.markdown(viz.legend_html([(g_, viz.GRADE_COLORS[g_]) for g_ in q.GRADES]), un
 st.caption("各类型分别排名，总分相同的名次并列。竖虚线为等次分数线：" + "、".join(
     f"{name} ≥ {float(low):g}" for name, low in scheme.grades) + "。")
 cols = st.columns(2)
-for col, t in zip(cols, q.UNIT_TYPES):
+for col, t in zip(cols, UNIT_TYPES):
     part = df[(df["unit_type"] == t) & df["submitted"]]
     with col:
         if part.empty:

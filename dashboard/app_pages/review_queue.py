@@ -8,8 +8,8 @@ import streamlit as st
 
 from dashboard.common import REVIEW_ROLES, db, require_role, selected_year
 from dashboard.ui import dstr, fit_height, score_text
-from data.review import review_queue
-from data.store import APPROVED, MISSING, PENDING, RETURNED, STATUSES
+from metrics.readouts import review_queue
+from core.vocab import STATUSES, Status
 
 require_role(*REVIEW_ROLES)
 con = db()
@@ -26,14 +26,14 @@ if not len(q):
 counts = q["status"].value_counts()
 cols = st.columns(5)
 cols[0].metric("单位总数", len(q))
-for c, s in zip(cols[1:], (PENDING, RETURNED, APPROVED, MISSING)):
+for c, s in zip(cols[1:], (Status.PENDING, Status.RETURNED, Status.APPROVED, Status.MISSING)):
     c.metric(s, int(counts.get(s, 0)))
 late_n = int(q["late_submission"].sum())
 if late_n:
     st.caption(f"其中 {late_n} 个单位逾期报送（首次收到日期晚于截止日）。")
 
 f1, f2, f3 = st.columns([3, 2, 2])
-status_sel = f1.multiselect("状态", list(STATUSES), default=[PENDING, RETURNED, APPROVED, MISSING],
+status_sel = f1.multiselect("状态", list(STATUSES), default=[Status.PENDING, Status.RETURNED, Status.APPROVED, Status.MISSING],
                             key="review_queue_status", placeholder="请选择要显示的状态")
 type_sel = f2.multiselect("单位类型", ["乡镇", "部门"], default=["乡镇", "部门"], key="review_queue_type",
                           placeholder="请选择单位类型")
@@ -42,7 +42,7 @@ only_late = f3.toggle("只看逾期报送", key="review_queue_late")
 view = q[q["status"].isin(status_sel) & q["unit_type"].isin(type_sel)]
 if only_late:
     view = view[view["late_submission"]]
-order = {PENDING: 0, RETURNED: 1, APPROVED: 2, MISSING: 3}
+order = {Status.PENDING: 0, Status.RETURNED: 1, Status.APPROVED: 2, Status.MISSING: 3}
 view = view.assign(_o=view["status"].map(order)).sort_values(["_o", "unit_type", "unit"], kind="stable")
 
 table = pd.DataFrame({
@@ -58,7 +58,7 @@ table = pd.DataFrame({
 
 def _style(row):
     out = [""] * len(row)
-    colors = {PENDING: "#fff4ce", RETURNED: "#fde2e1", APPROVED: "#e6f4ea", MISSING: "#f1f3f4"}
+    colors = {Status.PENDING: "#fff4ce", Status.RETURNED: "#fde2e1", Status.APPROVED: "#e6f4ea", Status.MISSING: "#f1f3f4"}
     i = list(row.index).index("状态")
     out[i] = f"background-color: {colors.get(row['状态'], '')}"
     if row["报送"] == "逾期报送":

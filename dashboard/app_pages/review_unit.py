@@ -15,11 +15,12 @@ from dashboard.ui import (badge, coverage_section, dstr, fit_height, fmt2, histo
                           timeliness_section)
 from data.registry import get_units
 from data.review import (ReviewError, apply_review_scores, audit_log, current_submission, evidence_links,
-                         get_original_file, get_penalties, indicator_sheet, set_penalties, set_status,
+                         get_original_file, get_penalties, set_penalties, set_status,
                          submission_history, versions, workflow_state)
-from data.store import APPROVED, PENDING, RETURNED
+from core.vocab import Status
+from metrics.readouts import indicator_sheet
 from metrics.engine import score_year
-from metrics.scheme import scheme_for
+from core.scheme import scheme_for
 
 user = require_role(*REVIEW_ROLES)
 con = db()
@@ -81,7 +82,7 @@ if sub is None:
         st.dataframe(audit_log(con, unit, year), hide_index=True, width="stretch", key="review_audit_missing")
     st.stop()
 
-locked = state["status"] == APPROVED
+locked = state["status"] == Status.APPROVED
 
 
 def _fmt(v) -> str:
@@ -156,7 +157,7 @@ def unsaved_codes() -> list[str]:
 
 # ---- decision
 st.subheader("审核决定")
-if state["status"] == PENDING:
+if state["status"] == Status.PENDING:
     a, b = st.columns(2)
     with a.form(f"review_approve_{unit}_{year}"):
         note = st.text_input("审核意见（可不填）", key="review_approve_note")
@@ -172,7 +173,7 @@ if state["status"] == PENDING:
                               placeholder="例如：B1 缺少征求意见的佐证材料，请补充后重新上传")
         if st.form_submit_button("退回", icon=":material/undo:"):
             _write(lambda: set_status(con, unit, year, "return", reason, user["name"]), f"{unit}：已退回，单位将看到退回意见")
-elif state["status"] == RETURNED:
+elif state["status"] == Status.RETURNED:
     st.info("已退回，等待单位修改后重新上传（新版本上传后状态自动变为“待审核”）。")
 elif locked:
     with st.form(f"review_reopen_{unit}_{year}"):

@@ -8,21 +8,14 @@ indicator with the unit's own score, the reviewer's score and the final points.
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
 
-_ROOT = Path(__file__).resolve().parents[2]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import plotly.graph_objects as go  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from dashboard import queries as q  # noqa: E402
-from dashboard import viz  # noqa: E402
-from dashboard.common import data_version  # noqa: E402
+from dashboard import queries as q
+from dashboard import viz
+from dashboard.common import data_version
 
 year, scheme = viz.start_analytics_page("评分卡")
 

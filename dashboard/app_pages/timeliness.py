@@ -7,21 +7,15 @@ items and requests (exportable).
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
 
-_ROOT = Path(__file__).resolve().parents[2]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import plotly.graph_objects as go  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from dashboard import queries as q  # noqa: E402
-from dashboard import viz  # noqa: E402
-from metrics.scheme import load_catalogue  # noqa: E402
+from core.vocab import ItemState
+from dashboard import queries as q
+from dashboard import viz
+from core.scheme import load_catalogue
 
 year, scheme = viz.start_analytics_page("及时性", lambda scheme: f"主动公开：形成之日起 {scheme.proactive_days} 个工作日内公开；统计截止日 "
                                      f"{scheme.cutoff:%Y-%m-%d}，截止日前尚未到期的事项不计入及时率。", show_changes=False)
@@ -145,9 +139,9 @@ if rq.empty:
     else:
         viz.empty(f"{scope}{year}年度没有收到依申请公开申请。")
 else:
-    n_on = int((rq["state"] == q.ON_TIME).sum())
-    n_late = int((rq["state"] == q.LATE).sum())
-    n_pend = int((rq["state"] == q.PENDING).sum())
+    n_on = int((rq["state"] == ItemState.ON_TIME).sum())
+    n_late = int((rq["state"] == ItemState.LATE).sum())
+    n_pend = int((rq["state"] == ItemState.NOT_DUE).sum())
     r = st.columns(5)
     r[0].metric("计入申请", f"{len(rq)} 件", border=True)
     r[1].metric("按期答复", f"{n_on} 件", border=True)
@@ -195,7 +189,7 @@ st.subheader("逾期和未到期清单")
 tab_items, tab_req = st.tabs(["主动公开事项", "依申请公开"])
 with tab_items:
     a, b = st.columns(2)
-    states = a.multiselect("状态", [q.LATE, q.PENDING], default=[q.LATE, q.PENDING], key="timeliness_states",
+    states = a.multiselect("状态", [ItemState.LATE, ItemState.NOT_DUE], default=[ItemState.LATE, ItemState.NOT_DUE], key="timeliness_states",
                            placeholder="请选择状态")
     cats = b.multiselect("公开类别（不选为全部）", [c.name for c in load_catalogue().categories],
                          key="timeliness_cats", placeholder="全部类别")
@@ -222,13 +216,13 @@ with tab_items:
         viz.download_table(None, f"{year}年度逾期和未到期事项（{scope}）", "timeliness_items_dl", xlsx=True,
                            build=lambda e=ex: item_listing(e), rows=len(ex))
 with tab_req:
-    rx = rq[rq["state"] != q.ON_TIME] if not rq.empty else rq
+    rx = rq[rq["state"] != ItemState.ON_TIME] if not rq.empty else rq
     if rx.empty:
         viz.empty("没有逾期或未到期的依申请公开申请。", icon=":material/check_circle:")
     else:
         # overdue first (what needs chasing), then pending; longest overdue first
         rx = rx.sort_values(["state", "days_late", "unit"], ascending=[True, False, True],
-                            key=lambda c: c.map({q.LATE: 0, q.PENDING: 1}) if c.name == "state" else c)
+                            key=lambda c: c.map({ItemState.LATE: 0, ItemState.NOT_DUE: 1}) if c.name == "state" else c)
 
         def request_listing(frame):
             return pd.DataFrame({

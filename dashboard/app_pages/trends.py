@@ -7,23 +7,17 @@ charts; the 一级指标 are compared on 得分率 because their maxima change.
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
 
-_ROOT = Path(__file__).resolve().parents[2]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import plotly.graph_objects as go  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from dashboard import queries as q  # noqa: E402
-from dashboard import viz  # noqa: E402
-from dashboard.common import require_role, selected_year  # noqa: E402
-from metrics.scheme import scheme_for  # noqa: E402
-from metrics.scheme import years as scheme_years  # noqa: E402
+from core.vocab import Status
+from dashboard import queries as q
+from dashboard import viz
+from dashboard.common import require_role, selected_year
+from core.scheme import scheme_for
+from core.scheme import years as scheme_years
 
 require_role("admin", "reviewer", "leader")
 year = selected_year()
@@ -35,7 +29,7 @@ st.caption(f"{all_years[0]}–{all_years[-1]}年度，每年按当年的指标�
 
 changes = q.all_scheme_changes()
 tr = q.trend()
-sub = tr[tr["status"] != q.NOT_SUBMITTED]
+sub = tr[tr["status"] != Status.MISSING]
 if sub.empty:
     viz.empty("还没有任何年度的报送数据，暂无趋势可看。")
     st.stop()

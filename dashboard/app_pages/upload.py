@@ -13,8 +13,8 @@ from dashboard.common import (UPLOAD_ROLES, db, require_role, selected_year,
 from dashboard.ui import UPLOAD_TYPES, history_table, show_results, status_banner, submit_with_progress, unit_scorecard
 from data.registry import Unit, get_units
 from data.review import current_submission, get_original_file, submission_history
-from data.store import APPROVED, MISSING
-from metrics.scheme import scheme_for
+from core.vocab import Status
+from core.scheme import scheme_for
 
 
 user = require_role(*UPLOAD_ROLES)
@@ -43,7 +43,7 @@ show_flash("upload_flash")
 state = status_banner(con, year, unit)
 deadline = scheme.cutoff
 st.caption(f"{year}年度自评材料报送截止日：{deadline.isoformat()}（以系统收到文件的日期为准；逾期报送影响“按时报送”指标得分）")
-if state["status"] == MISSING and dt.date.today() > deadline:
+if state["status"] == Status.MISSING and dt.date.today() > deadline:
     st.warning(f"{year}年度报送截止日（{deadline.isoformat()}）已过，现在上传将按逾期报送计分（“按时报送”指标按收到日期扣分）。"
                "如材料此前已通过其他方式按时报送，请联系考核组按实际收到日期批量导入。", icon=":material/schedule:")
 
@@ -71,7 +71,7 @@ else:
                "两张台账带有下拉选项。请用 Excel 或 WPS 填写后保存为 .xlsx（或 .xls）上传。")
 
 st.subheader("② 上传填好的自评表")
-locked = state["status"] == APPROVED
+locked = state["status"] == Status.APPROVED
 if locked:
     st.info("本年度材料已审核通过，不能再上传。")
 nonce = st.session_state.setdefault("upload_nonce", 0)

@@ -13,11 +13,13 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 
+from core.normalize import norm_key
+from core.vocab import UNIT_TYPES
+
 HERE = Path(__file__).resolve().parent
 SCHEME_DIR = HERE / "schemes"
 CATALOGUE_FILE = HERE / "catalogue.toml"
 
-UNIT_TYPES = ("乡镇", "部门")
 INDICATOR_TYPES = ("self", "auto", "bonus")
 #: automatic indicators the engine knows how to compute
 AUTO_RULES = ("H1", "H2", "G1", "G3", "I1")
@@ -49,8 +51,6 @@ class Catalogue:
 
     def lookup(self) -> dict[str, str]:
         """Normalised canonical name or alias -> category code."""
-        from data.normalize import norm_key
-
         out: dict[str, str] = {}
         for c in self.categories:
             for n in (c.name, *c.aliases):
@@ -58,8 +58,6 @@ class Catalogue:
         return out
 
     def code_of_name(self, text: str) -> str | None:
-        from data.normalize import norm_key
-
         return self.lookup().get(norm_key(text, label=False))
 
 
