@@ -346,9 +346,9 @@ def submit_with_progress(con, files, *, user: dict, received: dt.date, prefix: s
         bar.progress(done / max(total, 1), text=f"正在{verb} {name}（{done + 1}/{total}）" if name else f"{verb}完成")
 
     try:
-        with db_lock():
-            results = submit_files(con, [(f.name, f.getvalue()) for f in files], user=user, unit=unit,
-                                   received=received, progress=_progress)
+        # files are read in worker processes; the write lock is held only while each one is stored
+        results = submit_files(con, [(f.name, f.getvalue()) for f in files], user=user, unit=unit,
+                               received=received, progress=_progress, write_lock=db_lock)
     except ReviewError as e:
         st.error(str(e))
         return

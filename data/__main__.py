@@ -119,22 +119,24 @@ def cmd_ingest(args) -> int:
 
 
 def _ingest_all(con, args) -> int:
-    from data.ingest import REJECTED, StoreError, ingest_file
+    from data.ingest import REJECTED, ingest_many, read_input
 
     received = args.received or dt.date.today()
     code = EXIT_OK
-    for f in args.files:
+    # the files are read and validated in worker processes on every core (each with a memory and a
+    # time limit); results come back in order and are stored one by one
+    files = [(f, lambda f=f: read_input(f)) for f in args.files]
+    results = ingest_many(con, files, received=received, actor=args.by or "命令行")
+    for n, f in enumerate(args.files):
         try:
-            res = ingest_file(con, f, received=received, actor=args.by or "命令行")
-        except StoreError as e:
-            print(f"{f}: {e}")
-            code = EXIT_REJECTED
-            continue
-        except Exception as e:  # one bad file must not stop the batch
+            res = next(results)
+        except Exception as e:  # an internal error: reported for this file, the batch goes on with the rest
             print(f"{f}: 处理失败（程序内部错误，未保存任何数据）：{type(e).__name__}: {e}")
             code = EXIT_REJECTED
+            results = ingest_many(con, files[n + 1:], received=received, actor=args.by or "命令行")
             continue
         print_result(res)
+        sys.stdout.flush()
         if res.outcome == REJECTED:
             code = EXIT_REJECTED
     return code

@@ -9,19 +9,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, ContextManager, Iterable, Iterator
 
 import duckdb
 import pyarrow as pa
 
-from core.errors import Report, error
-from data.reader import ReadError, read_workbook
-from data.registry import get_units
+from core.errors import Issue, Report, error
 from core.vocab import Status
+from data.registry import get_units
 from data.store import audit, transaction
-from data.validate import Context, Submission, validate
-from core.scheme import load_catalogue, load_schemes
+from data.validate import Submission
+from data.worker import Task, WorkerPool, default_pool
 
 ACCEPTED, UNCHANGED, REJECTED = "accepted", "unchanged", "rejected"
 OUTCOME_LABEL = {ACCEPTED: "已接收", UNCHANGED: "未变化", REJECTED: "已拒收"}
@@ -52,15 +53,10 @@ class IngestResult:
 
 
 def check_workbook(con: duckdb.DuckDBPyConnection, file_name: str, content: bytes, *,
-                   today: dt.date) -> tuple[Submission | None, Report]:
-    """Read and validate without storing anything."""
-    try:
-        wb = read_workbook(file_name, content)
-    except ReadError as e:
-        return None, Report(list(e.issues))
-    ctx = Context(get_units(con), load_schemes(), load_catalogue(), today)
-    sub, report = validate(wb, ctx)
-    return sub, report
+                   today: dt.date, pool: WorkerPool | None = None) -> tuple[Submission | None, Report]:
+    """Read and validate without storing anything (in a worker process with memory and time limits)."""
+    c = (pool or default_pool()).check(Task(file_name, content, get_units(con), today))
+    return c.sub, c.report
 
 
 def _approved_error(unit: str, year: int):
@@ -79,16 +75,79 @@ def _state(con, unit: str, year: int) -> tuple[int | None, int, str | None, str 
 
 def ingest_bytes(con: duckdb.DuckDBPyConnection, file_name: str, content: bytes, *, received: dt.date,
                  actor: str | None = None, today: dt.date | None = None,
-                 only_unit: str | None = None) -> IngestResult:
+                 only_unit: str | None = None, pool: WorkerPool | None = None,
+                 write_lock: Callable[[], ContextManager] | None = None) -> IngestResult:
     """Validate and store one workbook.
 
     ``received`` is the day the file reached the county (the submission's
     received date); no date in the workbook may be later than ``today``
     (default: ``received``). ``only_unit`` restricts a unit account to its own unit.
     """
-    sha = hashlib.sha256(content).hexdigest()
+    return next(ingest_many(con, [(file_name, content)], received=received, actor=actor, today=today,
+                            only_unit=only_unit, pool=pool, write_lock=write_lock, raise_store_errors=True))
+
+
+def ingest_many(con: duckdb.DuckDBPyConnection,
+                files: Iterable[tuple[str, bytes | Issue | Callable[[], bytes | Issue]]], *, received: dt.date,
+                actor: str | None = None, today: dt.date | None = None, only_unit: str | None = None,
+                pool: WorkerPool | None = None, write_lock: Callable[[], ContextManager] | None = None,
+                raise_store_errors: bool = False) -> Iterator[IngestResult]:
+    """Validate and store a batch, yielding one result per file in the files' order.
+
+    The files are read and validated in the worker pool (all cores, each file
+    with a memory and a time limit, nothing touched meanwhile); this thread
+    alone stores the results, in order, one transaction per file, so that a
+    result is yielded only after its rows are committed and no file is ever
+    partly stored. ``write_lock`` (a context manager factory) is held only
+    while a file is stored, never while files are read. A content may be a
+    function returning it (read when the workers need it: a long batch is not
+    held in memory). A content that is an :class:`Issue` (a file that could not
+    be opened) rejects that file with it.
+    A file whose store fails is rejected with ``store_failed`` (its transaction rolled back), or
+    :class:`StoreError` is raised with ``raise_store_errors``.
+    """
     today = today or received
-    sub, report = check_workbook(con, file_name, content, today=today)
+    lock = write_lock or nullcontext
+    units = get_units(con)
+    items = list(files)
+    loaded: dict[int, bytes | Issue] = {}  # contents are read when first needed and dropped once stored
+
+    def content_of(i: int) -> bytes | Issue:
+        if i not in loaded:
+            c = items[i][1]
+            loaded[i] = c() if callable(c) else c
+        return loaded[i]
+
+    def tasks():
+        for i, (name, _) in enumerate(items):
+            c = content_of(i)
+            if isinstance(c, (bytes, bytearray)):
+                yield Task(name, bytes(c), units, today)
+
+    checked = (pool or default_pool()).check_many(tasks())
+    for i, (name, _) in enumerate(items):
+        content = content_of(i)
+        if not isinstance(content, (bytes, bytearray)):
+            loaded.pop(i, None)
+            yield IngestResult(name, REJECTED, Report([content]))  # never opened: nothing to log
+            continue
+        c = next(checked)  # the workers have taken this file (and the next ones) by now
+        loaded.pop(i, None)
+        try:
+            with lock():
+                res = _decide_and_store(con, name, bytes(content), c.sub, c.report, received=received, actor=actor,
+                                        only_unit=only_unit)
+        except StoreError as e:  # rolled back; the batch goes on
+            if raise_store_errors:
+                raise
+            res = IngestResult(name, REJECTED, Report([error("store_failed", str(e))]))
+        yield res
+
+
+def _decide_and_store(con, file_name: str, content: bytes, sub: Submission | None, report: Report, *,
+                      received: dt.date, actor: str | None, only_unit: str | None) -> IngestResult:
+    """The writer's part of an ingest: unit-account and workflow checks, then store or log the rejection."""
+    sha = hashlib.sha256(content).hexdigest()
     res = IngestResult(file_name, REJECTED, report, sha256=sha)
     if sub is not None:
         res.unit, res.year = sub.unit, sub.year
@@ -205,13 +264,12 @@ def _store(con, sub: Submission, file_name: str, content: bytes, sha: str, recei
     return sid
 
 
-def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, received: dt.date, actor: str | None = None,
-                today: dt.date | None = None) -> IngestResult:
+def read_input(path: str | Path) -> bytes | Issue:
+    """The bytes of a file named on the command line, or the Chinese reason it cannot be opened."""
     p = Path(path)
     try:
-        content = p.read_bytes()
+        return p.read_bytes()
     except OSError as e:
-        res = IngestResult(str(path), REJECTED)
         if isinstance(e, FileNotFoundError):
             msg = "文件不存在，请检查文件名和路径"
         elif isinstance(e, IsADirectoryError):
@@ -220,6 +278,12 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, received: d
             msg = "没有读取该文件的权限"
         else:
             msg = f"无法打开文件：{e.strerror or e}"
-        res.report.add(error("file_unreadable", msg))
-        return res
-    return ingest_bytes(con, str(path), content, received=received, actor=actor, today=today)
+        return error("file_unreadable", msg)
+
+
+def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, received: dt.date, actor: str | None = None,
+                today: dt.date | None = None, pool: WorkerPool | None = None) -> IngestResult:
+    content = read_input(path)
+    if not isinstance(content, bytes):
+        return IngestResult(str(path), REJECTED, Report([content]))
+    return ingest_bytes(con, str(path), content, received=received, actor=actor, today=today, pool=pool)

@@ -16,13 +16,13 @@ import python_calamine as pc
 
 from core.errors import Issue, error
 from core.normalize import addr, is_blank, norm_key
+from data.extent import MAX_SHEET_CELLS, MAX_SHEET_COLS, MAX_SHEET_ROWS, Extent, sheet_extents
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 MAX_ZIP_RATIO = 200
-#: the largest used range read from one sheet (a stray value in a far cell
-#: would otherwise make a 5 KB file expand to billions of cells)
-MAX_SHEET_ROWS, MAX_SHEET_COLS = 100_000, 500
+#: the largest used range read from one sheet (MAX_SHEET_ROWS, MAX_SHEET_COLS, MAX_SHEET_CELLS, see
+#: data.extent): a stray value in a far cell would otherwise make a 5 KB file expand to billions of cells
 HEADER_SCAN_ROWS = 10
 KV_SCAN_ROWS, KV_SCAN_COLS = 20, 6
 CLOSING_PREFIXES = ("合计", "总计", "小计", "备注", "注:", "说明", "填表说明")
@@ -207,6 +207,15 @@ def read_workbook(file_name: str, content: bytes) -> Workbook:
     if issues:
         raise ReadError(issues)
     try:
+        extents = sheet_extents(content)
+    except Exception:  # parts the measurement cannot parse: the reader could not either
+        raise ReadError([error("file_unreadable", "文件无法读取（格式损坏或不是 Excel/WPS 表格）：请在 Excel 或 WPS 中另存为 .xlsx 后上传")])
+    if content[:4] != ZIP_MAGIC or "xl/workbook.xml" not in _zip_names(content):
+        # .xls and .ods are read whole when opened: every sheet must fit before the reader starts
+        for name, ext in extents.items():
+            if ext.too_large():
+                raise ReadError([sheet_too_large(name, ext)])
+    try:
         wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(content))
     except pc.PasswordError:
         raise ReadError([error("file_encrypted", "文件设置了打开密码（已加密），系统无法读取：请取消密码保护后重新上传")])
@@ -219,16 +228,22 @@ def read_workbook(file_name: str, content: bytes) -> Workbook:
     except Exception:
         raise ReadError([error("file_unreadable", "文件中的工作表无法读取（格式损坏）：请在 Excel 或 WPS 中另存为 .xlsx 后上传")])
 
+    def declared(name: str) -> Extent | None:
+        """The sheet's extent measured in the file itself, before the reader allocates anything."""
+        if name in extents:
+            return extents[name]
+        # a name spelt differently by the measurement (an old .xls code page): the largest sheet stands for it
+        return max(extents.values(), key=lambda e: e.cells, default=None)
+
     def load(name: str) -> Sheet:
+        ext = declared(name)
+        if ext is not None and ext.too_large():
+            raise ReadError([sheet_too_large(name, ext)])
         try:
             sh = wb.get_sheet_by_name(name)
             end = sh.end
-            if end is not None and (end[0] >= MAX_SHEET_ROWS or end[1] >= MAX_SHEET_COLS):
-                raise ReadError([error(
-                    "sheet_too_large",
-                    f"工作表“{name}”的内容区域达 {end[0] + 1} 行 × {end[1] + 1} 列，超出可读取的上限"
-                    f"（{MAX_SHEET_ROWS} 行、{MAX_SHEET_COLS} 列），多半是表格以外远处的单元格里有内容或空格："
-                    f"请删除表格以外的行和列后重新保存上传", sheet=name)])
+            if end is not None and Extent(end[0] + 1, end[1] + 1).too_large():
+                raise ReadError([sheet_too_large(name, Extent(end[0] + 1, end[1] + 1))])
             return _load_sheet(name, sh)
         except ReadError:
             raise
@@ -239,6 +254,20 @@ def read_workbook(file_name: str, content: bytes) -> Workbook:
                                    sheet=name)])
 
     return Workbook(file_name, names, load)
+
+
+def _zip_names(content: bytes) -> set[str]:
+    try:
+        return set(zipfile.ZipFile(io.BytesIO(content)).namelist())
+    except Exception:
+        return set()
+
+
+def sheet_too_large(name: str, ext: Extent) -> Issue:
+    return error("sheet_too_large",
+                 f"工作表“{name}”的内容区域达 {ext.rows} 行 × {ext.cols} 列，超出可读取的上限"
+                 f"（{MAX_SHEET_ROWS} 行、{MAX_SHEET_COLS} 列、共 {MAX_SHEET_CELLS} 个单元格），"
+                 f"多半是表格以外远处的单元格里有内容或空格：请删除表格以外的行和列后重新保存上传", sheet=name)
 
 
 def _load_sheet(name: str, sh) -> Sheet:

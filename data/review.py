@@ -24,16 +24,15 @@ import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Callable, Iterable
+from typing import Callable, ContextManager, Iterable
 
 import duckdb
 import pandas as pd
 
-from data.ingest import REJECTED, IngestResult, StoreError, ingest_bytes
-from core.errors import error
-from core.vocab import Role, Status
-from data.store import audit, transaction
 from core.scheme import scheme_for
+from core.vocab import Role, Status
+from data.ingest import IngestResult, ingest_many
+from data.store import audit, transaction
 
 #: action → (required current status, new status, Chinese label)
 ACTIONS = {
@@ -446,7 +445,8 @@ def evidence_links(items: Iterable[str]) -> list[tuple[str, str | None]]:
 
 def submit_files(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, bytes]], *, user: dict,
                  received: dt.date, unit: str | None = None, today: dt.date | None = None,
-                 progress: Callable[[int, int, str], None] | None = None) -> list[IngestResult]:
+                 progress: Callable[[int, int, str], None] | None = None,
+                 write_lock: Callable[[], ContextManager] | None = None) -> list[IngestResult]:
     """Ingest uploaded files on behalf of ``user`` (``{"name", "role", "unit"}``).
 
     A unit account (role ``unit``) can only submit its own unit's workbook:
@@ -469,16 +469,14 @@ def submit_files(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, byte
         raise ReviewError("当前账号没有上传自评表的权限")
     files = list(files)
     results: list[IngestResult] = []
-    for n, (name, content) in enumerate(files, start=1):
-        if progress:
-            progress(n - 1, len(files), name)
-        try:
-            res = ingest_bytes(con, name, content, received=received, actor=user.get("name"), today=today,
-                               only_unit=only)
-        except StoreError as e:
-            res = IngestResult(name, REJECTED)
-            res.report.add(error("store_failed", str(e)))
+    if progress:
+        progress(0, len(files), files[0][0] if files else "")
+    # read and validated in worker processes; ``write_lock`` is held only while one file is stored
+    for n, res in enumerate(ingest_many(con, files, received=received, actor=user.get("name"), today=today,
+                                        only_unit=only, write_lock=write_lock), start=1):
         results.append(res)
+        if progress and n < len(files):
+            progress(n, len(files), files[n][0])
     if progress:
         progress(len(files), len(files), "")
     return results
