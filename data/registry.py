@@ -6,14 +6,15 @@ import io
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from core.errors import Issue, error
 from core.normalize import norm_key
-from data.store import audit, transaction
 from core.scheme import load_catalogue
 from core.vocab import UNIT_TYPES
+
+if TYPE_CHECKING:  # the workers that read uploaded files import this module without the database
+    import duckdb
 
 HEADER = ["单位名称", "单位类型", "附加必公开类别"]
 
@@ -91,6 +92,8 @@ def parse_registry(text: str, source: str = "registry.csv") -> list[Unit]:
 
 def load_units(con: duckdb.DuckDBPyConnection, units: list[Unit], actor: str | None = None) -> tuple[int, int]:
     """Add or update units in one transaction. Returns (added, updated)."""
+    from data.store import audit, transaction
+
     existing = {r[0] for r in con.execute("SELECT name FROM units").fetchall()}
     start = con.execute("SELECT coalesce(max(sort_order), 0) FROM units").fetchone()[0]
     added = updated = 0

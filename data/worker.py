@@ -11,8 +11,8 @@ refusal (:data:`UNSAFE_CODE`) and the caller goes on with the next file.
 :class:`WorkerPool` keeps a few warm workers (one per core by default) and
 checks a batch on all of them at once, handing the results back in the
 order of the files, so that one writer can store them in order while the
-workers read the next files. Workers are started with the ``forkserver``
-method (``spawn`` where it is missing), never by forking a threaded server.
+workers read the next files. Each worker is a fresh interpreter
+(``python -m data.worker``), never a fork of a threaded server.
 
 Settings (environment): ``GONGKAI_WORKER_MEMORY_MB`` (default 512),
 ``GONGKAI_WORKER_SECONDS`` (default 30), ``GONGKAI_WORKERS`` (default: the
@@ -23,12 +23,13 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import importlib
-import multiprocessing as mp
 import os
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 from typing import Callable, Iterable, Iterator
 
 from data.issues import Report, error
@@ -98,6 +99,14 @@ def check(task: Task) -> tuple[object, Report]:
 
 
 def _peak_mb() -> float:
+    """Peak resident memory of this process (VmHWM; getrusage would count the parent before exec)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -120,17 +129,21 @@ def _hook(spec: str | None) -> Callable | None:
     return getattr(importlib.import_module(mod), name)
 
 
-def _worker_main(conn, memory_mb: int, hook: str | None) -> None:
-    """Loop of one worker: receive a task, send back ``(task id, kind, payload)``.
+def _serve(memory_mb: int, hook: str | None) -> None:
+    """Loop of one worker process (``python -m data.worker MB [HOOK]``): tasks arrive on stdin,
+    ``(task id, kind, payload)`` replies leave on stdout.
 
     kind ``ok`` carries a :class:`Checked`; ``memory`` says the file needed more than the limit
     (the worker then exits, a fresh one replaces it); ``error`` an unexpected failure."""
-    try:  # a reader that runs out of memory prints to stderr: the caller reports it in Chinese instead
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
-    except OSError:
-        pass
+    from multiprocessing.connection import Connection
+
+    rx, tx = Connection(os.dup(0), writable=False), Connection(os.dup(1), readable=False)
+    # nothing else may write into the channel, and a reader that runs out of memory prints to
+    # stderr: the caller reports every failure in Chinese instead
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
     import data.validate  # noqa: F401  (imported before the limit: the code is not the file's fault)
     import metrics.scheme as ms
 
@@ -138,9 +151,10 @@ def _worker_main(conn, memory_mb: int, hook: str | None) -> None:
     ms.load_catalogue()
     before = _hook(hook)
     _limit_memory(memory_mb)
+    tx.send("ready")
     while True:
         try:
-            msg = conn.recv()
+            msg = rx.recv()
         except (EOFError, OSError):
             return
         if msg is None:
@@ -158,11 +172,11 @@ def _worker_main(conn, memory_mb: int, hook: str | None) -> None:
             reply = (tid, "error", f"{type(e).__name__}: {e}")
         task = msg = None
         try:
-            conn.send(reply)
+            tx.send(reply)
         except MemoryError:
             fatal = True
             try:
-                conn.send((tid, "memory", None))
+                tx.send((tid, "memory", None))
             except Exception:
                 return
         except (EOFError, OSError):
@@ -174,24 +188,42 @@ def _worker_main(conn, memory_mb: int, hook: str | None) -> None:
 # --------------------------------------------------------------------------- the pool (caller side)
 
 class _Worker:
-    def __init__(self, ctx, memory_mb: int, hook: str | None):
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, memory_mb, hook), daemon=True,
-                                name="workbook-reader")
-        self.proc.start()
-        child.close()
+    """One worker process: a fresh interpreter (never a fork of a threaded server), so that
+    nothing of the caller — its modules, its memory, its threads — is inherited."""
+
+    START_SECONDS = 120  # a fresh interpreter importing the reader, on a busy machine
+
+    def __init__(self, memory_mb: int, hook: str | None):
+        path = [p or os.getcwd() for p in sys.path]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+        env.pop("PYTHONSTARTUP", None)
+        self.proc = subprocess.Popen([sys.executable, "-m", "data.worker", str(int(memory_mb)), hook or ""],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     env=env, close_fds=True)
+        self.tx = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
+        self.rx = Connection(os.dup(self.proc.stdout.fileno()), writable=False)
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+        try:
+            ok = self.rx.poll(self.START_SECONDS) and self.rx.recv() == "ready"
+        except (EOFError, OSError):
+            ok = False
+        if not ok:
+            self.kill()
+            raise OSError("读取进程无法启动")
 
     def kill(self) -> None:
         try:
-            if self.proc.is_alive():
+            if self.proc.poll() is None:
                 self.proc.kill()
-            self.proc.join(5)
+            self.proc.wait(10)
         except Exception:
             pass
-        try:
-            self.conn.close()
-        except Exception:
-            pass
+        for c in (self.tx, self.rx):
+            try:
+                c.close()
+            except Exception:
+                pass
 
 
 class WorkerPool:
@@ -204,10 +236,6 @@ class WorkerPool:
         self.memory_mb = memory_mb or memory_limit_mb()
         self.seconds = seconds or time_limit_s()
         self.hook = hook  # "module:function" run in the worker before each file (tests)
-        methods = mp.get_all_start_methods()
-        self._ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
-        if "forkserver" in methods:
-            self._ctx.set_forkserver_preload(["data.worker", "data.validate", "metrics.scheme"])
         self._idle: list[_Worker] = []
         self._alive = 0
         self._cond = threading.Condition()
@@ -220,8 +248,12 @@ class WorkerPool:
     def _acquire(self, block: bool) -> _Worker | None:
         with self._cond:
             while True:
-                if self._idle:
-                    return self._idle.pop()
+                while self._idle:
+                    w = self._idle.pop()
+                    if w.proc.poll() is None:
+                        return w
+                    w.kill()  # died while idle (killed from outside): replaced by a fresh one
+                    self._alive -= 1
                 if self._alive < self.workers:
                     self._alive += 1
                     break
@@ -229,7 +261,7 @@ class WorkerPool:
                     return None
                 self._cond.wait()
         try:
-            return _Worker(self._ctx, self.memory_mb, self.hook)
+            return _Worker(self.memory_mb, self.hook)
         except BaseException:
             with self._cond:
                 self._alive -= 1
@@ -259,29 +291,30 @@ class WorkerPool:
         try:
             while True:
                 while not exhausted:
-                    w = self._acquire(block=not busy)
+                    try:
+                        w = self._acquire(block=not busy)
+                    except OSError:  # no worker could be started: the file cannot be read safely
+                        w = False
                     if w is None:
                         break
                     try:
                         task = next(it)
                     except StopIteration:
                         exhausted = True
-                        self._release(w, True)
+                        if w:
+                            self._release(w, True)
                         break
-                    try:
-                        w.conn.send((sent, task))
-                    except (OSError, ValueError):  # an idle worker that died since: refuse nothing, retry on a fresh one
-                        self._release(w, False)
-                        self.replaced += 1
-                        w = self._acquire(block=True)
+                    if w:
                         try:
-                            w.conn.send((sent, task))
-                        except (OSError, ValueError):
+                            w.tx.send((sent, task))
+                        except (OSError, ValueError):  # died while idle
                             self._release(w, False)
-                            done[sent] = Checked(None, Report([unsafe_issue("读取进程无法启动")]))
-                            sent += 1
-                            continue
-                    busy[sent] = (w, time.monotonic() + self.seconds)
+                            self.replaced += 1
+                            w = False
+                    if not w:
+                        done[sent] = Checked(None, Report([unsafe_issue("读取进程无法启动")]))
+                    else:
+                        busy[sent] = (w, time.monotonic() + self.seconds)
                     sent += 1
                 while yielded in done:
                     c = done.pop(yielded)
@@ -292,7 +325,7 @@ class WorkerPool:
                 if not busy:
                     continue
                 timeout = max(0.0, min(d for _, d in busy.values()) - time.monotonic())
-                wait([w.conn for w, _ in busy.values()] + [w.proc.sentinel for w, _ in busy.values()], timeout)
+                wait([w.rx for w, _ in busy.values()], timeout)
                 now = time.monotonic()
                 for tid, (w, deadline) in list(busy.items()):
                     result = self._collect(w, deadline, now)
@@ -306,12 +339,12 @@ class WorkerPool:
     def _collect(self, w: _Worker, deadline: float, now: float) -> Checked | None:
         """The result of a busy worker if it has one (or has failed); None while it is still working."""
         try:
-            ready = w.conn.poll()
+            ready = w.rx.poll()
         except (OSError, ValueError):
             ready = True
         if ready:
             try:
-                _tid, kind, payload = w.conn.recv()
+                _tid, kind, payload = w.rx.recv()
             except (EOFError, OSError, ValueError, MemoryError):
                 kind, payload = "died", None
             if kind == "ok":
@@ -326,7 +359,7 @@ class WorkerPool:
             self.replaced += 1
             why = f"读取时超出内存上限 {self.memory_mb} MB" if kind == "memory" else "读取进程异常终止"
             return Checked(None, Report([unsafe_issue(why)]))
-        if not w.proc.is_alive():
+        if w.proc.poll() is not None:
             self._release(w, False)
             self.replaced += 1
             return Checked(None, Report([unsafe_issue(f"读取时超出内存上限 {self.memory_mb} MB 或读取进程异常终止")]))
@@ -346,7 +379,7 @@ class WorkerPool:
             self._alive -= len(idle)
         for w in idle:
             try:
-                w.conn.send(None)
+                w.tx.send(None)
             except Exception:
                 pass
             w.kill()
@@ -364,3 +397,9 @@ def default_pool() -> WorkerPool:
             _POOL = WorkerPool()
             atexit.register(_POOL.close)
         return _POOL
+
+
+if __name__ == "__main__":  # a worker process; classes must be data.worker's, not this __main__'s
+    from data.worker import _serve as serve
+
+    serve(int(sys.argv[1]), (sys.argv[2] if len(sys.argv) > 2 else "") or None)
