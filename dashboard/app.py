@@ -18,6 +18,7 @@ import streamlit as st
 
 from core.scheme import years as scheme_years
 from dashboard import common
+from dashboard.text import md
 
 HERE = Path(__file__).resolve().parent
 PAGES = HERE / "app_pages"
@@ -87,9 +88,9 @@ with st.sidebar:
     st.markdown("### 政务公开年度考核")
     st.selectbox("考核年度", ys, key="year", format_func=lambda y: f"{y}年度",
                  help="所有页面都按这里选定的年度显示和计分")
-    who = f"**{user['name']}**　{common.role_label(role)}"
+    who = f"**{md(user['name'])}**　{common.role_label(role)}"
     if role == "unit":
-        who += f"  \n{user['unit']}"
+        who += f"  \n{md(user['unit'])}"
     st.markdown(f"当前用户：{who}")
     if st.button("退出登录", icon=":material/logout:", key="logout_button"):
         common.sign_out()

@@ -12,6 +12,7 @@ import streamlit as st
 from data.review import (ReviewError, csv_bytes, evidence_links, issues_frame, results_frame, submit_files,
                          workflow_state, xlsx_bytes)
 from core.vocab import Status
+from dashboard.text import md
 from metrics.readouts import indicator_sheet
 
 #: what the uploaders accept; .et/.wps are let through so the reader refuses them with a clear message
@@ -86,9 +87,9 @@ def show_results(results, key: str, *, title: str | None = None) -> None:
     for n, r in enumerate(results):
         icon = {"accepted": ":material/check_circle:", "unchanged": ":material/remove:", "rejected": ":material/cancel:"}[r.outcome]
         rows = r.report.rows()
-        with st.expander(f"{icon} {r.summary()}", expanded=(r.outcome == "rejected" and len(results) <= 3)):
+        with st.expander(f"{icon} {md(r.summary())}", expanded=(r.outcome == "rejected" and len(results) <= 3)):
             if r.outcome == "accepted":
-                st.success(f"已接收：{r.unit} {r.year}年度 第{r.version}版。" + ("请留意下列警告。" if rows else ""))
+                st.success(f"已接收：{md(r.unit)} {r.year}年度 第{r.version}版。" + ("请留意下列警告。" if rows else ""))
             elif r.outcome == "unchanged":
                 st.info("与当前版本完全相同，未作任何更改。")
             else:
@@ -206,7 +207,7 @@ def unit_scorecard(con, year: int, unit: str, *, key: str) -> None:
 
     card_df = score_year(con, year, unit=unit)
     if not len(card_df) or card_df.iloc[0]["submission_id"] is None:
-        st.info(f"{unit} 尚未报送 {year} 年度自评材料，暂无得分。")
+        st.info(f"{md(unit)} 尚未报送 {year} 年度自评材料，暂无得分。")
         return
     card = card_df.iloc[0]
     if card_df.attrs.get("provisional"):
@@ -301,14 +302,14 @@ def coverage_section(con, year: int, unit: str, card, *, key: str) -> None:
 def status_banner(con, year: int, unit: str) -> dict:
     """The workflow state line the unit sees: status, reviewer comment."""
     state = workflow_state(con, unit, year)
-    st.markdown(f"**{unit}** · {year}年度 · 审核状态：{badge(state['status'])}")
+    st.markdown(f"**{md(unit)}** · {year}年度 · 审核状态：{badge(state['status'])}")
     if state["status"] == Status.RETURNED and state["comment"]:
-        st.error(f"考核组退回意见：{state['comment']}　（请按意见修改后重新上传）")
+        st.error(f"考核组退回意见：{md(state['comment'])}　（请按意见修改后重新上传）")
     elif state["status"] == Status.APPROVED:
         st.success("已审核通过，结果已锁定；如需修改，请联系考核组“重新打开”。"
-                   + (f"　审核意见：{state['comment']}" if state["comment"] else ""))
+                   + (f"　审核意见：{md(state['comment'])}" if state["comment"] else ""))
     elif state["status"] == Status.PENDING:
-        st.info("已报送，等待考核组审核。" + (f"　上次意见：{state['comment']}" if state["comment"] else ""))
+        st.info("已报送，等待考核组审核。" + (f"　上次意见：{md(state['comment'])}" if state["comment"] else ""))
     return state
 
 
@@ -350,7 +351,7 @@ def submit_with_progress(con, files, *, user: dict, received: dt.date, prefix: s
         results = submit_files(con, [(f.name, f.getvalue()) for f in files], user=user, unit=unit,
                                received=received, progress=_progress, write_lock=db_lock)
     except ReviewError as e:
-        st.error(str(e))
+        st.error(md(str(e)))
         return
     st.session_state[f"{prefix}_results"] = {"unit": unit, "received": received, "results": results}
     st.session_state[f"{prefix}_nonce"] = st.session_state.get(f"{prefix}_nonce", 0) + 1

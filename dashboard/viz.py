@@ -165,25 +165,31 @@ def type_filter(key: str, label: str = "单位类型", include_all: bool = True)
 # --------------------------------------------------------------------------- downloads
 
 def csv_bytes(df: pd.DataFrame) -> bytes:
-    """UTF-8 with BOM, so that Excel opens the Chinese text correctly."""
-    return df.to_csv(index=False).encode("utf-8-sig")
+    """UTF-8 with BOM, so that Excel opens the Chinese text correctly; users' text never a formula."""
+    from data.exports import csv_bytes as safe_csv
+
+    return safe_csv(df)
 
 
 def xlsx_bytes(df: pd.DataFrame, sheet: str = "数据") -> bytes:
     from openpyxl.utils import get_column_letter
 
+    from data.exports import defuse_workbook, sheet_title
+
     out = io.BytesIO()
+    sheet = sheet_title(sheet)
     clean = df.copy()
     for c in clean.columns:
         if pd.api.types.is_datetime64_any_dtype(clean[c]):
             clean[c] = clean[c].dt.date
     with pd.ExcelWriter(out, engine="openpyxl") as xw:
-        clean.to_excel(xw, index=False, sheet_name=sheet[:31])
-        ws = xw.sheets[sheet[:31]]
+        clean.to_excel(xw, index=False, sheet_name=sheet)
+        ws = xw.sheets[sheet]
         ws.freeze_panes = "A2"
         for n, c in enumerate(clean.columns, start=1):
             width = max([len(str(c))] + [len(str(v)) for v in clean[c].head(200).tolist()])
             ws.column_dimensions[get_column_letter(n)].width = min(max(8, width * 1.6 + 2), 60)
+        defuse_workbook(xw.book)  # names, titles and reasons are users' text: never formulas
     return out.getvalue()
 
 

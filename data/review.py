@@ -505,15 +505,20 @@ def issues_frame(results: Iterable[IngestResult]) -> pd.DataFrame:
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:
-    """UTF-8 CSV with BOM (Excel opens it with the Chinese intact)."""
-    return "\ufeff".encode("utf-8") + df.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+    """UTF-8 CSV with BOM (Excel opens it with the Chinese intact); users' text never a formula."""
+    from data.exports import csv_bytes as safe_csv
+
+    return safe_csv(df)
 
 
 def xlsx_bytes(df: pd.DataFrame, sheet: str = "问题清单") -> bytes:
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
+    from data.exports import defuse_workbook, sheet_title
+
     buf = io.BytesIO()
+    sheet = sheet_title(sheet)
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         df.to_excel(xw, index=False, sheet_name=sheet)
         ws = xw.sheets[sheet]
@@ -525,4 +530,5 @@ def xlsx_bytes(df: pd.DataFrame, sheet: str = "问题清单") -> bytes:
             for c in row:
                 c.alignment = Alignment(wrap_text=True, vertical="top")
         ws.freeze_panes = "A2"
+        defuse_workbook(xw.book)  # file names and messages are users' text: never formulas
     return buf.getvalue()

@@ -387,9 +387,10 @@ def build_workbook(scheme: Scheme, unit: Unit | None = None, catalogue: Catalogu
 
 
 def workbook_bytes(wb: Workbook) -> bytes:
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    """Unit names and other text as text cells, never formulas (see :mod:`data.exports`)."""
+    from data.exports import workbook_bytes as safe_bytes
+
+    return safe_bytes(wb)
 
 
 def build_template(scheme: Scheme, unit: Unit | None = None, catalogue: Catalogue | None = None) -> bytes:

@@ -126,10 +126,12 @@ def _cell(v) -> str:
 def write_scorecard_csv(df, columns: list[str], out) -> None:
     """Write the scorecard rows (``columns`` only) to a text stream opened with
     ``encoding='utf-8-sig', newline=''``."""
+    from data.exports import csv_cell
+
     w = csv.writer(out)
     w.writerow(columns)
     for row in df[columns].itertuples(index=False, name=None):
-        w.writerow([_cell(v) for v in row])
+        w.writerow([csv_cell(_cell(v)) for v in row])  # a unit name is never a formula
 
 
 def _warn_provisional(df) -> None:

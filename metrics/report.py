@@ -13,7 +13,6 @@ Both return the ``.xlsx`` bytes (the dashboard offers them as downloads).
 from __future__ import annotations
 
 import datetime as dt
-import io
 from decimal import Decimal
 
 import duckdb
@@ -21,6 +20,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from data.exports import workbook_bytes
 from metrics import engine
 from core.vocab import UNIT_TYPES, ItemState, Status
 
@@ -160,9 +160,7 @@ def build_report(con: duckdb.DuckDBPyConnection, year: int, scheme=None) -> byte
         _print_setup(ws, HEADER_ROW)
         ws.print_area = f"A1:{get_column_letter(len(headers))}{r_no}"
         ws.auto_filter.ref = f"A{HEADER_ROW}:{get_column_letter(len(headers))}{r_no}"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return workbook_bytes(wb)
 
 
 def build_unit_scorecard(con: duckdb.DuckDBPyConnection, year: int, unit: str, scheme=None) -> bytes:
@@ -251,9 +249,7 @@ def build_unit_scorecard(con: duckdb.DuckDBPyConnection, year: int, unit: str, s
                     [("code", "类别编码", 9), ("name", "类别名称", 20), ("required", "必公开", 8),
                      ("covered", "已覆盖", 8), ("items", "计入条数", 9), ("published", "截止日前已公开", 12)],
                     f"{unit} · 必公开类别覆盖（截止日 {s.cutoff.isoformat()} 前已公开）")
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return workbook_bytes(wb)
 
 
 def _fmt_rate(v) -> str:

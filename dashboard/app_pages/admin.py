@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard.common import (ROLE_LABEL, bump_data_version, db, db_lock, flash, require_role, show_flash)
 from dashboard.ui import LATE_BG as BAD, PENDING_BG as WARN, dstr, fit_height, num
+from dashboard.text import md
 from data.registry import RegistryError, get_units, load_units, parse_registry
 from data.review import csv_bytes
 from data.users import UserError, create_user, list_users, reset_password, set_active
@@ -116,7 +117,7 @@ with tabs[1]:
                     with db_lock():
                         create_user(con, name, role, pw1, unit=unit or None, actor=user["name"])
                 except UserError as e:
-                    st.error(str(e))
+                    st.error(md(str(e)))
                 else:
                     _done(f"已新增账号 {name.strip()}（{ROLE_LABEL[role]}）")
     names = list(users["name"])
@@ -133,7 +134,7 @@ with tabs[1]:
                     with db_lock():
                         set_active(con, who, False, actor=user["name"])
                 except UserError as e:
-                    st.error(str(e))
+                    st.error(md(str(e)))
                 else:
                     _done(f"已停用账号 {who}")
         if b2.button("启用", key="admin_user_enable", disabled=not names):
@@ -141,7 +142,7 @@ with tabs[1]:
                 with db_lock():
                     set_active(con, who, True, actor=user["name"])
             except UserError as e:
-                st.error(str(e))
+                st.error(md(str(e)))
             else:
                 _done(f"已启用账号 {who}")
         with st.form("admin_reset_pw", clear_on_submit=True):
@@ -157,7 +158,7 @@ with tabs[1]:
                         with db_lock():
                             reset_password(con, who_pw, n1, actor=user["name"])
                     except UserError as e:
-                        st.error(str(e))
+                        st.error(md(str(e)))
                     else:
                         _done(f"已重置 {who_pw} 的密码")
 
@@ -207,7 +208,7 @@ with tabs[2]:
         try:
             s = parse_scheme(tomllib.loads(tf.getvalue().decode("utf-8")), tf.name)
         except (SchemeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            st.error(f"校验未通过：{e}")
+            st.error(f"校验未通过：{md(e)}")
         else:
             st.success(f"校验通过：{s.name}，{len(s.indicators)} 项指标，基础分 {num(s.base_max):g}。"
                        f"放入 {SCHEME_DIR.name}/{s.year}.toml 并重启服务后生效。")

@@ -14,6 +14,7 @@ from core.vocab import UNIT_TYPES
 from dashboard import queries as q
 from dashboard import viz
 from dashboard.common import data_version
+from dashboard.text import md
 
 year, scheme = viz.start_analytics_page("总览")
 
@@ -104,7 +105,7 @@ for col, t in zip(cols, UNIT_TYPES):
             viz.show(ranking_figure(part, t), key=f"overview_rank_{t}")
         missing = df[(df["unit_type"] == t) & ~df["submitted"]]["unit"].tolist()
         if missing:
-            names = "、".join(missing[:60]) + (" 等（完整名单见下方明细表）" if len(missing) > 60 else "")
+            names = "、".join(md(n) for n in missing[:60]) + (" 等（完整名单见下方明细表）" if len(missing) > 60 else "")
             st.warning(f"**{t}未报送（{len(missing)} 个）：** " + names, icon=":material/mail:")
         elif len(df[df["unit_type"] == t]):
             st.success(f"{t}全部报送。", icon=":material/check_circle:")
@@ -130,7 +131,7 @@ if sm["registered"] <= 300:
         report = q.report_bytes(year, dv)
     except Exception as e:  # pragma: no cover - shown to the user
         report = None
-        st.error(f"考核结果工作簿生成失败：{e}")
+        st.error(f"考核结果工作簿生成失败：{md(e)}")
 else:  # a province: the workbook takes seconds, so it is generated when the button is clicked
     report = (lambda y=year, v=dv: q.report_bytes(y, v))
 row = st.container(horizontal=True)

@@ -13,6 +13,7 @@ from dashboard.common import (REVIEW_ROLES, bump_data_version, db, db_lock, flas
                               selected_year, show_flash)
 from dashboard.ui import (badge, coverage_section, dstr, fit_height, fmt2, history_table, num,
                           timeliness_section)
+from dashboard.text import md, md_link
 from data.registry import get_units
 from data.review import (ReviewError, apply_review_scores, audit_log, current_submission, evidence_links,
                          get_original_file, get_penalties, set_penalties, set_status,
@@ -69,14 +70,14 @@ if sub:
                   + (":red-badge[逾期报送]" if late else ":green-badge[按时报送]")
                   + (f"  \n本版收到日期：{dstr(sub.received)}" if sub.received != card["received"] else ""))
 if state["comment"]:
-    st.caption(f"最近审核意见（{state['updated_by'] or ''} {dstr(state['updated_at'])}）：{state['comment']}")
+    st.caption(f"最近审核意见（{md(state['updated_by'])} {dstr(state['updated_at'])}）：{md(state['comment'])}")
 k1, k2 = int(card["k1_count"] or 0), bool(card["k2_veto"])
 if k1 or k2:
     st.warning(f"扣分：K1 被上级通报批评 {k1} 次（−{fmt2(scheme.k1_points * k1)} 分）"
                + ("；K2 一票否决，等次为不合格" if k2 else ""))
 
 if sub is None:
-    st.info(f"{unit} 尚未报送 {year} 年度自评材料。")
+    st.info(f"{md(unit)} 尚未报送 {year} 年度自评材料。")
     with st.expander("上报记录与操作日志", expanded=True):
         history_table(submission_history(con, unit, year), key="review_history_missing")
         st.dataframe(audit_log(con, unit, year), hide_index=True, width="stretch", key="review_audit_missing")
@@ -107,7 +108,7 @@ def _write(fn, ok_message: str, unchanged_message: str | None = None) -> None:
             changed = fn()
     except ReviewError as e:
         for p in e.problems:
-            st.error(p)
+            st.error(md(p))
         return
     if unchanged_message is not None and changed is False:
         st.info(unchanged_message)
@@ -236,8 +237,8 @@ with tabs[0]:
         for r in own.itertuples(index=False):
             ev = evidence_links(r.evidence)
             if ev:
-                parts = [f"[{t}]({u})" if u else t for t, u in ev]
-                lines.append(f"- **{r.code}** {r.text}：" + "；".join(parts))
+                parts = [md_link(t, u) for t, u in ev]
+                lines.append(f"- **{md(r.code)}** {md(r.text)}：" + "；".join(parts))
         st.markdown("\n".join(lines) if lines else "单位未填写佐证材料。")
     st.markdown("**自动计算指标**（由系统根据台账和报送日期计算，不能人工调整）")
     st.dataframe(pd.DataFrame({"编号": auto["code"], "一级指标": auto["group"], "二级指标": auto["text"],
@@ -256,7 +257,7 @@ with tabs[2]:
 with tabs[3]:
     pen = get_penalties(con, unit, year)
     if pen["reviewer"]:
-        st.caption(f"上次设置：{pen['reviewer']} {dstr(pen['updated_at'])}；理由：{pen['reason'] or ''}")
+        st.caption(f"上次设置：{md(pen['reviewer'])} {dstr(pen['updated_at'])}；理由：{md(pen['reason'])}")
     if locked:
         st.info("已审核通过，扣分已锁定；如需修改请先“重新打开”。")
     with st.form(f"review_penalty_{unit}_{year}"):

@@ -16,6 +16,7 @@ import streamlit as st
 from dashboard import queries as q
 from dashboard import viz
 from dashboard.common import data_version
+from dashboard.text import md
 
 year, scheme = viz.start_analytics_page("评分卡")
 
@@ -204,7 +205,7 @@ try:
                         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         key="scorecard_unit_xlsx")
 except Exception as e:  # pragma: no cover - shown to the user
-    st.error(f"评分卡生成失败：{e}")
+    st.error(f"评分卡生成失败：{md(e)}")
 row.download_button("下载逐项得分（CSV）", icon=":material/download:", data=viz.csv_bytes(ind),
                     file_name=f"{year}年度{unit}逐项得分.csv", mime="text/csv", key="scorecard_points_csv",
                     on_click="ignore")

@@ -15,6 +15,7 @@ import streamlit as st
 from core.vocab import ItemState
 from dashboard import queries as q
 from dashboard import viz
+from dashboard.text import md
 from core.scheme import load_catalogue
 
 year, scheme = viz.start_analytics_page("及时性", lambda scheme: f"主动公开：形成之日起 {scheme.proactive_days} 个工作日内公开；统计截止日 "
@@ -85,10 +86,10 @@ if not rates.empty:
     viz.layout(fig, height=440, showlegend=False, title=dict(text="各单位主动公开及时率（从高到低）"
                                                 + ("，仅显示首尾各30个" if capped else ""), font=dict(size=15)))
     viz.show(fig, key="timeliness_rates")
-    st.caption(("蓝色：不低于全县平均；橙色：低于全县平均。" if unit is None else f"已突出显示 {unit}。")
+    st.caption(("蓝色：不低于全县平均；橙色：低于全县平均。" if unit is None else f"已突出显示 {md(unit)}。")
                + (f"图中单位名称省略了开头的“{dropped}”。" if dropped else ""))
 if no_items:
-    st.caption("没有计入事项、无法计算及时率的单位：" + "、".join(no_items))
+    st.caption("没有计入事项、无法计算及时率的单位：" + "、".join(md(u) for u in no_items))
 
 # --------------------------------------------------------------------------- histogram + monthly
 c1, c2 = st.columns(2)
@@ -135,7 +136,7 @@ if unit:
     rq = rq[rq["unit"] == unit]
 if rq.empty:
     if unit:
-        viz.empty(f"{unit}{year}年度没有收到依申请公开申请，G1 按期答复率按满分计。")
+        viz.empty(f"{md(unit)}{year}年度没有收到依申请公开申请，G1 按期答复率按满分计。")
     else:
         viz.empty(f"{scope}{year}年度没有收到依申请公开申请。")
 else:

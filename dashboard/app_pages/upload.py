@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard.common import (UPLOAD_ROLES, db, require_role, selected_year,
                               show_flash)
 from dashboard.ui import UPLOAD_TYPES, history_table, show_results, status_banner, submit_with_progress, unit_scorecard
+from dashboard.text import md
 from data.registry import Unit, get_units
 from data.review import current_submission, get_original_file, submission_history
 from core.vocab import Status
@@ -60,11 +61,11 @@ u = units[unit]
 try:
     tpl = _template(u.name, u.unit_type, tuple(u.extra_categories), year)
 except Exception as e:  # the template writer must never break the page
-    st.error(f"模板生成失败：{e}")
+    st.error(f"模板生成失败：{md(e)}")
 else:
     from data.template import template_file_name
 
-    st.download_button(f"下载 {unit} {year}年度自评表模板", tpl, file_name=template_file_name(scheme, u),
+    st.download_button(f"下载 {md(unit)} {year}年度自评表模板", tpl, file_name=template_file_name(scheme, u),
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        icon=":material/download:", key="upload_template")
     st.caption("模板已填好单位名称、单位类型和考核年度；“自评打分”列出本年度全部指标及分值，"
