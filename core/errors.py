@@ -28,6 +28,8 @@ CODES: dict[str, str] = {
     "file_xlsb": "不支持 .xlsb（二进制工作簿）格式：请另存为 .xlsx 后上传",
     "file_unreadable": "文件已损坏，无法打开：请在 Excel 或 WPS 中重新保存后上传",
     "sheet_unreadable": "工作表无法读取（格式损坏）：请在 Excel 或 WPS 中另存为 .xlsx 后上传",
+    "sheet_too_large": "工作表的内容区域超出可读取的上限：请删除表格以外的行和列后重新保存上传",
+    "file_unsafe": "文件结构异常，无法安全读取（可能是损坏或恶意构造的文件），未保存任何数据",
     "sheet_missing": "缺少工作表",
     "header_missing": "缺少必填列",
     "info_label_missing": "未找到必填项（应在前20行、前6列中，值填在其右侧单元格）",

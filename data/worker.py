@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Callable, Iterable, Iterator
 
-from data.issues import Report, error
+from core.errors import Report, error
 
 DEFAULT_MEMORY_MB, DEFAULT_SECONDS = 512, 30
 UNSAFE_CODE = "file_unsafe"
@@ -88,7 +88,7 @@ def check(task: Task) -> tuple[object, Report]:
     """Read and validate one file in this process (the worker's job)."""
     from data.reader import ReadError, read_workbook
     from data.validate import Context, validate
-    from metrics.scheme import load_catalogue, load_schemes
+    from core.scheme import load_catalogue, load_schemes
 
     try:
         wb = read_workbook(task.file_name, task.content)
@@ -145,7 +145,7 @@ def _serve(memory_mb: int, hook: str | None) -> None:
         os.dup2(devnull, fd)
     os.close(devnull)
     import data.validate  # noqa: F401  (imported before the limit: the code is not the file's fault)
-    import metrics.scheme as ms
+    import core.scheme as ms
 
     ms.load_schemes()
     ms.load_catalogue()

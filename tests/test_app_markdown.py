@@ -5,12 +5,27 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+import pytest
+
 from data.review import return_submission, set_penalties
 from data.store import connect
 from dashboard.text import md, md_link
 from tests import app_fixtures as fx
 from tests import wbfactory as wf
-from tests.test_app_write import app_db, new_app, open_page, upload_through_page  # noqa: F401  (fixture)
+from tests.test_app_write import new_app, open_page, upload_through_page
+
+
+
+@pytest.fixture
+def app_db(tmp_path, monkeypatch):
+    from dashboard.common import close_connections
+
+    path = fx.prepare(tmp_path / "app.duckdb")
+    monkeypatch.setenv("GONGKAI_DB", str(path))
+    close_connections()
+    yield path
+    close_connections()
+
 
 PIXEL = "![t](http://host/pixel.png)"
 LINK = "[点我](http://x.example/?leak)"

