@@ -37,3 +37,12 @@ def md_link(text, url: str | None) -> str:
         return md(text)
     target = quote(str(url), safe=":/?#@!$&'*+,;=%~-._")
     return f"[{md(text)}]({target})"
+
+
+def web_url(url) -> str:
+    """``url`` when it is an http(s) address (``www.…`` made one), else "" (for link columns of tables: a unit's
+    ``javascript:`` or ``data:`` text must never become something to click)."""
+    u = "" if url is None else str(url).strip()
+    if u[:4].lower() == "www.":
+        u = "http://" + u
+    return u if _WEB.match(u) else ""

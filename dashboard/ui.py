@@ -12,7 +12,7 @@ import streamlit as st
 from data.review import (ReviewError, csv_bytes, evidence_links, issues_frame, results_frame, submit_files,
                          workflow_state, xlsx_bytes)
 from core.vocab import Status
-from dashboard.text import md
+from dashboard.text import md, web_url
 from metrics.readouts import indicator_sheet
 
 #: what the uploaders accept; .et/.wps are let through so the reader refuses them with a clear message
@@ -145,6 +145,7 @@ def facts_table(df: pd.DataFrame, columns: dict, *, key: str, empty: str) -> Non
             view[c] = view[c].map(int_text)
     config = {c: st.column_config.TextColumn(c, **RIGHT) for c in ("逾期工作日", "行号", "期限（工作日）")}
     if "链接" in view.columns:
+        view["链接"] = view["链接"].map(web_url)
         config["链接"] = st.column_config.LinkColumn("链接")
     view = view.fillna("")
     st.dataframe(view.style.apply(_highlight_state, axis=1), hide_index=True, width="stretch",

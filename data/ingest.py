@@ -96,9 +96,9 @@ def ingest_many(con: duckdb.DuckDBPyConnection,
 
     The files are read and validated in the worker pool (all cores, each file
     with a memory and a time limit, nothing touched meanwhile); this thread
-    alone stores the results, in order, one transaction per file, so that a
-    result is yielded only after its rows are committed and no file is ever
-    partly stored. ``write_lock`` (a context manager factory) is held only
+    alone stores the results, in order, several files per transaction
+    (:data:`GROUP_COMMIT`), so that a result is yielded only after its rows
+    are committed and no file is ever partly stored. ``write_lock`` (a context manager factory) is held only
     while a file is stored, never while files are read. A content may be a
     function returning it (read when the workers need it: a long batch is not
     held in memory). A content that is an :class:`Issue` (a file that could not
@@ -125,28 +125,76 @@ def ingest_many(con: duckdb.DuckDBPyConnection,
                 yield Task(name, bytes(c), units, today)
 
     checked = (pool or default_pool()).check_many(tasks())
+    group: list[tuple[str, bytes, Submission | None, Report]] = []
+
+    def flush():
+        with lock():
+            done = _write_group(con, group, received=received, actor=actor, only_unit=only_unit,
+                                raise_store_errors=raise_store_errors)
+        group.clear()
+        return done
+
     for i, (name, _) in enumerate(items):
         content = content_of(i)
         if not isinstance(content, (bytes, bytearray)):
             loaded.pop(i, None)
+            if group:
+                yield from flush()
             yield IngestResult(name, REJECTED, Report([content]))  # never opened: nothing to log
             continue
         c = next(checked)  # the workers have taken this file (and the next ones) by now
         loaded.pop(i, None)
-        try:
-            with lock():
-                res = _decide_and_store(con, name, bytes(content), c.sub, c.report, received=received, actor=actor,
-                                        only_unit=only_unit)
-        except StoreError as e:  # rolled back; the batch goes on
+        group.append((name, bytes(content), c.sub, c.report))
+        if len(group) >= GROUP_COMMIT:
+            yield from flush()
+    if group:
+        yield from flush()
+
+
+#: validated files stored in one transaction (a commit costs far more than the rows of a typical file)
+GROUP_COMMIT = 16
+
+
+def _write_group(con, group: list[tuple[str, bytes, Submission | None, Report]], *, received: dt.date,
+                 actor: str | None, only_unit: str | None, raise_store_errors: bool) -> list[IngestResult]:
+    """Store (or log the rejection of) every file of ``group`` in one transaction; if that fails,
+    roll it back and store the files one by one, so that one bad file never takes the others with it."""
+
+    def attempt(members):
+        with transaction(con):
+            return [_decide(con, name, content, sub, Report(list(report.issues)), received=received, actor=actor,
+                            only_unit=only_unit) for name, content, sub, report in members]
+
+    try:
+        return attempt(group)
+    except duckdb.Error as e:
+        if len(group) == 1:
             if raise_store_errors:
-                raise
-            res = IngestResult(name, REJECTED, Report([error("store_failed", str(e))]))
-        yield res
+                raise StoreError(f"保存失败，数据库未作任何更改：{e}") from e
+            return [_store_failed(group[0][0], f"保存失败，数据库未作任何更改：{e}")]
+    except Exception:
+        if len(group) == 1:
+            raise
+    out = []
+    for member in group:
+        try:
+            out.extend(attempt([member]))
+        except duckdb.Error as e:
+            out.append(_store_failed(member[0], f"保存失败，数据库未作任何更改：{e}"))
+        except Exception as e:  # noqa: BLE001 - the other files of the batch go on
+            out.append(_store_failed(member[0], f"保存失败（程序内部错误），数据库未作任何更改：{type(e).__name__}: {e}"))
+    return out
 
 
-def _decide_and_store(con, file_name: str, content: bytes, sub: Submission | None, report: Report, *,
-                      received: dt.date, actor: str | None, only_unit: str | None) -> IngestResult:
-    """The writer's part of an ingest: unit-account and workflow checks, then store or log the rejection."""
+def _store_failed(file_name: str, message: str) -> IngestResult:
+    return IngestResult(file_name, REJECTED, Report([error("store_failed", message)]))
+
+
+def _decide(con, file_name: str, content: bytes, sub: Submission | None, report: Report, *,
+            received: dt.date, actor: str | None, only_unit: str | None) -> IngestResult:
+    """The writer's part of an ingest, inside the caller's transaction: unit-account and workflow
+    checks, then store the new version or log the rejection. The current version and the workflow
+    state are read in the transaction that writes the new version."""
     sha = hashlib.sha256(content).hexdigest()
     res = IngestResult(file_name, REJECTED, report, sha256=sha)
     if sub is not None:
@@ -163,20 +211,14 @@ def _decide_and_store(con, file_name: str, content: bytes, sub: Submission | Non
         if _state(con, sub.unit, sub.year)[3] == Status.APPROVED:
             report.add(_approved_error(sub.unit, sub.year))
     if report.ok:
-        try:
-            # one transaction: the current version and the workflow state are read
-            # where the new version is written
-            with transaction(con):
-                cur_id, cur_version, cur_sha, status = _state(con, sub.unit, sub.year)
-                if cur_sha == sha:
-                    res.outcome, res.version, res.submission_id = UNCHANGED, cur_version, cur_id
-                elif status == Status.APPROVED:
-                    report.add(_approved_error(sub.unit, sub.year))
-                else:
-                    sid = _store(con, sub, file_name, content, sha, received, actor, report, cur_version + 1, status)
-                    res.outcome, res.version, res.submission_id = ACCEPTED, cur_version + 1, sid
-        except duckdb.Error as e:
-            raise StoreError(f"保存失败，数据库未作任何更改：{e}") from e
+        cur_id, cur_version, cur_sha, status = _state(con, sub.unit, sub.year)
+        if cur_sha == sha:
+            res.outcome, res.version, res.submission_id = UNCHANGED, cur_version, cur_id
+        elif status == Status.APPROVED:
+            report.add(_approved_error(sub.unit, sub.year))
+        else:
+            sid = _store(con, sub, file_name, content, sha, received, actor, report, cur_version + 1, status)
+            res.outcome, res.version, res.submission_id = ACCEPTED, cur_version + 1, sid
     if res.outcome == REJECTED:
         _log_rejection(con, res, received, actor)
     return res
@@ -187,12 +229,12 @@ class StoreError(RuntimeError):
 
 
 def _log_rejection(con, res: IngestResult, received: dt.date, actor: str | None) -> None:
+    """The attempt and its report (inside the caller's transaction)."""
     issues = json.dumps([i.to_dict() for i in res.report.issues], ensure_ascii=False)
-    with transaction(con):
-        con.execute("INSERT INTO rejections (unit, year, file_name, sha256, received, uploaded_by, issues) VALUES (?,?,?,?,?,?,?)",
-                    [res.unit, res.year, res.file_name, res.sha256, received, actor, issues])
-        audit(con, "上传被拒收", actor=actor, unit=res.unit, year=res.year,
-              detail=f"{res.file_name}：{len(res.report.errors)}个错误")
+    con.execute("INSERT INTO rejections (unit, year, file_name, sha256, received, uploaded_by, issues) VALUES (?,?,?,?,?,?,?)",
+                [res.unit, res.year, res.file_name, res.sha256, received, actor, issues])
+    audit(con, "上传被拒收", actor=actor, unit=res.unit, year=res.year,
+          detail=f"{res.file_name}：{len(res.report.errors)}个错误")
 
 
 def _insert_rows(con, table: str, columns: dict[str, pa.Array], select: str | None = None) -> None:

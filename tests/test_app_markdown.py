@@ -9,7 +9,7 @@ import pytest
 
 from data.review import return_submission, set_penalties
 from data.store import connect
-from dashboard.text import md, md_link
+from dashboard.text import md, md_link, web_url
 from tests import app_fixtures as fx
 from tests import wbfactory as wf
 from tests.test_app_write import new_app, open_page, upload_through_page
@@ -65,6 +65,15 @@ def test_md_link_only_for_web_addresses():
     assert md_link("x", "http://h/x)![i](http://e/p.png") == "[x](http://h/x%29!%5Bi%5D%28http://e/p.png)"
     assert md_link("js", "javascript:alert(1)") == "js"
     assert md_link(PIXEL, None) == md(PIXEL)
+
+
+def test_web_url_only_for_http_addresses():
+    assert web_url(" http://gov.cn/a ") == "http://gov.cn/a"
+    assert web_url("HTTPS://gov.cn") == "HTTPS://gov.cn"
+    assert web_url("www.gov.cn/x") == "http://www.gov.cn/x"
+    assert web_url("javascript:alert(1)") == ""
+    assert web_url("data:text/html,x") == ""
+    assert web_url(None) == ""
 
 
 def test_review_page_shows_evidence_comment_and_reason_as_text(app_db):

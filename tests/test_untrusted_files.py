@@ -216,3 +216,36 @@ def test_cli_batch_goes_on_after_an_enormous_file(tmp_path, con):
     assert lines[1].startswith("far.xlsx: 已拒收")
     assert any(ln.startswith(f"far.xlsx: {LEDGER}: 工作表“{LEDGER}”的内容区域达 1048576 行") for ln in lines)
     assert lines[-1].startswith("b.xls: 已接收")
+
+
+# ---------------------------------------------------------------- the writer: several files per transaction
+
+def test_a_result_is_yielded_only_after_its_rows_are_committed(con, received):
+    files = [(f"{n}.xlsx", build(valid_sheets(reporter=f"填报人{n}"))) for n in range(5)]
+    other = con.cursor()  # a second connection sees committed rows only
+    for n, res in enumerate(ingest_many(con, files, received=received)):
+        assert res.outcome == ACCEPTED
+        assert other.execute("SELECT count(*) FROM submissions WHERE id = ?", [res.submission_id]).fetchone()[0] == 1
+        assert res.version == n + 1
+
+
+def test_a_file_whose_store_fails_takes_no_other_file_with_it(con, received, monkeypatch):
+    import data.ingest as ingest_mod
+
+    real = ingest_mod._store
+
+    def store(con_, sub, file_name, *a, **k):
+        if file_name == "b.xlsx":
+            con_.execute("INSERT INTO no_such_table VALUES (1)")  # a database error half-way
+        return real(con_, sub, file_name, *a, **k)
+
+    monkeypatch.setattr(ingest_mod, "_store", store)
+    files = [("a.xlsx", build(valid_sheets())), ("b.xlsx", build(valid_sheets(unit=TOWN, unit_type="乡镇"))),
+             ("c.xls", build(valid_sheets(reporter="李四"), "xls"))]
+    results = list(ingest_many(con, files, received=received))
+    assert [r.outcome for r in results] == [ACCEPTED, REJECTED, ACCEPTED]
+    assert [i.code for i in results[1].report.errors] == ["store_failed"]
+    assert "未作任何更改" in results[1].report.errors[0].message
+    assert con.execute("SELECT file_name, version FROM submissions ORDER BY id").fetchall() == [("a.xlsx", 1),
+                                                                                               ("c.xls", 2)]
+    assert con.execute("SELECT count(*) FROM workflow WHERE unit = ?", [TOWN]).fetchone()[0] == 0
