@@ -44,7 +44,7 @@ if user is None:
     # every page address leads to the login form (a bookmarked page opens after signing in)
     login = [st.Page(PAGES / "login.py", title="登录", icon=":material/login:", url_path="start", default=True)]
     login += [st.Page(PAGES / "login.py", title="登录", icon=":material/login:", url_path=u) for u in ("login", *ALL_URLS)]
-    st.navigation(login, position="hidden").run()
+    common.run_page(st.navigation(login, position="hidden"))
     st.stop()
 
 role = user["role"]
@@ -100,4 +100,4 @@ if not nav:
     st.error("此账号没有可用的页面，请联系管理员。")
     st.stop()
 
-st.navigation(nav).run()
+common.run_page(st.navigation(nav))

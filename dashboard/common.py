@@ -1,4 +1,4 @@
-"""Shared pieces of the Streamlit UI: the one database connection, the
+"""Shared pieces of the Streamlit UI: the one database (connection manager), the
 signed-in user, the year chosen in the sidebar, cache invalidation after writes.
 
 Pages stay thin: they read inputs, call one function of ``data`` or
@@ -10,61 +10,107 @@ and ``review_unit`` (the unit the 审核队列 hands to 单位审核).
 from __future__ import annotations
 
 import os
-import threading
+from contextlib import contextmanager
 
+import duckdb
 import streamlit as st
 
-
-from data.store import connect, db_path
 from core.scheme import years as scheme_years
 from core.vocab import ROLE_LABEL, Role
+from data.db import is_file_failure
+from data.store import DatabaseBusy, DatabaseProblem, db_path, describe_failure
+from data.store import manager as store_manager
 
 REVIEW_ROLES = (Role.REVIEWER, Role.ADMIN)
 ANALYTICS_ROLES = (Role.REVIEWER, Role.LEADER, Role.ADMIN)
 UPLOAD_ROLES = (Role.UNIT, Role.REVIEWER, Role.ADMIN)
-_LOCK = threading.RLock()
 
 
-def _close(con) -> None:
+def _close(manager) -> None:
     try:
-        con.close()
+        manager.close()
     except Exception:  # pragma: no cover - already closed
         pass
 
 
-@st.cache_resource(show_spinner=False, on_release=_close)
-def _connection(path: str):
-    con = connect(path)
-    try:  # fill the working-day calendar once per server process (cheap when already done)
+def _prepare(con) -> None:
+    """Fill the working-day calendar when a file is first opened (cheap when already done)."""
+    try:
         from metrics.calendar import ensure_calendar
     except ImportError:  # pragma: no cover
-        pass
+        return
+    ensure_calendar(con)
+
+
+@st.cache_resource(show_spinner=False, on_release=_close)
+def _database(path: str):
+    """The one cached database resource of this server process: the connection
+    manager of the file (:class:`data.db.Database`).  It holds no connection
+    between actions: the file is opened for a page run and released when the
+    run ends, so the command line and a second server can use it too."""
+    return store_manager(path, on_open=_prepare)
+
+
+def get_database(path: str | None = None):
+    """The connection manager of ``path``, else ``GONGKAI_DB``, else the project's default database."""
+    return _database(str(db_path(path or os.environ.get("GONGKAI_DB") or None)))
+
+
+def show_database_problem(e: BaseException) -> None:
+    """A message page instead of a traceback: the file is busy, gone, replaced, foreign or damaged."""
+    if isinstance(e, DatabaseBusy):
+        st.warning(f"{e}\n\n请稍候片刻后刷新页面。", icon=":material/hourglass_top:")
+    elif isinstance(e, DatabaseProblem):
+        st.error(str(e), icon=":material/error:")
     else:
-        ensure_calendar(con)
-    return con
-
-
-def get_connection(path: str | None = None):
-    """The one DuckDB connection of this server process (embedded file):
-    ``path``, else ``GONGKAI_DB``, else the project's default database."""
-    return _connection(str(db_path(path or os.environ.get("GONGKAI_DB") or None)))
+        st.error(describe_failure(e), icon=":material/error:")
+    st.stop()
 
 
 def db():
-    """A cursor on the shared connection (DuckDB cursors are safe per thread).
+    """A cursor for this script run.  The database file is opened at the first
+    call of a run (or reused while another run has it open) and released when
+    the run ends; busy, missing or unusable files stop the page with a message.
     Take one per script run (``con = db()``) and pass it down."""
-    return get_connection().cursor()
+    try:
+        return get_database().thread_cursor()
+    except DatabaseProblem as e:
+        show_database_problem(e)
+
+
+def end_run() -> None:
+    """Release this run's hold on the file now (also done automatically when the run's thread ends)."""
+    get_database().release_thread()
+
+
+def run_page(page) -> None:
+    """Run the navigation's page; a database failure met while reading becomes a message page."""
+    try:
+        page.run()
+    except (DatabaseProblem, duckdb.Error) as e:
+        if not is_file_failure(e):
+            raise  # a mistake in a query, not the file: keep the traceback for the developers
+        show_database_problem(e)
 
 
 def close_connections() -> None:
-    """Close the cached connection(s) and clear every cache (tests, database switch)."""
-    _connection.clear()
+    """Close the database and clear every cache (tests, database switch)."""
+    _database.clear()
     st.cache_data.clear()
+    _SEEN[0] = None
 
 
-def db_lock() -> threading.RLock:
-    """Serialise writes from concurrent sessions of this server."""
-    return _LOCK
+@contextmanager
+def db_lock():
+    """Bracket a write: one writer at a time in this server, the file checked to
+    still be the one the page read (not deleted or replaced meanwhile), and the
+    change checkpointed into the file before the page may report success.
+    Otherwise the page stops with a message and nothing is reported saved."""
+    try:
+        with get_database().writing():
+            yield
+    except DatabaseProblem as e:
+        show_database_problem(e)
 
 
 # --------------------------------------------------------------------------- signed-in user
@@ -139,16 +185,26 @@ def selected_year() -> int:
 # --------------------------------------------------------------------------- cache invalidation
 
 _VERSION = [0]
+_SEEN: list = [None]  # the file's version when the caches were last valid
 
 
 def data_version() -> int:
-    """A counter bumped after every write, so cached queries are refreshed."""
+    """A counter bumped after every write — the app's own (:func:`bump_data_version`)
+    or anybody else's (the command line, another server: the file changed) — so
+    cached queries are refreshed."""
+    token = get_database().version()
+    if token != _SEEN[0]:
+        if _SEEN[0] is not None:
+            _VERSION[0] += 1
+            st.cache_data.clear()
+        _SEEN[0] = token
     return _VERSION[0]
 
 
 def bump_data_version() -> None:
     _VERSION[0] += 1
     st.cache_data.clear()
+    _SEEN[0] = get_database().version()
 
 
 # --------------------------------------------------------------------------- one-shot messages

@@ -13,6 +13,10 @@ from pathlib import Path
 
 import duckdb
 
+from data.db import (RESTORE_HINT, Database, DatabaseBusy, DatabaseMissing,  # noqa: F401 - re-exported
+                     DatabaseProblem, DatabaseReplaced, DatabaseUnusable, describe_failure, is_memory,
+                     open_connection)
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DB = PROJECT_DIR / "var" / "gongkai.duckdb"
 
@@ -171,13 +175,46 @@ MIGRATIONS: list[str] = [
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
-    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    """The schema version of the open database: 0 for a new (empty) one.  Reads only."""
+    tables = _tables(con)
+    if "schema_version" not in tables:
+        return 0
     row = con.execute("SELECT max(version) FROM schema_version").fetchone()
     return int(row[0] or 0)
 
 
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'"
+    ).fetchall()}
+
+
+def check_schema(con: duckdb.DuckDBPyConnection, path=None) -> int:
+    """Refuse a database that is not one of this product (DuckDB without our
+    ``schema_version``) or that a newer version of the product has written.
+    Returns the schema version (0 = a new, empty database)."""
+    where = f" {path}" if path else ""
+    try:
+        tables = _tables(con)
+        if "schema_version" not in tables:
+            if tables:
+                raise DatabaseUnusable(f"文件{where} 是 DuckDB 数据库，但不是本系统的数据库（没有 schema_version 表）。"
+                                       f"请检查 --db / GONGKAI_DB 指向的文件；{RESTORE_HINT}")
+            return 0
+        v = schema_version(con)
+    except duckdb.Error as e:
+        raise DatabaseUnusable(describe_failure(e, path)) from e
+    if v > len(MIGRATIONS):
+        raise DatabaseUnusable(f"数据库{where} 的结构版本为 {v}，比本程序认识的版本（{len(MIGRATIONS)}）新："
+                               "请使用更新版本的程序")
+    if v < 1:
+        raise DatabaseUnusable(f"数据库{where} 的 schema_version 表没有版本记录，不是完整的本系统数据库。{RESTORE_HINT}")
+    return v
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
     """Apply the migrations this database lacks, each in its own transaction."""
+    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     current = schema_version(con)
     for n, sql in enumerate(MIGRATIONS, start=1):
         if n <= current:
@@ -193,25 +230,42 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     return len(MIGRATIONS)
 
 
-class DatabaseBusy(RuntimeError):
-    """The database file is locked by another process (DuckDB allows one writer process)."""
+def _preparer(path, read_only: bool):
+    def prepare(con):
+        v = check_schema(con, path)
+        if read_only:
+            if v == 0:
+                raise DatabaseUnusable(f"数据库 {path} 是空的（还没有本系统的数据）")
+            return
+        try:
+            migrate(con)
+        except duckdb.Error as e:
+            raise DatabaseUnusable(describe_failure(e, path)) from e
+    return prepare
 
 
-def connect(path: str | os.PathLike | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) and migrate the database."""
+def connect(path: str | os.PathLike | None = None, read_only: bool = False, *, create: bool = True,
+            wait: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed, unless ``create=False``) and migrate the database.
+
+    Waits at most ``wait`` seconds (default ``GONGKAI_DB_WAIT``, 10) while another
+    program holds the file; raises :class:`DatabaseBusy` after that, and
+    :class:`DatabaseUnusable` for a file that is not a database of this product,
+    is newer or is damaged (see :mod:`data.db`)."""
     p = db_path(path)
-    if str(p) != ":memory:":
+    if not is_memory(p):
         p.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = duckdb.connect(str(p), read_only=read_only)
-    except duckdb.IOException as e:
-        if "lock" in str(e).lower():
-            raise DatabaseBusy(f"数据库 {p} 正被另一个程序（例如正在运行的看板）使用，请先关闭它，"
-                               f"或在看板的“批量导入”页面中操作") from e
-        raise
-    if not read_only:
-        migrate(con)
-    return con
+    return open_connection(p, read_only=read_only, create=create, wait=wait,
+                           prepare=_preparer(p, read_only))
+
+
+def manager(path: str | os.PathLike | None = None, *, on_open=None, wait: float | None = None) -> Database:
+    """A :class:`data.db.Database` (connection manager) for the configured file,
+    checking and migrating the schema on every open."""
+    p = db_path(path)
+    if not is_memory(p):
+        p.parent.mkdir(parents=True, exist_ok=True)
+    return Database(p, prepare=_preparer(p, False), on_open=on_open, wait=wait)
 
 
 @contextmanager
