@@ -63,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--reset", action="store_true", help="清空数据库后重新生成")
     _db_arg(demo)
 
+    bk = sub.add_parser("backup", help="备份数据库（看板运行时也可执行；副本经打开校验）")
+    bk.add_argument("output", metavar="OUT", help="备份文件，或已存在的文件夹（在其中按时间命名）")
+    _db_arg(bk)
+
+    rs = sub.add_parser("restore", help="用备份文件替换数据库（先校验；被替换的数据库保留在旁边）")
+    rs.add_argument("file", metavar="FILE", help="备份文件")
+    _db_arg(rs)
+
     users = sub.add_parser("users", help="用户账号")
     ussub = users.add_subparsers(dest="action", parser_class=_Parser)
     ussub.required = True
@@ -119,6 +127,7 @@ def cmd_ingest(args) -> int:
 
 
 def _ingest_all(con, args) -> int:
+    from data.db import checkpoint, is_file_failure
     from data.ingest import REJECTED, ingest_many, read_input
 
     received = args.received or dt.date.today()
@@ -131,10 +140,13 @@ def _ingest_all(con, args) -> int:
         try:
             res = next(results)
         except Exception as e:  # an internal error: reported for this file, the batch goes on with the rest
+            if is_file_failure(e):
+                raise  # the database itself cannot be used: stop (exit 2)
             print(f"{f}: 处理失败（程序内部错误，未保存任何数据）：{type(e).__name__}: {e}")
             code = EXIT_REJECTED
             results = ingest_many(con, files[n + 1:], received=received, actor=args.by or "命令行")
             continue
+        checkpoint(con)  # into the file before "accepted" is printed: damaged blocks fail here
         print_result(res)
         sys.stdout.flush()
         if res.outcome == REJECTED:
@@ -205,14 +217,57 @@ def cmd_users_add(args) -> int:
     return EXIT_OK
 
 
+def cmd_backup(args) -> int:
+    from data.backup import BackupRefused, backup
+    from data.store import db_path
+
+    try:
+        res = backup(db_path(args.db), args.output)
+    except BackupRefused as e:
+        print(f"未备份：{e}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as e:
+        print(f"{args.output}: 无法写入备份（{e.strerror or e}）", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"已备份到 {res.path}（已打开校验：{res.tables} 张表，共 {res.rows} 行，结构版本 {res.schema_version}）")
+    return EXIT_OK
+
+
+def cmd_restore(args) -> int:
+    from data.backup import BackupRefused, restore
+    from data.store import db_path
+
+    target = db_path(args.db)
+    try:
+        res = restore(target, args.file)
+    except BackupRefused as e:
+        print(f"未恢复（数据库未作任何更改）：{e}", file=sys.stderr)
+        return EXIT_REJECTED
+    except FileNotFoundError as e:
+        print(f"{args.file}: 文件不存在" if not str(e).startswith("文件") else str(e), file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as e:
+        print(f"未恢复：{e.strerror or e}", file=sys.stderr)
+        return EXIT_USAGE
+    kept = f"；原数据库已保留为 {res.kept}" if res.kept else ""
+    print(f"已从 {args.file} 恢复数据库 {res.path}（结构版本 {res.schema_version}，共 {res.rows} 行）{kept}")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
-    from data.store import DatabaseBusy
+    from data.db import describe_failure, is_file_failure
+    from data.store import DatabaseProblem
 
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
-    except DatabaseBusy as e:
-        print(str(e), file=sys.stderr)
+    except DatabaseProblem as e:  # busy after waiting, foreign, newer, damaged, missing: exit 2
+        print(f"无法使用数据库：{e}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as e:  # damaged blocks met while working
+        if not is_file_failure(e):
+            raise
+        print(f"无法使用数据库：{describe_failure(e, getattr(args, 'db', None))}", file=sys.stderr)
         return EXIT_USAGE
 
 
@@ -227,6 +282,10 @@ def _dispatch(args) -> int:
         return cmd_demo(args)
     if args.verb == "users":
         return cmd_users_add(args)
+    if args.verb == "backup":
+        return cmd_backup(args)
+    if args.verb == "restore":
+        return cmd_restore(args)
     return EXIT_USAGE  # pragma: no cover
 
 

@@ -219,6 +219,18 @@ def open_connection(path, *, read_only: bool = False, create: bool = True, wait:
     return con
 
 
+def checkpoint(con) -> None:
+    """Write the log into the file now, so a write into a damaged file fails
+    here (before success is reported) instead of silently at close."""
+    try:
+        con.execute("CHECKPOINT")
+    except duckdb.TransactionException:  # another action's transaction is open: its end will
+        pass
+    except duckdb.Error as e:
+        raise DatabaseUnusable("保存没有完成：数据库文件已损坏，无法写入（"
+                               f"{type(e).__name__}: {e}）。{RESTORE_HINT}") from e
+
+
 class Database:
     """The connection manager of one database file for a long-running process.
 
@@ -432,14 +444,7 @@ class Database:
                 self.release(cur)
 
     def checkpoint(self, cur) -> None:
-        """Write the log into the file now; a damaged file fails here, not silently later."""
-        try:
-            cur.execute("CHECKPOINT")
-        except duckdb.TransactionException:  # another action's transaction is open: its end will
-            pass
-        except duckdb.Error as e:
-            raise DatabaseUnusable("保存没有完成：数据库文件已损坏，无法写入（"
-                                   f"{type(e).__name__}: {e}）。{RESTORE_HINT}") from e
+        checkpoint(cur)
 
     # ---------------------------------------------------------------- cache keys
     def version(self) -> tuple:

@@ -79,17 +79,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _open(db_arg):
-    from data.store import connect, db_path
+    """Open the database (waiting a few seconds while the dashboard or another
+    command holds it); a busy, foreign or damaged file is a usage error (exit 2)."""
+    from data.store import DatabaseProblem, connect, db_path
 
     path = db_path(db_arg)
     if str(path) != ":memory:" and not Path(path).exists():
         print(f"数据库文件不存在：{path}（请用 --db 指定，或先导入数据）", file=sys.stderr)
         raise SystemExit(USAGE_ERROR)
     try:
-        return connect(path)
-    except Exception as e:  # noqa: BLE001 - report any open failure in Chinese
-        print(f"无法打开数据库 {path}：{e}（可能正被其他程序占用）", file=sys.stderr)
-        raise SystemExit(FAILURE)
+        return connect(path, create=False)
+    except DatabaseProblem as e:
+        print(f"无法使用数据库：{e}", file=sys.stderr)
+        raise SystemExit(USAGE_ERROR)
 
 
 def _write(path: str, data: bytes) -> bool:
@@ -229,7 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit:
         raise
     except Exception as e:  # noqa: BLE001 - one Chinese line instead of a traceback
+        from data.db import describe_failure, is_file_failure
         from metrics.calendar import CalendarError
+        if is_file_failure(e):  # damaged blocks met while working: the database cannot be used
+            print(f"无法使用数据库：{describe_failure(e, args.db)}", file=sys.stderr)
+            return USAGE_ERROR
         if isinstance(e, CalendarError):
             print(f"工作日历错误：{e}", file=sys.stderr)
         else:
