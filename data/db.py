@@ -210,6 +210,7 @@ def open_connection(path, *, read_only: bool = False, create: bool = True, wait:
     try:
         if prepare is not None:
             prepare(con)
+        con.execute("SELECT 1").fetchall()  # end every pending result: no transaction left open
     except BaseException:
         try:
             con.close()
@@ -223,9 +224,14 @@ def checkpoint(con) -> None:
     """Write the log into the file now, so a write into a damaged file fails
     here (before success is reported) instead of silently at close."""
     try:
-        con.execute("CHECKPOINT")
-    except duckdb.TransactionException:  # another action's transaction is open: its end will
-        pass
+        for attempt in range(4):
+            try:
+                con.execute("CHECKPOINT")
+                return
+            except duckdb.TransactionException:  # another action's transaction is open
+                if attempt == 3:
+                    return  # its end, or closing the file, will checkpoint
+                time.sleep(0.02)
     except duckdb.Error as e:
         raise DatabaseUnusable("保存没有完成：数据库文件已损坏，无法写入（"
                                f"{type(e).__name__}: {e}）。{RESTORE_HINT}") from e
@@ -243,9 +249,10 @@ class Database:
     backend = "duckdb"
 
     def __init__(self, path, *, prepare=None, on_open=None, wait: float | None = None,
-                 linger: float = DEFAULT_LINGER):
+                 linger: float | None = None):
         self.path = str(path)
-        self.linger = linger               # keep an idle file open this long (opening costs ~0.1 s)
+        # keep an idle file open this long (opening costs ~0.1 s; see bench/bench_pages.py)
+        self.linger = DEFAULT_LINGER if linger is None else linger
         self._timer: threading.Timer | None = None
         self._generation = 0
         self._threads: dict = {}           # thread id -> (thread, leased cursor)
@@ -328,6 +335,7 @@ class Database:
         if self._on_open is not None and self._prepared_ident != ident:
             try:
                 self._on_open(con)
+                con.execute("SELECT 1").fetchall()
             except Exception:  # preparing is a convenience; never keep the app from reading
                 log.exception("preparing the database failed")
             self._prepared_ident = ident
