@@ -99,6 +99,8 @@ class Scheme:
     fail_grade: str
     k1_points: Decimal
     required: dict[str, tuple[str, ...]] = field(hash=False)
+    #: 公示期 length in working days (``[rules] publicity_days``)
+    publicity_days: int = 5
     indicators: tuple[Indicator, ...] = ()
     note: str = ""
     source: str = ""
@@ -222,6 +224,7 @@ def parse_scheme(d: dict, source: str, catalogue: Catalogue | None = None) -> Sc
     rules = _req(d, "rules", source, dict)
     pdays = _int(rules, "proactive_days", f"{source}: rules", 1)
     late_days = _int(rules, "late_submission_days", f"{source}: rules", 0, default=5)
+    publicity = _int(rules, "publicity_days", f"{source}: rules", 1, default=5)
     late_points = _dec(rules.get("late_submission_points", 1), f"{source}: rules.late_submission_points",
                        places=2, minimum=Decimal(0))
     rr = []
@@ -275,7 +278,8 @@ def parse_scheme(d: dict, source: str, catalogue: Catalogue | None = None) -> Sc
         proactive_days=pdays, late_submission_days=late_days, late_submission_points=late_points,
         request_rules=tuple(rr), grades=tuple(grades), fail_grade=d.get("fail_grade", "不合格"),
         k1_points=_dec(pen.get("K1_points", 3), f"{source}: penalties.K1_points", places=2, minimum=Decimal(0)),
-        required=required, indicators=tuple(inds), note=d.get("note", ""), source=source)
+        required=required, indicators=tuple(inds), note=d.get("note", ""), source=source,
+        publicity_days=publicity)
     if s.base_max != BASE_TOTAL:
         raise SchemeError(f"{source}: indicators: 基础分满分合计应为 100，实为 {s.base_max}")
     rules_used = [i.rule for i in inds if i.type == "auto"]

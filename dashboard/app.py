@@ -37,8 +37,8 @@ def _page(file: str, title: str, icon: str, url: str, default: bool = False):
     return st.Page(path, title=title, icon=icon, url_path=url, default=default)
 
 
-ALL_URLS = ("upload", "review_queue", "review_unit", "batch_import", "overview", "scorecard", "timeliness",
-            "coverage", "trends", "admin")
+ALL_URLS = ("upload", "my_results", "review_queue", "review_unit", "appeals", "year_close", "batch_import",
+            "overview", "scorecard", "timeliness", "coverage", "trends", "admin")
 
 if user is None:
     # every page address leads to the login form (a bookmarked page opens after signing in)
@@ -52,9 +52,12 @@ DEFAULT = {"unit": "upload", "reviewer": "review_queue", "leader": "overview", "
 want = DEFAULT.get(role)
 
 specs = {
-    "填报": [("upload.py", "上报自评", ":material/upload_file:", "upload")],
+    "填报": [("upload.py", "上报自评", ":material/upload_file:", "upload"),
+             ("my_results.py", "我的得分", ":material/gavel:", "my_results")],
     "审核": [("review_queue.py", "审核队列", ":material/inbox:", "review_queue"),
              ("review_unit.py", "单位审核", ":material/fact_check:", "review_unit"),
+             ("appeals.py", "申诉处理", ":material/gavel:", "appeals"),
+             ("year_close.py", "年度流程", ":material/flag:", "year_close"),
              ("batch_import.py", "批量导入", ":material/move_to_inbox:", "batch_import")],
     "统计分析": [("overview.py", "总览", ":material/dashboard:", "overview"),
                 ("scorecard.py", "评分卡", ":material/leaderboard:", "scorecard"),
@@ -69,6 +72,10 @@ allowed = {
     "统计分析": role in common.ANALYTICS_ROLES,
     "系统管理": role == "admin",
 }
+#: pages only some roles of a section see
+ONLY = {"my_results": ("unit",)}
+for sec in specs:
+    specs[sec] = [s for s in specs[sec] if role in ONLY.get(s[3], (role,))]
 available = [s[3] for sec, items in specs.items() if allowed[sec] for s in items if (PAGES / s[0]).exists()]
 if want not in available:
     want = available[0] if available else None

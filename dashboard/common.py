@@ -217,3 +217,37 @@ def flash(key: str, message: str, kind: str = "success") -> None:
 def show_flash(key: str) -> None:
     for kind, message in st.session_state.pop(key, []):
         getattr(st, kind, st.info)(message)
+
+
+# --------------------------------------------------------------------------- users' text and 待办
+
+_MD_SPECIAL = set("\\`*_{}[]()<>#+-.!|~$:=")
+
+
+def md_escape(text) -> str:
+    """Users' text shown inside a Markdown element: every Markdown/HTML character
+    escaped, so a reason typed by a user is shown as typed, never as formatting."""
+    return "".join("\\" + c if c in _MD_SPECIAL else c for c in str(text or "")).replace("\n", "  \n")
+
+
+def show_todo(con, user: dict, *, key: str) -> None:
+    """The signed-in user's 待办 (units, reviewers, administrators) as a panel at the top of a landing page."""
+    from metrics.closing import todo
+
+    if user is None or user.get("role") not in ("unit", "reviewer", "admin"):
+        return
+    try:
+        items = todo(con, user)
+    except Exception as e:  # pragma: no cover - the panel must never break the page
+        st.caption(f"待办事项暂时无法显示：{e}")
+        return
+    with st.container(border=True, key=f"{key}_todo"):
+        if not items:
+            st.markdown("**待办事项**　暂无待办。")
+            return
+        st.markdown(f"**待办事项（{len(items)}）**")
+        icon = {"error": ":material/error:", "warning": ":material/schedule:", "info": ":material/info:"}
+        for it in items[:12]:
+            st.markdown(f"{icon.get(it['level'], '')} {md_escape(it['text'])}")
+        if len(items) > 12:
+            st.caption(f"另有 {len(items) - 12} 项未列出。")

@@ -31,7 +31,7 @@ import streamlit as st
 
 from dashboard.common import data_version, db
 from data.store import db_path
-from metrics import engine
+from metrics import closing, engine
 from core.scheme import scheme_changes as _scheme_changes
 from core.scheme import scheme_for
 from core.scheme import years as scheme_years
@@ -119,32 +119,62 @@ def all_scheme_changes() -> dict[int, list[str]]:
 
 # --------------------------------------------------------------------------- scorecards
 
+#: session key: True when the user chose to see the live state instead of the newest snapshot
+LIVE_KEY = "results_live"
+
+
+def source() -> str | None:
+    """Which results the analytics pages show: the newest snapshot (公示稿/定稿)
+    by default, the live state when the user asked for it."""
+    return closing.LIVE if st.session_state.get(LIVE_KEY) else None
+
+
 @st.cache_data(show_spinner="正在计算评分…", max_entries=24)
-def _score_year(year: int, dv: int) -> pd.DataFrame:
-    return _call(engine.score_year, int(year))
+def _score_year(year: int, dv: int, which: str | None = None) -> pd.DataFrame:
+    return _call(closing.results, int(year), which)
 
 
 def scores_raw(year: int) -> pd.DataFrame:
-    """``engine.score_year`` as is (Decimal points and rates)."""
-    return _score_year(int(year), data_version())
+    """The year's scorecard as is (Decimal points and rates): the newest
+    snapshot by default (see :func:`source`), attrs ``label``/``source``."""
+    return _score_year(int(year), data_version(), source())
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
-def _scores_view(year: int, dv: int) -> pd.DataFrame:
-    df = to_float(_score_year(year, dv))
+def _scores_view(year: int, dv: int, which: str | None = None) -> pd.DataFrame:
+    raw = _score_year(year, dv, which)
+    df = to_float(raw)
     df["submitted"] = df["status"] != Status.MISSING
+    df.attrs.update({k: raw.attrs.get(k) for k in ("label", "source")})
     return df
 
 
 def scores(year: int) -> pd.DataFrame:
     """The year's scorecard for display: Decimal columns as floats, plus
     ``submitted`` (bool).  One row per registered unit."""
-    return _scores_view(int(year), data_version())
+    return _scores_view(int(year), data_version(), source())
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
-def _group_rates(year: int, dv: int) -> pd.DataFrame:
-    df = _scores_view(year, dv)
+def _snapshot_info(year: int, dv: int) -> dict:
+    def run(con, y):
+        snap = closing.store.current_snapshot(con, y)
+        if snap is None:
+            return {"snapshot": None, "label": closing.WHICH_LABEL[closing.LIVE], "differs": []}
+        return {"snapshot": snap, "label": closing.snapshot_label(snap),
+                "differs": closing.live_differs(con, y, closing.snapshot_frame(con, snap))}
+    return _call(run, int(year))
+
+
+def snapshot_info(year: int) -> dict:
+    """``{"snapshot", "label", "differs"}``: the newest snapshot of ``year`` and
+    the units whose live total, grade or rank differ from it."""
+    return _snapshot_info(int(year), data_version())
+
+
+@st.cache_data(show_spinner=False, max_entries=24)
+def _group_rates(year: int, dv: int, which: str | None = None) -> pd.DataFrame:
+    df = _scores_view(year, dv, which)
     sub = df[df["submitted"]]
     gm = group_maxima(year)
     out = sub[["unit", "unit_type", "status", "total", "grade", "rank", "score_rate"]].copy()
@@ -158,7 +188,7 @@ def _group_rates(year: int, dv: int) -> pd.DataFrame:
 def group_rates(year: int) -> pd.DataFrame:
     """Per submitted unit: total, grade, rank, score_rate and, per 一级指标
     ``g``: ``g`` = 得分率 (subtotal ÷ group max) and ``g|得分`` = subtotal."""
-    return _group_rates(int(year), data_version())
+    return _group_rates(int(year), data_version(), source())
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -172,25 +202,25 @@ def unit_points(year: int, unit: str) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner="正在计算历年趋势…", max_entries=8)
-def _trend(dv: int) -> pd.DataFrame:
+def _trend(dv: int, which: str | None = None) -> pd.DataFrame:
     # the same rows as ``engine.trend``, built from each year's cached scorecard,
     # so a year already scored for another page is not scored again
     cols = engine.TREND_COLUMNS + ["grade", "rank", "provisional"]
-    frames = [_scores_view(y, dv)[cols] for y in scheme_years()]
+    frames = [_scores_view(y, dv, which)[cols] for y in scheme_years()]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
 
 
 def trend() -> pd.DataFrame:
     """``engine.trend`` over every scheme year (floats for display)."""
-    return _trend(data_version())
+    return _trend(data_version(), source())
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _group_trend(dv: int) -> pd.DataFrame:
+def _group_trend(dv: int, which: str | None = None) -> pd.DataFrame:
     rows = []
     for y in scheme_years():
         gm = group_maxima(y)
-        gr = _group_rates(y, dv)
+        gr = _group_rates(y, dv, which)
         for g, mx in gm.items():
             for t in (None, *UNIT_TYPES):
                 part = gr if t is None else gr[gr["unit_type"] == t]
@@ -204,7 +234,7 @@ def _group_trend(dv: int) -> pd.DataFrame:
 def group_trend() -> pd.DataFrame:
     """Per year, scope (全县/乡镇/部门) and 一级指标: group max, mean points and
     mean 得分率 over the submitted units."""
-    return _group_trend(data_version())
+    return _group_trend(data_version(), source())
 
 
 # --------------------------------------------------------------------------- ledger items
@@ -346,15 +376,27 @@ def coverage(year: int) -> pd.DataFrame:
 # --------------------------------------------------------------------------- workbooks
 
 @st.cache_data(show_spinner="正在生成考核结果工作簿…", max_entries=8)
-def _report_bytes(year: int, dv: int) -> bytes:
+def _report_bytes(year: int, dv: int, which: str | None = None) -> bytes:
     from metrics.report import build_report
 
-    return _call(build_report, int(year))
+    return _call(build_report, int(year), which=which)
+
+
+@st.cache_data(show_spinner="正在生成通报…", max_entries=8)
+def _notice_bytes(year: int, dv: int, which: str | None = None) -> bytes:
+    from metrics.notice import build_notice
+
+    return _call(build_notice, int(year), which)
+
+
+def notice_bytes(year: int) -> bytes:
+    """The 考核结果通报 (.docx) of ``year`` from the results shown (``metrics.notice.build_notice``)."""
+    return _notice_bytes(int(year), data_version(), source())
 
 
 def report_bytes(year: int, dv: int | None = None) -> bytes:
     """The 考核结果 workbook of ``year`` (``metrics.report.build_report``)."""
-    return _report_bytes(int(year), data_version() if dv is None else dv)
+    return _report_bytes(int(year), data_version() if dv is None else dv, source())
 
 
 @st.cache_data(show_spinner="正在生成单位评分卡…", max_entries=32)
@@ -377,12 +419,12 @@ def summary(year: int) -> dict | None:
     mean_request, pending_review, provisional, provisional_reason."""
     if year is None or scheme_for(year) is None:
         return None
-    return _summary(int(year), data_version())
+    return _summary(int(year), data_version(), source())
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
-def _summary(year: int, dv: int) -> dict:
-    df = _scores_view(year, dv)
+def _summary(year: int, dv: int, which: str | None = None) -> dict:
+    df = _scores_view(year, dv, which)
     sub = df[df["submitted"]]
     reg = int(len(df))
     n_sub = int(len(sub))

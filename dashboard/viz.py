@@ -123,6 +123,26 @@ def page_header(title: str, year: int, subtitle: str | None = None) -> None:
     st.caption(subtitle or (s.name if s else ""))
 
 
+def snapshot_marker(year: int) -> None:
+    """Which results the page shows (公示稿 / 定稿 with its date, or the live
+    state) and, where the live state differs, a switch to see it."""
+    info = q.snapshot_info(year)
+    snap = info["snapshot"]
+    if snap is None:
+        return
+    live = bool(st.session_state.get(q.LIVE_KEY))
+    if live:
+        st.warning(f"**当前显示实时数据**（尚未发布、可能变动）。已发布的结果为：{info['label']}。",
+                   icon=":material/sync:")
+    else:
+        kind = snap["kind"]
+        st.success(f"**当前显示{kind}**：{info['label']}。", icon=":material/verified:")
+    if info["differs"] or live:
+        n = len(info["differs"])
+        st.toggle("查看实时数据" + (f"（与已发布结果不同的单位：{n} 个）" if n else ""), key=q.LIVE_KEY,
+                  help="默认显示已发布的结果稿；打开后显示按当前数据实时计算的结果")
+
+
 def year_banners(year: int, show_changes: bool = True) -> None:
     """Provisional scores (calendar missing) and scheme changes vs last year."""
     sm = q.summary(year)
@@ -306,6 +326,7 @@ def start_analytics_page(title: str, subtitle=None, show_changes: bool = True):
     year = selected_year()
     scheme = scheme_for(year)
     page_header(title, year, subtitle(scheme) if callable(subtitle) else subtitle)
+    snapshot_marker(year)
     year_banners(year, show_changes=show_changes)
     if no_submissions(year):
         st.stop()

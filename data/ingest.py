@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from core.errors import Issue, Report, error
+from data.closing import upload_refusal
 from core.vocab import Status
 from data.registry import get_units
 from data.store import audit, transaction
@@ -205,6 +206,10 @@ def _decide(con, file_name: str, content: bytes, sub: Submission | None, report:
     if only_unit is not None and (foreign or res.unit is None):
         # a unit account's attempt belongs to its own unit's history, never to another unit's
         res.unit = only_unit
+    if not foreign and sub is not None and sub.unit and sub.year:
+        closed = upload_refusal(con, sub.unit, sub.year)
+        if closed:
+            report.add(error("stage_closed", closed, "单位信息"))
     if not report.ok and not foreign and sub is not None and sub.unit and sub.year:
         # everything wrong is reported at once: a unit fixing its errors should not learn
         # only afterwards that the submission is locked

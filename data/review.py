@@ -29,6 +29,7 @@ from typing import Callable, ContextManager, Iterable
 import duckdb
 import pandas as pd
 
+from data.closing import FINAL, PUBLICITY, stage_of
 from core.scheme import scheme_for
 from core.vocab import Role, Status
 from data.ingest import IngestResult, ingest_many
@@ -278,6 +279,10 @@ def set_status(con: duckdb.DuckDBPyConnection, unit: str, year: int, action: str
     sub = current_submission(con, unit, year)
     if sub is None:
         raise ReviewError(f"{unit} {year}年度尚未报送自评材料，不能{label}")
+    stage = stage_of(con, year)
+    if stage in (PUBLICITY, FINAL):
+        raise ReviewError(f"{year}年度已进入“{stage}”阶段，审核结果已发布，不能{label}；"
+                          f"如确需修改，请管理员先将年度退回审核阶段")
     cur = workflow_state(con, unit, year)["status"]
     if cur != need:
         raise ReviewError(f"{unit} {year}年度当前状态为“{cur}”，不能{label}（只有“{need}”的材料可以{label}）")

@@ -171,6 +171,136 @@ MIGRATIONS: list[str] = [
         loaded_at TIMESTAMP NOT NULL DEFAULT current_timestamp
     );
     """,
+    # year closing (issue 11): stages, upload permits, frozen result snapshots, appeals
+    """
+    CREATE TABLE year_stages (
+        year INTEGER PRIMARY KEY,
+        stage VARCHAR NOT NULL,            -- 填报 / 审核 / 公示 / 定稿 (no row: 填报)
+        publicity_start DATE,              -- 公示期 of the current 公示稿
+        publicity_end DATE,
+        updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        updated_by VARCHAR,
+        reason VARCHAR
+    );
+    -- a unit allowed to upload for a year past 填报 (granted by a reviewer)
+    CREATE TABLE upload_permits (
+        unit VARCHAR NOT NULL,
+        year INTEGER NOT NULL,
+        reason VARCHAR NOT NULL,
+        granted_by VARCHAR,
+        granted_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        PRIMARY KEY (unit, year)
+    );
+    CREATE SEQUENCE snapshot_id_seq START 1;
+    CREATE TABLE snapshots (
+        id INTEGER PRIMARY KEY DEFAULT nextval('snapshot_id_seq'),
+        year INTEGER NOT NULL,
+        kind VARCHAR NOT NULL,             -- 公示稿 / 定稿
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        created_by VARCHAR,
+        made_on DATE NOT NULL,             -- the day it was published / finalised
+        publicity_start DATE,
+        publicity_end DATE,
+        based_on INTEGER,                  -- 定稿: the 公示稿 it was made from
+        early_reason VARCHAR,              -- 定稿 before the 公示期 ended
+        scheme_file VARCHAR NOT NULL,
+        scheme_sha256 VARCHAR NOT NULL,
+        scheme_text VARCHAR NOT NULL,
+        codes VARCHAR[] NOT NULL,          -- indicator codes in scheme order
+        withdrawn_at TIMESTAMP,            -- set when the stage goes back past it
+        withdrawn_by VARCHAR,
+        withdrawn_reason VARCHAR
+    );
+    CREATE TABLE snapshot_units (
+        snapshot_id INTEGER NOT NULL,
+        ord INTEGER NOT NULL,
+        unit VARCHAR NOT NULL,
+        unit_type VARCHAR NOT NULL,
+        year INTEGER NOT NULL,
+        status VARCHAR NOT NULL,
+        total DECIMAL(18,2),
+        grade VARCHAR,
+        rank BIGINT,
+        self_total DECIMAL(18,2),
+        proactive_counted BIGINT,
+        proactive_on_time BIGINT,
+        proactive_pending BIGINT,
+        proactive_rate DECIMAL(18,4),
+        requests_counted BIGINT,
+        requests_on_time BIGINT,
+        request_rate DECIMAL(18,4),
+        required_categories BIGINT,
+        covered_categories BIGINT,
+        coverage_rate DECIMAL(18,4),
+        missing_categories VARCHAR,
+        max_total DECIMAL(18,2),
+        score_rate DECIMAL(18,4),
+        provisional BOOLEAN,
+        provisional_reason VARCHAR,
+        k1_count BIGINT,
+        k1_points DECIMAL(18,2),
+        k2_veto BOOLEAN,
+        late_submission BOOLEAN,
+        received DATE,
+        submission_id INTEGER,
+        version INTEGER,
+        sha256 VARCHAR,
+        requests_pending BIGINT,
+        requests_corrected BIGINT,
+        PRIMARY KEY (snapshot_id, unit)
+    );
+    CREATE TABLE snapshot_points (
+        snapshot_id INTEGER NOT NULL,
+        unit VARCHAR NOT NULL,
+        code VARCHAR NOT NULL,
+        ord INTEGER NOT NULL,
+        points DECIMAL(18,2),
+        appeal_id INTEGER,                 -- 定稿: the answered appeal that changed it
+        points_before DECIMAL(18,2),       -- 定稿: the 公示稿 points it replaced
+        PRIMARY KEY (snapshot_id, unit, code)
+    );
+    -- the working-day calendar used: every day of the years the scores depend on
+    -- whose kind differs from Monday–Friday, and each year's source
+    CREATE TABLE snapshot_calendar (
+        snapshot_id INTEGER NOT NULL,
+        day DATE NOT NULL,
+        is_workday BOOLEAN NOT NULL,
+        PRIMARY KEY (snapshot_id, day)
+    );
+    CREATE TABLE snapshot_calendar_years (
+        snapshot_id INTEGER NOT NULL,
+        year INTEGER NOT NULL,
+        source VARCHAR NOT NULL,
+        PRIMARY KEY (snapshot_id, year)
+    );
+    CREATE SEQUENCE appeal_id_seq START 1;
+    CREATE TABLE appeals (
+        id INTEGER PRIMARY KEY DEFAULT nextval('appeal_id_seq'),
+        year INTEGER NOT NULL,
+        unit VARCHAR NOT NULL,
+        code VARCHAR NOT NULL,             -- indicator code, K1 or K2
+        snapshot_id INTEGER NOT NULL,      -- the 公示稿 appealed against
+        old_score DECIMAL(18,2),           -- points (K1: deduction) in that 公示稿
+        reason VARCHAR NOT NULL,
+        filed_by VARCHAR,
+        filed_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        filed_on DATE NOT NULL,
+        status VARCHAR NOT NULL,           -- 待答复 / 维持 / 调整
+        answer VARCHAR,
+        new_score DECIMAL(18,2),
+        answered_by VARCHAR,
+        answered_at TIMESTAMP
+    );
+    CREATE SEQUENCE appeal_file_id_seq START 1;
+    CREATE TABLE appeal_files (
+        id INTEGER PRIMARY KEY DEFAULT nextval('appeal_file_id_seq'),
+        appeal_id INTEGER NOT NULL,
+        file_name VARCHAR NOT NULL,
+        size BIGINT NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        content BLOB NOT NULL
+    );
+    """,
 ]
 
 

@@ -5,6 +5,10 @@
     python -m metrics unit-report --year YEAR --unit NAME -o OUT.xlsx [--db PATH]
     python -m metrics calendar load --year YEAR FILE.csv [--actor NAME] [--db PATH]
     python -m metrics calendar status [--db PATH]
+    python -m metrics stage --year YEAR [--start-review | --back --reason TEXT] [--db PATH]
+    python -m metrics publish --year YEAR [--date D] [--db PATH]
+    python -m metrics finalize --year YEAR [--early --reason TEXT] [--db PATH]
+    python -m metrics notice --year YEAR -o OUT.docx [--snapshot live|published|final] [--db PATH]
 
 Exit codes: 0 done, 1 failure while working, 2 usage error (unknown year,
 missing database, bad arguments, bad calendar file).
@@ -41,6 +45,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(USAGE_ERROR, f"{self.prog}：用法错误：{message}\n")
 
 
+def _date_arg(s: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"日期“{s}”应为 YYYY-MM-DD 格式")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m metrics", description="政务公开年度考核：计分、计分表导出、考核结果报表、工作日历")
     sub = p.add_subparsers(dest="verb", metavar="命令", parser_class=_Parser)
@@ -52,7 +65,38 @@ def _parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("scorecard", help="导出计分表 CSV（UTF-8 带 BOM）")
     sc.add_argument("--year", type=int, required=True, metavar="YEAR", help="考核年度")
     sc.add_argument("--csv", required=True, metavar="OUT.csv", help="输出文件")
+    sc.add_argument("--snapshot", choices=["live", "published", "final"], default=None,
+                    help="结果来源：live 实时计算、published 公示稿、final 定稿（默认：最新的结果稿，没有则实时）")
     db(sc)
+
+    stg = sub.add_parser("stage", help="查看年度所处阶段（填报、审核、公示及公示期、定稿）")
+    stg.add_argument("--year", type=int, required=True, metavar="YEAR", help="考核年度")
+    stg.add_argument("--start-review", action="store_true", help="结束填报、开始审核（填报 → 审核）")
+    stg.add_argument("--back", action="store_true", help="退回上一阶段（需 --reason）")
+    stg.add_argument("--reason", metavar="TEXT", help="退回的理由")
+    stg.add_argument("--by", metavar="NAME", help="操作人（记入审计日志，默认“命令行”）")
+    db(stg)
+
+    pb = sub.add_parser("publish", help="发布考核结果（生成公示稿，进入公示期）")
+    pb.add_argument("--year", type=int, required=True, metavar="YEAR", help="考核年度")
+    pb.add_argument("--date", type=_date_arg, metavar="YYYY-MM-DD", help="发布日期（默认今天；公示期从这天起算）")
+    pb.add_argument("--by", metavar="NAME", help="操作人（记入审计日志，默认“命令行”）")
+    db(pb)
+
+    fz = sub.add_parser("finalize", help="考核结果定稿")
+    fz.add_argument("--year", type=int, required=True, metavar="YEAR", help="考核年度")
+    fz.add_argument("--early", action="store_true", help="公示期未结束或仍有未答复申诉时提前定稿（需 --reason）")
+    fz.add_argument("--reason", metavar="TEXT", help="提前定稿的理由")
+    fz.add_argument("--date", type=_date_arg, metavar="YYYY-MM-DD", help="定稿日期（默认今天）")
+    fz.add_argument("--by", metavar="NAME", help="操作人（记入审计日志，默认“命令行”）")
+    db(fz)
+
+    nt = sub.add_parser("notice", help="生成考核结果通报（.docx 草稿）")
+    nt.add_argument("--year", type=int, required=True, metavar="YEAR", help="考核年度")
+    nt.add_argument("-o", "--output", required=True, metavar="OUT.docx", help="输出文件")
+    nt.add_argument("--snapshot", choices=["live", "published", "final"], default=None,
+                    help="结果来源（默认：最新的结果稿，没有则实时）")
+    db(nt)
 
     rp = sub.add_parser("report", help="导出考核结果工作簿（xlsx，按乡镇、部门分表）")
     rp.add_argument("--year", type=int, required=True, metavar="YEAR", help="考核年度")
@@ -145,9 +189,16 @@ def cmd_scorecard(args) -> int:
     from metrics import engine
 
     _check_year(args.year)
+    from metrics.closing import SnapshotMissing, results
+
     con = _open(args.db)
-    df = engine.score_year(con, args.year)
-    cols = engine.scorecard_columns(args.year)
+    try:
+        df = results(con, args.year, args.snapshot)
+    except SnapshotMissing as e:
+        print(str(e), file=sys.stderr)
+        return FAILURE
+    snap = df.attrs.get("snapshot")
+    cols = engine.SCORECARD_COLUMNS + list(snap["codes"]) if snap else engine.scorecard_columns(args.year)
     out = Path(args.csv)
     try:
         with open(out, "w", encoding="utf-8-sig", newline="") as f:
@@ -157,7 +208,8 @@ def cmd_scorecard(args) -> int:
         return FAILURE
     n_missing = int((df["status"] == Status.MISSING).sum())
     by_type = "、".join(f"{t} {int((df['unit_type'] == t).sum())} 个" for t in UNIT_TYPES)
-    print(f"已写出 {args.csv}：{args.year}年度计分表，共 {len(df)} 个单位（{by_type}；未报送 {n_missing} 个）")
+    print(f"已写出 {args.csv}：{args.year}年度计分表（{df.attrs.get('label', '实时数据')}），共 {len(df)} 个单位"
+          f"（{by_type}；未报送 {n_missing} 个）")
     _warn_provisional(df)
     return 0
 
@@ -222,10 +274,96 @@ def cmd_calendar(args) -> int:
     return 0
 
 
+def _actor(args) -> dict:
+    # the shell is the county IT operator's: an administrator's rights, named by --by
+    return {"name": (args.by or "").strip() or "命令行", "role": "admin", "unit": None}
+
+
+def _closing_error(e) -> int:
+    for p in getattr(e, "problems", [str(e)]):
+        print(p, file=sys.stderr)
+    return FAILURE
+
+
+def cmd_stage(args) -> int:
+    from data.closing import ClosingError, get_stage
+    from metrics.closing import go_back, start_review
+
+    _check_year(args.year)
+    con = _open(args.db)
+    try:
+        if args.start_review and args.back:
+            print("--start-review 与 --back 不能同时使用", file=sys.stderr)
+            return USAGE_ERROR
+        if args.start_review:
+            start_review(con, args.year, _actor(args))
+        elif args.back:
+            go_back(con, args.year, _actor(args), args.reason)
+    except ClosingError as e:
+        return _closing_error(e)
+    st = get_stage(con, args.year)
+    line = f"{args.year}年度：{st['stage']}"
+    if st["stage"] == "公示" and st["publicity_end"]:
+        line += f"（公示期 {st['publicity_start']:%Y-%m-%d} 至 {st['publicity_end']:%Y-%m-%d}）"
+    print(line)
+    return 0
+
+
+def cmd_publish(args) -> int:
+    from data.closing import ClosingError, get_snapshot
+    from metrics.closing import publish
+
+    _check_year(args.year)
+    con = _open(args.db)
+    try:
+        sid = publish(con, args.year, _actor(args), today=args.date)
+    except ClosingError as e:
+        return _closing_error(e)
+    snap = get_snapshot(con, sid)
+    print(f"已发布{args.year}年度考核结果（公示稿第{sid}号），公示期 {snap['publicity_start']:%Y-%m-%d} 至 "
+          f"{snap['publicity_end']:%Y-%m-%d}")
+    return 0
+
+
+def cmd_finalize(args) -> int:
+    from data.closing import ClosingError
+    from metrics.closing import finalize
+
+    _check_year(args.year)
+    if args.early and not (args.reason or "").strip():
+        print("提前定稿（--early）必须用 --reason 说明理由", file=sys.stderr)
+        return USAGE_ERROR
+    con = _open(args.db)
+    try:
+        sid = finalize(con, args.year, _actor(args), today=args.date, early=args.early, reason=args.reason)
+    except ClosingError as e:
+        return _closing_error(e)
+    print(f"{args.year}年度考核结果已定稿（定稿第{sid}号）")
+    return 0
+
+
+def cmd_notice(args) -> int:
+    from metrics.closing import SnapshotMissing
+    from metrics.notice import build_notice
+
+    _check_year(args.year)
+    con = _open(args.db)
+    try:
+        data = build_notice(con, args.year, args.snapshot)
+    except SnapshotMissing as e:
+        print(str(e), file=sys.stderr)
+        return FAILURE
+    if not _write(args.output, data):
+        return FAILURE
+    print(f"已写出 {args.output}：关于{args.year}年度政务公开工作考核结果的通报（草稿）")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"scorecard": cmd_scorecard, "report": cmd_report, "unit-report": cmd_unit_report,
-               "calendar": cmd_calendar}[args.verb]
+               "calendar": cmd_calendar, "stage": cmd_stage, "publish": cmd_publish, "finalize": cmd_finalize,
+               "notice": cmd_notice}[args.verb]
     try:
         return handler(args)
     except SystemExit:

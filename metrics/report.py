@@ -100,10 +100,14 @@ def _remark(r, scheme) -> str:
     return "；".join(parts)
 
 
-def build_report(con: duckdb.DuckDBPyConnection, year: int, scheme=None) -> bytes:
-    """The 考核结果 workbook of ``year`` (sheets 乡镇 and 部门) as ``.xlsx`` bytes."""
+def build_report(con: duckdb.DuckDBPyConnection, year: int, scheme=None, which: str | None = None) -> bytes:
+    """The 考核结果 workbook of ``year`` (sheets 乡镇 and 部门) as ``.xlsx`` bytes,
+    from the newest snapshot (公示稿/定稿, named in the note) unless ``which``
+    says otherwise (see :func:`metrics.closing.results`)."""
+    from metrics.closing import results
+
     s = engine._scheme(year, scheme)
-    df = engine.score_year(con, year, scheme=s)
+    df = engine.score_year(con, year, scheme=s) if scheme is not None else results(con, year, which)
     groups = s.groups
     group_max = {g: sum((i.max for i in s.indicators if i.group == g), Decimal(0)) for g in groups}
     group_codes = {g: [i.code for i in s.indicators if i.group == g] for g in groups}
@@ -115,7 +119,8 @@ def build_report(con: duckdb.DuckDBPyConnection, year: int, scheme=None) -> byte
     note = (f"考核年度 {s.year_start.isoformat()} 至 {s.year_end.isoformat()}；统计截止日 {s.cutoff.isoformat()}；"
             f"基础分满分 {s.base_max.normalize():f} 分，另有加分项；等次："
             + "、".join(f"{n} ≥{low.normalize():f}" for n, low in s.grades)
-            + f"；生成日期 {dt.date.today().isoformat()}")
+            + f"；生成日期 {dt.date.today().isoformat()}"
+            + (f"；结果来源：{df.attrs['label']}" if df.attrs.get("label") else ""))
     warn = df.attrs.get("provisional_reason", "")
     wb = Workbook()
     wb.remove(wb.active)

@@ -141,3 +141,7 @@ if report is not None:
                         key="overview_report", on_click="ignore")
 row.download_button("下载排名明细（CSV）", icon=":material/download:", data=viz.csv_bytes(view),
                     file_name=f"{year}年度排名明细.csv", mime="text/csv", key="overview_csv", on_click="ignore")
+row.download_button("下载考核结果通报（Word）", icon=":material/description:", data=lambda y=year: q.notice_bytes(y),
+                    file_name=f"关于{year}年度政务公开工作考核结果的通报.docx", key="overview_notice", on_click="ignore",
+                    mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                    help="按当前显示的结果（公示稿、定稿或实时数据）生成通报草稿，可在 Word 中修改后印发")

@@ -6,16 +6,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import REVIEW_ROLES, db, require_role, selected_year
+from dashboard.common import REVIEW_ROLES, db, require_role, selected_year, show_todo
 from dashboard.ui import dstr, fit_height, score_text
 from metrics.readouts import review_queue
 from core.vocab import STATUSES, Status
 
-require_role(*REVIEW_ROLES)
+user = require_role(*REVIEW_ROLES)
 con = db()
 year = selected_year()
 
 st.title("审核队列")
+show_todo(con, user, key="review_queue")
 q = review_queue(con, year)
 if q.attrs.get("provisional"):
     st.warning("暂定结果：" + q.attrs.get("provisional_reason", ""), icon=":material/warning:")

@@ -9,7 +9,7 @@ import datetime as dt
 import streamlit as st
 
 from dashboard.common import (UPLOAD_ROLES, db, require_role, selected_year,
-                              show_flash)
+                              show_flash, show_todo)
 from dashboard.ui import UPLOAD_TYPES, history_table, show_results, status_banner, submit_with_progress, unit_scorecard
 from dashboard.text import md
 from data.registry import Unit, get_units
@@ -25,6 +25,8 @@ scheme = scheme_for(year)
 units = get_units(con)
 
 st.title("上报自评")
+if user["role"] == "unit":
+    show_todo(con, user, key="upload")
 if user["role"] == "unit":
     unit = user["unit"]  # never from the session: a unit account acts on its own unit only
     if unit not in units:

@@ -1,0 +1,171 @@
+"""Closing a year in the dashboard (AppTest): 年度流程, 我的得分 (the unit's
+view with reasons and its appeal), 申诉处理, 待办 on the landing pages, the
+snapshot marker on the analytics pages and the 通报 download."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from data import closing as dc
+from data.review import approve, set_penalties, set_review_score, current_submission
+from data.store import connect
+from metrics import closing as mc
+from tests import app_fixtures as fx
+from tests.test_app_write import button, new_app, open_page
+
+TODAY = dt.date.today()
+ADMIN = fx.user("admin")
+REVIEWER = fx.user("shenhe")
+
+
+@pytest.fixture
+def app_db(tmp_path, monkeypatch):
+    from dashboard.common import close_connections
+
+    path = fx.prepare(tmp_path / "app.duckdb")
+    monkeypatch.setenv("GONGKAI_DB", str(path))
+    close_connections()
+    yield path
+    close_connections()
+
+
+def table(at, column: str, value=None):
+    """The first dataframe of the page with ``column`` (and ``value`` in it, when given)."""
+    for d in at.dataframe:
+        df = d.value
+        if column in df.columns and (value is None or value in set(df[column])):
+            return df
+    raise AssertionError(f"no table with {column!r}: {[list(d.value.columns) for d in at.dataframe]}")
+
+
+def _review(con):
+    sub = current_submission(con, fx.AUDIT, 2019)
+    set_review_score(con, sub.id, "A2", "1", "工作方案未见印发文件", reviewer="shenhe")
+    set_penalties(con, fx.AUDIT, 2019, 1, False, "市政府办公室通报批评（方政办〔2019〕12号）", actor="shenhe")
+    approve(con, fx.AUDIT, 2019, actor="shenhe")
+    approve(con, fx.TOWN, 2019, actor="shenhe")
+
+
+@pytest.fixture
+def published_db(app_db):
+    con = connect(app_db)
+    _review(con)
+    mc.start_review(con, 2019, REVIEWER, today=TODAY)
+    mc.publish(con, 2019, REVIEWER, today=TODAY)
+    con.close()
+    return app_db
+
+
+def test_year_close_page_moves_the_stage(app_db):
+    con = connect(app_db)
+    _review(con)
+    con.close()
+    at = open_page(new_app("shenhe"), "year_close")
+    assert "【填报】" in " ".join(m.value for m in at.markdown)
+    button(at, "结束填报，开始审核").click()
+    at.run()
+    assert not at.exception
+    assert "【审核】" in " ".join(m.value for m in at.markdown)
+    # 催报名单: 民政局 and 生态环境局 have not submitted
+    chase = table(at, "单位名称")
+    assert set(chase["单位名称"]) == {"会发镇", "方正县民政局", "方正县生态环境局"}
+    button(at, "发布考核结果（进入公示）").click()
+    at.run()
+    assert not at.exception
+    assert "【公示】" in " ".join(m.value for m in at.markdown)
+    assert any("已发布" in s.value for s in at.success)
+    con = connect(app_db)
+    assert dc.stage_of(con, 2019) == "公示"
+    con.close()
+    # a reviewer cannot finalise early; the admin can, with a reason
+    assert not [b for b in at.button if b.label == "提前定稿"]
+    at = open_page(new_app("admin"), "year_close")
+    assert button(at, "定稿").disabled
+    at.text_area(key="yc_early_reason").input("县政府要求本周内印发通报")
+    button(at, "提前定稿").click()
+    at.run()
+    assert not at.exception
+    con = connect(app_db)
+    assert dc.stage_of(con, 2019) == "定稿"
+    con.close()
+    # going back needs a reason
+    button(at, "退回到“公示”").click()
+    at.run()
+    assert any("理由" in e.value for e in at.error)
+    at.text_area(key="yc_back_reason").input("定稿时遗漏一条申诉")
+    button(at, "退回到“公示”").click()
+    at.run()
+    assert "【公示】" in " ".join(m.value for m in at.markdown)
+
+
+def test_unit_sees_reasons_and_appeals_reviewer_answers(published_db):
+    at = open_page(new_app("shenji"), "my_results")
+    ind = table(at, "审核人", "shenhe").set_index("编号")
+    assert ind.loc["A2", "审核分"].strip() == "1.00" and ind.loc["A2", "调整理由"] == "工作方案未见印发文件"
+    assert ind.loc["A2", "审核人"] == "shenhe"
+    pen = table(at, "项目")
+    assert "方政办〔2019〕12号" in pen.iloc[0]["理由"] and "扣 3.00 分" in pen.iloc[0]["情况"]
+    at.selectbox(key="my_appeal_code").select("A2")
+    at.text_area(key="my_appeal_reason").input("=工作方案已于3月印发，见附件")
+    button(at, "提交申诉").click()
+    at.run()
+    assert not at.exception
+    ap = table(at, "申诉理由")
+    assert list(ap["状态"]) == ["待答复"] and ap.iloc[0]["申诉理由"] == "=工作方案已于3月印发，见附件"
+    # the reviewer's landing page lists it; the answer page answers it
+    rev = open_page(new_app("shenhe"), "review_queue")
+    assert any("申诉待答复" in m.value for m in rev.markdown)
+    rev = open_page(new_app("shenhe"), "appeals")
+    aid = int(ap.iloc[0]["编号"])
+    rev.radio(key=f"ap_decision_{aid}").set_value("调整")
+    rev.text_input(key=f"ap_new_{aid}").input("9")
+    rev.text_area(key=f"ap_reason_{aid}").input("印发文件属实")
+    button(rev, "提交答复").click()
+    rev.run()
+    assert any("超出范围" in e.value for e in rev.error)
+    rev.text_input(key=f"ap_new_{aid}").input("3")
+    button(rev, "提交答复").click()
+    rev.run()
+    assert not rev.exception
+    assert table(rev, "结论").iloc[0]["结论"] == "调整"
+    at = open_page(new_app("shenji"), "my_results")
+    ap = table(at, "申诉理由")
+    assert ap.iloc[0]["状态"] == "调整" and ap.iloc[0]["调整后"].strip() == "3.00" and ap.iloc[0]["答复理由"] == "印发文件属实"
+    up = open_page(new_app("shenji"), "upload")
+    assert any("已答复" in m.value for m in up.markdown)
+
+
+def test_unit_view_hidden_before_review(app_db):
+    at = open_page(new_app("shenji"), "my_results")
+    assert any("审核通过后" in i.value for i in at.info)
+
+
+def test_analytics_pages_show_the_snapshot_marker_and_live_switch(published_db):
+    at = open_page(new_app("lingdao"), "overview")
+    assert any("公示稿" in s.value for s in at.success)
+    # no difference yet: no switch
+    assert not [t for t in at.toggle if t.key == "results_live"]
+    con = connect(published_db)
+    con.execute("UPDATE penalties SET k1_count = 0")  # the live state drifts from the 公示稿
+    con.close()
+    from dashboard.common import close_connections
+    close_connections()
+    at = open_page(new_app("lingdao"), "overview")
+    at.toggle(key="results_live").set_value(True)
+    at.run()
+    assert any("实时数据" in w.value for w in at.warning)
+
+
+def test_overview_offers_the_notice(published_db):
+    at = open_page(new_app("lingdao"), "overview")
+    labels = [b.label for b in at.get("download_button")]
+    assert any("通报" in (lbl or "") for lbl in labels), labels
+
+
+def test_todo_per_role(published_db):
+    con = connect(published_db)
+    todo_unit = mc.todo(con, fx.user("shenji"), years=[2019])
+    assert any("公示中" in t["text"] for t in todo_unit)
+    assert mc.todo(con, fx.user("lingdao"), years=[2019]) == []
+    con.close()
