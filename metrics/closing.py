@@ -367,7 +367,8 @@ def unit_view(con: duckdb.DuckDBPyConnection, year: int, unit: str) -> dict:
     items = engine.item_facts(con, int(year), unit=unit, states=[ItemState.LATE])
     reqs = engine.request_facts(con, int(year), unit=unit)
     reqs = reqs[reqs["state"] == ItemState.LATE].reset_index(drop=True)
-    row = results(con, year).set_index("unit").loc[unit] if unit in set(results(con, year)["unit"]) else None
+    card = results(con, year).set_index("unit")
+    row = card.loc[unit] if unit in card.index else None
     out.update({
         "visible": True, "indicators": ind, "penalties": pen,
         "late_items": items[["sheet_row", "seq", "title", "category_name", "formed", "deadline", "published",

@@ -20,7 +20,7 @@ def test_close_demo_years():
         create_user(con, f"u-{n}", "unit", "demo123", unit=n)
     for y, rec in ((2022, "2023-01-05"), (2023, "2024-01-05")):
         submit(con, "甲镇", y, rec, scores=max_scores(y, A1=1))
-        submit(con, "乙镇", y, rec, scores=max_scores(y, A2=2))
+        submit(con, "乙镇", y, rec, scores=max_scores(y, A2=1))  # ranks below 甲镇
     out = close_demo_years(con, today=dt.date(2026, 11, 30))
     assert out == {"final": [2022], "publicity": 2023, "appeals": 2}
     assert dc.stage_of(con, 2022) == "定稿" and dc.stage_of(con, 2023) == "公示"
