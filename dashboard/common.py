@@ -221,13 +221,11 @@ def show_flash(key: str) -> None:
 
 # --------------------------------------------------------------------------- users' text and 待办
 
-_MD_SPECIAL = set("\\`*_{}[]()<>#+-.!|~$:=")
-
-
 def md_escape(text) -> str:
-    """Users' text shown inside a Markdown element: every Markdown/HTML character
-    escaped, so a reason typed by a user is shown as typed, never as formatting."""
-    return "".join("\\" + c if c in _MD_SPECIAL else c for c in str(text or "")).replace("\n", "  \n")
+    """Users' text shown inside a Markdown element (see :func:`dashboard.text.md`)."""
+    from dashboard.text import md
+
+    return md(text)
 
 
 def show_todo(con, user: dict, *, key: str) -> None:

@@ -549,9 +549,9 @@ def chase_list(con: duckdb.DuckDBPyConnection, year: int) -> pd.DataFrame:
 
 def chase_list_xlsx(con, year: int) -> bytes:
     """The 催报名单 as a printable .xlsx; every cell is text or a date, never a formula."""
-    import io
-
     from openpyxl import Workbook
+
+    from data.exports import workbook_bytes
     from openpyxl.styles import Alignment, Font
 
     df = chase_list(con, year)
@@ -577,6 +577,4 @@ def chase_list_xlsx(con, year: int) -> bytes:
     ws.print_title_rows = "2:2"
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return workbook_bytes(wb)

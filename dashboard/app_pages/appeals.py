@@ -35,13 +35,13 @@ st.subheader(f"待答复（{len(open_ap)}）")
 if not len(open_ap):
     st.caption("没有待答复的申诉。")
 for r in open_ap.itertuples():
-    with st.expander(f"第{r.id}号　{r.unit}　{r.code} {texts.get(r.code, '')}　{r.filed_on:%Y-%m-%d} 提出", expanded=True):
+    with st.expander(f"第{r.id}号　{md_escape(r.unit)}　{r.code} {texts.get(r.code, '')}　{r.filed_on:%Y-%m-%d} 提出", expanded=True):
         st.markdown(f"**公示稿得分**：{score_text(r.old_score)}" + ("（扣分）" if r.code == "K1" else ""))
         st.markdown("**申诉理由**：" + md_escape(r.reason))
         st.caption(f"提出人：{md_escape(r.filed_by or '')}；答复期限：定稿前（公示期至 {stage['publicity_end']}）")
         for f in r.files:
             name, content = dc.appeal_file(con, f["id"], user)
-            st.download_button(f"下载证明材料：{name}（{f['size'] / 1024:.0f} KB）", content, file_name=name,
+            st.download_button(f"下载证明材料：{md_escape(name)}（{f['size'] / 1024:.0f} KB）", content, file_name=name,
                                key=f"ap_file_{f['id']}", icon=":material/download:", on_click="ignore")
         if stage["stage"] != dc.PUBLICITY:
             st.caption("只有公示阶段可以答复。")

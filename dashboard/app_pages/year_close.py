@@ -77,7 +77,7 @@ elif cur == dc.REVIEW:
                 unit = st.selectbox("单位", missing, key="yc_permit_unit")
                 why = st.text_input("理由（记入审计日志）", key="yc_permit_reason", placeholder="例如：系统故障未能按时上传")
                 if st.form_submit_button("允许该单位上传"):
-                    _do(lambda: dc.permit_upload(con, unit, year, why, user), f"已允许 {unit} 上传 {year}年度自评表")
+                    _do(lambda: dc.permit_upload(con, unit, year, why, user), f"已允许 {md_escape(unit)} 上传 {year}年度自评表")
         permits = dc.upload_permits(con, year)
         if len(permits):
             st.dataframe(permits.rename(columns={"unit": "单位", "reason": "理由", "granted_by": "操作人",
