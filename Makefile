@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
+# the demonstration county's own database; `make run` serves it unless GONGKAI_DB names a real one
+DEMO_DB := var/demo.duckdb
 
 .PHONY: run test lint demo bench clean-db
 
@@ -17,10 +19,17 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt $(VENV)/.run-insta
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-## Serve the dashboard on the embedded database (demonstration county loaded when empty)
+STREAMLIT := $(PY) -m streamlit run dashboard/app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+
+## Serve the dashboard: on $$GONGKAI_DB when set (never writing demo data into it), else on the
+## demonstration database var/demo.duckdb (built on first use)
 run: $(VENV)/.run-installed
-	$(PY) -m data demo --if-empty
-	$(PY) -m streamlit run dashboard/app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+ifeq ($(strip $(GONGKAI_DB)),)
+	$(PY) -m demo --if-missing --db $(DEMO_DB)
+	GONGKAI_DB=$(DEMO_DB) $(STREAMLIT)
+else
+	GONGKAI_DB="$(GONGKAI_DB)" $(STREAMLIT)
+endif
 
 ## Run the linter, then the whole test suite
 test: lint
@@ -30,9 +39,9 @@ test: lint
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .
 
-## (Re)build the demonstration database from scratch
+## (Re)build the demonstration database var/demo.duckdb from scratch (a real database is never touched)
 demo: $(VENV)/.run-installed
-	$(PY) -m data demo --reset
+	$(PY) -m demo --reset --db $(DEMO_DB)
 
 ## Benchmarks (not part of `make test`)
 bench: $(VENV)/.dev-installed

@@ -8,7 +8,7 @@ the median of the warm runs.
 
 Two databases:
 
-* the demonstration county (``python -m data demo``; 33 units, 2019–2023) —
+* the demonstration county (``python -m demo``; 33 units, 2019–2023) —
   goal: warm median ≤ 1 s per page;
 * a synthetic province (``bench/synth.py``: 6,000 units × 5 years, ~500 ledger
   items and ~10 requests per unit-year, written straight into DuckDB) —
@@ -108,14 +108,9 @@ def ensure_demo(path: str | None) -> str:
     p = Path(path) if path else Path(tempfile.gettempdir()) / "gongkai-bench-demo.duckdb"
     if p.exists():
         return str(p)
-    from data.demo import run_demo
-    from data.store import connect
+    from demo.database import create_demo_database
 
-    con = connect(p)
-    try:
-        print(run_demo(con, progress=lambda m: None))
-    finally:
-        con.close()
+    print(create_demo_database(p)[0])
     return str(p)
 
 

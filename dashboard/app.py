@@ -18,7 +18,7 @@ import streamlit as st
 
 from core.scheme import years as scheme_years
 from dashboard import common
-from dashboard.text import md
+from data.store import is_demo
 
 HERE = Path(__file__).resolve().parent
 PAGES = HERE / "app_pages"
@@ -28,6 +28,10 @@ st.set_page_config(page_title="政务公开年度考核分析平台", page_icon=
 
 con = common.db()  # opens the database and fills the working-day calendar once
 user = common.refresh_user(con)
+
+if is_demo(con):  # every page, signed in or not: nobody mistakes the demonstration county for real results
+    st.warning("**演示数据**：这是演示数据库（虚构的方正县），数据和账号仅供体验，不是真实的考核结果。",
+               icon=":material/science:")
 
 
 def _page(file: str, title: str, icon: str, url: str, default: bool = False):

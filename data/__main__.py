@@ -35,7 +35,7 @@ def _db_arg(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m data", description="政务公开年度考核：单位名录、自评表导入、模板与演示数据")
+    p = _Parser(prog="python -m data", description="政务公开年度考核：单位名录、自评表导入、模板与用户账号")
     sub = p.add_subparsers(dest="verb", parser_class=_Parser)
     sub.required = True
 
@@ -57,11 +57,6 @@ def build_parser() -> argparse.ArgumentParser:
     tpl.add_argument("--year", required=True, type=int)
     tpl.add_argument("-o", "--output", required=True)
     _db_arg(tpl)
-
-    demo = sub.add_parser("demo", help="生成演示县（方正县 2019–2023）")
-    demo.add_argument("--if-empty", action="store_true", help="仅当数据库为空时生成")
-    demo.add_argument("--reset", action="store_true", help="清空数据库后重新生成")
-    _db_arg(demo)
 
     bk = sub.add_parser("backup", help="备份数据库（看板运行时也可执行；副本经打开校验）")
     bk.add_argument("output", metavar="OUT", help="备份文件，或已存在的文件夹（在其中按时间命名）")
@@ -184,15 +179,6 @@ def cmd_template(args) -> int:
     return EXIT_OK
 
 
-def cmd_demo(args) -> int:
-    from data.demo import run_demo
-    from data.store import connect
-
-    con = connect(args.db)
-    print(run_demo(con, reset=args.reset, if_empty=args.if_empty, progress=print))
-    return EXIT_OK
-
-
 def cmd_users_add(args) -> int:
     from data.store import connect
     from data.users import UserError, create_user
@@ -278,8 +264,6 @@ def _dispatch(args) -> int:
         return cmd_ingest(args)
     if args.verb == "template":
         return cmd_template(args)
-    if args.verb == "demo":
-        return cmd_demo(args)
     if args.verb == "users":
         return cmd_users_add(args)
     if args.verb == "backup":

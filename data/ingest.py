@@ -21,7 +21,7 @@ from core.errors import Issue, Report, error
 from data.closing import upload_refusal
 from core.vocab import Status
 from data.registry import get_units
-from data.store import audit, transaction
+from data.store import audit, recorded_at, transaction
 from data.validate import Submission
 from data.worker import Task, WorkerPool, default_pool
 
@@ -236,8 +236,9 @@ class StoreError(RuntimeError):
 def _log_rejection(con, res: IngestResult, received: dt.date, actor: str | None) -> None:
     """The attempt and its report (inside the caller's transaction)."""
     issues = json.dumps([i.to_dict() for i in res.report.issues], ensure_ascii=False)
-    con.execute("INSERT INTO rejections (unit, year, file_name, sha256, received, uploaded_by, issues) VALUES (?,?,?,?,?,?,?)",
-                [res.unit, res.year, res.file_name, res.sha256, received, actor, issues])
+    con.execute("INSERT INTO rejections (unit, year, file_name, sha256, received, uploaded_by, issues, attempted_at) "
+                "VALUES (?,?,?,?,?,?,?, coalesce(?, now()))",
+                [res.unit, res.year, res.file_name, res.sha256, received, actor, issues, recorded_at()])
     audit(con, "上传被拒收", actor=actor, unit=res.unit, year=res.year,
           detail=f"{res.file_name}：{len(res.report.errors)}个错误")
 
@@ -258,10 +259,10 @@ def _store(con, sub: Submission, file_name: str, content: bytes, sha: str, recei
     warnings = json.dumps([i.to_dict() for i in report.warnings], ensure_ascii=False)
     sid = con.execute(
         """INSERT INTO submissions (unit, year, version, received, uploaded_by, file_name, sha256, content,
-                                    reporter, phone, report_date, warnings)
-           VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id""",
+                                    reporter, phone, report_date, warnings, uploaded_at)
+           VALUES (?,?,?,?,?,?,?,?,?,?,?,?, coalesce(?, now())) RETURNING id""",
         [sub.unit, sub.year, version, received, actor, file_name, sha, content, sub.reporter, sub.phone,
-         sub.report_date, warnings]).fetchone()[0]
+         sub.report_date, warnings, recorded_at()]).fetchone()[0]
     if sub.scores:
         n = len(sub.scores)
         _insert_rows(con, "self_scores", {
@@ -300,11 +301,11 @@ def _store(con, sub: Submission, file_name: str, content: bytes, sha: str, recei
             "review_result": pa.array([r.review_result for r in reqs], pa.string()),
         })
     if before is None:
-        con.execute("INSERT INTO workflow (unit, year, status, comment, updated_by) VALUES (?,?,?,NULL,?)",
-                    [sub.unit, sub.year, Status.PENDING, actor])
+        con.execute("INSERT INTO workflow (unit, year, status, comment, updated_by, updated_at) "
+                    "VALUES (?,?,?,NULL,?, coalesce(?, now()))", [sub.unit, sub.year, Status.PENDING, actor, recorded_at()])
     else:
-        con.execute("UPDATE workflow SET status = ?, updated_at = now(), updated_by = ? WHERE unit = ? AND year = ?",
-                    [Status.PENDING, actor, sub.unit, sub.year])
+        con.execute("UPDATE workflow SET status = ?, updated_at = coalesce(?, now()), updated_by = ? "
+                    "WHERE unit = ? AND year = ?", [Status.PENDING, recorded_at(), actor, sub.unit, sub.year])
     audit(con, "上传自评表", actor=actor, unit=sub.unit, year=sub.year,
           detail=f"{file_name} → 第{version}版（收到日期 {received}，{len(sub.items)}条主动公开，{len(sub.requests)}条依申请）",
           before=before, after=Status.PENDING)

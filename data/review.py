@@ -33,7 +33,7 @@ from data.closing import FINAL, PUBLICITY, stage_of
 from core.scheme import scheme_for
 from core.vocab import Role, Status
 from data.ingest import IngestResult, ingest_many
-from data.store import audit, transaction
+from data.store import audit, recorded_at, transaction
 
 #: action → (required current status, new status, Chinese label)
 ACTIONS = {
@@ -182,9 +182,11 @@ def _write_score(con, sub: SubmissionRef, code: str, d: Decimal, reason: str, ow
                        [sub.id, code]).fetchone()
     if prev is not None and Decimal(prev[0]) == d and (prev[1] or "") == reason:
         return False
-    con.execute("""INSERT INTO review_scores (submission_id, code, score, reason, reviewer) VALUES (?,?,?,?,?)
+    con.execute("""INSERT INTO review_scores (submission_id, code, score, reason, reviewer, updated_at)
+                   VALUES (?,?,?,?,?, coalesce(?, now()))
                    ON CONFLICT (submission_id, code) DO UPDATE SET score = excluded.score, reason = excluded.reason,
-                   reviewer = excluded.reviewer, updated_at = now()""", [sub.id, code, d, reason or None, reviewer])
+                   reviewer = excluded.reviewer, updated_at = excluded.updated_at""",
+                [sub.id, code, d, reason or None, reviewer, recorded_at()])
     before = f"审核 {_fmt(prev[0])}" if prev is not None else f"自评 {_fmt(own)}"
     audit(con, SCORE_ACTIONS[0], actor=reviewer, unit=sub.unit, year=sub.year,
           detail=f"第{sub.version}版 {code}" + (f"：{reason}" if reason else ""),
@@ -289,10 +291,11 @@ def set_status(con: duckdb.DuckDBPyConnection, unit: str, year: int, action: str
     if action == "return" and not comment:
         raise ReviewError("退回时必须填写退回意见，说明需要单位修改什么（单位会看到这条意见）")
     with transaction(con):
-        con.execute("""INSERT INTO workflow (unit, year, status, comment, updated_by) VALUES (?,?,?,?,?)
+        con.execute("""INSERT INTO workflow (unit, year, status, comment, updated_by, updated_at)
+                       VALUES (?,?,?,?,?, coalesce(?, now()))
                        ON CONFLICT (unit, year) DO UPDATE SET status = excluded.status, comment = excluded.comment,
-                       updated_at = now(), updated_by = excluded.updated_by""",
-                    [unit, int(year), new, comment, actor])
+                       updated_at = excluded.updated_at, updated_by = excluded.updated_by""",
+                    [unit, int(year), new, comment, actor, recorded_at()])
         audit(con, label, actor=actor, unit=unit, year=int(year),
               detail=f"第{sub.version}版" + (f"：{comment}" if comment else ""), before=cur, after=new)
     return new
@@ -348,10 +351,11 @@ def set_penalties(con: duckdb.DuckDBPyConnection, unit: str, year: int, k1_count
     if prev["k1_count"] == k1 and prev["k2_veto"] == k2_veto and (prev["reason"] or "") == reason:
         return False
     with transaction(con):
-        con.execute("""INSERT INTO penalties (unit, year, k1_count, k2_veto, reason, reviewer) VALUES (?,?,?,?,?,?)
+        con.execute("""INSERT INTO penalties (unit, year, k1_count, k2_veto, reason, reviewer, updated_at)
+                       VALUES (?,?,?,?,?,?, coalesce(?, now()))
                        ON CONFLICT (unit, year) DO UPDATE SET k1_count = excluded.k1_count, k2_veto = excluded.k2_veto,
-                       reason = excluded.reason, reviewer = excluded.reviewer, updated_at = now()""",
-                    [unit, int(year), k1, k2_veto, reason, actor])
+                       reason = excluded.reason, reviewer = excluded.reviewer, updated_at = excluded.updated_at""",
+                    [unit, int(year), k1, k2_veto, reason, actor, recorded_at()])
         audit(con, PENALTY_ACTION, actor=actor, unit=unit, year=int(year), detail=reason,
               before=_penalty_text(prev["k1_count"], prev["k2_veto"]), after=_penalty_text(k1, k2_veto))
     return True

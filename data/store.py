@@ -6,8 +6,10 @@ The schema is created and migrated by :func:`migrate` (table ``schema_version``)
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+from contextvars import ContextVar
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -301,6 +303,13 @@ MIGRATIONS: list[str] = [
         content BLOB NOT NULL
     );
     """,
+    # 3: facts about the database itself, e.g. ('demo', 'true') for the demonstration county
+    """
+    CREATE TABLE meta (
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR NOT NULL
+    );
+    """,
 ]
 
 
@@ -411,6 +420,47 @@ def transaction(con: duckdb.DuckDBPyConnection):
         con.execute("COMMIT")
 
 
+# --------------------------------------------------------------------------- recorded time
+
+_AS_OF: ContextVar[dt.datetime | None] = ContextVar("gongkai_as_of", default=None)
+
+
+@contextmanager
+def as_of(when: dt.datetime):
+    """Record the writes made inside the block (audit rows, upload, review and
+    account times) as having happened at ``when`` instead of now.
+
+    For loading a historical record through the normal code paths (the
+    demonstration county's five years); the live application never uses it.
+    """
+    token = _AS_OF.set(when)
+    try:
+        yield
+    finally:
+        _AS_OF.reset(token)
+
+
+def recorded_at() -> dt.datetime | None:
+    """The time set by :func:`as_of`, else None (SQL: ``coalesce(?, now())``)."""
+    return _AS_OF.get()
+
+
+# --------------------------------------------------------------------------- demo marker
+
+def is_demo(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this database is marked as the demonstration county (table ``meta``)."""
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = 'demo'").fetchone()
+    except duckdb.CatalogException:  # a database older than the marker: never a demo
+        return False
+    return row is not None and row[0] == "true"
+
+
+def mark_demo(con: duckdb.DuckDBPyConnection) -> None:
+    """Mark the database as a demonstration database (only the demo builder calls this)."""
+    con.execute("INSERT INTO meta (key, value) VALUES ('demo', 'true') ON CONFLICT (key) DO UPDATE SET value = 'true'")
+
+
 def audit(con: duckdb.DuckDBPyConnection, action: str, *, actor: str | None = None, unit: str | None = None,
           year: int | None = None, detail: str | None = None, before=None, after=None) -> None:
     def _s(v):
@@ -418,8 +468,9 @@ def audit(con: duckdb.DuckDBPyConnection, action: str, *, actor: str | None = No
             return v
         return json.dumps(v, ensure_ascii=False, default=str)
 
-    con.execute("INSERT INTO audit (actor, unit, year, action, detail, before, after) VALUES (?,?,?,?,?,?,?)",
-                [actor, unit, year, action, detail, _s(before), _s(after)])
+    con.execute("INSERT INTO audit (at_time, actor, unit, year, action, detail, before, after) "
+                "VALUES (coalesce(?, now()),?,?,?,?,?,?,?)",
+                [recorded_at(), actor, unit, year, action, detail, _s(before), _s(after)])
 
 
 def is_empty(con: duckdb.DuckDBPyConnection) -> bool:

@@ -6,7 +6,7 @@ one row per indicator of the year's scheme, and the two empty ledgers with
 drop-down lists (from a hidden sheet 选项) and date validation.
 
 The layout constants below (sheet names, headers, rows) are also used by the
-demonstration county generator (:mod:`data.demo`) to fill the template.
+demonstration county (:mod:`demo.render`) to fill the template.
 """
 from __future__ import annotations
 

@@ -372,3 +372,13 @@ def workdays_between(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.dat
     if r is None or r[0] is None:
         raise CalendarError(f"工作日历中没有 {start.isoformat()} 或 {end.isoformat()}")
     return int(r[0])
+
+
+def working_days(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> list[dt.date]:
+    """Every working day in [start, end], in order (the calendar must cover the range:
+    see :func:`ensure_calendar`). For code that needs many day computations in Python."""
+    n = con.execute("SELECT count(*) FROM calendar WHERE day BETWEEN ? AND ?", [start, end]).fetchone()[0]
+    if n != (end - start).days + 1:
+        raise CalendarError(f"工作日历未覆盖 {start.isoformat()} 至 {end.isoformat()}")
+    return [r[0] for r in con.execute("SELECT day FROM calendar WHERE is_workday AND day BETWEEN ? AND ? ORDER BY day",
+                                      [start, end]).fetchall()]

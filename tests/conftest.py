@@ -6,7 +6,7 @@ import pytest
 from data.registry import load_units, parse_registry
 from data.store import connect
 
-REGISTRY = Path(__file__).resolve().parent.parent / "data" / "demo" / "fangzheng-units.csv"
+REGISTRY = Path(__file__).resolve().parent.parent / "demo" / "fangzheng-units.csv"
 REGISTRY_TEXT = """单位名称,单位类型,附加必公开类别
 方正镇,乡镇,
 会发镇,乡镇,

@@ -1,16 +1,34 @@
-"""The demonstration county (data.demo): generation and loading through the upload path."""
+"""The demonstration county (package ``demo``): generation, loading through the upload
+path, its own database file that never mixes with a real one, and a county that
+looks real (grades, trends, late items, coverage gaps)."""
+from __future__ import annotations
+
 import collections
 import datetime as dt
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import duckdb
 import pytest
 
-from data.demo import REGISTRY_FILE, add_workdays, build_demo, clear, generate_county, run_demo, story_of
-from data.reader import read_workbook
-from data.registry import parse_registry
-from data.store import connect
 from core.scheme import scheme_for, years
+from data.reader import read_workbook
+from data.registry import load_units, parse_registry
+from data.store import connect, is_demo, mark_demo, transaction
+from data.users import authenticate, create_user, reset_password
+from demo.__main__ import main as demo_main
+from demo.accounts import working_demo_accounts
+from demo.database import DemoRefused, create_demo_database
+from demo.generate import REGISTRY_FILE, SEED, Workdays, generate_county, story_of, words
+from demo.load import build_demo
+from tests.conftest import REGISTRY_TEXT
 
-SEED = 2019
+ROOT = Path(__file__).resolve().parent.parent
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
@@ -20,18 +38,61 @@ def files():
 
 
 @pytest.fixture(scope="module")
+def story():
+    return story_of(SEED)
+
+
+@pytest.fixture(scope="module")
 def units():
     return parse_registry(REGISTRY_FILE.read_text(encoding="utf-8"))
 
 
-def test_registry_copy_is_the_county(units):
+# =========================================================================== package and layers
+
+def test_registry_and_words_are_data_files_of_the_package(units):
     assert len(units) == 33
     assert sum(u.unit_type == "乡镇" for u in units) == 8
-    assert REGISTRY_FILE.parent.name == "demo" and REGISTRY_FILE.parent.parent.name == "data"
+    assert REGISTRY_FILE.parent == ROOT / "demo"
+    w = words()
+    assert len(w["surnames"]) > 20 and set(w["titles"]) >= {f"C{i:02d}" for i in range(1, 31)}
 
+
+def test_nothing_below_imports_demo():
+    """data and metrics never import demo (lazy imports included)."""
+    import ast
+
+    for pkg in ("data", "metrics"):
+        for f in (ROOT / pkg).rglob("*.py"):
+            tree = ast.parse(f.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                assert not any(n == "demo" or n.startswith("demo.") for n in names), f"{f} imports {names}"
+
+
+def test_working_days_are_the_projects_calendar():
+    """The generator's calendar is metrics.calendar's: National Day week and its make-up Saturday."""
+    from metrics.calendar import add_workdays, ensure_calendar
+
+    cal = Workdays.for_years(2019, 2023)
+    assert not cal.is_workday(dt.date(2019, 10, 1))
+    assert cal.is_workday(dt.date(2019, 10, 12))  # 调休上班 (a Saturday)
+    assert cal.add(dt.date(2019, 9, 30), 1) == dt.date(2019, 10, 8)
+    assert cal.sub(dt.date(2019, 10, 8), 1) == dt.date(2019, 9, 30)
+    assert cal.sub(dt.date(2019, 10, 5), 0) == dt.date(2019, 9, 30)
+    con = connect(":memory:")
+    ensure_calendar(con, range(2018, 2025))
+    for d, n in [(dt.date(2020, 1, 20), 5), (dt.date(2021, 2, 5), 20), (dt.date(2023, 9, 27), 3)]:
+        assert cal.add(d, n) == add_workdays(con, d, n)
+
+
+# =========================================================================== generation
 
 def test_deterministic_for_a_seed(files):
-    again = generate_county(SEED)
+    again = generate_county(SEED, workers=1)  # rendered in this process, not by workers: same bytes
     assert [(f.unit, f.year, f.file_name, f.received, f.version) for f in files] == \
            [(f.unit, f.year, f.file_name, f.received, f.version) for f in again]
     assert all(a.content == b.content for a, b in zip(files, again))  # byte-identical, so the same SHA-256
@@ -43,47 +104,48 @@ def test_formats_xls_and_xlsx(files):
     assert len(xls) + len(xlsx) == len(files)
     assert all(f.content.startswith(OLE) for f in xls)
     assert all(f.content.startswith(b"PK\x03\x04") for f in xlsx)
-    assert 0.12 <= len(xls) / len(files) <= 0.3  # about a fifth legacy .xls
+    assert 0.1 <= len(xls) / len(files) <= 0.3
     assert any("template" in f.tags for f in files) and any("custom" in f.tags for f in files)
 
 
-def test_every_unit_and_year_except_a_few_missing(files, units):
+def test_every_unit_and_year_except_the_missing(files, units, story):
     yrs = years()
     assert yrs[0] == 2019 and len(yrs) >= 5
     have = {(f.unit, f.year) for f in files}
     expected = {(u.name, y) for u in units for y in yrs}
-    missing = expected - have
-    assert 2 <= len(missing) <= 3
-    assert missing == story_of(SEED)["missing"]
-    assert len({y for _, y in missing}) == len(missing)  # never two in the same year
-    assert have <= expected
+    assert expected - have == story.missing
+    assert 2 <= len(story.missing) <= 3
+    assert len({y for _, y in story.missing}) == len(story.missing)  # never two in the same year
+    assert sum(y == yrs[-1] for _, y in story.missing) == 1          # one missing this year
 
 
-def test_one_resubmission_with_a_later_second_version(files):
+def test_one_resubmission_with_a_later_second_version(files, story):
     versions = collections.defaultdict(list)
     for f in files:
         versions[(f.unit, f.year)].append(f)
     multi = {k: v for k, v in versions.items() if len(v) > 1}
-    assert len(multi) == 1
-    (key, (v1, v2)), = multi.items()
-    assert key == story_of(SEED)["resubmit"]
+    assert list(multi) == [story.resubmit]
+    v1, v2 = multi[story.resubmit]
     assert (v1.version, v2.version) == (1, 2)
     assert v2.received > v1.received
     assert v1.content != v2.content and v1.file_name != v2.file_name
 
 
 def test_late_submissions(files):
-    late, very_late = [], []
+    yrs = years()
+    late, very_late = collections.Counter(), []
     for f in files:
         s = scheme_for(f.year)
         if f.version == 1 and f.received > s.cutoff:
-            (late if f.received <= add_workdays(s.cutoff, s.late_submission_days) else very_late).append(f)
-    assert len(late) >= 3
+            cal = Workdays.for_years(f.year, f.year + 1)
+            if f.received <= cal.add(s.cutoff, s.late_submission_days):
+                late[f.year] += 1
+            else:
+                very_late.append(f)
+    assert late[yrs[-1]] == 1          # this year: one late submission
+    assert sum(late.values()) >= 3
     assert len(very_late) == 1
-    on_time = [f for f in files if f.received <= scheme_for(f.year).cutoff]
-    assert len(on_time) > 0.9 * len(files)
-    # received dates are plausible: around the deadline, never long before it
-    for f in files:
+    for f in files:  # received dates are plausible: around the deadline, never long before it
         s = scheme_for(f.year)
         assert s.cutoff - dt.timedelta(days=40) <= f.received <= s.cutoff + dt.timedelta(days=30)
 
@@ -122,25 +184,31 @@ def test_ledgers_and_requests_are_realistic(files):
     assert any(r == 0 for _, r in per_file) and any(r >= 3 for _, r in per_file)
 
 
+# =========================================================================== the loaded county
+
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory, files):
-    con = connect(tmp_path_factory.mktemp("demo") / "demo.duckdb")
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     messages = []
+    t0 = time.monotonic()
+    con = connect(path)
     summary = build_demo(con, progress=messages.append, seed=SEED, files=files)
-    yield con, summary, messages
+    con.close()
+    summary["test_seconds"] = time.monotonic() - t0
+    con = duckdb.connect(str(path), read_only=True)
+    yield con, summary, messages, path
     con.close()
 
 
-def test_demo_builds_every_file_accepted(demo_db, files, units):
-    con, summary, messages = demo_db
+def test_demo_builds_every_file_accepted(demo_db, files, units, story):
+    con, summary, messages, _ = demo_db
+    assert is_demo(con)
     assert summary["problems"] == []
     assert summary["outcomes"] == {"accepted": len(files)}
     assert con.execute("SELECT count(*) FROM rejections").fetchone()[0] == 0
     assert con.execute("SELECT count(*) FROM units").fetchone()[0] == len(units) == 33
     assert con.execute("SELECT count(*) FROM submissions").fetchone()[0] == len(files)
-    pairs = con.execute("SELECT count(DISTINCT (unit, year)) FROM submissions").fetchone()[0]
-    assert pairs == len({(f.unit, f.year) for f in files}) == len(files) - 1
-    unit, year = story_of(SEED)["resubmit"]
+    unit, year = story.resubmit
     assert con.execute("SELECT max(version) FROM submissions WHERE unit = ? AND year = ?", [unit, year]).fetchone()[0] == 2
     assert con.execute("SELECT max(version) FROM submissions").fetchone()[0] == 2
     assert con.execute("SELECT count(*) FROM ledger_items").fetchone()[0] > 30 * len(files)
@@ -148,52 +216,274 @@ def test_demo_builds_every_file_accepted(demo_db, files, units):
     assert messages and any("自评表" in m for m in messages)
 
 
-def test_demo_workflow_reviews_and_penalty(demo_db):
-    con, summary, _ = demo_db
+def test_demo_workflow_reviews_and_penalty(demo_db, story):
+    con, summary, _, _ = demo_db
+    yrs = years()
     status = dict(((y, s), n) for y, s, n in
                   con.execute("SELECT year, status, count(*) FROM workflow GROUP BY ALL").fetchall())
-    yrs = years()
-    for y in yrs[:-1]:
-        assert status.get((y, "已审核"), 0) >= 28
-    assert status.get((yrs[-1], "待审核"), 0) > status.get((yrs[-1], "已审核"), 0)
-    returned = con.execute("SELECT count(*) FROM workflow WHERE status = '已退回' AND comment <> ''").fetchone()[0]
-    assert returned == 2 == summary["returned"]
-    # the resubmitted unit was returned once, with a comment, before version 2
-    unit, year = story_of(SEED)["resubmit"]
+    for y in yrs[:-1]:  # past years: every submission reviewed and approved
+        assert set(s for (yy, s) in status if yy == y) == {"已审核"}
+    assert status.get((yrs[-1], "待审核"), 0) > status.get((yrs[-1], "已审核"), 0) > 0
+    assert con.execute("SELECT count(*) FROM workflow WHERE status = '已退回' AND comment <> ''").fetchone()[0] \
+        == 1 == summary["returned"]
+    unit, year = story.resubmit  # returned once, with a comment, before version 2
     actions = [a for a, in con.execute("SELECT action FROM audit WHERE unit = ? AND year = ? ORDER BY id",
                                        [unit, year]).fetchall()]
     assert actions[:3] == ["上传自评表", "退回", "上传自评表"]
     rs = con.execute("SELECT count(*), count(reason) FROM review_scores").fetchone()
-    assert rs[0] >= 3 and rs[0] == rs[1]
-    assert con.execute("SELECT count(*), sum(k1_count) FROM penalties").fetchone() == (1, 1)
-    # historical times, not the build time
-    assert con.execute("SELECT max(uploaded_at) FROM submissions").fetchone()[0].year <= yrs[-1] + 1
+    assert rs[0] >= 5 and rs[0] == rs[1]
+    # one K1 deduction this year, with its reason
+    pen = con.execute("SELECT unit, year, k1_count, reason FROM penalties").fetchall()
+    assert [(u, y, k) for u, y, k, _ in pen] == [(*story.penalty, 1)]
+    assert "通报批评" in pen[0][3]
+
+
+def test_demo_rows_carry_historical_times_without_backdating(demo_db):
+    """Upload, review and audit times are the demo events' own, written by the normal code paths."""
+    con, _, _, _ = demo_db
+    yrs = years()
+    for y, first, last in con.execute("SELECT year, min(uploaded_at), max(uploaded_at) FROM submissions GROUP BY 1").fetchall():
+        assert first.date() >= scheme_for(y).cutoff - dt.timedelta(days=40)
+        assert last.date() <= scheme_for(y).cutoff + dt.timedelta(days=30)
+    assert con.execute("SELECT max(at_time) FROM audit").fetchone()[0].year <= yrs[-1] + 1
+    assert con.execute("SELECT max(updated_at) FROM workflow").fetchone()[0].year <= yrs[-1] + 1
+    assert con.execute("SELECT max(created_at) FROM users").fetchone()[0].year == yrs[0]
+    # every upload's audit row has the upload's own time
+    bad = con.execute("""SELECT count(*) FROM submissions s JOIN audit a ON a.unit = s.unit AND a.year = s.year
+                         AND a.action = '上传自评表' AND a.detail LIKE '%第' || s.version || '版%'
+                         WHERE a.at_time <> s.uploaded_at""").fetchone()[0]
+    assert bad == 0
 
 
 def test_demo_accounts(demo_db, units):
-    from data.users import authenticate
-
-    con, summary, _ = demo_db
+    con, summary, _, _ = demo_db
     assert authenticate(con, "admin", "admin123")["role"] == "admin"
     assert authenticate(con, "shenhe", "shenhe123")["role"] == "reviewer"
     assert authenticate(con, "lingdao", "lingdao123")["role"] == "leader"
-    u1 = authenticate(con, "unit01", "demo123")
-    assert u1 == {"name": "unit01", "role": "unit", "unit": units[0].name}
+    assert authenticate(con, "unit01", "demo123") == {"name": "unit01", "role": "unit", "unit": units[0].name}
     assert summary["unit_accounts"][units[-1].name] == f"unit{len(units):02d}"
     assert con.execute("SELECT count(*) FROM users WHERE demo").fetchone()[0] == 3 + len(units)
+    listed = working_demo_accounts(con)
+    assert [a["name"] for a in listed[:4]] == ["admin", "shenhe", "lingdao", "unit01"] and len(listed) == 36
 
 
-def test_run_demo_if_empty_does_nothing_on_a_loaded_database(demo_db):
-    con, _, _ = demo_db
-    before = con.execute("SELECT count(*) FROM submissions").fetchone()[0]
-    msg = run_demo(con, if_empty=True, progress=None)
-    assert "已有数据" in msg
-    assert con.execute("SELECT count(*) FROM submissions").fetchone()[0] == before
+# =========================================================================== a county that looks real
+
+@pytest.fixture(scope="module")
+def scores(demo_db):
+    from metrics.engine import score_year
+
+    con, _, _, _ = demo_db
+    return {y: score_year(con, y) for y in years()}
 
 
-def test_clear_empties_every_table(con):
-    assert con.execute("SELECT count(*) FROM units").fetchone()[0] > 0
-    clear(con)
-    assert con.execute("SELECT count(*) FROM units").fetchone()[0] == 0
-    assert con.execute("SELECT count(*) FROM audit").fetchone()[0] == 0
-    assert con.execute("SELECT count(*) FROM schema_version").fetchone()[0] > 0
+def test_a_spread_of_grades_every_year(scores):
+    for y, df in scores.items():
+        grades = collections.Counter(df["grade"].dropna())
+        assert grades["不合格"] == 1, (y, grades)
+        assert 2 <= grades["合格"] <= 5, (y, grades)
+        assert 3 <= grades["良好"] <= 9, (y, grades)
+        assert grades["优秀"] >= 18, (y, grades)
+        totals = sorted(float(t) for t in df["total"].dropna())
+        assert totals[-1] - totals[0] > 30  # the ranking bars differ
+
+
+def test_the_county_improves_and_one_unit_gets_worse(scores, story):
+    yrs = years()
+    mean = {y: float(scores[y]["total"].dropna().astype(float).mean()) for y in yrs}
+    assert mean[yrs[-1]] - mean[yrs[0]] >= 2.5, mean
+    grade = {y: dict(zip(scores[y]["unit"], scores[y]["grade"])) for y in yrs}
+    total = {y: dict(zip(scores[y]["unit"], scores[y]["total"].astype(float))) for y in yrs}
+    w = story.worsening
+    assert grade[yrs[0]][w] == "优秀" and grade[yrs[-1]][w] == "不合格"
+    assert total[yrs[0]][w] - total[yrs[-1]][w] > 30
+    i = story.improving
+    assert grade[yrs[0]][i] == "不合格" and grade[yrs[-1]][i] == "优秀"
+
+
+def test_late_items_concentrate_in_a_few_departments(demo_db, story):
+    from metrics.engine import item_facts
+
+    con, _, _, _ = demo_db
+    y = years()[-1]
+    facts = item_facts(con, y)
+    late = facts[facts["state"].astype(str).str.contains("逾期|late", regex=True)]
+    per_unit = late.groupby("unit").size().sort_values(ascending=False)
+    top3 = set(per_unit.index[:3])
+    assert top3 == set(story.slow), per_unit.head(6)
+    assert per_unit.iloc[:3].sum() >= 0.5 * per_unit.sum()
+
+
+def test_chronic_coverage_gaps(scores, story):
+    from core.scheme import load_catalogue
+
+    for unit, code in story.chronic_gaps:
+        name = load_catalogue().by_code(code).name
+        for y, df in scores.items():
+            row = df[df["unit"] == unit]
+            if row.empty or row.iloc[0]["missing_categories"] is None:
+                continue
+            assert name in str(row.iloc[0]["missing_categories"]).split("、"), (unit, name, y)
+    assert 2 <= len(story.chronic_gaps) <= 3
+
+
+def test_this_year_one_late_one_missing_one_k1(scores, story):
+    df = scores[years()[-1]]
+    assert int(df["late_submission"].fillna(False).astype(bool).sum()) == 1
+    assert int(df["k1_count"].fillna(0).astype(int).sum()) == 1
+    assert df["total"].isna().sum() == 1 or (df["status"] == "未报送").sum() == 1
+
+
+# =========================================================================== demo and production never mix
+
+def _real_db(path: Path) -> Path:
+    """The case of the issue: a real database with an account but no units yet."""
+    con = connect(path)
+    create_user(con, "zhangsan", "admin", "s3cret-pass")
+    con.close()
+    return path
+
+
+def _fingerprint(path: Path) -> tuple:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return (con.execute("SELECT count(*) FROM units").fetchone()[0],
+                con.execute("SELECT list(name ORDER BY name) FROM users").fetchone()[0],
+                con.execute("SELECT count(*) FROM audit").fetchone()[0], is_demo(con))
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("flags", [[], ["--reset"], ["--if-missing"]])
+def test_demo_refuses_a_real_database(tmp_path, capsys, flags):
+    db = _real_db(tmp_path / "real.duckdb")
+    before = _fingerprint(db)
+    assert demo_main(["--db", str(db), *flags]) == 2
+    err = capsys.readouterr().err
+    assert "不是演示数据库" in err and str(db) in err
+    assert _fingerprint(db) == before == (0, ["zhangsan"], 1, False)
+    assert not list(tmp_path.glob(".*building*"))
+
+
+def test_demo_refuses_a_foreign_file(tmp_path, capsys):
+    f = tmp_path / "notes.duckdb"
+    f.write_text("这不是数据库", encoding="utf-8")
+    assert demo_main(["--db", str(f), "--reset"]) == 2
+    assert "不是本系统的数据库文件" in capsys.readouterr().err
+    assert f.read_text(encoding="utf-8") == "这不是数据库"
+
+
+def test_new_path_creates_a_marked_demo_database_and_reset_swaps_atomically(tmp_path, demo_db, files):
+    _, _, _, built = demo_db
+    target = tmp_path / "sub" / "new.duckdb"
+    steps_seen = []
+
+    def step(con, ctx):  # the hook: runs after loading, on the new file, with the demo's context
+        steps_seen.append((is_demo(con), con.execute("SELECT count(*) FROM submissions").fetchone()[0] > 100,
+                           ctx.story.penalty))
+        with ctx.at(dt.date(2024, 3, 1)):
+            with transaction(con):
+                con.execute("INSERT INTO meta VALUES ('test_step', 'ran')")
+        ctx.summary["steps"].append("测试步骤")
+
+    # a new path: built (from the module's generated workbooks, to keep the test quick)
+    line, summary = create_demo_database(target, after_load=[step], progress=None, files=files)
+    assert "演示数据库已生成" in line and summary["steps"] == ["测试步骤"]
+    assert steps_seen and steps_seen[0][0] and steps_seen[0][1]
+    con = duckdb.connect(str(target), read_only=True)
+    assert is_demo(con) and con.execute("SELECT value FROM meta WHERE key = 'test_step'").fetchone() == ("ran",)
+    con.close()
+    assert not list(target.parent.glob(".*building*"))
+    # without --reset an existing demo database is left alone
+    with pytest.raises(DemoRefused):
+        create_demo_database(target)
+    assert create_demo_database(target, if_missing=True)[1] is None
+
+    # --reset with a step that fails midway: the old database is intact, no temp file left
+    shutil.copy(built, target)
+    before = _fingerprint(target)
+
+    def boom(con, ctx):
+        raise RuntimeError("模拟中途失败")
+
+    with pytest.raises(RuntimeError):
+        create_demo_database(target, reset=True, after_load=[boom])
+    assert _fingerprint(target) == before and before[3] is True
+    assert not list(target.parent.glob(".*building*"))
+
+
+def test_killed_reset_leaves_the_old_database(tmp_path, demo_db):
+    """``python -m demo --reset`` killed while it builds: the old file still opens, unchanged."""
+    _, _, _, built = demo_db
+    target = tmp_path / "demo.duckdb"
+    shutil.copy(built, target)
+    before = _fingerprint(target)
+    proc = subprocess.Popen([sys.executable, "-m", "demo", "--reset", "--db", str(target)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    building = target.with_name(f".{target.name}.building")
+    deadline = time.monotonic() + 120
+    while not building.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert building.exists(), proc.stdout.read().decode() if proc.poll() is not None else "no temp file"
+    time.sleep(1.0)  # well inside the build
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert _fingerprint(target) == before
+    con = duckdb.connect(str(target), read_only=True)
+    assert con.execute("SELECT count(*) FROM submissions").fetchone()[0] > 100
+    con.close()
+
+
+# =========================================================================== the login page and the banner
+
+def _small_db(path: Path, *, demo: bool) -> Path:
+    con = connect(path)
+    load_units(con, parse_registry(REGISTRY_TEXT))
+    if demo:
+        with transaction(con):
+            mark_demo(con)
+    create_user(con, "admin", "admin", "admin123", demo=True)
+    create_user(con, "shenhe", "reviewer", "shenhe123", demo=True)
+    create_user(con, "lingdao", "leader", "lingdao123", demo=True)
+    create_user(con, "unit01", "unit", "demo123", unit="方正镇", demo=True)
+    reset_password(con, "shenhe", "another-password")  # changed: its published password no longer works
+    con.close()
+    return path
+
+
+def _login_page(path: Path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.common import close_connections
+
+    monkeypatch.setenv("GONGKAI_DB", str(path))
+    close_connections()
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = " ".join(d.value.to_string() for d in at.dataframe)
+    banner = " ".join(w.value for w in at.warning)
+    close_connections()
+    return shown, banner
+
+
+def test_login_lists_working_demo_accounts_only_on_a_demo_database(tmp_path, monkeypatch):
+    shown, banner = _login_page(_small_db(tmp_path / "demo.duckdb", demo=True), monkeypatch)
+    assert "admin123" in shown and "lingdao123" in shown and "demo123" in shown
+    assert "shenhe" not in shown  # its password was changed: never advertised
+    assert "演示数据" in banner
+
+
+def test_login_lists_no_accounts_and_no_banner_on_a_real_database(tmp_path, monkeypatch):
+    # accounts flagged demo in a database that is not marked demo (e.g. copied by hand): never listed
+    shown, banner = _login_page(_small_db(tmp_path / "real.duckdb", demo=False), monkeypatch)
+    assert "admin123" not in shown and "demo123" not in shown
+    assert "演示数据" not in banner
+
+
+def test_working_demo_accounts_checks_each_password(tmp_path):
+    con = connect(_small_db(tmp_path / "d.duckdb", demo=True))
+    assert [a["name"] for a in working_demo_accounts(con)] == ["admin", "lingdao", "unit01"]
+    con.execute("UPDATE users SET active = false WHERE name = 'unit01'")
+    assert [a["name"] for a in working_demo_accounts(con)] == ["admin", "lingdao"]
+    con.close()

@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard.common import db, role_label, sign_in
 from data.users import authenticate
+from demo.accounts import working_demo_accounts
 
 con = db()
 
@@ -21,7 +22,7 @@ with mid:
     if n_users == 0:
         st.warning("系统中还没有任何账号。请在服务器上运行\n\n"
                    "`python -m data users add admin --role admin` 创建管理员账号，"
-                   "或运行 `python -m data demo` 生成演示数据（含演示账号）。")
+                   "或运行 `python -m demo --db 新文件.duckdb` 另建一个演示数据库（含演示账号）。")
     with st.form("login_form"):
         name = st.text_input("用户名", key="login_name")
         password = st.text_input("密码", type="password", key="login_password")
@@ -34,19 +35,14 @@ with mid:
         else:
             sign_in(user)
             st.rerun()
-    demo = con.execute("SELECT name, role, unit FROM users WHERE demo AND active ORDER BY role, name").fetchall()
+    demo = working_demo_accounts(con)  # only on a database marked as a demo; only passwords that still work
     if demo:
-        try:
-            from data.demo import STAFF_ACCOUNTS, UNIT_PASSWORD
-            known = {n: pw for n, _, pw, _ in STAFF_ACCOUNTS}
-        except ImportError:  # pragma: no cover
-            known, UNIT_PASSWORD = {}, ""
         with st.expander("演示账号（演示数据库）", icon=":material/info:"):
             st.caption("这是演示数据库，可用下列账号体验各角色；正式使用前请由管理员停用演示账号。")
-            order = {"admin": 0, "reviewer": 1, "leader": 2, "unit": 3}
-            rows = sorted(demo, key=lambda r: (order.get(r[1], 9), r[0]))[:8]
-            st.dataframe([{"用户名": n, "初始密码": known.get(n, UNIT_PASSWORD if r == "unit" else ""),
-                           "角色": role_label(r), "单位": u or ""} for n, r, u in rows],
-                         hide_index=True, width="stretch")
+            staff = [a for a in demo if a["role"] != "unit"]
+            units = [a for a in demo if a["role"] == "unit"]
+            rows = staff + units[: max(0, 8 - len(staff))]
+            st.dataframe([{"用户名": a["name"], "密码": a["password"], "角色": role_label(a["role"]),
+                           "单位": a["unit"] or ""} for a in rows], hide_index=True, width="stretch")
             if len(demo) > len(rows):
                 st.caption(f"另有 {len(demo) - len(rows)} 个填报单位演示账号（按单位名录顺序 unit01、unit02……，密码相同）。")

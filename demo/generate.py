@@ -1,0 +1,669 @@
+"""What the demonstration county's units sent in: one workbook per unit and year.
+
+:func:`generate_county` decides the county's story (:func:`story_of`: who is
+strong, who improves, who gets worse, who is late or missing, which
+categories some units never publish), fills each unit-year as a
+:class:`data.validate.Submission` — the same objects the validator produces
+when it reads a workbook — and has :mod:`demo.render` turn it into the bytes
+of an ``.xlsx`` or ``.xls`` file as a real clerk would make it. It is
+deterministic for a seed and touches no database.
+
+Working days come from the project's calendar (:mod:`metrics.calendar`),
+the words from ``words.toml``.
+"""
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import random
+import tomllib
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+from data.registry import Unit, parse_registry
+from data.validate import LedgerItem, RequestRow, ScoreRow, Submission
+from core.vocab import APPLICANT_TYPES, RESULTS
+from core.scheme import Scheme, load_catalogue, scheme_for, years
+
+HERE = Path(__file__).resolve().parent
+REGISTRY_FILE = HERE / "fangzheng-units.csv"
+WORDS_FILE = HERE / "words.toml"
+SEED = 2019
+
+#: grades a unit-year is steered towards (the scheme's grade names, best first)
+TIERS = ("优秀", "良好", "合格", "不合格")
+#: per year (index from the first year): how many units are steered to 合格 and 良好
+#: (one unit is 不合格 every year; the rest 优秀) — the county improves
+N_PASS = (4, 3, 3, 2, 2)
+N_GOOD = (8, 7, 6, 5, 4)
+#: self-assessment points a unit of each tier gives away (range)
+SELF_LOSS = {"优秀": (0, 4), "良好": (11, 14), "合格": (20, 26), "不合格": (42, 48)}
+#: departments that publish late year after year (the timeliness page should point at them)
+SLOW_DEPARTMENTS = ("方正县自然资源局", "方正县住房和城乡建设局", "方正县交通运输局")
+#: (unit, category) pairs never published in any year: chronic coverage gaps
+CHRONIC_GAPS = (("会发镇", "C26"), ("天门乡", "C25"), ("方正县审计局", "C18"))
+#: the department that gets worse year after year and the township that catches up
+WORSENING = "方正县文化广电和旅游局"
+IMPROVING = "宝兴乡"
+
+
+@lru_cache(maxsize=1)
+def words() -> dict:
+    """The word banks (``words.toml``)."""
+    with open(WORDS_FILE, "rb") as fh:
+        return tomllib.load(fh)
+
+
+def units() -> list[Unit]:
+    return parse_registry(REGISTRY_FILE.read_text(encoding="utf-8"), REGISTRY_FILE.name)
+
+
+# =========================================================================== working days
+
+class Workdays:
+    """Working-day arithmetic over the project's calendar (:mod:`metrics.calendar`).
+
+    Same convention as the scoring engine: the N-th working day *after* a day
+    never counts the day itself.
+    """
+
+    def __init__(self, days: list[dt.date]):
+        self.days = days
+        self._set = frozenset(days)
+
+    @classmethod
+    def for_years(cls, first: int, last: int, con=None) -> "Workdays":
+        """The calendar of ``first - 1`` … ``last + 1``: from ``con`` (a database
+        opened for writing) or else from a private in-memory database."""
+        from metrics.calendar import ensure_calendar, working_days
+
+        own = con is None
+        if own:
+            from data.store import connect
+            con = connect(":memory:")
+        try:
+            ensure_calendar(con, range(first - 1, last + 2))
+            return cls(working_days(con, dt.date(first - 1, 1, 1), dt.date(last + 1, 12, 31)))
+        finally:
+            if own:
+                con.close()
+
+    def is_workday(self, d: dt.date) -> bool:
+        return d in self._set
+
+    def add(self, d: dt.date, n: int) -> dt.date:
+        """The n-th working day after d (n = 0 gives d)."""
+        if n <= 0:
+            return d
+        return self.days[bisect.bisect_right(self.days, d) + n - 1]
+
+    def sub(self, d: dt.date, n: int) -> dt.date:
+        """The n-th working day before d; n = 0 gives the last working day on or before d."""
+        if n == 0:
+            return self.days[bisect.bisect_right(self.days, d) - 1]
+        return self.days[bisect.bisect_left(self.days, d) - n]
+
+    def between(self, rng: random.Random, a: dt.date, b: dt.date) -> dt.date:
+        """A random working day in [a, b] (the last one on or before b if there is none)."""
+        lo, hi = bisect.bisect_left(self.days, a), bisect.bisect_right(self.days, b)
+        if lo >= hi:
+            return self.sub(b, 0)
+        return self.days[rng.randrange(lo, hi)]
+
+
+# =========================================================================== a unit's habits
+
+@dataclass(frozen=True)
+class DemoFile:
+    """One workbook as received by the county."""
+    unit: str
+    year: int
+    file_name: str
+    content: bytes
+    received: dt.date
+    version: int = 1          # 2 for the corrected resubmission
+    tags: tuple[str, ...] = ()  # xls, template, custom, late, very_late, resubmission, returned_first, old_form
+
+    @property
+    def is_xls(self) -> bool:
+        return self.file_name.lower().endswith(".xls")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A unit's habits, kept from year to year (the same clerk fills the form)."""
+    unit: Unit
+    index: int
+    reporter: str
+    phone: str
+    fmt: str              # template | custom | xls
+    date_style: str       # date | iso | slash | cn | dot | compact | mixed
+    fullwidth: bool
+    alias_rate: float
+    channel_sep: str
+    evidence_sep: str
+    no_style: int
+    name_style: int
+    request_level: int
+
+
+def _profile(rng: random.Random, unit: Unit, index: int) -> Profile:
+    w = words()
+    r = rng.random()
+    fmt = "template" if r < 0.5 else ("custom" if r < 0.78 else "xls")
+    heavy = unit.name in ("方正县自然资源局", "方正县住房和城乡建设局", "方正县公安局", "方正县人力资源和社会保障局",
+                          "方正县农业农村局", "方正县生态环境局", "方正县市场监督管理局")
+    return Profile(
+        unit=unit, index=index,
+        reporter=rng.choice(w["surnames"]) + rng.choice(w["given"]),
+        phone=f"0451-57{rng.randint(100000, 999999)}",
+        fmt=fmt,
+        date_style=rng.choice(["date", "date", "date", "iso", "slash", "cn", "dot", "compact", "mixed"]),
+        fullwidth=rng.random() < 0.15,
+        alias_rate=rng.choice([0.0, 0.0, 0.0, 0.1, 0.25]),
+        channel_sep=rng.choice(["、", "、", "、", "，", ";"]),
+        evidence_sep=rng.choice(["\n", "\n", "；", ";"]),
+        no_style=rng.randint(0, 3),
+        name_style=rng.randint(0, 4),
+        request_level=2 if heavy else (1 if unit.unit_type == "乡镇" else rng.choice([0, 0, 1])),
+    )
+
+
+# =========================================================================== the story
+
+@dataclass(frozen=True)
+class Story:
+    """The scripted events of the demonstration county (for the loader, the tests and the summary)."""
+    years: tuple[int, ...]
+    tiers: dict                 # (unit, year) -> 优秀 | 良好 | 合格 | 不合格
+    missing: frozenset          # {(unit, year)}: never sent in
+    late: frozenset             # {(unit, year)}: after the cut-off, within the grace period
+    very_late: tuple            # (unit, year): after the grace period
+    resubmit: tuple             # (unit, year): returned once, corrected version 2
+    old_form: tuple | None      # (unit, year): filled last year's form (last year's 分值)
+    corrected_review: tuple     # (unit, year): a request answer corrected on 复议 (G3)
+    chronic_gaps: tuple         # ((unit, category code), …): never published
+    slow: tuple                 # departments publishing late every year
+    worsening: str
+    improving: str
+    penalty: tuple              # (unit, year): one K1 通报批评
+    returned: frozenset         # (unit, year): returned by the reviewers, not yet resubmitted
+    approved: frozenset         # (unit, year): 已审核 at the end of the build
+
+
+def _story(rng: random.Random, units_: list[Unit], yrs: list[int]) -> Story:
+    names = [u.name for u in units_]
+    towns = [u.name for u in units_ if u.unit_type == "乡镇"]
+    depts = [u.name for u in units_ if u.unit_type == "部门"]
+    worsening = WORSENING if WORSENING in depts else depts[-1]
+    improving = IMPROVING if IMPROVING in towns else towns[-1]
+    special = {worsening, improving}
+    last = yrs[-1]
+    # who is missing or late: never the two scripted units, never two events of one unit
+    spare_d = [d for d in depts if d not in special and d not in SLOW_DEPARTMENTS]
+    spare_t = [t for t in towns if t not in special]
+    rng.shuffle(spare_d)
+    rng.shuffle(spare_t)
+    missing = {(spare_d.pop(), yrs[0]), (spare_d.pop(), last)}
+    if len(yrs) > 2:
+        missing.add((spare_t.pop(), yrs[2]))
+    very_late = (spare_d.pop(), yrs[min(2, len(yrs) - 1)]) if len(yrs) > 2 else (spare_d.pop(), yrs[0])
+    late = set()
+    for y in yrs:
+        if y == very_late[1] and y != yrs[0]:
+            continue
+        late.add((spare_t.pop() if y % 2 else spare_d.pop(), y))
+    resubmit = (spare_t.pop(), yrs[min(1, len(yrs) - 1)])
+    corrected_review = (spare_d.pop(), yrs[min(1, len(yrs) - 1)])
+    old_form = None
+    changed = [y for y in yrs[1:] if scheme_for(y).weights() != scheme_for(y - 1).weights()]
+    if changed:
+        old_form = (spare_d.pop(), changed[0])
+
+    # quality of every unit-year, then grades by rank: one 不合格, a few 合格 and 良好, the rest 优秀
+    base = {n: rng.uniform(0.5, 1.0) for n in names}
+    tiers: dict[tuple[str, int], str] = {}
+    for yi, y in enumerate(yrs):
+        present = [n for n in names if (n, y) not in missing]
+        q = {}
+        for n in present:
+            if n == improving:
+                q[n] = -0.3 + 0.3 * yi
+            elif n == worsening:
+                q[n] = 1.1 - 0.35 * yi
+            else:
+                q[n] = base[n] + 0.06 * yi + rng.gauss(0, 0.08)
+        ranked = sorted(present, key=lambda n: (q[n], names.index(n)))
+        k = min(yi, len(N_PASS) - 1)
+        cuts = [(1, "不合格"), (N_PASS[k], "合格"), (N_GOOD[k], "良好")]
+        i = 0
+        for count, tier in cuts:
+            for n in ranked[i:i + count]:
+                tiers[(n, y)] = tier
+            i += count
+        for n in ranked[i:]:
+            tiers[(n, y)] = "优秀"
+
+    # the reviewers' work: everything of past years approved; this year a third approved, one returned
+    current = [(n, last) for n in names if (n, last) not in missing]
+    good_last = [k for k in current if tiers[k] == "良好" and k[0] not in special and k not in late]
+    penalty = good_last[0] if good_last else current[0]
+    pool = [k for k in current if k != penalty and k not in late]
+    rng.shuffle(pool)
+    returned = {pool[0]}
+    approved = {(n, y) for n in names for y in yrs[:-1] if (n, y) not in missing}
+    approved |= set(pool[1: 1 + len(current) // 3])
+    return Story(years=tuple(yrs), tiers=tiers, missing=frozenset(missing), late=frozenset(late),
+                 very_late=very_late, resubmit=resubmit, old_form=old_form, corrected_review=corrected_review,
+                 chronic_gaps=tuple(g for g in CHRONIC_GAPS if g[0] in names), slow=tuple(d for d in SLOW_DEPARTMENTS
+                                                                                       if d in depts),
+                 worsening=worsening, improving=improving, penalty=penalty, returned=frozenset(returned),
+                 approved=frozenset(approved))
+
+
+# =========================================================================== one unit-year's content
+
+def _short(unit: Unit) -> str:
+    n = unit.name
+    if n.endswith("人民政府办公室"):
+        return "县政府办"
+    return n.replace("方正县", "县", 1) if n.startswith("方正县") else n
+
+
+def _title_for(rng: random.Random, code: str, unit: Unit, year: int, formed: dt.date) -> str:
+    w = words()
+    bank = w["titles"][code]
+    for start, titles in sorted(w.get("titles_from", {}).items()):
+        if year >= int(start) and code in titles:
+            bank = titles[code]
+    fields = {"u": _short(unit), "y": year, "y1": year - 1, "m": formed.month, "q": "一二三四"[(formed.month - 1) // 3],
+              "n": rng.randint(1, 60), "v": rng.choice(w["villages"]), "topic": rng.choice(w["topics"]),
+              "proj": rng.choice(w["projects"]), "doc": rng.choice(w["docs"]), "purchase": rng.choice(w["purchases"])}
+    return rng.choice(bank).format(**fields)
+
+
+def slug(prof: Profile) -> str:
+    return f"{'xz' if prof.unit.unit_type == '乡镇' else 'bm'}{prof.index:02d}"
+
+
+class _Filler:
+    """Fills one unit-year (a :class:`Submission`) from the story."""
+
+    def __init__(self, rng: random.Random, cal: Workdays, story: Story):
+        self.rng, self.cal, self.story = rng, cal, story
+
+    # ---- self-assessment scores
+    def scores(self, prof: Profile, scheme: Scheme, tier: str, bonus: int, extra_loss: int,
+               year_idx: int) -> list[ScoreRow]:
+        rng, w = self.rng, words()
+        site, sl = w["site"], slug(prof)
+        lo, hi = SELF_LOSS[tier]
+        if tier == "优秀":  # the best get better too: fewer points given away year after year
+            hi = max(lo, hi + 2 - year_idx)
+        target = Decimal(max(0, rng.randint(lo, hi) - extra_loss))
+        selfs = [i for i in scheme.indicators if i.type == "self"]
+        deduct: dict[str, Decimal] = {}
+        cap_share = Decimal(1) if tier == "不合格" else Decimal("0.5")
+        amounts = ["0.5", "1", "1", "1", "1.5", "2"] if tier in ("优秀", "良好") else ["1", "1.5", "2", "2", "3"]
+        order = list(selfs)
+        rng.shuffle(order)
+        lost = Decimal(0)
+        guard = 0
+        while lost < target and guard < 400:
+            guard += 1
+            ind = order[guard % len(order)]
+            room = ind.max * cap_share - deduct.get(ind.code, Decimal(0))
+            d = min(Decimal(rng.choice(amounts)), room, target - lost)
+            d = (d * 2).to_integral_value(rounding="ROUND_FLOOR") / 2  # half points, as people score
+            if d <= 0:
+                continue
+            deduct[ind.code] = deduct.get(ind.code, Decimal(0)) + d
+            lost += d
+        out = []
+        for ind in scheme.indicators:
+            if ind.type == "auto":
+                continue
+            if ind.type == "bonus":
+                if bonus:
+                    note = rng.choice(w["bonus"]["notes"]) + (w["bonus"]["second"] if bonus > 1 else "")
+                    ev = [w["bonus"]["evidence"].format(y=scheme.year)]
+                    if bonus > 1:
+                        ev.append(f"{site}/{sl}/{scheme.year}/jyzf.html")
+                    out.append(ScoreRow(ind.code, Decimal(bonus), note, ev, 0))
+                else:
+                    out.append(ScoreRow(ind.code, Decimal(0), rng.choice(["无", "", ""]), [], 0))
+                continue
+            d = deduct.get(ind.code, Decimal(0))
+            if d:
+                note = f"{w['reasons'].get(ind.code, w['reasons']['default'])}，扣{_num(d)}分"
+            else:
+                note = rng.choice(w["full_notes"])
+            ev = []
+            if rng.random() < (0.9 if tier == "优秀" else 0.6):
+                doc = w["evidence_docs"].get(ind.code)
+                if doc and rng.random() < 0.6:
+                    ev.append(doc.format(y=scheme.year))
+                ev.append(f"{site}/{sl}/{scheme.year}/{ind.code.lower()}_{rng.randint(100, 999)}.html")
+            out.append(ScoreRow(ind.code, ind.max - d, note, ev, 0))
+        return out
+
+    # ---- ledger
+    def channels(self, unit: Unit) -> list[str]:
+        if unit.unit_type == "乡镇":
+            opts = [(["政府网站"], 40), (["政府网站", "公开栏"], 28), (["公开栏"], 14), (["政府网站", "政务新媒体"], 13),
+                    (["其他"], 3), (["政府网站", "政务新媒体", "公开栏"], 2)]
+        else:
+            opts = [(["政府网站"], 58), (["政府网站", "政务新媒体"], 30), (["政务新媒体"], 6), (["其他"], 3),
+                    (["政府网站", "公开栏"], 3)]
+        return list(self.rng.choices([o for o, _ in opts], weights=[w for _, w in opts])[0])
+
+    def publish(self, formed: dt.date, late_share: float, *, must: bool = False) -> dt.date | None:
+        rng = self.rng
+        if not must and rng.random() < 0.015:
+            return None  # never published
+        if rng.random() < late_share:
+            lag = rng.randint(21, 50)
+        else:
+            lag = rng.choices(range(0, 21), weights=[4, 10, 10, 9, 8, 7, 6, 6, 5, 5, 4, 4, 3, 3, 3, 2, 2, 2, 2, 2, 1])[0]
+        return self.cal.add(formed, lag)
+
+    def item(self, prof: Profile, code: str, year: int, formed: dt.date, pub: dt.date | None) -> LedgerItem:
+        rng = self.rng
+        title = _title_for(rng, code, prof.unit, year, formed)
+        ch = self.channels(prof.unit) if pub else []
+        url = ""
+        if pub and "政府网站" in ch:
+            url = f"{words()['site']}/{slug(prof)}/{pub:%Y%m}/t{pub:%Y%m%d}_{rng.randint(10000, 99999)}.html"
+        elif pub and "政务新媒体" in ch and rng.random() < 0.7:
+            url = "https://mp.weixin.qq.com/s/" + "".join(
+                rng.choice("abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(22))
+        return LedgerItem(0, "", title, code, formed, pub, ch, url)
+
+    def ledger(self, prof: Profile, scheme: Scheme, received: dt.date, late: float, gaps: list[str]) -> list[LedgerItem]:
+        rng, cal = self.rng, self.cal
+        unit, y = prof.unit, scheme.year
+        required = required_of(scheme, unit)
+        covered = [c for c in required if c not in gaps]
+        optional_pool = {"乡镇": ["C02", "C05", "C11", "C12", "C19", "C06", "C09", "C04"],
+                         "部门": ["C02", "C04", "C05", "C06", "C09", "C11", "C12", "C13", "C14", "C17", "C10", "C08"]}
+        optional = [c for c in optional_pool[unit.unit_type] if c not in required]
+        n = rng.randint(30, 80) if unit.unit_type == "乡镇" else rng.randint(30, 70)
+        last_formed = min(scheme.year_end, received - dt.timedelta(days=1))
+        pub_limit = min(received, scheme.cutoff)
+        items: list[LedgerItem] = []
+
+        def formed_date(code: str, anchor: bool) -> dt.date:
+            if code == "C20":  # the previous year's annual report, due by 31 January
+                return cal.between(rng, dt.date(y, 1, 8), dt.date(y, 1, 28))
+            if code == "C07":
+                return cal.between(rng, dt.date(y, 2, 10), dt.date(y, 4, 20)) if rng.random() < 0.6 else \
+                    cal.between(rng, dt.date(y, 7, 1), dt.date(y, 9, 15))
+            if anchor:
+                return cal.between(rng, dt.date(y, 1, 15), dt.date(y, 10, 31))
+            if rng.random() < 0.07:  # late December: the 20 working days run into the next year
+                return cal.between(rng, dt.date(y, 12, 12), last_formed)
+            return cal.between(rng, dt.date(y, 1, 3), last_formed)
+
+        def add(code: str, anchor: bool) -> None:
+            formed = min(formed_date(code, anchor), last_formed)
+            pub = self.publish(formed, late if not anchor else late * 0.6, must=anchor)
+            if pub is not None and pub > received:
+                pub = None  # still being prepared when the workbook was sent: pending
+            if anchor and (pub is None or pub > pub_limit):
+                pub = cal.add(formed, rng.randint(1, 8))
+            items.append(self.item(prof, code, y, formed, pub))
+
+        for c in covered:
+            add(c, True)
+        weights = [(c, 4) for c in covered] + [(c, 1) for c in optional]
+        caps = {"C20": 1, "C01": 3, "C07": 4, "C16": 2, "C08": 2, "C04": 6, "C14": 4}
+        count: dict[str, int] = {}
+        for it in items:
+            count[it.category] = count.get(it.category, 0) + 1
+        attempts = 0
+        while len(items) < n and attempts < 2000:
+            attempts += 1
+            c = rng.choices([c for c, _ in weights], weights=[w for _, w in weights])[0]
+            if count.get(c, 0) >= caps.get(c, 99):
+                continue
+            count[c] = count.get(c, 0) + 1
+            add(c, False)
+        # a gap category may still appear, but only as an item that never got published
+        for c in gaps:
+            if rng.random() < 0.3:
+                formed = cal.between(rng, dt.date(y, 3, 1), dt.date(y, 10, 31))
+                items.append(self.item(prof, c, y, formed, None))
+        # an item formed in the last days of the previous year (stored, not counted: a warning)
+        if rng.random() < 0.12:
+            formed = cal.between(rng, dt.date(y - 1, 12, 20), dt.date(y - 1, 12, 30))
+            items.append(self.item(prof, rng.choice(covered or required), y, formed, cal.add(formed, rng.randint(2, 10))))
+        items.sort(key=lambda i: i.formed)
+        return items
+
+    # ---- requests
+    def requests(self, prof: Profile, scheme: Scheme, late_share: float, received_file: dt.date,
+                 force_corrected: bool) -> list[RequestRow]:
+        rng, cal = self.rng, self.cal
+        lvl = prof.request_level
+        if lvl == 0:
+            k = rng.choices([0, 1, 2], weights=[6, 3, 1])[0]
+        elif lvl == 1:
+            k = rng.choices([0, 1, 2, 3, 4, 5], weights=[3, 3, 3, 2, 1, 1])[0]
+        else:
+            k = rng.randint(3, 8)
+        if force_corrected:
+            k = max(k, 2)
+        y = scheme.year
+        last = min(scheme.year_end, received_file - dt.timedelta(days=1))
+        dates = sorted(cal.between(rng, dt.date(y, 1, 3), last) for _ in range(k))
+        switch = [r.start for r in scheme.request_rules if scheme.year_start < r.start <= scheme.year_end]
+        if switch and k >= 2 and dates[0] >= switch[0]:
+            # a request received while the old rule (the 2008 条例, 15 working days) still applied
+            dates[0] = cal.between(rng, dt.date(y, 2, 18), switch[0] - dt.timedelta(days=5))
+            dates.sort()
+        out = []
+        abbr = ["FZ", "YSQ", "GK"][prof.index % 3]
+        for i, rec in enumerate(dates, start=1):
+            no = [f"{abbr}-{y}-{i:03d}", f"{y}第{i}号", f"依申请〔{y}〕{i}号", f"{y}{i:03d}"][prof.no_style]
+            applicant = rng.choices(APPLICANT_TYPES, weights=[70, 10, 3, 4, 8, 5])[0]
+            corrected = cal.add(rec, rng.randint(2, 8)) if rng.random() < 0.2 else None
+            extended = rng.random() < 0.1
+            rule = [r for r in scheme.request_rules if r.start <= rec][-1]
+            days = rule.extended_days if extended else rule.days
+            start = corrected or rec
+            if rng.random() < late_share:
+                ans = cal.add(start, days + rng.randint(1, 12))
+            else:
+                ans = cal.add(start, rng.randint(2, days))
+            if corrected and corrected > received_file:
+                corrected = None
+            result = rng.choices(RESULTS, weights=[45, 12, 8, 22, 8, 5])[0]
+            review = ""
+            if ans > received_file:
+                ans, result = None, ""
+            else:
+                r = rng.random()
+                if r < 0.04:
+                    review = "维持"
+                elif r < 0.05:
+                    review = "尚未审结"
+                elif r < 0.055:
+                    review = "其他结果"
+            out.append(RequestRow(0, no, applicant, rec, corrected, extended, ans, result, review))
+        if force_corrected and out:
+            answered = [r for r in out if r.answered]
+            if answered:
+                answered[0].review_result = "纠正"
+                answered[0].result = "不予公开"
+        return out
+
+    # ---- the whole unit-year
+    def fill(self, prof: Profile, scheme: Scheme, year_idx: int, received: dt.date) -> Submission:
+        rng, story = self.rng, self.story
+        key = (prof.unit.name, scheme.year)
+        tier = story.tiers[key]
+        required = required_of(scheme, prof.unit)
+        gaps = [c for u, c in story.chronic_gaps if u == prof.unit.name and c in required]
+        prefer = [c for c in required if c not in ("C01", "C07", "C20") and c not in gaps]
+        k = {"优秀": 0, "良好": 1 if rng.random() < 0.15 else 0, "合格": 1 if rng.random() < 0.6 else 0, "不合格": 2}[tier]
+        gaps += rng.sample(prefer, min(k, len(prefer)))
+        slow = prof.unit.name in story.slow
+        decline = 0.85 ** year_idx
+        if slow:
+            late = 0.45 - 0.03 * year_idx
+        else:
+            late = {"优秀": 0.01, "良好": 0.03, "合格": 0.06, "不合格": 0.15}[tier] * decline
+        bonus = 0
+        if tier == "优秀" and rng.random() < 0.25:
+            bonus = rng.choice([1, 1, 1, 2])
+        # what the timeliness of a slow department costs it anyway (H1), not given away again in self scores
+        scores = self.scores(prof, scheme, tier, bonus, extra_loss=4 if slow else 0, year_idx=year_idx)
+        items = self.ledger(prof, scheme, received, late, gaps)
+        req_late = {"优秀": 0.03, "良好": 0.08, "合格": 0.15, "不合格": 0.3}[tier] * decline
+        reqs = self.requests(prof, scheme, req_late, received, key == story.corrected_review)
+        report_date = self.cal.sub(received, rng.choice([0, 0, 0, 1, 1, 2, 3]))
+        return Submission(prof.unit.name, prof.unit.unit_type, scheme.year, prof.reporter, prof.phone, report_date,
+                          scores, items, reqs)
+
+    def corrected_version(self, prof: Profile, sub: Submission, scheme: Scheme, received2: dt.date,
+                          category: str) -> Submission:
+        """The resubmission: the unit adds the missing category's items and lowers B1 by one point."""
+        rng, cal = self.rng, self.cal
+        v2 = replace(sub, scores=[replace(s) for s in sub.scores], items=list(sub.items), requests=list(sub.requests),
+                     report_date=cal.sub(received2, 1))
+        y = scheme.year
+        for k in range(2):
+            formed = cal.between(rng, dt.date(y, 4 + 3 * k, 1), dt.date(y, 5 + 3 * k, 28))
+            pub = cal.add(formed, rng.randint(2, 9))
+            v2.items.append(LedgerItem(0, "", _title_for(rng, category, prof.unit, y, formed), category, formed, pub,
+                                       ["政府网站"],
+                                       f"{words()['site']}/{slug(prof)}/{pub:%Y%m}/t{pub:%Y%m%d}_{rng.randint(10000, 99999)}.html"))
+        v2.items.sort(key=lambda i: i.formed)
+        for s in v2.scores:
+            if s.code == "B1" and s.score >= 1:
+                s.score = s.score - Decimal(1)
+                s.note = words()["review"]["corrected_b1"]
+                break
+        return v2
+
+
+def required_of(scheme: Scheme, unit: Unit) -> list[str]:
+    """The categories a unit must publish in the scheme's year (its type's plus its own extra ones)."""
+    return list(dict.fromkeys(list(scheme.required[unit.unit_type]) + list(unit.extra_categories)))
+
+
+def _num(v: Decimal) -> str:
+    return format(v.normalize(), "f")
+
+
+def _received_date(rng: random.Random, cal: Workdays, scheme: Scheme, kind: str) -> dt.date:
+    c = scheme.cutoff
+    if kind == "very_late":
+        return cal.add(c, rng.randint(scheme.late_submission_days + 2, scheme.late_submission_days + 9))
+    if kind == "late":
+        return cal.add(c, rng.randint(1, scheme.late_submission_days))
+    k = rng.choices([0, 1, 2, 3, 4, 5, 6, 8, 10, 13], weights=[14, 14, 12, 10, 9, 8, 6, 5, 4, 3])[0]
+    return cal.sub(c, k)
+
+
+def _file_name(prof: Profile, year: int, ext: str, version: int) -> str:
+    u, s = prof.unit.name, _short(prof.unit)
+    base = [f"{u}{year}年政务公开自检自评表", f"{year}年度{s}政务公开自评表", f"附件2：{u}{year}年政务公开工作自评表",
+            f"{s}自评表{year}", f"{u}-{year}政务公开自检自评（{prof.reporter}）"][prof.name_style]
+    if version > 1:
+        base += ["（修改稿）", "_v2", "（更正）", "（修改后）", "-改"][prof.name_style]
+    return base + ext
+
+
+# =========================================================================== the county
+
+def story_of(seed: int = SEED) -> Story:
+    """The scripted events of :func:`generate_county` for ``seed``."""
+    rng = random.Random(seed)
+    us = units()
+    for i, u in enumerate(us, start=1):
+        _profile(rng, u, i)
+    return _story(rng, us, years())
+
+
+def _render_job(job: tuple) -> tuple[bytes, str]:
+    """Render one workbook (in a worker process): its own random generator, so the bytes
+    do not depend on which process renders it or in which order."""
+    from demo.render import render
+
+    render_seed, prof, sub, year, fmt, printed_year = job
+    return render(random.Random(render_seed), prof, sub, scheme_for(year), fmt, scheme_for(printed_year))
+
+
+def _render_all(jobs: list[tuple], workers: int | None) -> list[tuple[bytes, str]]:
+    """Render every job, on up to ``workers`` processes (default: the machine's cores, at most 4)."""
+    import os
+
+    n = workers if workers is not None else min(4, os.cpu_count() or 1)
+    if n <= 1 or len(jobs) < 8:
+        return [_render_job(j) for j in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: the caller may hold a database connection and its threads; a fresh interpreter is safe
+    with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_render_job, jobs, chunksize=max(1, len(jobs) // (4 * n))))
+
+
+def generate_county(seed: int = SEED, progress: Callable[[str], None] | None = None,
+                    cal: Workdays | None = None, workers: int | None = None) -> list[DemoFile]:
+    """Every workbook the demonstration county's units sent in, first … last scheme year.
+
+    Deterministic for ``seed`` (whatever ``workers``, the number of rendering processes).
+    Ordered by year, then unit (registry order), then version.
+    """
+    rng = random.Random(seed)
+    us = units()
+    yrs = years()
+    cal = cal or Workdays.for_years(yrs[0], yrs[-1])
+    profiles = [_profile(rng, u, i) for i, u in enumerate(us, start=1)]
+    story = _story(rng, us, yrs)
+    filler = _Filler(rng, cal, story)
+    jobs: list[tuple] = []
+    meta: list[tuple] = []  # (unit, year, file name, received, version, tags) of each job
+
+    def job(prof: Profile, sub: Submission, y: int, fmt: str, printed: int, received: dt.date, version: int,
+            tags: list[str]) -> None:
+        ext = ".xls" if fmt == "xls" else ".xlsx"
+        jobs.append((f"{seed}:{prof.unit.name}:{y}:{version}", prof, sub, y, fmt, printed))
+        meta.append((prof.unit.name, y, _file_name(prof, y, ext, version), received, version, tuple(tags + [fmt])))
+
+    for yi, y in enumerate(yrs):
+        scheme = scheme_for(y)
+        for prof in profiles:
+            key = (prof.unit.name, y)
+            if key in story.missing:
+                continue
+            kind = "very_late" if key == story.very_late else ("late" if key in story.late else "normal")
+            received = _received_date(rng, cal, scheme, kind)
+            sub = filler.fill(prof, scheme, yi, received)
+            printed = y - 1 if key == story.old_form else y
+            fmt = prof.fmt
+            if fmt == "xls" and yi >= 3 and prof.index % 2 == 0:
+                fmt = "custom"  # the office got a newer Excel
+            if key == story.old_form:
+                fmt = "xls" if fmt == "xls" else "custom"  # last year's home-made form, with last year's 分值
+            tags = [kind] if kind != "normal" else []
+            if key == story.resubmit:
+                # v1 misses a required category the reviewer will point out
+                drop = next(c for c in reversed(required_of(scheme, prof.unit)) if c not in ("C01", "C07", "C20"))
+                v1 = replace(sub, items=[i for i in sub.items if i.category != drop])
+                job(prof, v1, y, fmt, printed, received, 1, tags + ["returned_first"])
+                received2 = cal.add(received, rng.randint(3, 6))
+                v2 = filler.corrected_version(prof, v1, scheme, received2, drop)
+                job(prof, v2, y, fmt, printed, received2, 2, tags + ["resubmission"])
+                continue
+            job(prof, sub, y, fmt, printed, received, 1, tags + (["old_form"] if key == story.old_form else []))
+    if progress:
+        progress(f"  生成 {yrs[0]}–{yrs[-1]} 年度各单位自评表（{len(jobs)} 份）…")
+    rendered = _render_all(jobs, workers)
+    return [DemoFile(unit, y, name, content, received, version, tags)
+            for (unit, y, name, received, version, tags), (content, _ext) in zip(meta, rendered)]

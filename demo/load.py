@@ -1,0 +1,201 @@
+"""Loading the demonstration county into a new database through the normal code paths.
+
+:func:`build_demo` marks the database as a demo, loads the registry, ingests
+every generated workbook as an upload would (:func:`data.ingest.ingest_bytes`),
+plays the reviewers' part through :mod:`data.review` (returns, score
+adjustments with reasons, one K1 penalty, approvals), creates the
+demonstration accounts and runs the steps of :data:`demo.steps.AFTER_LOAD`.
+Every write is dated at its historical time with :func:`data.store.as_of`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+from decimal import Decimal
+from typing import Callable
+
+from data.ingest import ACCEPTED, ingest_bytes
+from data.registry import load_units
+from data.review import set_penalties, set_review_score, set_status
+from data.store import mark_demo, transaction
+from data.users import create_user
+from demo import steps as demo_steps
+from demo.accounts import REVIEWER, STAFF_ACCOUNTS, UNIT_PASSWORD, unit_account
+from demo.generate import SEED, DemoFile, Workdays, generate_county, required_of, story_of, units, words
+from metrics.calendar import ensure_calendar
+from core.scheme import load_catalogue, scheme_for, years
+
+DEMO_ACTOR = "演示数据"
+#: how many reviewer score adjustments the demo shows (spread over the years)
+N_ADJUSTMENTS = 7
+
+
+def build_demo(con, progress: Callable[[str], None] | None = None, seed: int = SEED,
+               files: list[DemoFile] | None = None, after_load: list | None = None) -> dict:
+    """Load the demonstration county into ``con`` (a new, empty database). Returns a summary dict.
+
+    ``files`` may pass the result of ``generate_county(seed)`` when the caller already has it;
+    ``after_load`` replaces :data:`demo.steps.AFTER_LOAD`. Keys of the summary: units, files, xls,
+    outcomes ({outcome: count}), problems (files not accepted, expected empty), warnings,
+    submissions, approved, returned, adjustments, penalty, missing, resubmitted, late, accounts
+    ({name: (role, password)}), unit_accounts ({unit name: account name}), steps, seconds.
+    """
+    say = progress or (lambda s: None)
+    t0 = time.monotonic()
+    if con.execute("SELECT count(*) FROM units").fetchone()[0] or con.execute("SELECT count(*) FROM users").fetchone()[0]:
+        raise ValueError("演示数据只能装入新建的空数据库")
+    with transaction(con):
+        mark_demo(con)  # before any demo content: no demo row ever sits in an unmarked database
+    yrs = years()
+    ensure_calendar(con)
+    cal = Workdays.for_years(yrs[0], yrs[-1], con)
+    us = units()
+    accounts = {u.name: unit_account(i) for i, u in enumerate(us, start=1)}
+    story = story_of(seed)
+    ctx = demo_steps.DemoContext(seed=seed, story=story, calendar=cal, files=[], unit_accounts=accounts,
+                                 reviewer=REVIEWER, say=say)
+    rng = ctx.rng("load")
+    setup_day = cal.sub(scheme_for(yrs[0]).year_end - dt.timedelta(days=20), 0)
+    with ctx.at(setup_day, rng):
+        load_units(con, us, actor=DEMO_ACTOR)
+    say(f"已导入单位名录：{len(us)} 个单位")
+
+    files = files if files is not None else generate_county(seed, progress=say, cal=cal)
+    ctx.files = files
+    say(f"已生成 {len(files)} 份自评表（{sum(f.is_xls for f in files)} 份 .xls），开始逐份导入…")
+    outcomes, problems, warnings = _ingest_all(con, ctx, rng, files, say)
+    current = {(u, y): (sid, rec) for u, y, sid, rec in con.execute(
+        """SELECT unit, year, arg_max(id, version), arg_max(received, version) FROM submissions GROUP BY ALL""").fetchall()}
+    adjustments = _adjust_scores(con, ctx, rng, current)
+    _penalty(con, ctx, rng, current)
+    n_approved, n_returned = _decide_all(con, ctx, rng, current)
+
+    with ctx.at(setup_day, rng):
+        for name, role, pw in STAFF_ACCOUNTS:
+            create_user(con, name, role, pw, demo=True, actor=DEMO_ACTOR)
+        for unit, name in accounts.items():
+            create_user(con, name, "unit", UNIT_PASSWORD, unit=unit, demo=True, actor=DEMO_ACTOR)
+
+    ctx.summary["steps"] = []
+    for step in (demo_steps.AFTER_LOAD if after_load is None else after_load):
+        step(con, ctx)
+
+    return {
+        **ctx.summary,
+        "units": len(us),
+        "files": len(files),
+        "xls": sum(f.is_xls for f in files),
+        "outcomes": outcomes,
+        "problems": problems,
+        "warnings": warnings,
+        "submissions": len(current),
+        "approved": n_approved,
+        "returned": n_returned,
+        "adjustments": adjustments,
+        "penalty": story.penalty,
+        "missing": sorted(story.missing, key=lambda k: k[1]),
+        "resubmitted": story.resubmit,
+        "late": sorted(story.late | {story.very_late}, key=lambda k: k[1]),
+        "accounts": {**{n: (r, pw) for n, r, pw in STAFF_ACCOUNTS},
+                     **{name: ("unit", UNIT_PASSWORD) for name in accounts.values()}},
+        "unit_accounts": accounts,
+        "seconds": round(time.monotonic() - t0, 1),
+    }
+
+
+def _ingest_all(con, ctx, rng: random.Random, files: list[DemoFile], say) -> tuple[dict, list, int]:
+    order = sorted(range(len(files)), key=lambda i: (files[i].year, files[i].received, i))
+    outcomes: dict[str, int] = {}
+    problems: list[str] = []
+    warnings = 0
+    for n, i in enumerate(order, start=1):
+        f = files[i]
+        if f.version > 1:  # the reviewer returned version 1 before the unit sent the corrected one
+            with ctx.at(ctx.calendar.sub(f.received, 1), rng):
+                set_status(con, f.unit, f.year, "return", _return_comment(con, f), ctx.reviewer)
+        with ctx.at(f.received, rng):
+            res = ingest_bytes(con, f.file_name, f.content, received=f.received, actor=ctx.unit_accounts.get(f.unit),
+                               today=f.received)
+        outcomes[res.outcome] = outcomes.get(res.outcome, 0) + 1
+        if res.outcome != ACCEPTED:
+            problems.append(f"{f.file_name}: {res.outcome}: " + "；".join(
+                f"{x.location} {x.message}" for x in res.report.errors[:3]))
+            continue
+        warnings += len(res.report.warnings)
+        if n % 25 == 0:
+            say(f"  已导入 {n}/{len(files)} 份")
+    return outcomes, problems, warnings
+
+
+def _adjust_scores(con, ctx, rng: random.Random, current: dict) -> int:
+    """Reviewer adjustments (absolute scores, with the reason the unit sees), before any approval."""
+    w = words()
+    story = ctx.story
+    names = [u.name for u in units()]
+    candidates = sorted((k for k in current if k not in story.returned and k != story.penalty),
+                        key=lambda k: (k[1], names.index(k[0])))
+    rng.shuffle(candidates)
+    done = 0
+    for k in candidates:
+        if done >= N_ADJUSTMENTS:
+            break
+        sid, rec = current[k]
+        rows = con.execute("SELECT code, score FROM self_scores WHERE submission_id = ? ORDER BY code", [sid]).fetchall()
+        scheme = scheme_for(k[1])
+        j1 = next((sc for c, sc in rows if c == "J1"), None)
+        if j1 is not None and j1 >= 2:
+            code, new, reason = "J1", j1 - 1, w["review"]["bonus_adjust"]
+        else:
+            full = [(c, sc) for c, sc in rows if scheme.indicator(c).type == "self" and sc == scheme.indicator(c).max
+                    and scheme.indicator(c).max >= 2]
+            if not full:
+                continue
+            code, sc = rng.choice(full)
+            new = sc - Decimal(1)
+            reason = w["review"]["adjust"].format(reason=w["reasons"].get(code, w["review"]["adjust_default"]))
+        with ctx.at(ctx.calendar.add(rec, rng.randint(3, 8)), rng):
+            set_review_score(con, sid, code, new, reason, ctx.reviewer)
+        done += 1
+    return done
+
+
+def _penalty(con, ctx, rng: random.Random, current: dict) -> None:
+    unit, year = ctx.story.penalty
+    _, rec = current[(unit, year)]
+    with ctx.at(ctx.calendar.add(rec, 6), rng):
+        set_penalties(con, unit, year, 1, False, words()["review"]["k1"].format(y=year), ctx.reviewer)
+
+
+def _decide_all(con, ctx, rng: random.Random, current: dict) -> tuple[int, int]:
+    story = ctx.story
+    names = [u.name for u in units()]
+    n_approved = n_returned = 0
+    for k in sorted(current, key=lambda k: (k[1], names.index(k[0]))):
+        _, rec = current[k]
+        if k in story.returned:
+            with ctx.at(ctx.calendar.add(rec, rng.randint(3, 8)), rng):
+                set_status(con, k[0], k[1], "return", rng.choice(words()["review"]["return_comments"]), ctx.reviewer)
+            n_returned += 1
+        elif k in story.approved:
+            with ctx.at(ctx.calendar.add(rec, rng.randint(10, 25)), rng):
+                set_status(con, k[0], k[1], "approve", None, ctx.reviewer)
+            n_approved += 1
+    return n_approved, n_returned
+
+
+def _return_comment(con, f: DemoFile) -> str:
+    """The reviewer's comment on version 1 of the resubmitted workbook (read back from the store)."""
+    w = words()["review"]
+    cat = load_catalogue()
+    unit = next(u for u in units() if u.name == f.unit)
+    required = required_of(scheme_for(f.year), unit)
+    sid = con.execute("SELECT max(id) FROM submissions WHERE unit = ? AND year = ?", [f.unit, f.year]).fetchone()[0]
+    have = {r[0] for r in con.execute(
+        "SELECT DISTINCT category FROM ledger_items WHERE submission_id = ? AND published IS NOT NULL", [sid]).fetchall()}
+    missing = [cat.by_code(c).name for c in required if c not in have]
+    parts = []
+    if missing:
+        parts.append(w["resubmit_missing"].format(categories="、".join(missing)))
+    parts.append(w["resubmit_b1"])
+    return "；".join(parts) + w["resubmit_tail"]
