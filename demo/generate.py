@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Callable
 
 from data.registry import Unit, parse_registry
-from data.validate import LedgerItem, RequestRow, ScoreRow, Submission
+from core.scheme import Scheme, scheme_for, years
 from core.vocab import APPLICANT_TYPES, RESULTS
-from core.scheme import Scheme, load_catalogue, scheme_for, years
+from data.validate import LedgerItem, RequestRow, ScoreRow, Submission
 
 HERE = Path(__file__).resolve().parent
 REGISTRY_FILE = HERE / "fangzheng-units.csv"

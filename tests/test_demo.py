@@ -57,22 +57,6 @@ def test_registry_and_words_are_data_files_of_the_package(units):
     assert len(w["surnames"]) > 20 and set(w["titles"]) >= {f"C{i:02d}" for i in range(1, 31)}
 
 
-def test_nothing_below_imports_demo():
-    """data and metrics never import demo (lazy imports included)."""
-    import ast
-
-    for pkg in ("data", "metrics"):
-        for f in (ROOT / pkg).rglob("*.py"):
-            tree = ast.parse(f.read_text(encoding="utf-8"))
-            for node in ast.walk(tree):
-                names = []
-                if isinstance(node, ast.Import):
-                    names = [a.name for a in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.module:
-                    names = [node.module]
-                assert not any(n == "demo" or n.startswith("demo.") for n in names), f"{f} imports {names}"
-
-
 def test_working_days_are_the_projects_calendar():
     """The generator's calendar is metrics.calendar's: National Day week and its make-up Saturday."""
     from metrics.calendar import add_workdays, ensure_calendar
