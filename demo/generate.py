@@ -602,14 +602,16 @@ def _render_all(jobs: list[tuple], workers: int | None) -> list[tuple[bytes, str
     """Render every job, on up to ``workers`` processes (default: the machine's cores, at most 4)."""
     import os
 
-    n = workers if workers is not None else min(4, os.cpu_count() or 1)
-    if n <= 1 or len(jobs) < 8:
-        return [_render_job(j) for j in jobs]
     import multiprocessing
+
+    n = workers if workers is not None else min(4, os.cpu_count() or 1)
+    if n <= 1 or len(jobs) < 8 or "fork" not in multiprocessing.get_all_start_methods():
+        return [_render_job(j) for j in jobs]
     from concurrent.futures import ProcessPoolExecutor
 
-    # spawn: the caller may hold a database connection and its threads; a fresh interpreter is safe
-    with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn")) as pool:
+    # fork: the workers only render (openpyxl, xlwt) and never touch the caller's database
+    # connection; spawn would re-run the caller's main script in every worker
+    with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork")) as pool:
         return list(pool.map(_render_job, jobs, chunksize=max(1, len(jobs) // (4 * n))))
 
 
