@@ -48,3 +48,4 @@ bench: $(VENV)/.dev-installed
 	$(PY) -m bench.bench_ingest
 	$(PY) -m bench.bench_scoring
 	$(PY) -m bench.bench_pages
+	$(PY) -m bench.bench_demo

@@ -18,6 +18,7 @@ import streamlit as st
 
 from core.scheme import years as scheme_years
 from dashboard import common
+from dashboard.text import md
 from data.store import is_demo
 
 HERE = Path(__file__).resolve().parent

@@ -59,7 +59,12 @@ def build_demo(con, progress: Callable[[str], None] | None = None, seed: int = S
     setup_day = cal.sub(scheme_for(yrs[0]).year_end - dt.timedelta(days=20), 0)
     with ctx.at(setup_day, rng):
         load_units(con, us, actor=DEMO_ACTOR)
-    say(f"已导入单位名录：{len(us)} 个单位")
+        # the accounts exist before anybody uploads or reviews
+        for name, role, pw in STAFF_ACCOUNTS:
+            create_user(con, name, role, pw, demo=True, actor=DEMO_ACTOR)
+        for unit, name in accounts.items():
+            create_user(con, name, "unit", UNIT_PASSWORD, unit=unit, demo=True, actor=DEMO_ACTOR)
+    say(f"已导入单位名录：{len(us)} 个单位；已建演示账号 {len(STAFF_ACCOUNTS) + len(accounts)} 个")
 
     files = files if files is not None else generate_county(seed, progress=say, cal=cal)
     ctx.files = files
@@ -70,12 +75,6 @@ def build_demo(con, progress: Callable[[str], None] | None = None, seed: int = S
     adjustments = _adjust_scores(con, ctx, rng, current)
     _penalty(con, ctx, rng, current)
     n_approved, n_returned = _decide_all(con, ctx, rng, current)
-
-    with ctx.at(setup_day, rng):
-        for name, role, pw in STAFF_ACCOUNTS:
-            create_user(con, name, role, pw, demo=True, actor=DEMO_ACTOR)
-        for unit, name in accounts.items():
-            create_user(con, name, "unit", UNIT_PASSWORD, unit=unit, demo=True, actor=DEMO_ACTOR)
 
     ctx.summary["steps"] = []
     for step in (demo_steps.AFTER_LOAD if after_load is None else after_load):

@@ -293,6 +293,11 @@ def _custom_grids(rng: random.Random, prof: Profile, f: Submission, scheme: Sche
     out = [grids[i] for i in order]
     if rng.random() < 0.2:
         out.append(Grid("Sheet1"))
+    for name, rows in _extra_sheets(rng, prof, f, scheme):
+        g = Grid(name)
+        for r, values in enumerate(rows):
+            g.row(r, list(values))
+        out.append(g)
     return out
 
 
@@ -400,6 +405,14 @@ def _template_xlsx(rng: random.Random, prof: Profile, f: Submission, scheme: Sch
                _date_value(it.published, style, rng, False), "、".join(it.channels) or None, it.url or None]
         for c, v in enumerate(row, start=1):
             ws.cell(r, c).value = v
+    for name, rows in _extra_sheets(rng, prof, f, scheme):
+        at = len(wb.sheetnames)
+        if name in wb.sheetnames:
+            at = wb.sheetnames.index(name)
+            wb.remove(wb[name])
+        extra = wb.create_sheet(name, at)
+        for values in rows:
+            extra.append(list(values))
     ws = wb[SHEET_REQUESTS]
     for n, q in enumerate(f.requests, start=1):
         r = FIRST_DATA_ROW + n - 1
@@ -408,6 +421,19 @@ def _template_xlsx(rng: random.Random, prof: Profile, f: Submission, scheme: Sch
         for c, v in enumerate(row, start=1):
             ws.cell(r, c).value = v
     return workbook_bytes(wb)
+
+
+def _extra_sheets(rng: random.Random, prof: Profile, sub: Submission, scheme: Scheme) -> list[tuple[str, list]]:
+    """The sheets of :data:`demo.steps.EXTRA_SHEETS` for this workbook (each function with its own
+    generator, drawn from ``rng`` only when there are such functions)."""
+    from demo.steps import EXTRA_SHEETS
+
+    out = []
+    for fn in EXTRA_SHEETS:
+        got = fn(random.Random(rng.getrandbits(64)), prof.unit, sub, scheme)
+        if got is not None:
+            out.append(got)
+    return out
 
 
 def render(rng: random.Random, prof: Profile, sub: Submission, scheme: Scheme, fmt: str,

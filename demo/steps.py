@@ -10,6 +10,16 @@ demonstration database is built in a new file, so nothing is left half-done.
 
 To add a step, write ``def my_step(con, ctx): ...`` in its own module of
 ``demo`` and append it to :data:`AFTER_LOAD` below.
+
+Content that belongs *in the workbooks* (so that it goes through the reader and
+the validator like a real upload) is added by the functions of
+:data:`EXTRA_SHEETS`: called for every generated workbook as
+``fn(rng, unit, submission, scheme)`` (``unit`` a :class:`data.registry.Unit`,
+``submission`` the :class:`data.validate.Submission` being rendered), each
+returns ``(sheet name, rows)`` — rows are lists of cell values, ``None`` for an
+empty cell — or ``None`` for no sheet. The renderer adds the sheet (replacing a
+sheet of that name the official template may already have). ``rng`` is the
+function's own generator: adding a function changes nothing else in the county.
 """
 from __future__ import annotations
 
@@ -52,6 +62,10 @@ class DemoContext:
 
 
 Step = Callable[[object, DemoContext], None]
+SheetStep = Callable[[random.Random, object, object, object], "tuple[str, list[list]] | None"]
 
 #: the steps run after the county is loaded, in order
 AFTER_LOAD: list[Step] = []
+
+#: functions adding a sheet to every generated workbook (see above), in order
+EXTRA_SHEETS: list[SheetStep] = []

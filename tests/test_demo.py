@@ -471,3 +471,34 @@ def test_working_demo_accounts_checks_each_password(tmp_path):
     con.execute("UPDATE users SET active = false WHERE name = 'unit01'")
     assert [a["name"] for a in working_demo_accounts(con)] == ["admin", "lingdao"]
     con.close()
+
+
+# =========================================================================== the hook for sheets in the workbooks
+
+def test_extra_sheet_hook_adds_a_sheet_and_changes_nothing_else(monkeypatch):
+    import random
+
+    from demo import generate as g
+    from demo import render as r
+    from demo import steps
+
+    scheme = scheme_for(2019)
+    unit = g.units()[0]
+    prof = g._profile(random.Random(1), unit, 1)
+    sub = g._Filler(random.Random(2), Workdays.for_years(2019, 2019), story_of(SEED)).fill(
+        prof, scheme, 0, dt.date(2020, 1, 8))
+    plain = {fmt: r.render(random.Random(3), prof, sub, scheme, fmt) for fmt in ("template", "custom", "xls")}
+
+    def annual(rng, u, s, sch):
+        return "年报数据", [["项目", "数量"], ["主动公开", len(s.items)], ["单位", u.name]]
+
+    monkeypatch.setattr(steps, "EXTRA_SHEETS", [annual])
+    for fmt, (content, ext) in plain.items():
+        with_sheet, ext2 = r.render(random.Random(3), prof, sub, scheme, fmt)
+        assert ext2 == ext
+        a, b = read_workbook("a" + ext, content), read_workbook("b" + ext2, with_sheet)
+        grid = b.sheet("年报数据").grid
+        assert [str(v) for v in grid[1][:2]] in (["主动公开", str(len(sub.items))], ["主动公开", f"{len(sub.items)}.0"])
+        assert grid[2][1] == unit.name
+        for name in ("单位信息", "自评打分", "主动公开台账", "依申请公开台账"):
+            assert a.sheet(name).grid == b.sheet(name).grid, (fmt, name)
