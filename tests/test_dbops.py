@@ -205,7 +205,7 @@ def test_a_page_run_releases_the_file_when_it_ends(app_db, monkeypatch):
             time.sleep(0.05)
         assert m.active == 0 and not m.is_open
         # another process may now write
-        r = cli("data", "units", "load", ROOT / "data" / "demo" / "fangzheng-units.csv", "--db", app_db,
+        r = cli("data", "units", "load", ROOT / "demo" / "fangzheng-units.csv", "--db", app_db,
                 env_extra={"GONGKAI_DB_WAIT": "0.3"})
         assert r.returncode == 0, r.stderr
     finally:
