@@ -60,10 +60,10 @@ def check_workbook(con: duckdb.DuckDBPyConnection, file_name: str, content: byte
     return c.sub, c.report
 
 
-def _approved_error(unit: str, year: int):
+def _approved_error(unit: str, year: int, cell: str | None = None):
     return error("submission_approved",
                  f"{unit} {year}年度的自评材料已审核通过（已审核），不能再上传新版本；"
-                 f"如需修改，请联系考核组“重新打开”后再上传", "单位信息")
+                 f"如需修改，请联系考核组“重新打开”后再上传", "单位信息", cell)
 
 
 def _state(con, unit: str, year: int) -> tuple[int | None, int, str | None, str | None]:
@@ -202,7 +202,8 @@ def _decide(con, file_name: str, content: bytes, sub: Submission | None, report:
         res.unit, res.year = sub.unit, sub.year
     foreign = only_unit is not None and sub is not None and sub.unit is not None and sub.unit != only_unit
     if foreign:
-        report.add(error("unit_not_allowed", f"本账号只能上报“{only_unit}”的自评表，此文件是“{sub.unit}”的", "单位信息"))
+        report.add(error("unit_not_allowed", f"本账号只能上报“{only_unit}”的自评表，此文件是“{sub.unit}”的", "单位信息",
+                         sub.unit_cell))
     if only_unit is not None and (foreign or res.unit is None):
         # a unit account's attempt belongs to its own unit's history, never to another unit's
         res.unit = only_unit
@@ -214,13 +215,13 @@ def _decide(con, file_name: str, content: bytes, sub: Submission | None, report:
         # everything wrong is reported at once: a unit fixing its errors should not learn
         # only afterwards that the submission is locked
         if _state(con, sub.unit, sub.year)[3] == Status.APPROVED:
-            report.add(_approved_error(sub.unit, sub.year))
+            report.add(_approved_error(sub.unit, sub.year, sub.unit_cell))
     if report.ok:
         cur_id, cur_version, cur_sha, status = _state(con, sub.unit, sub.year)
         if cur_sha == sha:
             res.outcome, res.version, res.submission_id = UNCHANGED, cur_version, cur_id
         elif status == Status.APPROVED:
-            report.add(_approved_error(sub.unit, sub.year))
+            report.add(_approved_error(sub.unit, sub.year, sub.unit_cell))
         else:
             sid = _store(con, sub, file_name, content, sha, received, actor, report, cur_version + 1, status)
             res.outcome, res.version, res.submission_id = ACCEPTED, cur_version + 1, sid

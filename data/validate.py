@@ -108,6 +108,7 @@ class Submission:
     reporter: str = ""
     phone: str = ""
     report_date: dt.date | None = None
+    unit_cell: str | None = None  # where 单位名称's value is (e.g. "B2"), for messages about the unit
     scores: list[ScoreRow] = field(default_factory=list)
     items: list[LedgerItem] = field(default_factory=list)
     requests: list[RequestRow] = field(default_factory=list)
@@ -172,7 +173,7 @@ def check_info(sheet: Sheet, ctx: Context, sub: Submission) -> Iterator[Issue]:
         if unit is None:
             yield error("unit_unknown", f"单位名称“{clean_text(values['单位名称'])}”不在单位名录中，请按名录填写全称", S_INFO, cells["单位名称"])
         else:
-            sub.unit, sub.unit_type = unit.name, unit.unit_type
+            sub.unit, sub.unit_type, sub.unit_cell = unit.name, unit.unit_type, cells["单位名称"]
     if "单位类型" in found and not empty("单位类型"):
         typ = UNIT_TYPE_ALIASES.get(norm_key(values["单位类型"], label=False))
         if typ is None:

@@ -249,7 +249,7 @@ def test_approved_submission_refuses_uploads_until_reopened(con, received):
     before = snapshot(con)
     res = ingest_bytes(con, "v2.xlsx", changed_workbook(), received=received)
     assert res.outcome == REJECTED
-    assert [(i.code, i.location) for i in res.report.errors] == [("submission_approved", "单位信息")]
+    assert [(i.code, i.location) for i in res.report.errors] == [("submission_approved", "单位信息!B2")]
     msg = res.report.errors[0].message
     assert "已审核" in msg and "重新打开" in msg and UNIT in msg and "2019" in msg
     assert_only_logs_grew(before, snapshot(con))
@@ -283,6 +283,8 @@ def test_a_unit_account_may_only_upload_its_own_unit(con, received):
     before = snapshot(con)
     res = ingest_bytes(con, "a.xlsx", workbook(), received=received, only_unit=TOWN)
     assert res.outcome == REJECTED and res.report.errors[0].code == "unit_not_allowed"
+    # located where the unit's name is written (单位信息 B2), not just the sheet
+    assert (res.report.errors[0].sheet, res.report.errors[0].cell) == ("单位信息", "B2")
     assert_only_logs_grew(before, snapshot(con))
     assert ingest_bytes(con, "a.xlsx", workbook(), received=received, only_unit=UNIT).outcome == ACCEPTED
 
