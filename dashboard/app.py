@@ -17,15 +17,17 @@ from pathlib import Path
 import streamlit as st
 
 from core.scheme import years as scheme_years
-from dashboard import common
+from dashboard import common, zh
 from dashboard.text import md
 from data.store import is_demo
 
 HERE = Path(__file__).resolve().parent
 PAGES = HERE / "app_pages"
 
+# "auto": the sidebar is open on a desktop screen and collapsed on a phone
 st.set_page_config(page_title="政务公开年度考核分析平台", page_icon=":material/assignment:", layout="wide",
-                   initial_sidebar_state="expanded")
+                   initial_sidebar_state="auto")
+zh.install()  # Streamlit's own English words in Chinese, and the app's style sheet
 
 con = common.db()  # opens the database and fills the working-day calendar once
 user = common.refresh_user(con)
@@ -44,6 +46,32 @@ def _page(file: str, title: str, icon: str, url: str, default: bool = False):
 
 ALL_URLS = ("upload", "my_results", "review_queue", "review_unit", "appeals", "year_close", "batch_import",
             "overview", "scorecard", "timeliness", "coverage", "trends", "admin")
+
+KNOWN_URLS = {"", "start", "login", *ALL_URLS}
+
+
+def unknown_address() -> str | None:
+    """The last part of a mistyped address (``/scorcard``), else None. Streamlit then runs the
+    default page and would say so in English; the router says it in Chinese instead."""
+    from urllib.parse import unquote, urlparse
+
+    try:
+        url = st.context.url
+    except Exception:  # pragma: no cover - outside a browser session (tests)
+        return None
+    if not url:
+        return None
+    path = unquote(urlparse(url).path)
+    base = "/" + (st.get_option("server.baseUrlPath") or "").strip("/")
+    if base != "/" and path.startswith(base):
+        path = path[len(base):]
+    last = path.strip("/").rsplit("/", 1)[-1]
+    return last if last not in KNOWN_URLS else None
+
+
+if (bad := unknown_address()) is not None:
+    st.warning(f"页面地址“/{md(bad)}”不存在，已为您打开" + ("首页。请从左侧菜单选择页面。" if user else "登录页。"),
+               icon=":material/link_off:")
 
 if user is None:
     # every page address leads to the login form (a bookmarked page opens after signing in)

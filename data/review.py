@@ -40,6 +40,8 @@ ACTIONS = {
     "approve": (Status.PENDING, Status.APPROVED, "审核通过"),
     "return": (Status.PENDING, Status.RETURNED, "退回"),
     "reopen": (Status.APPROVED, Status.PENDING, "重新打开"),
+    # a mistaken 退回 is undone (the unit need not upload again); the reason is required
+    "unreturn": (Status.RETURNED, Status.PENDING, "撤销退回"),
 }
 ACTION_LABEL = {k: v[2] for k, v in ACTIONS.items()}
 #: audit actions that are reviewer decisions (shown in the submission history)
@@ -270,7 +272,8 @@ def set_status(con: duckdb.DuckDBPyConnection, unit: str, year: int, action: str
     """Move a unit-year through the workflow; returns the new status.
 
     approve: 待审核 → 已审核; return: 待审核 → 已退回 (``comment`` required; the
-    unit sees it); reopen: 已审核 → 待审核.
+    unit sees it); reopen: 已审核 → 待审核; unreturn: 已退回 → 待审核 (a mistaken
+    退回 undone, ``comment`` required).
     """
     if action not in ACTIONS:
         raise ReviewError(f"未知操作“{action}”（应为 {'、'.join(ACTIONS)}）")
@@ -290,6 +293,8 @@ def set_status(con: duckdb.DuckDBPyConnection, unit: str, year: int, action: str
         raise ReviewError(f"{unit} {year}年度当前状态为“{cur}”，不能{label}（只有“{need}”的材料可以{label}）")
     if action == "return" and not comment:
         raise ReviewError("退回时必须填写退回意见，说明需要单位修改什么（单位会看到这条意见）")
+    if action == "unreturn" and not comment:
+        raise ReviewError("撤销退回时必须填写原因（例如：误退回，材料无需修改）；单位和操作日志都会看到这条原因")
     with transaction(con):
         con.execute("""INSERT INTO workflow (unit, year, status, comment, updated_by, updated_at)
                        VALUES (?,?,?,?,?, coalesce(?, now()))

@@ -312,3 +312,19 @@ def test_indicator_sheet_and_evidence_links(con, sub):
     assert rv.evidence_links(["http://a/b", " 文件.pdf ", "", "www.x.gov.cn/p"]) == [
         ("http://a/b", "http://a/b"), ("文件.pdf", None), ("www.x.gov.cn/p", "http://www.x.gov.cn/p")]
     assert ro.indicator_sheet(con, 2019, TOWN).empty
+
+
+def test_a_mistaken_return_is_undone_with_a_reason(con, sub):
+    # only a returned unit-year can be un-returned
+    with pytest.raises(ReviewError, match="只有“已退回”的材料可以撤销退回"):
+        rv.set_status(con, UNIT, 2019, "unreturn", "误退回", REV)
+    rv.return_submission(con, UNIT, 2019, "B1 缺佐证", REV)
+    with pytest.raises(ReviewError, match="撤销退回时必须填写原因"):
+        rv.set_status(con, UNIT, 2019, "unreturn", "  ", REV)
+    assert rv.workflow_state(con, UNIT, 2019)["status"] == "已退回"
+    assert rv.set_status(con, UNIT, 2019, "unreturn", "误退回，材料无需修改", REV) == "待审核"
+    st = rv.workflow_state(con, UNIT, 2019)
+    assert st["status"] == "待审核" and st["comment"] == "误退回，材料无需修改"
+    assert audit_rows(con, "撤销退回") == [("撤销退回", "已退回", "待审核", "第1版：误退回，材料无需修改", REV)]
+    # the same version can now be approved without a new upload
+    assert rv.approve(con, UNIT, 2019, None, REV) == "已审核"

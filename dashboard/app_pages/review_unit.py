@@ -176,6 +176,13 @@ if state["status"] == Status.PENDING:
             _write(lambda: set_status(con, unit, year, "return", reason, user["name"]), f"{unit}：已退回，单位将看到退回意见")
 elif state["status"] == Status.RETURNED:
     st.info("已退回，等待单位修改后重新上传（新版本上传后状态自动变为“待审核”）。")
+    with st.form(f"review_unreturn_{unit}_{year}"):
+        st.caption("如果是误退回，可以撤销退回：状态回到“待审核”，单位无需重新上传。")
+        why = st.text_area("撤销退回的原因（必填，记入操作日志）", key="review_unreturn_note", height=68,
+                           placeholder="例如：误退回，材料无需修改")
+        if st.form_submit_button("撤销退回", icon=":material/undo:"):
+            _write(lambda: set_status(con, unit, year, "unreturn", why, user["name"]),
+                   f"{unit}：已撤销退回，状态为待审核")
 elif locked:
     with st.form(f"review_reopen_{unit}_{year}"):
         st.caption("已审核通过，结果已锁定。重新打开后可以调整得分、扣分，单位也可以重新上传。")
