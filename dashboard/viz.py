@@ -305,11 +305,19 @@ def short_names(names: list[str]) -> tuple[list[str], str | None]:
             for n in names], prefix
 
 
-def show(fig: go.Figure, key: str) -> None:
+def show(fig: go.Figure, key: str, min_width: int = 560) -> None:
+    """The chart with Chinese tool bar; on a narrow screen (a phone) it keeps at least ``min_width``
+    pixels and scrolls sideways instead of squeezing labels into slivers (style in dashboard/zh.py);
+    ``min_width=0``: the chart takes the screen's width (a ranking whose labels sit inside its bars)."""
     config = dict(PLOTLY_CONFIG)
     title = fig.layout.title.text if fig.layout.title and fig.layout.title.text else None
     config["toImageButtonOptions"] = {"format": "png", "filename": (title or "图表").replace("/", "-")[:60], "scale": 2}
-    st.plotly_chart(fig, key=key, config=config)
+    box = st.container(key=f"gkwide_{key}" if min_width else None)
+    if min_width and min_width != 560:
+        st.html(f"<style>@media (max-width: 700px) {{ .st-key-gkwide_{key} > div {{ min-width: {int(min_width)}px; }} }}"
+                "</style>")
+    with box:
+        st.plotly_chart(fig, key=key, config=config)
 
 
 def start_analytics_page(title: str, subtitle=None, show_changes: bool = True):

@@ -136,9 +136,11 @@ CSS = """
 [data-testid="stMainBlockContainer"] { padding-left: 2rem; padding-right: 2rem; padding-top: 3rem; max-width: 100%; }
 /* the script element of this module takes no room */
 [data-testid="stElementContainer"]:has(.gk-zh) { display: none; }
-/* wide charts keep a readable size and scroll sideways on narrow screens */
-[class*="st-key-gkwide_"] { overflow-x: auto; overflow-y: hidden; }
-[class*="st-key-gkwide_"] > div { min-width: var(--gk-min, 640px); }
+/* charts keep a readable size on a phone and scroll sideways (viz.show) */
+@media (max-width: 700px) {
+  [class*="st-key-gkwide_"] { overflow-x: auto; overflow-y: hidden; }
+  [class*="st-key-gkwide_"] > div { min-width: 560px; }
+}
 @media (max-width: 640px) {
   [data-testid="stMainBlockContainer"] { padding-left: 0.75rem; padding-right: 0.75rem; padding-top: 2.5rem; }
   h1 { font-size: 1.6rem !important; }

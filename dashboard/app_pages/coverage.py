@@ -33,18 +33,28 @@ units = sub if not utype else sub[sub["unit_type"] == utype]
 if only_gaps:
     units = units[units["covered_categories"] < units["required_categories"]]
 cv = cov[cov["unit"].isin(units["unit"])]
+# units without an accepted submission: no ledger, no score (methodology: listed as 未报送, no score, no rank);
+# they stay on the page as grey rows so that nobody is left out of the picture
+missing = sc[~sc["submitted"]]
+if utype:
+    missing = missing[missing["unit_type"] == utype]
 
 # --------------------------------------------------------------------------- tiles
 t = st.columns(4)
 req = int(units["required_categories"].sum()) if len(units) else 0
 covd = int(units["covered_categories"].sum()) if len(units) else 0
-t[0].metric("单位数", f"{len(units)} 个", border=True)
+t[0].metric("单位数", f"{len(units) + len(missing)} 个", border=True,
+            help=f"已报送 {len(units)} 个，未报送 {len(missing)} 个；未报送的单位没有台账，不计得分，"
+                 "不计入平均覆盖率和缺失类别合计" if len(missing) else "所选单位均已报送")
 t[1].metric("平均覆盖率", viz.pct(units["coverage_rate"].mean()) if len(units) else "—", border=True,
             help="各单位覆盖率（已覆盖 ÷ 必公开类别数）的平均值")
 t[2].metric("有缺口的单位", f"{int((units['covered_categories'] < units['required_categories']).sum())} 个",
             border=True)
 t[3].metric("缺失类别合计", f"{req - covd} 项", border=True, help=f"必公开 {req} 项，已覆盖 {covd} 项")
 
+if len(missing):
+    st.warning(f"未报送（{len(missing)} 个）：" + "、".join(missing["unit"]) + "。这些单位没有台账，无法判断覆盖情况，"
+               "在下方热力图和缺口清单中以灰色“未报送”行列出。", icon=":material/mail:")
 if units.empty:
     viz.empty("所有单位均已覆盖全部必公开类别。" if only_gaps else "所选范围内没有已报送的单位。", icon=":material/check_circle:")
     st.stop()
@@ -56,6 +66,7 @@ if not all_cats:
     needed = set(cv[cv["required"]]["code"])
     codes = [c for c in codes if c in needed]
 names = cv.drop_duplicates("code").set_index("code")["name"].to_dict()
+MISSING_GREY = "#9aa5b1"
 order = units.sort_values(["unit_type", "coverage_rate", "unit"], ascending=[True, True, True],
                           key=lambda s: s.map({"乡镇": 0, "部门": 1}) if s.name == "unit_type" else s)
 shown, capped = viz.cap_units(order, 150)
@@ -70,6 +81,7 @@ def _pivot(col, fill):
 
 
 zm, im, pm = _pivot("z", 0), _pivot("items", 0), _pivot("published", 0)
+miss_names = missing["unit"].tolist()
 
 
 def _label(v, n_items, n_pub):
@@ -80,23 +92,29 @@ def _label(v, n_items, n_pub):
     return "不要求" + (f"（已公开 {n_pub} 条）" if n_pub else "")
 
 
-z = zm.tolist()
+z = zm.tolist() + [[-1] * len(codes) for _ in miss_names]
 text = [["✕" if v == 1 else "" for v in row] for row in z]
-hover = [[_label(v, a, b) for v, a, b in zip(zr, ir, pr)] for zr, ir, pr in zip(z, im.tolist(), pm.tolist())]
+hover = ([[_label(v, a, b) for v, a, b in zip(zr, ir, pr)] for zr, ir, pr in zip(zm.tolist(), im.tolist(), pm.tolist())]
+         + [["未报送，没有台账"] * len(codes) for _ in miss_names])
+unit_list = unit_list + miss_names
 xlabels = [f"{names.get(c, c)}" for c in codes]
-colorscale = [[0, viz.COVER_COLORS["不要求"]], [0.3333, viz.COVER_COLORS["不要求"]],
-              [0.3334, viz.COVER_COLORS["缺失"]], [0.6666, viz.COVER_COLORS["缺失"]],
-              [0.6667, viz.COVER_COLORS["已覆盖"]], [1, viz.COVER_COLORS["已覆盖"]]]
+colorscale = [[0, MISSING_GREY], [0.2499, MISSING_GREY],
+              [0.25, viz.COVER_COLORS["不要求"]], [0.4999, viz.COVER_COLORS["不要求"]],
+              [0.5, viz.COVER_COLORS["缺失"]], [0.7499, viz.COVER_COLORS["缺失"]],
+              [0.75, viz.COVER_COLORS["已覆盖"]], [1, viz.COVER_COLORS["已覆盖"]]]
 fig = go.Figure(go.Heatmap(
-    z=z, x=xlabels, y=unit_list, zmin=0, zmax=2, colorscale=colorscale, text=text, texttemplate="%{text}",
+    z=z, x=xlabels, y=unit_list, zmin=-1, zmax=2, colorscale=colorscale, text=text, texttemplate="%{text}",
     textfont=dict(color="#ffffff", size=11), customdata=hover, xgap=2, ygap=2,
     hovertemplate="%{y} · %{x}<br>%{customdata}<extra></extra>",
     showscale=False))
-fig.update_yaxes(autorange="reversed", title=None)
+short, _ = viz.short_names(unit_list)
+short = [f"{n}（未报送）" if u in miss_names else n for n, u in zip(short, unit_list)]  # "方正县财政局" → "财政局": room for the cells on a phone
+fig.update_yaxes(autorange="reversed", title=None, tickmode="array", tickvals=unit_list, ticktext=short)
 fig.update_xaxes(side="top", tickangle=-45, title=None)
-viz.layout(fig, height=max(320, 24 * len(unit_list) + 180), margin=dict(l=10, r=10, t=150, b=10))
-st.markdown(viz.legend_html([(k, v) for k, v in viz.COVER_COLORS.items()]), unsafe_allow_html=True)
-viz.show(fig, key="coverage_heatmap")
+viz.layout(fig, height=max(320, 24 * (len(unit_list)) + 180), margin=dict(l=10, r=10, t=150, b=10))
+st.markdown(viz.legend_html([(k, v) for k, v in viz.COVER_COLORS.items()]
+                            + ([("未报送", MISSING_GREY)] if miss_names else [])), unsafe_allow_html=True)
+viz.show(fig, key="coverage_heatmap", min_width=max(560, 24 * len(codes) + 200))  # a phone scrolls sideways
 st.caption("先乡镇后部门，各自按覆盖率从低到高排列" + ("；单位较多，仅显示首尾各75个，完整情况见下方缺口清单" if capped else "")
            + "。灰色为该单位不要求的类别，红色✕为缺失，绿色为已覆盖。")
 
@@ -115,13 +133,13 @@ else:
                 marker_color=["#1a7f37" if v >= 1 else ("#e6a700" if v >= 0.8 else "#d64545") for v in per_cat["rate"]],
                 text=[f"{viz.pct(v, 0)}（{int(c)}/{int(r)}）" for v, c, r in
                       zip(per_cat["rate"], per_cat["covered"], per_cat["required"])],
-                textposition="outside", showlegend=False,
+                textposition="outside", cliponaxis=False, showlegend=False,
                 hovertemplate="%{y}<br>覆盖率 %{x:.1%}<extra></extra>")
-    fig.update_xaxes(tickformat=".0%", range=[0, 1.25], title="已覆盖的单位 ÷ 要求该类别的单位")
+    fig.update_xaxes(tickformat=".0%", range=[0, 1.3], title="已覆盖的单位 ÷ 要求该类别的单位")
     fig.update_yaxes(title=None, autorange="reversed")
     viz.layout(fig, height=max(300, 26 * len(per_cat) + 100), showlegend=False,
                title=dict(text="覆盖率最低的类别排在最上", font=dict(size=15)))
-    viz.show(fig, key="coverage_by_category")
+    viz.show(fig, key="coverage_by_category", min_width=0)
     st.caption("绿色：全部覆盖；黄色：≥ 80%；红色：< 80%。")
 
 # --------------------------------------------------------------------------- gap list
@@ -129,15 +147,29 @@ st.subheader("各单位缺口清单")
 gaps = units.sort_values(["unit_type", "coverage_rate", "unit"], ascending=[True, True, True],
                          key=lambda s: s.map({"乡镇": 0, "部门": 1}) if s.name == "unit_type" else s)
 gap_table = pd.DataFrame({
-    "单位": gaps["unit"], "类型": gaps["unit_type"],
+    "单位": gaps["unit"], "类型": gaps["unit_type"], "状态": "已报送",
     "必公开类别数": gaps["required_categories"].astype("Int64"), "已覆盖": gaps["covered_categories"].astype("Int64"),
     "覆盖率": gaps["coverage_rate"].map(lambda v: viz.pct(v)),
     "缺失数": (gaps["required_categories"] - gaps["covered_categories"]).astype("Int64"),
     "缺失类别": gaps["missing_categories"].fillna(""),
 })
-if int(gap_table["缺失数"].sum()) == 0:
+if len(missing):
+    gap_table = pd.concat([gap_table, pd.DataFrame({
+        "单位": missing["unit"], "类型": missing["unit_type"], "状态": "未报送",
+        "必公开类别数": pd.array([None] * len(missing), dtype="Int64"), "已覆盖": pd.array([None] * len(missing), dtype="Int64"),
+        "覆盖率": "—", "缺失数": pd.array([None] * len(missing), dtype="Int64"),
+        "缺失类别": "未报送自评材料，没有台账，无法判断"})], ignore_index=True)
+if int(gap_table["缺失数"].fillna(0).sum()) == 0 and not len(missing):
     st.success("所选单位均已覆盖全部必公开类别。", icon=":material/check_circle:")
-st.dataframe(gap_table, hide_index=True, placeholder="", key="coverage_gaps",
-             column_config={"缺失类别": st.column_config.TextColumn(width="large")})
+st.dataframe(gap_table.style.apply(lambda r: ["color: #8a8a8a; background-color: #f1f3f4" if r["状态"] == "未报送"
+                                             else ""] * len(r), axis=1),
+             hide_index=True, placeholder="—", key="coverage_gaps", width="stretch",
+             column_config={"单位": st.column_config.TextColumn(pinned=True, width=190),
+                            "类型": st.column_config.TextColumn(width=48), "状态": st.column_config.TextColumn(width=64),
+                            "必公开类别数": st.column_config.NumberColumn("必公开", width=60),
+                            "已覆盖": st.column_config.NumberColumn(width=60),
+                            "覆盖率": st.column_config.TextColumn(width=72, alignment="right"),
+                            "缺失数": st.column_config.NumberColumn(width=60),
+                            "缺失类别": st.column_config.TextColumn(width="large")})
 viz.download_table(gap_table, f"{year}年度必公开类别缺口清单" + (f"（{utype}）" if utype else ""), "coverage_dl",
                    xlsx=True)

@@ -74,17 +74,20 @@ def ranking_figure(part, unit_type: str) -> go.Figure:
             continue
         fig.add_bar(
             x=[round(float(v), 2) for v in gp["total"]], y=gp["unit"].tolist(), orientation="h", name=grade,
-            marker_color=viz.GRADE_COLORS[grade], text=[f"{v:.2f}" for v in gp["total"]], textposition="outside",
+            marker_color=viz.GRADE_COLORS[grade], text=[viz.pts(v) for v in gp["total"]], textposition="inside",
+            insidetextanchor="end", textfont=dict(color="#ffffff"),
             customdata=[[int(r), viz.pct(s)] for r, s in zip(gp["rank"], gp["score_rate"])],
             hovertemplate="%{y}<br>第%{customdata[0]}名 · %{x:.2f}分 · " + grade
                           + "<br>得分率 %{customdata[1]}<extra></extra>")
-    xmax = max(100.0, float(shown["total"].max())) + 12
+    # value labels inside the bars (never clipped, e.g. 100.71) and grade lines behind them
+    xmax = max(100.0, float(shown["total"].max())) + 2
     lines = sorted(float(low) for _, low in scheme.grades)
     for name, low in scheme.grades:
-        fig.add_vline(x=float(low), line_dash="dot", line_color=viz.GRADE_COLORS.get(name, "#999"), line_width=1)
+        fig.add_vline(x=float(low), line_dash="dot", line_color=viz.GRADE_COLORS.get(name, "#999"), line_width=1,
+                      layer="below")
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)), title=None)
     fig.update_xaxes(range=[0, xmax], title="最终得分", tickvals=[0, 20, 40] + lines + [100])
-    fig.update_traces(cliponaxis=False)
+    fig.update_traces(cliponaxis=False, constraintext="none")
     viz.layout(fig, height=max(260, 26 * len(order) + 110), barmode="overlay", showlegend=False,
                title=dict(text=f"{unit_type}排名（共 {len(part)} 个）" + ("，仅显示首尾各30名" if capped else ""),
                           font=dict(size=15)))
@@ -102,7 +105,7 @@ for col, t in zip(cols, UNIT_TYPES):
         if part.empty:
             viz.empty(f"本年度还没有{t}报送。")
         else:
-            viz.show(ranking_figure(part, t), key=f"overview_rank_{t}")
+            viz.show(ranking_figure(part, t), key=f"overview_rank_{t}", min_width=0)
         missing = df[(df["unit_type"] == t) & ~df["submitted"]]["unit"].tolist()
         if missing:
             names = "、".join(md(n) for n in missing[:60]) + (" 等（完整名单见下方明细表）" if len(missing) > 60 else "")

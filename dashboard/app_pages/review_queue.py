@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard.common import REVIEW_ROLES, db, require_role, selected_year, show_todo
 from dashboard.ui import dstr, fit_height, score_text
+from data.registry import get_units
 from metrics.readouts import review_queue
 from core.vocab import STATUSES, Status
 
@@ -43,8 +44,10 @@ only_late = f3.toggle("只看逾期报送", key="review_queue_late")
 view = q[q["status"].isin(status_sel) & q["unit_type"].isin(type_sel)]
 if only_late:
     view = view[view["late_submission"]]
+# work to do first (待审核, 已退回, 已审核, 未报送), within a status in the order of the unit registry
 order = {Status.PENDING: 0, Status.RETURNED: 1, Status.APPROVED: 2, Status.MISSING: 3}
-view = view.assign(_o=view["status"].map(order)).sort_values(["_o", "unit_type", "unit"], kind="stable")
+registry = {name: n for n, name in enumerate(get_units(con))}
+view = view.assign(_o=view["status"].map(order), _r=view["unit"].map(registry)).sort_values(["_o", "_r"], kind="stable")
 
 table = pd.DataFrame({
     "单位": view["unit"], "类型": view["unit_type"], "状态": view["status"],
@@ -69,11 +72,27 @@ def _style(row):
 
 if not len(table):
     st.info("没有符合筛选条件的单位。" + ("请在上方“状态”和“单位类型”中至少各选一项。" if not status_sel or not type_sel else ""))
-st.caption(f"共 {len(table)} 个单位。点选一行或在下方选择单位，进入“单位审核”。")
-event = st.dataframe(table.style.apply(_style, axis=1),
-                     column_config={**{c: st.column_config.TextColumn(c, alignment="right")
-                                       for c in ("自评总分", "最终得分")},
-                                    "报送": st.column_config.TextColumn("报送", width=80)},
+cap, more = st.columns([4, 1], vertical_alignment="center")
+cap.caption(f"共 {len(table)} 个单位。点选一行或在下方选择单位，进入“单位审核”。")
+all_cols = more.toggle("显示全部列", key="review_queue_all_cols", help="另外显示“首次收到”和“被拒收次数”")
+# at 1440 px every column a reviewer needs is on screen, 审核意见 included; the rest behind the toggle
+shown = ["单位", "类型", "状态", "报送", "版本数", "最近上传", "自评总分", "最终得分", "等次", "审核意见"]
+if all_cols:
+    shown[5:5] = ["首次收到"]
+    shown[-1:-1] = ["被拒收次数"]
+event = st.dataframe(table.style.apply(_style, axis=1), column_order=shown,
+                     column_config={"单位": st.column_config.TextColumn("单位", pinned=True, width=190),
+                                    "类型": st.column_config.TextColumn("类型", width=48),
+                                    "状态": st.column_config.TextColumn("状态", width=64),
+                                    "报送": st.column_config.TextColumn("报送", width=72),
+                                    "版本数": st.column_config.NumberColumn("版本", width=48),
+                                    "首次收到": st.column_config.TextColumn("首次收到", width=92),
+                                    "最近上传": st.column_config.TextColumn("最近上传", width=128),
+                                    "自评总分": st.column_config.TextColumn("自评总分", alignment="right", width=72),
+                                    "最终得分": st.column_config.TextColumn("最终得分", alignment="right", width=72),
+                                    "等次": st.column_config.TextColumn("等次", width=56),
+                                    "被拒收次数": st.column_config.NumberColumn("被拒收", width=56),
+                                    "审核意见": st.column_config.TextColumn("审核意见", width="large")},
                      hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
                      key="review_queue_table", height=fit_height(len(table), max_rows=60))
 

@@ -51,6 +51,10 @@ t[3].metric("未到期", f"{cnt['未到期未公开']} 条", help="截止日时�
 t[4].metric("及时率" if unit else "总体及时率", viz.pct(rate), border=True,
             help="按时 ÷（按时 + 逾期）" + ("" if unit else "，按所选范围内全部事项合计"))
 
+_miss = sc[~sc["submitted"]] if not utype else sc[~sc["submitted"] & (sc["unit_type"] == utype)]
+if not unit and len(_miss):
+    st.warning(f"{scope}共 {len(pool) + len(_miss)} 个单位，其中未报送 {len(_miss)} 个：" + "、".join(md(n) for n in _miss["unit"])
+               + "。未报送的单位没有台账，不计及时率，也不计入平均；下图以灰色“未报送”列出。", icon=":material/mail:")
 if not unit:
     st.caption("“总体及时率”把所选范围内全部事项合在一起算；下图虚线“全县平均”是各单位及时率的平均值"
                "（与总览页“平均及时率”相同），两者口径不同，数值可能略有差别。")
@@ -62,6 +66,11 @@ rates = pool[["unit", "unit_type", "proactive_rate", "proactive_counted", "proac
 no_items = rates[rates["proactive_rate"].isna()]["unit"].tolist()
 rates = rates.dropna(subset=["proactive_rate"]).sort_values(["proactive_rate", "unit"], ascending=[False, True])
 county_avg = sub["proactive_rate"].dropna().mean()
+# units without an accepted submission: grey 未报送 bars at the end (no ledger, no rate; not in the averages)
+missing = sc[~sc["submitted"]]
+if utype:
+    missing = missing[missing["unit_type"] == utype]
+miss_names = [] if unit else missing["unit"].tolist()
 if not rates.empty:
     shown, capped = viz.cap_units(rates)
     colors = ["#2f80ed" if unit is None or u == unit else "#c9d3de" for u in shown["unit"]]
@@ -74,6 +83,10 @@ if not rates.empty:
                 textposition="outside",
                 customdata=[[int(a), int(b)] for a, b in zip(shown["proactive_on_time"], shown["proactive_counted"])],
                 hovertemplate="%{x}<br>及时率 %{y:.1%}<br>按时 %{customdata[0]} / 计入 %{customdata[1]}<extra></extra>")
+    if miss_names:
+        fig.add_bar(x=miss_names, y=[0.04] * len(miss_names), marker_color="#c4cad1", name="未报送", showlegend=False,
+                    text=["未报送"] * len(miss_names), textposition="outside", textfont=dict(color="#6b7785"),
+                    hovertemplate="%{x}<br>未报送自评材料，没有台账，不计及时率<extra></extra>")
     fig.add_hline(y=round(float(county_avg), 4), line_dash="dash", line_color="#1f2933",
                   annotation_text=f"全县平均 {viz.pct(county_avg)}", annotation_position="top right")
     if utype:
@@ -81,12 +94,14 @@ if not rates.empty:
         fig.add_hline(y=round(float(tavg), 4), line_dash="dot", line_color=viz.TYPE_COLORS[utype],
                       annotation_text=f"{utype}平均 {viz.pct(tavg)}", annotation_position="bottom right")
     fig.update_yaxes(tickformat=".0%", range=[0, 1.12], title="及时率")
-    labels, dropped = viz.short_names(shown["unit"].tolist())
-    fig.update_xaxes(tickangle=-45, title=None, tickmode="array", tickvals=shown["unit"].tolist(), ticktext=labels)
+    labels, dropped = viz.short_names(shown["unit"].tolist() + miss_names)
+    fig.update_xaxes(tickangle=-45, title=None, tickmode="array", tickvals=shown["unit"].tolist() + miss_names,
+                     ticktext=labels)
     viz.layout(fig, height=440, showlegend=False, title=dict(text="各单位主动公开及时率（从高到低）"
                                                 + ("，仅显示首尾各30个" if capped else ""), font=dict(size=15)))
     viz.show(fig, key="timeliness_rates")
     st.caption(("蓝色：不低于全县平均；橙色：低于全县平均。" if unit is None else f"已突出显示 {md(unit)}。")
+               + (f"灰色“未报送”：{'、'.join(md(n) for n in miss_names)}（没有台账，不计入平均）。" if miss_names else "")
                + (f"图中单位名称省略了开头的“{dropped}”。" if dropped else ""))
 if no_items:
     st.caption("没有计入事项、无法计算及时率的单位：" + "、".join(md(u) for u in no_items))
