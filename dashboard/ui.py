@@ -358,3 +358,62 @@ def submit_with_progress(con, files, *, user: dict, received: dt.date, prefix: s
     st.session_state[f"{prefix}_nonce"] = st.session_state.get(f"{prefix}_nonce", 0) + 1
     bump_data_version()
     st.rerun()
+
+
+# --------------------------------------------------------------------------- audit log
+
+AUDIT_PAGE_SIZE = 50
+
+
+def audit_viewer(con, *, key: str, unit: str | None = None, year: int | None = None) -> None:
+    """The 操作日志 with filters (单位, 操作人, 操作, 日期) and pages of 50 rows, newest first.
+    ``unit``/``year`` fix the scope (单位审核 shows one unit-year); otherwise the whole log (管理)."""
+    from data.audit import audit_facets, audit_search
+
+    facets = audit_facets(con, unit=unit, year=year)
+    if facets["first"] is None:
+        st.caption("暂无操作记录。")
+        return
+    cols = st.columns([2, 1.3, 2, 2] if unit is None else [1.3, 2, 2])
+    c = iter(cols)
+    pick_unit = unit
+    if unit is None:
+        pick_unit = next(c).selectbox("单位", ["全部单位", *facets["units"]], key=f"{key}_unit")
+        pick_unit = None if pick_unit == "全部单位" else pick_unit
+    actor = next(c).selectbox("操作人", ["全部", *facets["actors"]], key=f"{key}_actor")
+    actions = next(c).multiselect("操作", facets["actions"], key=f"{key}_actions", placeholder="全部操作")
+    days = next(c).date_input("日期（起止）", value=(), min_value=facets["first"], max_value=facets["last"],
+                              format="YYYY-MM-DD", key=f"{key}_days", help="不选为全部日期；可只选一天")
+    days = tuple(days) if isinstance(days, (tuple, list)) else ((days,) if days else ())
+    d_from = days[0] if days else None
+    d_to = days[1] if len(days) > 1 else d_from
+    filters = dict(unit=pick_unit, actor=None if actor == "全部" else actor, actions=actions,
+                   date_from=d_from, date_to=d_to, year=year)
+    _, total = audit_search(con, limit=1, **filters)
+    pages = max(1, -(-total // AUDIT_PAGE_SIZE))
+    pk = f"{key}_page"
+    if st.session_state.get(pk, 1) > pages:
+        st.session_state[pk] = 1
+    row = st.columns([1, 1, 3], vertical_alignment="bottom")
+    page = row[0].number_input(f"页码（共 {pages} 页）", min_value=1, max_value=pages, step=1, key=pk)
+    row[1].caption(f"共 {total} 条，每页 {AUDIT_PAGE_SIZE} 条")
+    df, _ = audit_search(con, limit=AUDIT_PAGE_SIZE, offset=(int(page) - 1) * AUDIT_PAGE_SIZE, **filters)
+    df["时间"] = df["时间"].map(dstr)
+    df["年度"] = df["年度"].map(int_text)
+    order = ["时间", "操作人", "单位", "年度", "操作", "内容", "修改前", "修改后"]
+    if unit is not None:
+        order = [c_ for c_ in order if c_ not in ("单位", "年度")]
+    st.dataframe(df, hide_index=True, width="stretch", key=f"{key}_table", column_order=order,
+                 height=fit_height(len(df), max_rows=20),
+                 column_config={"时间": st.column_config.TextColumn(width=128),
+                                "操作人": st.column_config.TextColumn(width=80),
+                                "单位": st.column_config.TextColumn(width=170),
+                                "年度": st.column_config.TextColumn(width=50),
+                                "操作": st.column_config.TextColumn(width=100),
+                                "内容": st.column_config.TextColumn(width="large")})
+    if total:
+        full, _ = audit_search(con, limit=20000, **filters)
+        full["时间"] = full["时间"].map(dstr)
+        st.download_button(f"下载筛选结果（CSV，{min(total, 20000)} 条）", csv_bytes(full[order]),
+                           file_name="操作日志.csv", mime="text/csv", key=f"{key}_csv", icon=":material/download:",
+                           on_click="ignore")

@@ -84,7 +84,7 @@ def _shot(page, name: str) -> None:
 def _login(page, base: str, name: str, password: str) -> None:
     page.goto(base)
     page.get_by_label("用户名").fill(name)
-    page.get_by_label("密码").fill(password)
+    page.get_by_label("密码", exact=True).fill(password)
     page.get_by_role("button", name="登录").click()
     page.get_by_role("button", name="退出登录").wait_for(timeout=30_000)
 
@@ -170,3 +170,98 @@ def test_unit_uploads_and_reviewer_approves(server, tmp_path):
         con.close()
     assert row == ("已审核", "shenhe")
     assert by == [("minzheng", 1)]
+
+
+#: every text node the user can see (Material icon names excluded: they are drawn as icons), and the
+#: tooltips and accessible names of controls
+_VISIBLE_TEXT = r"""() => {
+  const out = [];
+  const it = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (it.nextNode()) {
+    const n = it.currentNode, t = n.nodeValue.trim(), p = n.parentElement;
+    if (!t || !p || p.closest('script,style,noscript,[data-testid=stIconMaterial],.material-symbols-rounded')) continue;
+    out.push(t);
+  }
+  for (const el of document.querySelectorAll('[aria-label],[title],[placeholder]'))
+    for (const a of ['aria-label', 'title', 'placeholder']) { const v = el.getAttribute(a); if (v) out.push(v); }
+  return out;
+}"""
+
+
+def _english_on(page) -> list[str]:
+    from tests.test_ui_chinese import english
+
+    return sorted({w for t in page.evaluate(_VISIBLE_TEXT) for w in english(t)})
+
+
+def _tooltips(page) -> list[str]:
+    """Hover the tool bar of the first table and the first chart; the tooltips shown."""
+    seen = []
+    for sel in ('[data-testid="stDataFrame"]', '[data-testid="stPlotlyChart"]'):
+        el = page.locator(sel).first
+        if not el.count() or not el.is_visible():
+            continue
+        el.hover()
+        page.wait_for_timeout(300)
+        # the tool bar shown for the element under the mouse
+        buttons = page.locator('[data-testid="stElementToolbar"]:visible [data-testid="stElementToolbarButton"]')
+        for i in range(buttons.count()):
+            b = buttons.nth(i)
+            if b.is_visible():
+                b.hover(force=True)
+                page.wait_for_timeout(400)
+                seen += page.evaluate("() => Array.from(document.querySelectorAll('[role=tooltip],"
+                                      "[data-baseweb=tooltip]')).map(e => e.innerText)")
+        modebar = page.locator(".modebar-btn")
+        for i in range(min(modebar.count(), 4)):
+            seen.append(modebar.nth(i).get_attribute("data-title") or "")
+    return seen
+
+
+def test_no_english_for_any_role_and_phones_start_with_the_sidebar_closed(server):
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_ui_chinese import english
+
+    base, _, _ = server
+    found: dict[str, list[str]] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+            page.set_default_timeout(30_000)
+            # a mistyped address: the router answers in Chinese, Streamlit's English dialog is gone
+            page.goto(f"{base}/scorcard")
+            page.get_by_text("页面地址“/scorcard”不存在").wait_for()
+            page.wait_for_timeout(800)
+            assert not page.get_by_text("Page not found").count()
+            found["login"] = _english_on(page)
+            for name in ("admin", "shenhe", "lingdao", "shenji"):
+                _login(page, base, name, fx.ACCOUNTS[name][0])
+                page.wait_for_timeout(1500)
+                links = page.locator('[data-testid="stSidebarNav"] a')
+                titles = [links.nth(i).locator('[data-testid="stSidebarNavLinkContainer"], span').last.inner_text().strip()
+                          for i in range(links.count())]
+                titles = [t.split("\n")[-1].strip() for t in titles]
+                for title in titles:
+                    _nav(page, title)
+                    page.wait_for_timeout(1500)
+                    words = _english_on(page) + [w for t in _tooltips(page) for w in english(t)]
+                    if words:
+                        found[f"{name}/{title}"] = sorted(set(words))
+                page.get_by_role("button", name="退出登录").click()
+                page.get_by_role("button", name="登录").wait_for()
+            # a phone: the sidebar starts closed after signing in
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True)
+            phone.set_default_timeout(30_000)
+            phone.goto(base)
+            phone.get_by_label("用户名").fill("lingdao")
+            phone.get_by_label("密码", exact=True).fill("lingdao123")
+            phone.get_by_role("button", name="登录").click()
+            phone.get_by_role("heading", name="总览").first.wait_for()
+            phone.wait_for_timeout(800)
+            assert phone.locator('[data-testid="stSidebar"]').get_attribute("data-collapsed") == "true"
+            _shot(phone, "20-手机-总览")
+        finally:
+            browser.close()
+    assert not any(found.values()), f"English in the browser: {found}"

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import (ROLE_LABEL, bump_data_version, db, db_lock, flash, require_role, show_flash)
-from dashboard.ui import LATE_BG as BAD, PENDING_BG as WARN, dstr, fit_height, num
+from dashboard.ui import LATE_BG as BAD, PENDING_BG as WARN, audit_viewer, dstr, fit_height, num
 from dashboard.text import md
 from data.registry import RegistryError, get_units, load_units, parse_registry
 from data.review import csv_bytes
@@ -285,11 +285,4 @@ with tabs[3]:
 
 # --------------------------------------------------------------------------- audit
 with tabs[4]:
-    n = st.number_input("显示最近的条数", min_value=50, max_value=5000, value=300, step=50, key="admin_audit_n")
-    log = con.execute("""SELECT at_time AS 时间, coalesce(actor, '') AS 操作人, coalesce(unit, '') AS 单位,
-                                year AS 年度, action AS 操作, coalesce(detail, '') AS 内容,
-                                coalesce(before, '') AS 修改前, coalesce(after, '') AS 修改后
-                         FROM audit ORDER BY id DESC LIMIT ?""", [int(n)]).df()
-    log["时间"] = log["时间"].map(dstr)
-    log["年度"] = log["年度"].astype("Int64")
-    st.dataframe(log, hide_index=True, width="stretch", key="admin_audit")
+    audit_viewer(con, key="admin_audit")

@@ -11,11 +11,11 @@ import streamlit as st
 
 from dashboard.common import (REVIEW_ROLES, bump_data_version, db, db_lock, flash, require_role,
                               selected_year, show_flash)
-from dashboard.ui import (badge, coverage_section, dstr, fit_height, fmt2, history_table, num,
+from dashboard.ui import (audit_viewer, badge, coverage_section, dstr, fit_height, fmt2, history_table, num,
                           timeliness_section)
 from dashboard.text import md, md_link
 from data.registry import get_units
-from data.review import (ReviewError, apply_review_scores, audit_log, current_submission, evidence_links,
+from data.review import (ReviewError, apply_review_scores, current_submission, evidence_links,
                          get_original_file, get_penalties, set_penalties, set_status,
                          submission_history, versions, workflow_state)
 from core.vocab import Status
@@ -80,7 +80,7 @@ if sub is None:
     st.info(f"{md(unit)} 尚未报送 {year} 年度自评材料。")
     with st.expander("上报记录与操作日志", expanded=True):
         history_table(submission_history(con, unit, year), key="review_history_missing")
-        st.dataframe(audit_log(con, unit, year), hide_index=True, width="stretch", key="review_audit_missing")
+        audit_viewer(con, key="review_audit_missing", unit=unit, year=year)
     st.stop()
 
 locked = state["status"] == Status.APPROVED
@@ -289,5 +289,4 @@ with tabs[4]:
     fname, content = get_original_file(con, int(vid))
     c2.download_button("下载原始文件", content, file_name=fname, icon=":material/download:", key="review_download")
     st.markdown("**操作日志**（谁、何时、改了什么）")
-    st.dataframe(audit_log(con, unit, year).assign(时间=lambda d: d["时间"].map(dstr)), hide_index=True,
-                 width="stretch", key="review_audit")
+    audit_viewer(con, key="review_audit", unit=unit, year=year)
