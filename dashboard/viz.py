@@ -305,7 +305,7 @@ def short_names(names: list[str]) -> tuple[list[str], str | None]:
             for n in names], prefix
 
 
-def show(fig: go.Figure, key: str, min_width: int = 560) -> None:
+def show(fig: go.Figure, key: str, min_width: int = 560, on_select: bool = False):
     """The chart with Chinese tool bar; on a narrow screen (a phone) it keeps at least ``min_width``
     pixels and scrolls sideways instead of squeezing labels into slivers (style in dashboard/zh.py);
     ``min_width=0``: the chart takes the screen's width (a ranking whose labels sit inside its bars)."""
@@ -317,7 +317,10 @@ def show(fig: go.Figure, key: str, min_width: int = 560) -> None:
         st.html(f"<style>@media (max-width: 700px) {{ .st-key-gkwide_{key} > div {{ min-width: {int(min_width)}px; }} }}"
                 "</style>")
     with box:
+        if on_select:  # a click selects the point; the page reads it from the returned event
+            return st.plotly_chart(fig, key=key, config=config, on_select="rerun", selection_mode="points")
         st.plotly_chart(fig, key=key, config=config)
+    return None
 
 
 def start_analytics_page(title: str, subtitle=None, show_changes: bool = True):

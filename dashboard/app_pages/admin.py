@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import (ROLE_LABEL, bump_data_version, db, db_lock, flash, require_role, show_flash)
-from dashboard.ui import LATE_BG as BAD, PENDING_BG as WARN, audit_viewer, dstr, fit_height, num
+from dashboard.ui import LATE_BG as BAD, PENDING_BG as WARN, audit_viewer, dstr, fit_height, fmt2, num
 from dashboard.text import md
 from data.registry import RegistryError, get_units, load_units, parse_registry
 from data.review import csv_bytes
@@ -176,7 +176,7 @@ with tabs[2]:
         else:
             loaded[s.year] = s
             rows.append({"文件": p.name, "年度": str(s.year), "校验结果": "通过",
-                         "说明": f"{s.name}；{len(s.indicators)} 项指标，基础分 {num(s.base_max):g}；截止日 {s.cutoff}"})
+                         "说明": f"{s.name}；{len(s.indicators)} 项指标，基础分 {fmt2(s.base_max)}；截止日 {s.cutoff}"})
     st.dataframe(pd.DataFrame(rows, columns=["文件", "年度", "校验结果", "说明"]).style.apply(
         lambda r: [BAD if r["校验结果"] != "通过" else ""] * len(r), axis=1), hide_index=True, width="stretch",
         key="admin_schemes")
@@ -188,7 +188,7 @@ with tabs[2]:
         c[0].metric("考核期", f"{s.year_start:%m-%d} 至 {s.year_end:%m-%d}")
         c[1].metric("报送截止日", s.cutoff.isoformat())
         c[2].metric("主动公开时限", f"{s.proactive_days} 个工作日")
-        c[3].metric("K1 每次扣分", f"{num(s.k1_points):g}")
+        c[3].metric("K1 每次扣分", fmt2(s.k1_points))
         st.caption("等次：" + "，".join(f"{n} ≥ {num(v):g}" for n, v in s.grades) + f"，否则 {s.fail_grade}；"
                    + "依申请答复时限：" + request_rules_text(s.request_rules))
         st.dataframe(pd.DataFrame([{"编号": i.code, "一级指标": i.group, "二级指标": i.text, "分值": num(i.max),
@@ -210,7 +210,7 @@ with tabs[2]:
         except (SchemeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             st.error(f"校验未通过：{md(e)}")
         else:
-            st.success(f"校验通过：{s.name}，{len(s.indicators)} 项指标，基础分 {num(s.base_max):g}。"
+            st.success(f"校验通过：{s.name}，{len(s.indicators)} 项指标，基础分 {fmt2(s.base_max)}。"
                        f"放入 {SCHEME_DIR.name}/{s.year}.toml 并重启服务后生效。")
 
 # --------------------------------------------------------------------------- calendar

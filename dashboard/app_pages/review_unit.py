@@ -87,8 +87,7 @@ locked = state["status"] == Status.APPROVED
 
 
 def _fmt(v) -> str:
-    d = Decimal(str(v)).quantize(Decimal("0.01"))
-    return format(d, "f").rstrip("0").rstrip(".") or "0"
+    return format(Decimal(str(v)).quantize(Decimal("0.01")), "f")  # points always with two decimals
 
 
 def _dec(text):

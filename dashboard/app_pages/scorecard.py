@@ -74,7 +74,7 @@ if search.strip():
 base = base.sort_values(["unit_type", "submitted", "rank", "unit"], ascending=[True, False, True, True],
                         key=lambda s: s.map({"乡镇": 0, "部门": 1}) if s.name == "unit_type" else s)
 
-gcol = {g: f"{g}（{gmax[g]:g}分）" for g in groups}
+gcol = {g: f"{g}（{viz.pts(gmax[g])}分）" for g in groups}
 prev_label = f"较{prev}年" if prev is not None else "较上年"
 # total and grade right after the name: with ten 一级指标 columns they would otherwise sit off screen
 table = pd.DataFrame({
@@ -85,12 +85,85 @@ table = pd.DataFrame({
     **{gcol[g]: base[g].astype(float) for g in groups},
 })
 
+BONUS = {g for g in groups if all(i.type == "bonus" for i in scheme.indicators if i.group == g)}
+
+
+def band_scale(bands) -> list:
+    """A stepped plotly colour scale on 0…1: the four 得分率 bands of the legend."""
+    hi_, mid_, lo_ = (min(max(float(b), 0.0), 1.0) for b in bands)
+    c = viz.BAND_COLORS
+    return [[0, c[3]], [lo_, c[3]], [lo_, c[2]], [mid_, c[2]], [mid_, c[1]], [hi_, c[1]], [hi_, c[0]], [1, c[0]]]
+
+
+def heatmap(rows: pd.DataFrame, cols: list[str], rate, label, hover, title: str, key: str, on_select=False):
+    """Units (rows, in table order) × columns, coloured by 得分率 band, the value in each cell."""
+    units_y = rows["unit"].tolist()
+    short, _ = viz.short_names(units_y)
+    ylab = [f"{int(r)}. {n}" if viz.isnum(r) else n for r, n in zip(rows["rank"], short)]
+    # 加分项 is extra credit, not a shortfall: its cells show the value uncoloured
+    z = [[min(max(float(rate(u, c)), 0.0), 1.0) if viz.isnum(rate(u, c)) and c not in BONUS else None for c in cols]
+         for u in units_y]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=cols, y=ylab, zmin=0, zmax=1, colorscale=band_scale(bands), showscale=False, xgap=2, ygap=2,
+        text=[[label(u, c) for c in cols] for u in units_y], texttemplate="%{text}", textfont=dict(size=11),
+        customdata=[[hover(u, c) for c in cols] for u in units_y], hovertemplate="%{customdata}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title=None, tickfont=dict(size=12))
+    fig.update_xaxes(side="top", title=None, tickangle=0 if len(cols) <= 8 else -30)
+    viz.layout(fig, height=max(260, 26 * len(units_y) + 120), margin=dict(l=10, r=10, t=70, b=10),
+               title=dict(text=title, font=dict(size=15)))
+    return viz.show(fig, key=key, min_width=max(560, 64 * len(cols) + 160), on_select=on_select)
+
+
 if table.empty:
     viz.empty("没有符合条件的单位。")
 else:
-    st.caption(f"共 {len(table)} 个单位；点击列名可排序。一级指标列为得分率，括号内为{year}年该项满分。"
+    sub_rows = base[base["submitted"]]
+    # ---- the matrix as a heatmap: one column per 一级指标 (fits a 1440 px screen), drill-down to 二级指标
+    st.subheader("一级指标得分率")
+    if sub_rows.empty:
+        viz.empty("所选范围内没有已报送的单位。")
+    else:
+        st.caption("每格为该单位该一级指标的得分率（得分 ÷ 该项满分），颜色按上方色阶（加分项不着色）；先乡镇后部门，各按名次排列。"
+                   "点击某一格（或在下方选择一级指标）查看其二级指标。")
+        ev = heatmap(sub_rows, groups, lambda u, g: gr.loc[u, g] if u in gr.index else None,
+                     lambda u, g: viz.pct(gr.loc[u, g], 0) if u in gr.index else "",
+                     lambda u, g: f"{u} · {g}<br>得分 {viz.pts(gr.loc[u, f'{g}|得分'])} / 满分 {viz.pts(gmax[g])}"
+                                  f"（{viz.pct(gr.loc[u, g])}）",
+                     f"各单位一级指标得分率（{year}年度）", "scorecard_heatmap", on_select=True)
+        pts_sel = (ev or {}).get("selection", {}).get("points", []) if ev is not None else []
+        if pts_sel and pts_sel[0].get("x") in groups:
+            st.session_state["scorecard_group"] = pts_sel[0]["x"]
+        group = st.selectbox("查看一级指标的二级指标", ["（不展开）", *groups], key="scorecard_group",
+                             format_func=lambda g: g if g == "（不展开）" else f"{g}（满分 {viz.pts(gmax[g])} 分）")
+        if group != "（不展开）":
+            codes = q.group_codes(year)[group]
+            ind = {i.code: i for i in scheme.indicators}
+            pts_by = sc.set_index("unit")
+
+            def _pts(u, c):
+                v = pts_by.loc[u, c] if c in pts_by.columns else None
+                return float(v) if viz.isnum(v) else None
+
+            heatmap(sub_rows, [f"{c} {ind[c].text[:8]}" for c in codes],
+                    lambda u, cx: (_pts(u, cx.split()[0]) / float(ind[cx.split()[0]].max))
+                    if _pts(u, cx.split()[0]) is not None and ind[cx.split()[0]].max else None,
+                    lambda u, cx: viz.pts(_pts(u, cx.split()[0])) if _pts(u, cx.split()[0]) is not None else "",
+                    lambda u, cx: f"{u} · {cx.split()[0]} {ind[cx.split()[0]].text}<br>得分 "
+                                  f"{viz.pts(_pts(u, cx.split()[0]))} / 满分 {viz.pts(ind[cx.split()[0]].max)}",
+                    f"{group}：各二级指标得分（格中为得分，颜色为得分率）", "scorecard_drill")
+    missing_units = base[~base["submitted"]]["unit"].tolist()
+    if missing_units:
+        st.caption("未报送（无得分、不排名）：" + "、".join(missing_units))
+
+    # ---- the ranking table: what a reader needs at 1440 px; the 一级指标 columns behind a toggle
+    st.subheader("总分与排名")
+    wide = st.toggle("表中也显示各一级指标得分率", key="scorecard_wide")
+    st.caption(f"共 {len(table)} 个单位；点击列名可排序。"
                f"“{prev_label}”比较得分率：↑ 上升、↓ 下降、→ 持平、— 无可比数据。")
     rate_cols = [gcol[g] for g in groups] + ["得分率"]
+    order = ["排名", "单位", "类型", "总分", "等次", "得分率", prev_label, "变化（百分点）", "状态"]
+    if wide:
+        order += [gcol[g] for g in groups]
 
     def colour(v):
         i = viz.band_index(v, bands)
@@ -101,20 +174,25 @@ else:
     def arrow_colour(v):
         return {"↑": "color: #1a7f37; font-weight: 700", "↓": "color: #d64545; font-weight: 700"}.get(v, "color: #888")
 
-    pin = {"排名": st.column_config.NumberColumn(pinned=True, width="small"),
-           "单位": st.column_config.TextColumn(pinned=True, width="medium"),
-           "总分": st.column_config.NumberColumn(pinned=True, width="small"),
-           "等次": st.column_config.TextColumn(pinned=True, width="small")}
+    pin = {"排名": st.column_config.NumberColumn(pinned=True, width=48),
+           "单位": st.column_config.TextColumn(pinned=True, width=200),
+           "类型": st.column_config.TextColumn(width=52),
+           "总分": st.column_config.NumberColumn(pinned=wide, width=72),
+           "等次": st.column_config.TextColumn(pinned=wide, width=60),
+           "得分率": st.column_config.TextColumn(width=72),
+           prev_label: st.column_config.TextColumn(width=64),
+           "变化（百分点）": st.column_config.TextColumn(width=110),
+           "状态": st.column_config.TextColumn(width=64)}
     if len(table) <= viz.TABLE_ROW_CAP:
         fmt = {c: (lambda v: viz.pct(v) if viz.isnum(v) else "") for c in rate_cols}
         fmt.update({"总分": lambda v: viz.pts(v) if viz.isnum(v) else "",
                     "变化（百分点）": lambda v: f"{v:+.1f}" if viz.isnum(v) else ""})
         styled = (table.style.map(colour, subset=rate_cols).map(arrow_colour, subset=[prev_label])
                   .format(fmt))
-        st.dataframe(styled, hide_index=True, placeholder="", key="scorecard_table",
+        st.dataframe(styled, hide_index=True, placeholder="", key="scorecard_table", column_order=order,
                      height=min(38 + 35 * len(table), 640), column_config=pin)
     else:  # a province: colouring thousands of rows costs more than it helps
-        st.dataframe(table, hide_index=True, placeholder="", key="scorecard_table", height=640,
+        st.dataframe(table, hide_index=True, placeholder="", key="scorecard_table", height=640, column_order=order,
                      column_config=pin | {c: st.column_config.ProgressColumn(c, format="percent", min_value=0,
                                                                              max_value=1) for c in rate_cols})
     export = table.copy()
@@ -135,7 +213,7 @@ row = sc[sc["unit"] == unit].iloc[0]
 peers = sc[(sc["unit_type"] == row["unit_type"]) & sc["submitted"]]
 
 m = st.columns(5)
-m[0].metric("最终得分", viz.pts(row["total"]), border=True, help=f"满分 {row['max_total']:g}（另有加分项）")
+m[0].metric("最终得分", viz.pts(row["total"]), border=True, help=f"满分 {viz.pts(row['max_total'])}（另有加分项）")
 m[1].metric("等次", row["grade"] or "—", border=True)
 m[2].metric("排名", f"第 {int(row['rank'])} 名", border=True, help=f"在 {len(peers)} 个已报送的{row['unit_type']}中")
 m[3].metric("得分率", viz.pct(row["score_rate"]), border=True)
@@ -145,7 +223,7 @@ notes = []
 if row["status"] in ("待审核", "已退回"):
     notes.append("该单位材料尚未审核通过，分数可能随审核调整。")
 if viz.isnum(row["k1_count"]) and int(row["k1_count"]) > 0:
-    notes.append(f"被上级通报批评 {int(row['k1_count'])} 次，已扣 {int(row['k1_count']) * float(scheme.k1_points):g} 分。")
+    notes.append(f"被上级通报批评 {int(row['k1_count'])} 次，已扣 {viz.pts(int(row['k1_count']) * scheme.k1_points)} 分。")
 if row["k2_veto"] is True:
     notes.append("发生泄密或违规公开（一票否决），等次为不合格。")
 if row["late_submission"] is True:
@@ -160,8 +238,8 @@ mine = {g: float(gr.loc[unit, g]) for g in groups}
 fig = go.Figure()
 fig.add_bar(x=groups, y=[round(mine[g], 4) for g in groups], name=unit, marker_color="#2f80ed",
             text=[viz.pct(mine[g], 0) for g in groups], textposition="outside", textfont=dict(size=11),
-            customdata=[[round(float(gr.loc[unit, f"{g}|得分"]), 2), gmax[g]] for g in groups],
-            hovertemplate="%{x}<br>得分率 %{y:.1%}<br>得分 %{customdata[0]:.2f} / %{customdata[1]}<extra>" + unit
+            customdata=[[viz.pts(gr.loc[unit, f"{g}|得分"]), viz.pts(gmax[g])] for g in groups],
+            hovertemplate="%{x}<br>得分率 %{y:.1%}<br>得分 %{customdata[0]} / %{customdata[1]}<extra>" + unit
                           + "</extra>")
 fig.add_bar(x=groups, y=[round(avg_all[g], 4) for g in groups], name="全县平均", marker_color="#b8c2cc",
             hovertemplate="%{x}<br>全县平均得分率 %{y:.1%}<extra></extra>")
@@ -194,7 +272,7 @@ def changed(r):
 st.markdown(f"**逐项得分**（{len(ind)} 项；审核分与自评分不同的行以浅橙色标出；自动计算项由系统根据台账计算）")
 num2 = (lambda v: viz.pts(v) if viz.isnum(v) else "")
 st.dataframe(ind.style.apply(changed, axis=1).format(
-    {"满分": lambda v: f"{v:g}", "自评分": num2, "审核分": num2, "最终得分": num2}),
+    {"满分": num2, "自评分": num2, "审核分": num2, "最终得分": num2}),
     hide_index=True, placeholder="", key="scorecard_points", height=38 + 35 * len(ind),
     column_config={"二级指标": st.column_config.TextColumn(width="large")})
 row = st.container(horizontal=True)

@@ -179,7 +179,7 @@ if chosen:
     us = sub[sub["unit"].isin(chosen)].sort_values(["unit", "year"])
     utbl = pd.DataFrame({
         "单位": us["unit"], "年度": us["year"], "总分": us["total"].map(viz.pts),
-        "满分": us["max_total"].map(lambda v: f"{v:g}"),
+        "满分": us["max_total"].map(viz.pts),
         "得分率": us["score_rate"].map(viz.pct), "等次": us["grade"], "排名": us["rank"],
         "及时率": us["proactive_rate"].map(viz.pct), "覆盖率": us["coverage_rate"].map(viz.pct),
     })
