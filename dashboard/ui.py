@@ -143,10 +143,18 @@ def facts_table(df: pd.DataFrame, columns: dict, *, key: str, empty: str) -> Non
     for c in ("逾期工作日", "行号", "期限（工作日）"):
         if c in view.columns:
             view[c] = view[c].map(int_text)
-    config = {c: st.column_config.TextColumn(c, **RIGHT) for c in ("逾期工作日", "行号", "期限（工作日）")}
+    # widths chosen so that every column, 链接 included, is on a 1440 px screen
+    config = {c: st.column_config.TextColumn(c, width=56, **RIGHT) for c in ("行号", "期限（工作日）")}
+    config["逾期工作日"] = st.column_config.TextColumn("逾期工作日", width=80, **RIGHT)
+    config.update({c: st.column_config.TextColumn(c, width=92) for c in
+                   ("形成日期", "公开日期", "公开期限", "收到日期", "补正日期", "答复期限", "答复日期")})
+    config.update({"序号": st.column_config.TextColumn("序号", width=48), "状态": st.column_config.TextColumn("状态", width=64),
+                   "公开类别": st.column_config.TextColumn("公开类别", width=120),
+                   "信息名称": st.column_config.TextColumn("信息名称", width="large"),
+                   "是否延期": st.column_config.TextColumn("是否延期", width=64)})
     if "链接" in view.columns:
         view["链接"] = view["链接"].map(web_url)
-        config["链接"] = st.column_config.LinkColumn("链接")
+        config["链接"] = st.column_config.LinkColumn("链接", display_text="打开", width=56)
     view = view.fillna("")
     st.dataframe(view.style.apply(_highlight_state, axis=1), hide_index=True, width="stretch",
                  column_config=config, key=key, height=fit_height(len(view), max_rows=15))
@@ -176,7 +184,16 @@ def indicator_view(sheet: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-SCORE_COLUMNS = {c: st.column_config.TextColumn(c, **RIGHT) for c in ("满分", "自评分", "审核分", "最终得分")}
+SCORE_COLUMNS = {c: st.column_config.TextColumn(c, width=64, **RIGHT) for c in ("满分", "自评分", "审核分", "最终得分")}
+SCORE_COLUMNS.update({"编号": st.column_config.TextColumn("编号", width=44, pinned=True),
+                      "一级指标": st.column_config.TextColumn("一级指标", width=100),
+                      "二级指标": st.column_config.TextColumn("二级指标", width="large"),
+                      "类型": st.column_config.TextColumn("类型", width=64),
+                      "调整理由": st.column_config.TextColumn("调整理由", width="medium"),
+                      "自评说明": st.column_config.TextColumn("自评说明", width="medium"),
+                      "佐证材料": st.column_config.TextColumn("佐证材料", width="medium")})
+#: the unit's score table at 1440 px; 一级指标 and 自评说明 behind the toggle beside it
+SCORE_ORDER = ["编号", "二级指标", "满分", "自评分", "审核分", "最终得分", "调整理由", "佐证材料"]
 
 
 def fit_height(n: int, *, max_rows: int = 40) -> int:
@@ -228,8 +245,14 @@ def unit_scorecard(con, year: int, unit: str, *, key: str) -> None:
             if k2:
                 parts.append("K2 一票否决（等次为不合格）")
             st.warning("扣分：" + "；".join(parts))
-        st.caption("蓝色底纹的行为考核组调整过的指标；最终得分 = 审核分（如有）否则自评分；自动计算指标由系统根据台账计算。")
-        st.dataframe(view.style.apply(_adjusted, axis=1), column_config=SCORE_COLUMNS,
+        cap, more = st.columns([4, 1], vertical_alignment="center")
+        cap.caption("蓝色底纹的行为考核组调整过的指标；最终得分 = 审核分（如有）否则自评分；自动计算指标由系统根据台账计算。")
+        order = list(SCORE_ORDER)
+        if more.toggle("显示全部列", key=f"{key}_ind_all", help="另外显示“一级指标”“类型”和“自评说明”"):
+            order[1:1] = ["一级指标"]
+            order[order.index("满分") + 1:order.index("满分") + 1] = ["类型"]
+            order.append("自评说明")
+        st.dataframe(view.style.apply(_adjusted, axis=1), column_config=SCORE_COLUMNS, column_order=order,
                      hide_index=True, width="stretch", key=f"{key}_ind", height=fit_height(len(view)))
     with tabs[1]:
         timeliness_section(con, year, unit, card, key=key, only_problems=True)

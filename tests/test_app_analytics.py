@@ -271,11 +271,11 @@ def test_overview_marks_a_changed_scheme_and_provisional_scores(app_db, monkeypa
 def test_scorecard_table_bands_and_trend(app_db):
     at = open_page("scorecard", 2019)
     tbl = table(at, "scorecard_table").set_index("单位")
-    assert tbl.loc[AUDIT, "公开时效（10分）"] == pytest.approx(0.8)
-    assert tbl.loc[AUDIT, "公开覆盖（8分）"] == pytest.approx(1.0)
-    assert tbl.loc[YI, "管理公开（14分）"] == 0.0 and tbl.loc[YI, "结果公开（8分）"] == 0.0
-    assert tbl.loc[CIVIL, "决策公开（12分）"] == pytest.approx(8 / 12)   # B1 3 + B2 (reviewed) 1 + 2 + 2
-    assert tbl.loc[CIVIL, "公开覆盖（8分）"] == pytest.approx(6.22 / 8)
+    assert tbl.loc[AUDIT, "公开时效（10.00分）"] == pytest.approx(0.8)
+    assert tbl.loc[AUDIT, "公开覆盖（8.00分）"] == pytest.approx(1.0)
+    assert tbl.loc[YI, "管理公开（14.00分）"] == 0.0 and tbl.loc[YI, "结果公开（8.00分）"] == 0.0
+    assert tbl.loc[CIVIL, "决策公开（12.00分）"] == pytest.approx(8 / 12)   # B1 3 + B2 (reviewed) 1 + 2 + 2
+    assert tbl.loc[CIVIL, "公开覆盖（8.00分）"] == pytest.approx(6.22 / 8)
     assert (tbl.loc[YI, "总分"], tbl.loc[YI, "等次"], tbl.loc[YI, "排名"]) == (72.82, "合格", 2)
     assert tbl.loc[ECO, "状态"] == "未报送"
     assert tbl.loc[AUDIT, "较上年"] == "—"          # 2019 is the first scheme year
@@ -284,6 +284,24 @@ def test_scorecard_table_bands_and_trend(app_db):
     # type filter
     at.radio(key="scorecard_type").set_value("乡镇").run()
     assert set(table(at, "scorecard_table")["单位"]) == {JIA, YI}
+
+
+def test_scorecard_heatmap_by_group_and_drill_down_to_indicators(app_db):
+    at = open_page("scorecard", 2019)
+    hm = figures(at)["scorecard_heatmap"]["data"][0]
+    groups, rows = hm["x"], hm["y"]
+    # rows: towns then departments, each by rank, with the rank before the name; 未报送 is not a row
+    assert rows == ["1. 甲镇", "2. 乙镇", "1. 审计局", "2. 民政局"]
+    assert hm["z"][rows.index("1. 审计局")][groups.index("公开时效")] == pytest.approx(0.8)
+    assert hm["text"][rows.index("2. 民政局")][groups.index("决策公开")] == "67%"   # 8 / 12
+    assert "得分 8.00 / 满分 12.00" in hm["customdata"][rows.index("2. 民政局")][groups.index("决策公开")]
+    assert "未报送（无得分、不排名）：" + ECO in text(at)
+    # drill-down: 决策公开's indicators, points in the cells
+    at.selectbox(key="scorecard_group").set_value("决策公开").run()
+    d = figures(at)["scorecard_drill"]["data"][0]
+    col = [x.split()[0] for x in d["x"]].index("B2")
+    assert d["text"][d["y"].index("2. 民政局")][col] == "1.00"          # reviewer's 1 of 3
+    assert d["z"][d["y"].index("2. 民政局")][col] == pytest.approx(1 / 3)
 
 
 def test_scorecard_drilldown_scores_against_county_average(app_db):
@@ -309,8 +327,8 @@ def test_scorecard_drilldown_scores_against_county_average(app_db):
 def test_scorecard_unit_without_requests_and_scheme_maxima_2022(app_db):
     at = open_page("scorecard", 2022)
     tbl = table(at, "scorecard_table").set_index("单位")
-    assert "公开时效（12分）" in tbl.columns and "组织领导（8分）" in tbl.columns
-    assert tbl.loc[AUDIT, "公开时效（12分）"] == pytest.approx(0.8)         # 9.60 / 12
+    assert "公开时效（12.00分）" in tbl.columns and "组织领导（8.00分）" in tbl.columns
+    assert tbl.loc[AUDIT, "公开时效（12.00分）"] == pytest.approx(0.8)         # 9.60 / 12
     assert tbl.loc[AUDIT, "总分"] == 97.6
     assert tbl.loc[AUDIT, "较2021年"] == "—"        # nothing in 2021
     assert "没有计入的依申请公开申请" in text(at)    # 审计局 had no requests: G1 at full marks
