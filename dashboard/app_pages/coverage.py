@@ -12,6 +12,7 @@ import streamlit as st
 
 from dashboard import queries as q
 from dashboard import viz
+from dashboard.text import md
 from core.scheme import load_catalogue
 
 year, scheme = viz.start_analytics_page("覆盖缺口", lambda scheme: "必公开类别：按单位类型确定，另加单位名录中登记的附加类别。某类别在本年度至少有一条"
@@ -53,7 +54,7 @@ t[2].metric("有缺口的单位", f"{int((units['covered_categories'] < units['r
 t[3].metric("缺失类别合计", f"{req - covd} 项", border=True, help=f"必公开 {req} 项，已覆盖 {covd} 项")
 
 if len(missing):
-    st.warning(f"未报送（{len(missing)} 个）：" + "、".join(missing["unit"]) + "。这些单位没有台账，无法判断覆盖情况，"
+    st.warning(f"未报送（{len(missing)} 个）：" + "、".join(md(n) for n in missing["unit"]) + "。这些单位没有台账，无法判断覆盖情况，"
                "在下方热力图和缺口清单中以灰色“未报送”行列出。", icon=":material/mail:")
 if units.empty:
     viz.empty("所有单位均已覆盖全部必公开类别。" if only_gaps else "所选范围内没有已报送的单位。", icon=":material/check_circle:")

@@ -181,7 +181,7 @@ elif state["status"] == Status.RETURNED:
                            placeholder="例如：误退回，材料无需修改")
         if st.form_submit_button("撤销退回", icon=":material/undo:"):
             _write(lambda: set_status(con, unit, year, "unreturn", why, user["name"]),
-                   f"{unit}：已撤销退回，状态为待审核")
+                   f"{md(unit)}：已撤销退回，状态为待审核")
 elif locked:
     with st.form(f"review_reopen_{unit}_{year}"):
         st.caption("已审核通过，结果已锁定。重新打开后可以调整得分、扣分，单位也可以重新上传。")

@@ -153,7 +153,7 @@ else:
                     f"{group}：各二级指标得分（格中为得分，颜色为得分率）", "scorecard_drill")
     missing_units = base[~base["submitted"]]["unit"].tolist()
     if missing_units:
-        st.caption("未报送（无得分、不排名）：" + "、".join(missing_units))
+        st.caption("未报送（无得分、不排名）：" + "、".join(md(n) for n in missing_units))
 
     # ---- the ranking table: what a reader needs at 1440 px; the 一级指标 columns behind a toggle
     st.subheader("总分与排名")
