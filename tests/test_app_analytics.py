@@ -354,7 +354,10 @@ def test_timeliness_rates_histogram_months_and_requests(app_db):
     bars = figs["timeliness_rates"]["data"][0]
     assert bars["x"] == [CIVIL, JIA, AUDIT, YI] and bars["y"] == [1.0, 1.0, 0.8, 0.6667]
     avg = [s for s in figs["timeliness_rates"]["layout"]["shapes"] if s.get("type") == "line"][0]
-    assert avg["y0"] == pytest.approx(round((1 + 1 + 0.8 + 0.6667) / 4, 4))
+    assert avg["y0"] == pytest.approx(round((1 + 1 + 0.8 + 0.6667) / 4, 4))   # 未报送 not in the average
+    missing = traces(figs["timeliness_rates"])["未报送"]
+    assert missing["x"] == [ECO] and missing["text"] == ["未报送"]
+    assert "共 5 个单位，其中未报送 1 个：" + ECO in text(at)
     hist = figs["timeliness_hist"]["data"][0]
     assert dict(zip(hist["x"], hist["y"])) == {"1–5": 5, "6–10": 0, "11–20": 0, "21–40": 0, "41–60": 2, "60以上": 0}
     months = traces(figs["timeliness_monthly"])
@@ -401,8 +404,13 @@ def test_coverage_heatmap_category_rates_and_gap_list(app_db):
     assert gaps.loc[YI, "缺失类别"] == "筹资筹劳、社会救助、扶贫资金项目"
     assert gaps.loc[CIVIL, "缺失类别"] == "政策解读、社会救助" and gaps.loc[CIVIL, "覆盖率"] == "77.8%"
     assert metrics(at)["缺失类别合计"][0] == "5 项"
+    # the unit that has not submitted: counted among the units, a grey 未报送 row, not in the averages
+    assert metrics(at)["单位数"][0] == "5 个"
+    assert y[-1] == ECO and set(z[-1]) == {-1}
+    assert gaps.loc[ECO, "状态"] == "未报送" and gaps.loc[ECO, "覆盖率"] == "—"
+    assert "未报送（1 个）：" + ECO in text(at)
     at.checkbox(key="coverage_only_gaps").check().run()
-    assert set(table(at, "coverage_gaps")["单位"]) == {YI, CIVIL}
+    assert set(table(at, "coverage_gaps")["单位"]) == {YI, CIVIL, ECO}
 
 
 # --------------------------------------------------------------------------- 趋势
