@@ -55,6 +55,9 @@ EXACT: dict[str, str] = {
     "Something went wrong": "出现错误",
 }
 
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
 #: (regular expression, replacement) tried in order when no exact text matches
 PATTERNS: list[tuple[str, str]] = [
     (r"^\d+(?:\.\d+)?\s*[KMG]B per file$", f"每个文件不超过 {LIMIT_MB} MB"),
@@ -63,6 +66,10 @@ PATTERNS: list[tuple[str, str]] = [
     (r"^(.+) files? type not allowed\.?$", "不支持此文件类型：$1"),
     (r"^Help for (.+)$", "“$1”的说明"),
     (r"^Remove (.+)$", "移除 $1"),
+    *[(rf"^Selected Date: {m} (\d{{1,2}}), (\d{{4}})$", f"已选日期：$2年{n}月$1日") for n, m in enumerate(_MONTHS, 1)],
+    *[(rf"^{m} (\d{{4}})$", f"$1年{n}月") for n, m in enumerate(_MONTHS, 1)],
+    *[(rf"^{m}$", f"{n}月") for n, m in enumerate(_MONTHS, 1)],
+    *[(rf"^{d}$", z) for d, z in zip(("Su", "Mo", "Tu", "We", "Th", "Fr", "Sa"), "日一二三四五六")],
     (r"^Selected Date: (.+)$", "已选日期：$1"),
     (r"^day, (.+)$", "日，$1"), (r"^month, (.+)$", "月，$1"), (r"^year, (.+)$", "年，$1"),
     (r"^You have requested page /?(.*), but no corresponding file was found in the app's pages/ directory\. "

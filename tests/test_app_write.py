@@ -314,23 +314,12 @@ def test_full_cycle_upload_return_reupload_adjust_approve(app_db):
     second = card(app_db, fx.CIVIL)
     assert second["version"] == 2 and second["total"] == first_total + 1
 
-    # the reviewer lowers A1 (4 → 2.5): without a reason it is refused
+    # the reviewer lowers A1 (4 → 2.5) in the one-indicator form: without a reason it is refused
     rev.run()
-    sid = int(second["submission_id"])
-    key = f"review_editor_{sid}_{rev.session_state['review_editor_nonce']}"
-    rev.session_state[key] = {"edited_rows": {0: {"审核分": "2.5"}}, "added_rows": [], "deleted_rows": []}
-    rev.run()
-    button(rev, "保存审核分").click()
-    rev.run()
+    _reason_form(rev, "A1", "2.5", "")
     assert any("必须填写调整理由" in str(e.value) for e in rev.error)
     assert card(app_db, fx.CIVIL)["total"] == second["total"]
-
-    rev.session_state[key] = {"edited_rows": {0: {"审核分": "2.5", "调整理由": "分工文件未盖章"}},
-                              "added_rows": [], "deleted_rows": []}
-    rev.run()
-    button(rev, "保存审核分").click()
-    rev.run()
-    assert not rev.exception
+    _reason_form(rev, "A1", "2.5", "分工文件未盖章")
     adjusted = card(app_db, fx.CIVIL)
     assert adjusted["total"] == second["total"] - Decimal("1.5")
     assert adjusted["self_total"] == second["self_total"]
@@ -345,7 +334,7 @@ def test_full_cycle_upload_return_reupload_adjust_approve(app_db):
     assert any("理由" in str(e.value) for e in rev.error)
     pen_form = [n for n in rev.number_input if "K1" in n.label][0]
     pen_form.set_value(1)
-    [t for t in rev.text_area if "理由" in t.label][0].input("县政务公开办通报〔2019〕3号")
+    [t for t in rev.text_area if t.label.startswith("理由")][0].input("县政务公开办通报〔2019〕3号")
     button(rev, "保存扣分").click()
     rev.run()
     assert card(app_db, fx.CIVIL)["total"] == adjusted["total"] - 3
@@ -651,22 +640,101 @@ def test_upload_page_warns_when_the_deadline_has_passed(app_db):
     assert not any("已过" in str(w.value) for w in at.warning)
 
 
-def test_approving_with_unsaved_score_edits_is_refused(app_db):
-    """Typing a 审核分 and then clicking 通过 (above the table) used to approve without the edit."""
-    at = open_page(new_app("shenhe", review_unit=fx.AUDIT), "review_unit")
-    sid = int(card(app_db, fx.AUDIT)["submission_id"])
-    key = f"review_editor_{sid}_{at.session_state['review_editor_nonce']}"
-    at.session_state[key] = {"edited_rows": {0: {"审核分": "2.5", "调整理由": "分工文件未盖章"}},
-                             "added_rows": [], "deleted_rows": []}
+def _reason_form(at, code: str, score: str, reason: str):
+    """Fill the one-indicator form of 单位审核 (selectbox, 审核分, the reason's text area) and save."""
+    at.selectbox(key="review_ed_pick").set_value(code).run()
+    at.text_input(key=f"review_ed_score_{code}_False").input(score)
+    at.text_area(key=f"review_ed_reason_{code}_False").input(reason)
+    button(at, "保存调整").click()
     at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_reasons_are_typed_in_a_text_area_and_saved_whole(app_db):
+    at = open_page(new_app("shenhe", review_unit=fx.AUDIT), "review_unit")
+    # the grid shows; nothing in it is editable
+    assert not at.get("arrow_data_editor") and not at.get("data_editor")
+    long_reason = "征求意见的佐证材料只有通知，没有意见采纳情况说明；" * 3
+    _reason_form(at, "B1", "3", "")
+    assert any("必须填写调整理由" in str(e.value) for e in at.error)
+    _reason_form(at, "B1", "3", long_reason)
+    sid = int(card(app_db, fx.AUDIT)["submission_id"])
+    con = db(app_db)
+    try:
+        row = con.execute("SELECT score, reason FROM review_scores WHERE submission_id = ? AND code = 'B1'",
+                          [sid]).fetchone()
+    finally:
+        con.close()
+    assert row == (Decimal("3.00"), long_reason.strip())       # every character, nothing dropped
+
+
+def test_a_reupload_offers_the_earlier_adjustments_as_proposals(app_db):
+    at = open_page(new_app("shenhe", review_unit=fx.AUDIT), "review_unit")
+    _reason_form(at, "A1", "1", "分工文件未盖章")
+    _reason_form(at, "B1", "3", "缺少征求意见佐证")
+    at.text_area(key="review_return_note").input("请补充 B1 佐证")
+    button(at, "退回").click()
+    at.run()
+    assert status_of(app_db, fx.AUDIT) == "已退回"
+    # the unit uploads a new version in which it changed B1's self score
+    unit_at = open_page(new_app("shenji"), "upload")
+    upload_through_page(unit_at, [("审计局-第二版.xlsx", fx.workbook(overrides={"B1": 4}, reporter="李四"))])
+    assert card(app_db, fx.AUDIT)["version"] == 2
+    at.run()
+    t = page_text(at)
+    assert "第1版的审核调整（共 2 项）" in t and "自评分 5.00 → **4.00**（单位已修改）" in t
+    # approving before deciding is refused
     button(at, "通过").click()
     at.run()
-    assert not at.exception
-    assert any("还没有保存" in str(e.value) and "A1" in str(e.value) for e in at.error)
-    assert status_of(app_db, fx.AUDIT) != "已审核"
-    # an edit put back to the original value is no edit: approving goes through
-    at.session_state[key] = {"edited_rows": {0: {"审核分": "", "调整理由": ""}}, "added_rows": [], "deleted_rows": []}
+    assert any("还没有处理" in str(e.value) for e in at.error) and status_of(app_db, fx.AUDIT) == "待审核"
+    # A1 accepted as it was; B1 edited (prefilled, the reason changed) and saved
+    [b for b in at.button if b.key == "review_ed_accept_A1"][0].click()
     at.run()
+    [b for b in at.button if b.key == "review_ed_edit_B1"][0].click()
+    at.run()
+    assert at.text_input(key="review_ed_score_B1_True").value == "3.00"
+    assert at.text_area(key="review_ed_reason_B1_True").value == "缺少征求意见佐证"
+    at.text_area(key="review_ed_reason_B1_True").input("缺少征求意见佐证（第二版仍未补充）")
+    button(at, "保存调整").click()
+    at.run()
+    sid = int(card(app_db, fx.AUDIT)["submission_id"])
+    con = db(app_db)
+    try:
+        rows = con.execute("SELECT code, score, reason FROM review_scores WHERE submission_id = ? ORDER BY code",
+                           [sid]).fetchall()
+    finally:
+        con.close()
+    assert rows == [("A1", Decimal("1.00"), "分工文件未盖章"), ("B1", Decimal("3.00"), "缺少征求意见佐证（第二版仍未补充）")]
+    assert "审核调整（共" not in page_text(at)       # nothing left to decide
     button(at, "通过").click()
     at.run()
     assert status_of(app_db, fx.AUDIT) == "已审核"
+
+
+def test_a_proposal_can_be_dropped(app_db):
+    at = open_page(new_app("shenhe", review_unit=fx.AUDIT), "review_unit")
+    _reason_form(at, "A1", "1", "分工文件未盖章")
+    at.text_area(key="review_return_note").input("请修改")
+    button(at, "退回").click()
+    at.run()
+    upload_through_page(open_page(new_app("shenji"), "upload"),
+                        [("审计局-第二版.xlsx", fx.workbook(reporter="李四"))])
+    at.run()
+    [b for b in at.button if b.key == "review_ed_drop_A1"][0].click()
+    at.run()
+    assert "审核调整（共" not in page_text(at)
+    assert card(app_db, fx.AUDIT)["total"] == card(app_db, fx.AUDIT)["self_total"]
+
+
+def test_a_mistaken_return_is_undone_on_the_page(app_db):
+    at = open_page(new_app("shenhe", review_unit=fx.AUDIT), "review_unit")
+    at.text_area(key="review_return_note").input("误操作")
+    button(at, "退回").click()
+    at.run()
+    button(at, "撤销退回").click()
+    at.run()
+    assert any("必须填写原因" in str(e.value) for e in at.error) and status_of(app_db, fx.AUDIT) == "已退回"
+    at.text_area(key="review_unreturn_note").input("误退回，材料无需修改")
+    button(at, "撤销退回").click()
+    at.run()
+    assert status_of(app_db, fx.AUDIT) == "待审核"

@@ -4,19 +4,17 @@ states; 通过 / 退回 / 重新打开; penalties K1/K2; the audit trail; the or
 file. The total and grade at the top are recomputed after every change."""
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 
-import pandas as pd
 import streamlit as st
 
 from dashboard.common import (REVIEW_ROLES, bump_data_version, db, db_lock, flash, require_role,
                               selected_year, show_flash)
-from dashboard.ui import (audit_viewer, badge, coverage_section, dstr, fit_height, fmt2, history_table, num,
-                          timeliness_section)
-from dashboard.text import md, md_link
+from dashboard.ui import (audit_viewer, badge, coverage_section, dstr, fmt2, history_table, timeliness_section)
+from dashboard.review_editor import auto_table, indicator_form, indicator_table, proposal_panel
+from dashboard.text import md
+from data.proposals import drop_proposal, proposals
 from data.registry import get_units
-from data.review import (ReviewError, apply_review_scores, current_submission, evidence_links,
-                         get_original_file, get_penalties, set_penalties, set_status,
+from data.review import (ReviewError, apply_review_scores, current_submission, get_original_file, get_penalties, set_penalties, set_status,
                          submission_history, versions, workflow_state)
 from core.vocab import Status
 from metrics.readouts import indicator_sheet
@@ -86,17 +84,8 @@ if sub is None:
 locked = state["status"] == Status.APPROVED
 
 
-def _fmt(v) -> str:
-    return format(Decimal(str(v)).quantize(Decimal("0.01")), "f")  # points always with two decimals
 
 
-def _dec(text):
-    """A typed score as Decimal (2 dp), None when empty or not a number (the save reports it)."""
-    try:
-        t = str(text).strip().rstrip("分").strip()
-        return Decimal(t).quantize(Decimal("0.01")) if t else None
-    except (InvalidOperation, ValueError):
-        return None
 
 
 def _write(fn, ok_message: str, unchanged_message: str | None = None) -> None:
@@ -121,38 +110,15 @@ def _write(fn, ok_message: str, unchanged_message: str | None = None) -> None:
 sheet = indicator_sheet(con, year, unit)
 own = sheet[sheet["type"] != "auto"].reset_index(drop=True)
 auto = sheet[sheet["type"] == "auto"].reset_index(drop=True)
-base = pd.DataFrame({
-    "编号": own["code"], "二级指标": own["text"],
-    "满分": own["max"].map(num), "自评分": own["self_score"].map(num),
-    "审核分": own["review_score"].map(lambda v: "" if v is None else _fmt(v)),
-    "调整理由": own["review_reason"].fillna(""),
-    "最终得分": own["points"].map(num),
-    "自评说明": own["self_note"].fillna(""),
-    "佐证": [next((u for _, u in evidence_links(e) if u), "") for e in own["evidence"]],
-})
-nonce = st.session_state.setdefault("review_editor_nonce", 0)
-EDITOR_KEY = f"review_editor_{sub.id}_{nonce}"
+props = proposals(con, unit, year) if state["status"] == Status.PENDING else proposals(con, unit, year).iloc[0:0]
 
 
-def _text(v) -> str:
-    return "" if v is None or (isinstance(v, float) and v != v) else str(v).strip()
+def _save(changes, message):
+    _write(lambda: apply_review_scores(con, sub.id, changes, user["name"]), message)
 
 
-def unsaved_codes() -> list[str]:
-    """Indicators whose 审核分 or 调整理由 was edited in the table but not saved."""
-    edits = (st.session_state.get(EDITOR_KEY) or {}).get("edited_rows") or {}
-    out = []
-    for i, change in edits.items():
-        i = int(i)
-        if not 0 <= i < len(base):
-            continue
-        old = base.iloc[i]
-        new_score = _text(change.get("审核分", old["审核分"]))
-        new_reason = _text(change.get("调整理由", old["调整理由"]))
-        if (_dec(new_score) != _dec(old["审核分"]) or (new_score and _dec(new_score) is None)
-                or new_reason != _text(old["调整理由"])):
-            out.append(old["编号"])
-    return out
+def _drop(code, message):
+    _write(lambda: drop_proposal(con, unit, year, code, user["name"]), message)
 
 
 # ---- decision
@@ -162,10 +128,9 @@ if state["status"] == Status.PENDING:
     with a.form(f"review_approve_{unit}_{year}"):
         note = st.text_input("审核意见（可不填）", key="review_approve_note")
         if st.form_submit_button("通过", type="primary", icon=":material/check_circle:"):
-            pending = unsaved_codes()
-            if pending:
-                st.error(f"“指标评分”中 {'、'.join(pending)} 的审核分或调整理由还没有保存。请先点“保存审核分”"
-                         "（或把改动改回原值），再点“通过”；否则这些调整不会计入得分。")
+            if len(props):
+                st.error(f"上一版的 {len(props)} 项审核调整（{'、'.join(props['code'])}）还没有处理：请在“指标评分”中"
+                         "逐项“采用”“修改”或“不采用”后再点“通过”。")
             else:
                 _write(lambda: set_status(con, unit, year, "approve", note, user["name"]), f"{unit}：已审核通过")
     with b.form(f"review_return_{unit}_{year}"):
@@ -193,65 +158,14 @@ tabs = st.tabs(["指标评分", "台账与及时性", "必公开类别覆盖", "
 
 # ---- indicators
 with tabs[0]:
-    prev_adj = con.execute("""SELECT count(*) FROM review_scores r JOIN submissions s ON s.id = r.submission_id
-                              WHERE s.unit = ? AND s.year = ? AND s.id <> ?""", [unit, year, sub.id]).fetchone()[0]
-    if prev_adj:
-        st.caption(f"提示：此前版本有 {prev_adj} 项审核调整；审核调整只作用于当时的版本，当前第{sub.version}版需重新审核。")
     if locked:
         st.info("已审核通过，得分已锁定；如需调整请先“重新打开”。")
-    st.caption("在“审核分”一列（可编辑，表头带铅笔标记）填写调整后的分数（留空 = 按自评分计分），与自评分不同时必须填写调整理由；"
-               "改完后点“保存审核分”。")
-    edited = st.data_editor(
-        base, hide_index=True, width="stretch", num_rows="fixed", height=fit_height(len(base)),
-        disabled=locked or ["编号", "二级指标", "满分", "自评分", "最终得分", "自评说明", "佐证"],
-        column_config={
-            "编号": st.column_config.TextColumn(width=45),
-            "二级指标": st.column_config.TextColumn(width="large"),
-            "满分": st.column_config.NumberColumn(format="%.2f", width=60),
-            "自评分": st.column_config.NumberColumn(format="%.2f", width=60),
-            "审核分": st.column_config.TextColumn("审核分", width=80, help="留空表示按自评分计分；填 0 到满分之间的数"),
-            "调整理由": st.column_config.TextColumn("调整理由", width="medium",
-                                                 help="审核分与自评分不同时必填"),
-            "最终得分": st.column_config.NumberColumn(format="%.2f", width=70),
-            "自评说明": st.column_config.TextColumn(width="small"),
-            "佐证": st.column_config.LinkColumn("佐证链接", display_text="打开", width=70),
-        },
-        key=EDITOR_KEY)
-    if st.button("保存审核分", type="primary", disabled=locked, key="review_save_scores", icon=":material/save:"):
-        changes = []
-        for (_, old), (_, new) in zip(base.iterrows(), edited.iterrows()):
-            o_s = _dec(old["审核分"])
-            n_raw = new["审核分"] if isinstance(new["审核分"], str) else ("" if new["审核分"] is None else str(new["审核分"]))
-            n_raw = n_raw.strip()
-            n_reason = new["调整理由"].strip() if isinstance(new["调整理由"], str) else ""
-            n_s = _dec(n_raw)
-            if not n_raw:
-                if o_s is not None:
-                    changes.append({"code": old["编号"], "score": None, "reason": ""})
-            elif n_s is None or n_s != o_s or n_reason != (old["调整理由"] or ""):
-                changes.append({"code": old["编号"], "score": n_raw, "reason": n_reason})
-        if not changes:
-            st.info("没有需要保存的修改。")
-        else:
-            def _save():
-                n = apply_review_scores(con, sub.id, changes, user["name"])
-                st.session_state["review_editor_nonce"] = nonce + 1
-                return n
-            _write(_save, f"已保存 {len(changes)} 项审核分")
-    with st.expander("佐证材料（全部链接）"):
-        lines = []
-        for r in own.itertuples(index=False):
-            ev = evidence_links(r.evidence)
-            if ev:
-                parts = [md_link(t, u) for t, u in ev]
-                lines.append(f"- **{md(r.code)}** {md(r.text)}：" + "；".join(parts))
-        st.markdown("\n".join(lines) if lines else "单位未填写佐证材料。")
-    st.markdown("**自动计算指标**（由系统根据台账和报送日期计算，不能人工调整）")
-    st.dataframe(pd.DataFrame({"编号": auto["code"], "一级指标": auto["group"], "二级指标": auto["text"],
-                               "满分": auto["max"].map(num), "得分": auto["points"].map(num)}),
-                 hide_index=True, width="stretch", key="review_auto",
-                 column_config={"满分": st.column_config.NumberColumn(format="%.2f"),
-                                "得分": st.column_config.NumberColumn(format="%.2f")})
+    proposal_panel(own, props, key="review_ed", save=_save, drop=_drop, locked=locked)
+    st.caption("点选表中一行（或在下方选择指标），在下面的表单里填写审核分和调整理由，再点“保存调整”。"
+               "蓝色底纹为已调整的指标；留空审核分 = 按自评分计分。")
+    indicator_table(own, props, key="review_ed")
+    indicator_form(own, key="review_ed", save=_save, locked=locked)
+    auto_table(auto)
 
 with tabs[1]:
     timeliness_section(con, year, unit, card, key="review", only_problems=False)
