@@ -88,7 +88,7 @@ def indicator_table(own: pd.DataFrame, props: pd.DataFrame, *, key: str):
         order.insert(5, "上版建议")
     right = {"alignment": "right"}
     ev = st.dataframe(
-        view.style.apply(_adjusted, axis=1), hide_index=True, width="stretch", key=f"{key}_grid",
+        view.style.apply(_adjusted, axis=1), hide_index=True, width="stretch", key=f"{key}_grid", placeholder="",
         column_order=order, on_select="rerun", selection_mode="single-row", height=fit_height(len(view)),
         column_config={"编号": st.column_config.TextColumn(width=44, pinned=True),
                        "二级指标": st.column_config.TextColumn(width="large"),

@@ -156,7 +156,7 @@ def facts_table(df: pd.DataFrame, columns: dict, *, key: str, empty: str) -> Non
         view["链接"] = view["链接"].map(web_url)
         config["链接"] = st.column_config.LinkColumn("链接", display_text="打开", width=56)
     view = view.fillna("")
-    st.dataframe(view.style.apply(_highlight_state, axis=1), hide_index=True, width="stretch",
+    st.dataframe(view.style.apply(_highlight_state, axis=1), hide_index=True, width="stretch", placeholder="",
                  column_config=config, key=key, height=fit_height(len(view), max_rows=15))
 
 
