@@ -311,7 +311,7 @@ def test_reviewer_types_a_reason_in_the_editor_and_a_reupload_carries_it_over(se
             page.get_by_text(wb2.name).first.wait_for()
             page.get_by_role("button", name="上传并校验").click()
             page.get_by_text("本次上传结果").wait_for(timeout=60_000)
-            expect(page.get_by_text("已接收：").first).to_be_visible()
+            page.get_by_text("已接收：").first.wait_for(state="attached")  # inside the result expander
             page.get_by_role("button", name="退出登录").click()
 
             _login(page, base, "shenhe", "shenhe123")
