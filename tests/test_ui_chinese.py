@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: are matched separately) and the demo/test accounts' names
 ALLOWED = {"csv", "excel", "png", "wps", "xlsx", "xlsm", "xls", "ods", "et", "sha", "json", "mb", "pdf",
            "http", "https", "www", "gov", "cn", "admin", "lingdao", "shenji", "shenhe", "minzheng", "fangzheng",
-           "toml", "id", "ui", "url"}
+           "toml", "word", "docx", "id", "ui", "url"}
 WORD = re.compile(r"[A-Za-z]{2,}")
 MARKUP = [re.compile(p) for p in (
     r":material/[a-z_]+:", r":[a-z]+(?:-background|-badge)?\[", r"https?://\S+", r"<[^>]+>", r"%\{[^}]*\}",
