@@ -14,7 +14,9 @@ from typing import Iterable
 
 ERROR = "error"
 WARNING = "warning"
-SEVERITY_LABEL = {ERROR: "错误", WARNING: "警告"}
+#: an information note: neither blocks nor warns (e.g. "未填报年报数据，未作勾稽")
+INFO = "info"
+SEVERITY_LABEL = {ERROR: "错误", WARNING: "警告", INFO: "提示"}
 
 #: every issue code, with its default message (used when a rule gives none)
 CODES: dict[str, str] = {
@@ -76,6 +78,24 @@ CODES: dict[str, str] = {
     "score_precision": "自评得分超过两位小数，按四舍五入计",
     "max_differs": "分值与考核指标体系不符，按考核指标体系计",
     "auto_score_ignored": "该指标由系统根据台账自动计算，所填分数不予采用",
+    # 年报数据 (annual-report.md)
+    "annual_absent": "未填报年报数据，未作勾稽",
+    "annual_empty": "年报数据工作表未填写",
+    "annual_table_missing": "未找到年度报告表三或表四的标题",
+    "annual_header_missing": "年度报告表格的表头不完整",
+    "annual_row_unknown": "不是年度报告表三的项目",
+    "annual_row_duplicate": "年度报告表三中的行重复出现",
+    "annual_row_missing": "年度报告表三缺少一行",
+    "annual_edition_mixed": "“其他处理”分三项填写时，“其他处理”一行本身不应再填数字",
+    "annual_value_invalid": "应为不小于 0 的整数",
+    "annual_t1": "年报勾稽T1：本年新收+上年结转 应等于 办理结果总计+结转下年度",
+    "annual_t2": "年报勾稽T2：办理结果总计 应等于 各项办理结果之和",
+    "annual_t3": "年报勾稽T3：总计 应等于 各类申请人之和",
+    "annual_t4": "年报勾稽T4：表四总计 应等于 维持+纠正+其他结果+尚未审结",
+    "annual_l1": "年报勾稽L1：本年新收 应等于 台账本年收到的申请数",
+    "annual_l2": "年报勾稽L2：办理结果 与台账不符",
+    "annual_l3": "年报勾稽L3：结转下年度 与台账不符",
+    "annual_l4": "年报勾稽L4：表四 少于台账复议诉讼结果数",
     # storing
     "submission_approved": "本年度材料已审核通过，不能再上传新版本",
     "store_failed": "保存失败，数据未作任何更改",
@@ -138,6 +158,11 @@ def warning(code: str, message: str | None = None, sheet: str | None = None, cel
     return Issue(code, WARNING, message or CODES.get(code, code), sheet, cell, row)
 
 
+def note(code: str, message: str | None = None, sheet: str | None = None, cell: str | None = None,
+         row: int | None = None) -> Issue:
+    return Issue(code, INFO, message or CODES.get(code, code), sheet, cell, row)
+
+
 @dataclass
 class Report:
     issues: list[Issue] = field(default_factory=list)
@@ -155,7 +180,11 @@ class Report:
 
     @property
     def warnings(self) -> list[Issue]:
-        return [i for i in self.issues if not i.is_error]
+        return [i for i in self.issues if i.severity == WARNING]
+
+    @property
+    def notes(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == INFO]
 
     @property
     def ok(self) -> bool:
@@ -163,7 +192,7 @@ class Report:
 
     def rows(self) -> list[dict]:
         """Table rows for the UI and exports: 位置, 级别, 问题 (errors first)."""
-        ordered = self.errors + self.warnings
+        ordered = self.errors + self.warnings + self.notes
         return [{"位置": i.location or "（整个文件）", "级别": i.severity_label, "问题": i.message,
                  "代码": i.code} for i in ordered]
 

@@ -20,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 SCHEME_DIR = HERE / "schemes"
 CATALOGUE_FILE = HERE / "catalogue.toml"
 
+ANNUAL_REPORT_MODES = ("required", "optional", "none")
 INDICATOR_TYPES = ("self", "auto", "bonus")
 #: automatic indicators the engine knows how to compute
 AUTO_RULES = ("H1", "H2", "G1", "G3", "I1")
@@ -104,6 +105,10 @@ class Scheme:
     indicators: tuple[Indicator, ...] = ()
     note: str = ""
     source: str = ""
+    #: the sheet 年报数据 (annual-report.md): "required", "optional" or "none"
+    annual_report: str = "optional"
+    #: points deducted from the total per 年报勾稽 rule (T1 … L4) the unit's report fails; 0 = none
+    reconcile_points: Decimal = Decimal(0)
 
     @property
     def codes(self) -> list[str]:
@@ -227,6 +232,11 @@ def parse_scheme(d: dict, source: str, catalogue: Catalogue | None = None) -> Sc
     publicity = _int(rules, "publicity_days", f"{source}: rules", 1, default=5)
     late_points = _dec(rules.get("late_submission_points", 1), f"{source}: rules.late_submission_points",
                        places=2, minimum=Decimal(0))
+    annual = rules.get("annual_report", "optional")
+    if annual not in ANNUAL_REPORT_MODES:
+        raise SchemeError(f"{source}: rules.annual_report: 须为 \"required\"、\"optional\" 或 \"none\"，实为 “{annual}”")
+    rec_points = _dec(rules.get("reconcile_points", 0), f"{source}: rules.reconcile_points", places=2,
+                      minimum=Decimal(0))
     rr = []
     for n, r in enumerate(_req(rules, "requests", f"{source}: rules", list)):
         w = f"{source}: rules.requests[{n}]"
@@ -279,7 +289,7 @@ def parse_scheme(d: dict, source: str, catalogue: Catalogue | None = None) -> Sc
         request_rules=tuple(rr), grades=tuple(grades), fail_grade=d.get("fail_grade", "不合格"),
         k1_points=_dec(pen.get("K1_points", 3), f"{source}: penalties.K1_points", places=2, minimum=Decimal(0)),
         required=required, indicators=tuple(inds), note=d.get("note", ""), source=source,
-        publicity_days=publicity)
+        publicity_days=publicity, annual_report=annual, reconcile_points=rec_points)
     if s.base_max != BASE_TOTAL:
         raise SchemeError(f"{source}: indicators: 基础分满分合计应为 100，实为 {s.base_max}")
     rules_used = [i.rule for i in inds if i.type == "auto"]

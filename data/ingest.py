@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from core.errors import Issue, Report, error
 from data.closing import upload_refusal
+from data.reconcile import store_findings, store_report
 from core.vocab import Status
 from data.registry import get_units
 from data.store import audit, recorded_at, transaction
@@ -301,6 +302,14 @@ def _store(con, sub: Submission, file_name: str, content: bytes, sha: str, recei
             "result": pa.array([r.result for r in reqs], pa.string()),
             "review_result": pa.array([r.review_result for r in reqs], pa.string()),
         })
+    if sub.annual is not None:
+        # 年报勾稽: the findings are warnings stored with the submission (annual-report.md)
+        store_report(con, sid, sub.annual)
+        findings = store_findings(con, [sid])
+        if findings:
+            report.extend(f.issue() for f in findings)
+            con.execute("UPDATE submissions SET warnings = ? WHERE id = ?",
+                        [json.dumps([i.to_dict() for i in report.warnings], ensure_ascii=False), sid])
     if before is None:
         con.execute("INSERT INTO workflow (unit, year, status, comment, updated_by, updated_at) "
                     "VALUES (?,?,?,NULL,?, coalesce(?, now()))", [sub.unit, sub.year, Status.PENDING, actor, recorded_at()])

@@ -173,7 +173,7 @@ MIGRATIONS: list[str] = [
         loaded_at TIMESTAMP NOT NULL DEFAULT current_timestamp
     );
     """,
-    # year closing (issue 11): stages, upload permits, frozen result snapshots, appeals
+    # 2: year closing (issue 11): stages, upload permits, frozen result snapshots, appeals
     """
     CREATE TABLE year_stages (
         year INTEGER PRIMARY KEY,
@@ -301,6 +301,30 @@ MIGRATIONS: list[str] = [
         size BIGINT NOT NULL,
         sha256 VARCHAR NOT NULL,
         content BLOB NOT NULL
+    # 3: 年报数据 — tables 三 and 四 of the unit's annual report, and the 勾稽 findings (annual-report.md)
+    """
+    CREATE TABLE annual_reports (
+        submission_id INTEGER PRIMARY KEY,
+        edition INTEGER NOT NULL              -- 2019 or 2021 national format
+    );
+    CREATE TABLE annual_report_cells (
+        submission_id INTEGER NOT NULL,
+        row_code VARCHAR NOT NULL,            -- new, carried_in, r_open … carried_out; rv_review, rv_direct, rv_after
+        col_code VARCHAR NOT NULL,            -- natural … total; upheld, corrected, other, pending, total
+        value BIGINT NOT NULL,
+        sheet_row INTEGER NOT NULL,
+        cell VARCHAR NOT NULL,                -- A1 address in the sheet 年报数据
+        PRIMARY KEY (submission_id, row_code, col_code)
+    );
+    CREATE TABLE reconcile_findings (
+        submission_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        rule VARCHAR NOT NULL,                -- T1 … T4, L1 … L4
+        cell VARCHAR NOT NULL,
+        expected BIGINT NOT NULL,
+        actual BIGINT NOT NULL,
+        message VARCHAR NOT NULL,
+        PRIMARY KEY (submission_id, seq)
     );
     """,
     # 3: facts about the database itself, e.g. ('demo', 'true') for the demonstration county

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterator
 
-from core.errors import Issue, Report, error, warning
+from core.errors import Issue, Report, error, note, warning
 from core.normalize import (ParseError, cell_text, clean_text, is_blank, norm_key, parse_date, parse_number,
                             to_halfwidth)
+from data.annual import S_ANNUAL, SHEET_ALIASES, AnnualReport, read_annual_report
 from data.reader import ColumnSpec, ReadError, Row, Sheet, Workbook, find_labels, find_table
 from data.registry import Unit
 from core.vocab import APPLICANT_TYPES, CHANNELS, EXTENDED_VALUES, RESULTS, REVIEW_RESULTS, UNIT_TYPE_ALIASES
@@ -112,6 +113,8 @@ class Submission:
     scores: list[ScoreRow] = field(default_factory=list)
     items: list[LedgerItem] = field(default_factory=list)
     requests: list[RequestRow] = field(default_factory=list)
+    #: tables 三 and 四 of the annual report (sheet 年报数据), when present and readable
+    annual: AnnualReport | None = None
 
 
 @dataclass
@@ -424,4 +427,35 @@ def validate(wb: Workbook, ctx: Context) -> tuple[Submission, Report]:
             report.add(error("sheet_missing", f"缺少工作表“{name}”（本文件中的工作表：{have}）", name))
             continue
         report.extend(rule(sheet, ctx, sub))
+    report.extend(check_annual(wb, ctx, sub))
     return sub, report
+
+
+# ---------------------------------------------------------------- 年报数据 (annual-report.md)
+
+def check_annual(wb: Workbook, ctx: Context, sub: Submission) -> Iterator[Issue]:
+    """The optional sheet 年报数据: required, optional or not used, as the year's scheme says."""
+    scheme = ctx.schemes.get(sub.year) if sub.year else None
+    mode = scheme.annual_report if scheme is not None else "optional"
+    if mode == "none":
+        return
+    sheet = None
+    for name in (S_ANNUAL, *SHEET_ALIASES):
+        try:
+            sheet = wb.sheet(name)
+        except ReadError as e:
+            yield from e.issues
+            return
+        if sheet is not None:
+            break
+    if sheet is None:
+        if mode == "required":
+            have = "、".join(wb.sheet_names) or "无"
+            yield error("sheet_missing", f"缺少工作表“{S_ANNUAL}”：{sub.year}年度要求填报年度报告表三、表四的数据"
+                                         f"（本文件中的工作表：{have}）", S_ANNUAL)
+        else:
+            yield note("annual_absent", "未填报年报数据，未作勾稽", S_ANNUAL)
+        return
+    report, issues = read_annual_report(sheet)
+    yield from issues
+    sub.annual = report

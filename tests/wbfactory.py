@@ -149,3 +149,53 @@ def build_ods(sheets: dict[str, SheetSpec]) -> bytes:
 
 def build(sheets: dict[str, SheetSpec], fmt: str = "xlsx") -> bytes:
     return {"xls": build_xls, "ods": build_ods}.get(fmt, build_xlsx)(sheets)
+
+
+# ---------------------------------------------------------------- 年报数据 (annual-report.md)
+
+def annual_sheet(values: dict | None = None, edition: int = 2021, heading: str | None = None) -> SheetSpec:
+    """The sheet 年报数据 in the published layout (data.annual.published_layout), with
+    ``values`` {(row_code, col_code): value} written into the input cells (others empty)."""
+    from data.annual import published_layout
+
+    lay = published_layout(edition, heading)
+    rows = [["" if v is None else v for v in r] for r in lay.rows]
+    for (rc, cc), v in (values or {}).items():
+        r, c = lay.inputs[(rc, cc)]
+        row = rows[r - 1]
+        while len(row) < c:
+            row.append("")
+        row[c - 1] = v
+    return SheetSpec(rows, list(lay.merges))
+
+
+def annual_cells(edition: int = 2021) -> dict[tuple[str, str], tuple[int, int]]:
+    """(row_code, col_code) -> (1-based row, 1-based column) of the input cells of :func:`annual_sheet`."""
+    from data.annual import published_layout
+
+    return dict(published_layout(edition).inputs)
+
+
+def annual_values(new: dict | None = None, **rows) -> dict:
+    """A report consistent in itself (T1–T4): ``rows`` maps row codes to {column: n} for the
+    applicant columns; the 总计 column is their sum; r_total is the sum of the result rows."""
+    from data.annual import APPLICANT_COLS, RESULT_ROWS
+
+    vals: dict[tuple[str, str], int] = {}
+    spec = dict(rows)
+    if new is not None:
+        spec["new"] = new
+    items = [c for rs in RESULT_ROWS.values() for c in rs]
+    tot = {c: 0 for c in APPLICANT_COLS}
+    for code, by_col in spec.items():
+        for c in APPLICANT_COLS:
+            n = by_col.get(c, 0)
+            vals[(code, c)] = n
+        vals[(code, "total")] = sum(by_col.get(c, 0) for c in APPLICANT_COLS)
+        if code in items:
+            for c in APPLICANT_COLS:
+                tot[c] += by_col.get(c, 0)
+    for c in APPLICANT_COLS:
+        vals[("r_total", c)] = tot[c]
+    vals[("r_total", "total")] = sum(tot.values())
+    return vals
