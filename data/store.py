@@ -301,6 +301,8 @@ MIGRATIONS: list[str] = [
         size BIGINT NOT NULL,
         sha256 VARCHAR NOT NULL,
         content BLOB NOT NULL
+    );
+    """,
     # 3: 年报数据 — tables 三 and 四 of the unit's annual report, and the 勾稽 findings (annual-report.md)
     """
     CREATE TABLE annual_reports (

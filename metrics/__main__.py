@@ -3,6 +3,7 @@
     python -m metrics scorecard --year YEAR --csv OUT.csv [--db PATH]
     python -m metrics report --year YEAR -o OUT.xlsx [--db PATH]
     python -m metrics unit-report --year YEAR --unit NAME -o OUT.xlsx [--db PATH]
+    python -m metrics reconcile --year YEAR [--csv OUT.csv] [--db PATH]
     python -m metrics calendar load --year YEAR FILE.csv [--actor NAME] [--db PATH]
     python -m metrics calendar status [--db PATH]
     python -m metrics stage --year YEAR [--start-review | --back --reason TEXT] [--db PATH]
@@ -108,6 +109,11 @@ def _parser() -> argparse.ArgumentParser:
     ur.add_argument("--unit", required=True, metavar="NAME", help="单位名称")
     ur.add_argument("-o", "--output", required=True, metavar="OUT.xlsx", help="输出文件")
     db(ur)
+
+    rc = sub.add_parser("reconcile", help="年报勾稽：列出各单位年报数据的勾稽问题（可导出 CSV，UTF-8 带 BOM）")
+    rc.add_argument("--year", type=int, required=True, metavar="YEAR", help="考核年度")
+    rc.add_argument("--csv", metavar="OUT.csv", help="输出文件（列：unit,rule,location,expected,actual,message）")
+    db(rc)
 
     cal = sub.add_parser("calendar", help="工作日历：查看状态、导入某年节假日和调休上班日")
     csub = cal.add_subparsers(dest="cal_verb", metavar="操作", parser_class=_Parser)
@@ -246,6 +252,28 @@ def cmd_unit_report(args) -> int:
     return 0
 
 
+def cmd_reconcile(args) -> int:
+    from metrics import reconcile
+
+    _check_year(args.year)
+    con = _open(args.db)
+    df = reconcile.findings(con, args.year)
+    m = reconcile.matrix(con, args.year)
+    filled = int((m["status"].isin([reconcile.CONSISTENT, reconcile.INCONSISTENT])).sum())
+    consistent = int((m["status"] == reconcile.CONSISTENT).sum())
+    summary = (f"{args.year}年度年报勾稽：{filled} 个单位填报了年报数据，其中 {consistent} 个一致、"
+               f"{filled - consistent} 个有问题，共 {len(df)} 条")
+    if args.csv:
+        if not _write(args.csv, reconcile.findings_csv(df)):
+            return FAILURE
+        print(f"已写出 {args.csv}：{summary}")
+        return 0
+    for row in df.itertuples(index=False):
+        print(f"{row.unit}: {row.location}: {row.rule} {row.message}")
+    print(summary)
+    return 0
+
+
 def cmd_calendar(args) -> int:
     from metrics.calendar import CalendarError, calendar_status, ensure_calendar, load_calendar_csv
 
@@ -362,7 +390,7 @@ def cmd_notice(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"scorecard": cmd_scorecard, "report": cmd_report, "unit-report": cmd_unit_report,
-               "calendar": cmd_calendar, "stage": cmd_stage, "publish": cmd_publish, "finalize": cmd_finalize,
+               "reconcile": cmd_reconcile, "calendar": cmd_calendar, "stage": cmd_stage, "publish": cmd_publish, "finalize": cmd_finalize,
                "notice": cmd_notice}[args.verb]
     try:
         return handler(args)

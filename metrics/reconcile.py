@@ -1,0 +1,122 @@
+"""年报勾稽 for the county: the findings of each unit's current submission,
+the units × rules matrix, the share of consistent reports year over year, and
+the CSV of ``python -m metrics reconcile`` (annual-report.md).
+
+The checks themselves are the one SQL query of :mod:`data.reconcile`, run
+when a workbook is stored; here they are read back (and, with
+:func:`recheck`, run again over stored submissions).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Iterable
+
+import duckdb
+import pandas as pd
+
+from data.annual import S_ANNUAL
+from data.reconcile import RULE_CODES, RULES, store_findings
+from data.store import transaction
+from metrics import scheme as scheme_mod
+
+PASSED, FAILED, NOT_FILLED, NOT_SUBMITTED = "通过", "未通过", "未填报", "未报送"
+CONSISTENT, INCONSISTENT = "一致", "有问题"
+CSV_COLUMNS = ["unit", "rule", "location", "expected", "actual", "message"]
+_TYPE_ORDER = "CASE u.unit_type WHEN '乡镇' THEN 0 WHEN '部门' THEN 1 ELSE 2 END"
+
+_CUR = """
+    cur AS (
+        SELECT unit, year, arg_max(id, version) AS sid
+        FROM submissions WHERE year = $year GROUP BY unit, year
+    )"""
+
+
+def findings(con: duckdb.DuckDBPyConnection, year: int, unit: str | None = None) -> pd.DataFrame:
+    """Findings of the current submissions of ``year`` (one unit's when given): unit,
+    unit_type, rule, location, expected, actual, message, in unit and rule order."""
+    df = con.execute(f"""
+        WITH {_CUR}
+        SELECT u.name AS unit, u.unit_type, f.rule, '{S_ANNUAL}!' || f.cell AS location,
+               f.expected, f.actual, f.message, f.seq
+        FROM cur JOIN units u ON u.name = cur.unit
+        JOIN reconcile_findings f ON f.submission_id = cur.sid
+        WHERE $unit IS NULL OR u.name = $unit
+        ORDER BY {_TYPE_ORDER}, u.sort_order, u.name, f.seq""", {"year": year, "unit": unit}).df()
+    return df.drop(columns=["seq"])
+
+
+def matrix(con: duckdb.DuckDBPyConnection, year: int) -> pd.DataFrame:
+    """One row per registered unit: unit, unit_type, status (未报送 / 未填报 / 一致 /
+    有问题), findings (count), and one column per rule T1 … L4 with 通过 / 未通过 /
+    未填报 / 未报送."""
+    rule_cols = ",\n".join(
+        f"""CASE WHEN cur.sid IS NULL THEN '{NOT_SUBMITTED}' WHEN a.submission_id IS NULL THEN '{NOT_FILLED}'
+                 WHEN count(f.rule) FILTER (WHERE f.rule = '{r}') > 0 THEN '{FAILED}' ELSE '{PASSED}' END AS "{r}" """
+        for r in RULE_CODES)
+    return con.execute(f"""
+        WITH {_CUR}
+        SELECT u.name AS unit, u.unit_type,
+               CASE WHEN cur.sid IS NULL THEN '{NOT_SUBMITTED}' WHEN a.submission_id IS NULL THEN '{NOT_FILLED}'
+                    WHEN count(f.rule) > 0 THEN '{INCONSISTENT}' ELSE '{CONSISTENT}' END AS status,
+               count(f.rule) AS findings,
+               {rule_cols}
+        FROM units u
+        LEFT JOIN cur ON cur.unit = u.name
+        LEFT JOIN annual_reports a ON a.submission_id = cur.sid
+        LEFT JOIN reconcile_findings f ON f.submission_id = cur.sid
+        GROUP BY u.name, u.unit_type, u.sort_order, cur.sid, a.submission_id
+        ORDER BY {_TYPE_ORDER}, u.sort_order, u.name""", {"year": year}).df()
+
+
+def share_by_year(con: duckdb.DuckDBPyConnection, years: Iterable[int] | None = None) -> pd.DataFrame:
+    """Per year with data: submitted (current submissions), filled (with 年报数据),
+    consistent (filled and no finding), share = consistent / filled (None when none filled)."""
+    ys = sorted(years) if years is not None else scheme_mod.years()
+    df = con.execute("""
+        WITH cur AS (
+            SELECT unit, year, arg_max(id, version) AS sid FROM submissions
+            WHERE year IN (SELECT unnest($years::INTEGER[])) GROUP BY unit, year
+        ),
+        per AS (
+            SELECT cur.year, cur.sid, a.submission_id IS NOT NULL AS filled,
+                   (SELECT count(*) FROM reconcile_findings f WHERE f.submission_id = cur.sid) AS n
+            FROM cur JOIN units u ON u.name = cur.unit
+            LEFT JOIN annual_reports a ON a.submission_id = cur.sid
+        )
+        SELECT year, count(*) AS submitted, count(*) FILTER (WHERE filled) AS filled,
+               count(*) FILTER (WHERE filled AND n = 0) AS consistent
+        FROM per GROUP BY year ORDER BY year""", {"years": list(ys)}).df()
+    df["share"] = [(c / f if f else None) for c, f in zip(df["consistent"], df["filled"])]
+    return df
+
+
+def recheck(con: duckdb.DuckDBPyConnection, year: int) -> int:
+    """Run the checks again over the stored reports of ``year`` (every version); return
+    how many reports were checked. The findings are replaced in one transaction."""
+    ids = [r[0] for r in con.execute(
+        "SELECT s.id FROM submissions s JOIN annual_reports a ON a.submission_id = s.id WHERE s.year = ?",
+        [year]).fetchall()]
+    with transaction(con):
+        store_findings(con, ids)
+    return len(ids)
+
+
+def _safe(v) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (users' text is data)."""
+    s = "" if v is None else str(v)
+    return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
+
+
+def findings_csv(df: pd.DataFrame) -> bytes:
+    """``unit,rule,location,expected,actual,message`` — UTF-8 with BOM."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(CSV_COLUMNS)
+    for row in df[CSV_COLUMNS].itertuples(index=False, name=None):
+        w.writerow([_safe(v) for v in row])
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def rule_label(rule: str) -> str:
+    return f"{rule} {RULES[rule]}"
