@@ -228,6 +228,8 @@ class ReportCell:
 class AnnualReport:
     edition: int
     cells: list[ReportCell] = field(default_factory=list)
+    #: False when every number cell of both tables is empty (the template's sheet left untouched)
+    filled: bool = True
 
     def value(self, row_code: str, col_code: str) -> int:
         for c in self.cells:
@@ -370,6 +372,7 @@ def _read_3(sheet: Sheet, title: int, end: int) -> tuple[AnnualReport | None, li
                             f"表三“{TITLE_3}”的表头（标题下三行内）中未找到“{n}”列", S_ANNUAL) for n in missing]
     first_num = min(cols.values())
     found: dict[str, tuple[int, dict[str, int]]] = {}   # code -> (0-based row, values by column)
+    typed = False  # any number cell not empty
     for r in range(last_header + 1, end):
         if _row_blank(sheet, r):
             continue
@@ -401,6 +404,7 @@ def _read_3(sheet: Sheet, title: int, end: int) -> tuple[AnnualReport | None, li
             v = raw[ccode]
             if c in sheet.spilled.get(r, ()):
                 v = ""  # a number merged across cells counts once, in its own cell
+            typed = typed or not is_blank(v)
             n = parse_count(v)
             if n is None:
                 issues.append(_count_issue(v, f"“{printed_label(code)}”的“{COL3[ccode].name}”", addr(r, c)))
@@ -422,7 +426,7 @@ def _read_3(sheet: Sheet, title: int, end: int) -> tuple[AnnualReport | None, li
                                 f"表三缺少“{printed_label(ln.code)}”一行（{edition}年版年度报告格式）", S_ANNUAL))
     if issues:
         return None, issues
-    rep = AnnualReport(edition)
+    rep = AnnualReport(edition, filled=typed)
     for ln in lines_of(edition):
         r, values = found[ln.code]
         for ccode, c in cols.items():
@@ -439,10 +443,10 @@ def printed_label(code: str) -> str:
     return f"{ln.number}{label}"
 
 
-def _read_4(sheet: Sheet, title: int, end: int) -> tuple[list[ReportCell], list[Issue]]:
+def _read_4(sheet: Sheet, title: int, end: int) -> tuple[list[ReportCell], list[Issue], bool]:
     start = _next_nonblank(sheet, title + 1, end)
     if start is None:
-        return [], [error("annual_header_missing", f"表四“{TITLE_4}”标题下没有表头", S_ANNUAL)]
+        return [], [error("annual_header_missing", f"表四“{TITLE_4}”标题下没有表头", S_ANNUAL)], False
     group_key = {norm_key(n): g for g, n in REVIEW_GROUPS}
     col_key = {norm_key(k): code for code, name, al in REVIEW_COLS for k in (name, *al)}
     width = max((len(r) for r in sheet.grid), default=0)
@@ -471,7 +475,7 @@ def _read_4(sheet: Sheet, title: int, end: int) -> tuple[list[ReportCell], list[
         miss = [f"{gn}·{cn}" for g, gn in REVIEW_GROUPS for c, cn, _ in REVIEW_COLS if (g, c) not in cols]
         return [], [error("annual_header_missing",
                           f"表四“{TITLE_4}”的表头（标题下两至三行，上行为 行政复议、未经复议直接起诉、复议后起诉，"
-                          f"下行为 结果维持、结果纠正、其他结果、尚未审结、总计）中未找到：{'、'.join(miss)}", S_ANNUAL)]
+                          f"下行为 结果维持、结果纠正、其他结果、尚未审结、总计）中未找到：{'、'.join(miss)}", S_ANNUAL)], False
     data = _next_nonblank(sheet, h + 1, end)
     if data is not None:
         own = next((sheet.value(data, c) for c in range(len(sheet.grid[data])) if _own(sheet, data, c)), "")
@@ -480,20 +484,24 @@ def _read_4(sheet: Sheet, title: int, end: int) -> tuple[list[ReportCell], list[
     row = data if data is not None else h + 1
     out: list[ReportCell] = []
     issues: list[Issue] = []
+    typed = False
     for g, gn in REVIEW_GROUPS:
         for ccode, cn, _ in REVIEW_COLS:
             c = cols[(g, ccode)]
             v = sheet.value(row, c) if data is not None else ""
+            typed = typed or not is_blank(v)
             n = parse_count(v)
             if n is None:
                 issues.append(_count_issue(v, f"表四“{gn}·{cn}”", addr(row, c)))
                 continue
             out.append(ReportCell(g, ccode, n, row + 1, c))
-    return out, issues
+    return out, issues, typed
 
 
 def read_annual_report(sheet: Sheet) -> tuple[AnnualReport | None, list[Issue]]:
-    """Read the sheet: (the report, []) or (None, the errors, each located)."""
+    """Read the sheet: (the report, []) or (None, the errors, each located).
+
+    A sheet whose number cells are all empty gives a report with ``filled`` False."""
     titles = _find_titles(sheet)
     issues: list[Issue] = []
     for t, name in (("三", TITLE_3), ("四", TITLE_4)):
@@ -506,11 +514,12 @@ def read_annual_report(sheet: Sheet) -> tuple[AnnualReport | None, list[Issue]]:
     end3 = r4 if r4 > r3 else sheet.n_rows
     end4 = r3 if r3 > r4 else sheet.n_rows
     rep, issues3 = _read_3(sheet, r3, end3)
-    cells4, issues4 = _read_4(sheet, r4, end4)
+    cells4, issues4, typed4 = _read_4(sheet, r4, end4)
     issues = issues3 + issues4
     if issues or rep is None:
         return None, issues
     rep.cells.extend(cells4)
+    rep.filled = rep.filled or typed4
     return rep, []
 
 

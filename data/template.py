@@ -21,6 +21,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from data.annual import S_ANNUAL, TITLE_3, TITLE_4, edition_for_year, published_layout
 from data.registry import Unit
 from core.vocab import APPLICANT_TYPES, CHANNELS, RESULTS, REVIEW_RESULTS, YES_NO
 from core.scheme import Catalogue, Scheme, load_catalogue
@@ -31,6 +32,7 @@ SHEET_SCORES = "自评打分"
 SHEET_LEDGER = "主动公开台账"
 SHEET_REQUESTS = "依申请公开台账"
 SHEET_OPTIONS = "选项"
+SHEET_ANNUAL = S_ANNUAL
 
 INFO_LABELS = ("单位名称", "单位类型", "考核年度", "填报人", "联系电话", "填报日期")
 SCORE_HEADERS = ("指标编号", "一级指标", "二级指标", "分值", "自评得分", "自评说明", "佐证材料")
@@ -54,6 +56,8 @@ _CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 _WRAP = Alignment(vertical="center", wrap_text=True)
 _TITLE_FONT = Font(name="宋体", size=16, bold=True)
 _BOLD = Font(bold=True)
+#: cells the unit fills in on 年报数据
+_INPUT = PatternFill("solid", fgColor="FFF2CC")
 
 # Excel serial numbers bounding "any plausible date" for the date validation
 _DATE_MIN = (dt.date(2000, 1, 1) - dt.date(1899, 12, 30)).days
@@ -228,8 +232,25 @@ def _help_sheet(wb: Workbook, scheme: Scheme, unit: Unit | None, catalogue: Cata
         ("3. 是否延期：" + " / ".join(YES_NO) + "（经批准延长答复期限的填“是”）。", False),
         ("4. 已答复的须填写答复日期和办理结果。办理结果可填：" + "、".join(RESULTS) + "。", False),
         ("5. 申请人类型可填：" + "、".join(APPLICANT_TYPES) + "；复议诉讼结果可填：" + "、".join(REVIEW_RESULTS) + "，没有复议诉讼的留空。", False),
+    ]
+    if scheme.annual_report != "none":
+        need = ("本年度必须填报" if scheme.annual_report == "required"
+                else "本年度可选填报；未填报的不作勾稽，也不影响得分")
+        lines += [
+            ("", False),
+            ("六、年报数据", True),
+            (f"1. 将本单位已公布的《{y}年政府信息公开工作年度报告》中表三“{TITLE_3}”和表四“{TITLE_4}”的数字，"
+             f"按原表位置抄录到“{SHEET_ANNUAL}”工作表的黄色单元格中；没有的填 0 或留空"
+             f"（整张表都留空视为未填报）。{need}。", False),
+            ("2. 请照抄已公布的数字，即使发现有误也不要在本表中更正：系统会自动勾稽（表内各项是否相加相等、"
+             "与依申请公开台账是否一致），发现的问题作为警告列出，不影响本表被接收。年度报告的更正请按规定另行办理。", False),
+            (f"3. 表格格式为{edition_for_year(y)}年版年度报告格式"
+             + ("（“其他处理”分为三项）" if edition_for_year(y) >= 2021 else "（“其他处理”为一行）")
+             + "；不要增删行列，不要修改行名称和表头。", False),
+        ]
+    lines += [
         ("", False),
-        ("六、其他", True),
+        ("七、其他" if scheme.annual_report != "none" else "六、其他", True),
         ("有错误的表格将被整体退回并列明错误所在的单元格，修改后重新报送即可；审核通过前可多次报送，以最后一次为准。", False),
     ]
     for r, (text, bold) in enumerate(lines, start=1):
@@ -369,6 +390,59 @@ def _requests_sheet(wb: Workbook, scheme: Scheme, refs: dict[str, str]) -> None:
     _print_setup(ws)
 
 
+def _annual_sheet(wb: Workbook, scheme: Scheme, unit: Unit | None) -> None:
+    """年报数据: tables 三 and 四 in the published layout (annual-report.md), input cells in yellow."""
+    ws = wb.create_sheet(SHEET_ANNUAL)
+    who = unit.name if unit else ""
+    lay = published_layout(edition_for_year(scheme.year),
+                           f"{who}{scheme.year}年政府信息公开工作年度报告数据（照抄已公布的年度报告表三、表四）")
+    for r, row in enumerate(lay.rows, start=1):
+        for c, v in enumerate(row, start=1):
+            if v is not None:
+                ws.cell(r, c, v)
+    for m in lay.merges:
+        ws.merge_cells(m)
+    heading = 1
+    ws.cell(heading, 1).font = _TITLE_FONT
+    ws.cell(heading, 1).alignment = Alignment(horizontal="center", vertical="center")
+    ws.row_dimensions[heading].height = 30
+    for r in lay.titles:
+        ws.cell(r, 1).font = Font(name="黑体", size=12, bold=True)
+        ws.row_dimensions[r].height = 22
+    input_rows = {r for r, _ in lay.inputs.values()}
+    width = max(len(row) for row in lay.rows)
+    for r in lay.headers:
+        for c in range(1, 16):
+            cell = ws.cell(r, c)
+            if c <= (10 if r < lay.titles[1] else 15):
+                cell.font, cell.fill, cell.border, cell.alignment = _BOLD, _HEAD, _BORDER, _CENTER
+    for r in input_rows:
+        for c in range(1, lay.label_cols + 1):
+            if r < lay.titles[1]:
+                cell = ws.cell(r, c)
+                cell.fill, cell.border, cell.alignment = _LABEL, _BORDER, _WRAP
+    dv = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True)
+    dv.showErrorMessage = True
+    dv.errorTitle, dv.error = "应为整数", "请照抄年度报告中的数字：不小于 0 的整数，没有的填 0 或留空"
+    dv.showInputMessage = True
+    dv.promptTitle, dv.prompt = "照抄年度报告", "填写已公布的年度报告中的数字（不小于 0 的整数），不要更正"
+    for (r, c) in lay.inputs.values():
+        cell = ws.cell(r, c)
+        cell.fill, cell.border = _INPUT, _BORDER
+        cell.alignment = Alignment(horizontal="center", vertical="center")
+        dv.add(cell.coordinate)
+    ws.add_data_validation(dv)
+    ws.column_dimensions["A"].width = 14
+    ws.column_dimensions["B"].width = 16
+    ws.column_dimensions["C"].width = 40
+    for c in range(4, max(width, 15) + 1):
+        ws.column_dimensions[get_column_letter(c)].width = 11
+    for r in range(lay.headers[0], lay.headers[2] + 1):
+        ws.row_dimensions[r].height = 30
+    _print_setup(ws)
+    ws.page_setup.orientation = "portrait"
+
+
 def build_workbook(scheme: Scheme, unit: Unit | None = None, catalogue: Catalogue | None = None) -> Workbook:
     """The template as an openpyxl :class:`Workbook` (to be filled before saving)."""
     cat = catalogue or load_catalogue()
@@ -381,6 +455,8 @@ def build_workbook(scheme: Scheme, unit: Unit | None = None, catalogue: Catalogu
     refs = _options_sheet(wb, cat)
     _ledger_sheet(wb, scheme, refs)
     _requests_sheet(wb, scheme, refs)
+    if scheme.annual_report != "none":
+        _annual_sheet(wb, scheme, unit)
     # the hidden options sheet last
     wb.move_sheet(SHEET_OPTIONS, offset=len(wb.sheetnames) - 1 - wb.sheetnames.index(SHEET_OPTIONS))
     return wb

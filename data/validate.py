@@ -448,14 +448,17 @@ def check_annual(wb: Workbook, ctx: Context, sub: Submission) -> Iterator[Issue]
             return
         if sheet is not None:
             break
-    if sheet is None:
-        if mode == "required":
+    report, issues = read_annual_report(sheet) if sheet is not None else (None, [])
+    yield from issues
+    if sheet is None or (report is not None and not report.filled):
+        if mode != "required":
+            yield note("annual_absent", "未填报年报数据，未作勾稽", S_ANNUAL)
+        elif sheet is None:
             have = "、".join(wb.sheet_names) or "无"
-            yield error("sheet_missing", f"缺少工作表“{S_ANNUAL}”：{sub.year}年度要求填报年度报告表三、表四的数据"
+            yield error("sheet_missing", f"缺少工作表“{S_ANNUAL}”：{sub.year}年度要求照抄年度报告表三、表四的数字"
                                          f"（本文件中的工作表：{have}）", S_ANNUAL)
         else:
-            yield note("annual_absent", "未填报年报数据，未作勾稽", S_ANNUAL)
+            yield error("annual_empty", f"“{S_ANNUAL}”工作表未填写：{sub.year}年度要求照抄已公布的年度报告表三、表四的数字"
+                                        f"（没有的填 0）", S_ANNUAL)
         return
-    report, issues = read_annual_report(sheet)
-    yield from issues
     sub.annual = report

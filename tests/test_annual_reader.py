@@ -470,3 +470,21 @@ def test_sheet_errors_reject_the_workbook(con):
 def test_every_line_code_unique_and_canonical_columns():
     assert len({ln.code for ln in LINES}) == len(LINES)
     assert APPLICANT_COLS == ("natural", "business", "research", "social", "legal", "other")
+
+
+def test_untouched_sheet_counts_as_not_filled(con, monkeypatch):
+    sheets = valid_sheets()
+    sheets[S] = annual_sheet({})
+    sub, report = _run(con, sheets)
+    assert report.ok and sub.annual is None
+    assert [i.code for i in report.notes] == ["annual_absent"]
+    import dataclasses
+    from data import ingest
+    schemes = dict(ingest.load_schemes())
+    schemes[2019] = dataclasses.replace(schemes[2019], annual_report="required")
+    monkeypatch.setattr(ingest, "load_schemes", lambda: schemes)
+    sub, report = _run(con, sheets)
+    assert errs(report.errors) == {("annual_empty", S)}
+    sheets[S] = annual_sheet({("new", "total"): 0})    # one 0 typed: filled, and all zero
+    sub, report = _run(con, sheets)
+    assert report.ok and sub.annual is not None and sub.annual.filled

@@ -28,7 +28,7 @@ def wb2019():
 
 
 def test_sheets_and_hidden_options(wb2019):
-    assert wb2019.sheetnames == ["填报说明", "单位信息", "自评打分", "主动公开台账", "依申请公开台账", "选项"]
+    assert wb2019.sheetnames == ["填报说明", "单位信息", "自评打分", "主动公开台账", "依申请公开台账", "年报数据", "选项"]
     assert wb2019["选项"].sheet_state == "hidden"
     for name in wb2019.sheetnames[:-1]:
         assert wb2019[name].sheet_state == "visible"
