@@ -45,6 +45,7 @@ SCORECARD_COLUMNS = [
     "required_categories", "covered_categories", "coverage_rate", "missing_categories",
 ]
 EXTRA_COLUMNS = ["max_total", "score_rate", "provisional", "provisional_reason", "k1_count", "k2_veto",
+                 "reconcile_failed",
                  "late_submission", "received", "submission_id", "version"]
 
 
@@ -118,7 +119,8 @@ def _param_tables(schemes: list[Scheme]) -> dict[str, pa.Table]:
                    "proactive_days": s.proactive_days, "late_days": s.late_submission_days,
                    "late_c": _cents(s.late_submission_points, f"{s.year} late_submission_points"),
                    "k1_c": _cents(s.k1_points, f"{s.year} K1_points"), "g3_ded_c": _cents(g3, f"{s.year} g3"),
-                   "base_c": _cents(s.base_max, f"{s.year} base"), "fail_grade": s.fail_grade})
+                   "base_c": _cents(s.base_max, f"{s.year} base"), "fail_grade": s.fail_grade,
+                   "rec_c": _cents(s.reconcile_points, f"{s.year} reconcile_points")})
         rs = list(s.request_rules)
         for n, r in enumerate(rs):
             end = rs[n + 1].start if n + 1 < len(rs) else dt.date(9999, 12, 31)
@@ -141,7 +143,7 @@ def _param_tables(schemes: list[Scheme]) -> dict[str, pa.Table]:
         "_eng_year": tbl(yr, [("year", pa.int32()), ("year_start", pa.date32()), ("year_end", pa.date32()),
                               ("cutoff", pa.date32()), ("proactive_days", pa.int32()), ("late_days", pa.int32()),
                               ("late_c", pa.int64()), ("k1_c", pa.int64()), ("g3_ded_c", pa.int64()),
-                              ("base_c", pa.int64()), ("fail_grade", pa.string())]),
+                              ("base_c", pa.int64()), ("fail_grade", pa.string()), ("rec_c", pa.int64())]),
         "_eng_rule": tbl(rules, [("year", pa.int32()), ("start", pa.date32()), ("end_excl", pa.date32()),
                                  ("days", pa.int32()), ("extended_days", pa.int32()), ("basis", pa.string())]),
         "_eng_req": tbl(req, [("year", pa.int32()), ("unit_type", pa.string()), ("code", pa.string())]),
@@ -388,6 +390,12 @@ def _score_ctes(unit_filter: bool = False) -> str:
         SELECT unit, year, CAST(sum(points_c) AS BIGINT) AS sum_c, CAST(sum(own_c) AS BIGINT) AS own_c
         FROM points GROUP BY unit, year
     ),
+    -- 年报勾稽: the rules (T1 … L4) the current submission's annual report fails
+    recf AS (
+        SELECT cur.unit, cur.year, count(DISTINCT f.rule) AS n_rules
+        FROM cur JOIN reconcile_findings f ON f.submission_id = cur.sid
+        GROUP BY cur.unit, cur.year
+    ),
     base AS (
         SELECT u.name AS unit, u.unit_type, y.year, cur.sid, cur.version, cur.first_received,
                y.cutoff, y.base_c, y.fail_grade,
@@ -395,7 +403,9 @@ def _score_ctes(unit_filter: bool = False) -> str:
                CASE WHEN cur.sid IS NULL THEN '{Status.MISSING}'
                     ELSE coalesce(wf.status, '{Status.PENDING}') END AS status,
                CASE WHEN cur.sid IS NOT NULL
-                    THEN greatest(sums.sum_c - coalesce(p.k1_count, 0) * y.k1_c, 0) END AS total_c,
+                    THEN greatest(sums.sum_c - coalesce(p.k1_count, 0) * y.k1_c
+                                  - coalesce(recf.n_rules, 0) * y.rec_c, 0) END AS total_c,
+               coalesce(recf.n_rules, 0) AS reconcile_failed,
                sums.own_c AS self_total_c,
                a.* EXCLUDE (unit, year)
         FROM units u
@@ -404,6 +414,7 @@ def _score_ctes(unit_filter: bool = False) -> str:
         LEFT JOIN sums ON sums.unit = u.name AND sums.year = y.year
         LEFT JOIN auto a ON a.unit = u.name AND a.year = y.year
         LEFT JOIN penalties p ON p.unit = u.name AND p.year = y.year
+        LEFT JOIN recf ON recf.unit = u.name AND recf.year = y.year
         LEFT JOIN workflow wf ON wf.unit = u.name AND wf.year = y.year
         {"WHERE u.name = $unit" if unit_filter else ""}
     ),
@@ -444,7 +455,7 @@ def _unit_year_columns() -> str:
     cols += [
         f"{_d2('s.base_c')} AS max_total",
         f"CASE WHEN {sub} THEN {_d4(_half_up('10000', 's.total_c', 's.base_c'))} END AS score_rate",
-        "s.k1_count", "s.k2_veto",
+        "s.k1_count", "s.k2_veto", "s.reconcile_failed",
         f"CASE WHEN {sub} THEN s.first_received > s.cutoff END AS late_submission",
         "s.first_received AS received", "s.sid AS submission_id", "s.version",
         "s.r_pending AS requests_pending", "s.r_corrected AS requests_corrected",

@@ -153,3 +153,51 @@ def test_csv_cells_never_formulas():
                         "actual": 2, "message": "+x"}])
     text = findings_csv(df).decode("utf-8-sig")
     assert "'=HYPERLINK(1)" in text and "'+x" in text
+
+
+def test_reconcile_points_deducted_per_failed_rule():
+    """[rules] reconcile_points: points off the total per rule the report fails (default none)."""
+    import dataclasses
+    from decimal import Decimal
+
+    from metrics import engine
+    from metrics.scheme import scheme_for
+    from metrics_fixtures import add_unit, new_db, submit
+
+    con = new_db()
+    add_unit(con, "县甲局", "部门")
+    add_unit(con, "县乙局", "部门")
+    a = submit(con, "县甲局")
+    b = submit(con, "县乙局")
+    con.execute("INSERT INTO annual_reports VALUES (?, 2021), (?, 2021)", [a, b])
+    con.execute("""INSERT INTO reconcile_findings VALUES (?, 1, 'T1', 'D30', 2, 1, 'x'), (?, 2, 'T1', 'J30', 2, 1, 'x'),
+                                                       (?, 3, 'L2', 'J9', 2, 1, 'x')""", [a, a, a])
+    plain = engine.score_year(con, 2019).set_index("unit")
+    assert scheme_for(2019).reconcile_points == 0
+    assert plain.loc["县甲局", "total"] == plain.loc["县乙局", "total"]
+    assert plain.loc["县甲局", "reconcile_failed"] == 2 and plain.loc["县乙局", "reconcile_failed"] == 0
+    s = dataclasses.replace(scheme_for(2019), reconcile_points=Decimal("1.5"))
+    got = engine.score_year(con, 2019, scheme=s).set_index("unit")
+    assert got.loc["县甲局", "total"] == plain.loc["县甲局", "total"] - Decimal("3.00")
+    assert got.loc["县乙局", "total"] == plain.loc["县乙局", "total"]
+
+
+@pytest.mark.parametrize("rules, msg", [
+    ('annual_report = "sometimes"', "rules.annual_report"),
+    ("reconcile_points = -1", "rules.reconcile_points"),
+    ('reconcile_points = "x"', "rules.reconcile_points"),
+    ("reconcile_points = 0.125", "rules.reconcile_points"),
+])
+def test_scheme_keys_validated(rules, msg):
+    import tomllib
+
+    from metrics.scheme import SCHEME_DIR, SchemeError, parse_scheme
+    text = (SCHEME_DIR / "2019.toml").read_text(encoding="utf-8").replace("[rules]\n", f"[rules]\n{rules}\n", 1)
+    with pytest.raises(SchemeError, match=msg.replace(".", r"\.")):
+        parse_scheme(tomllib.loads(text), "2019.toml")
+
+
+def test_scheme_keys_defaults_and_2019():
+    from metrics.scheme import scheme_for
+    s = scheme_for(2019)
+    assert s.annual_report == "optional" and s.reconcile_points == 0
