@@ -45,7 +45,7 @@ def _page(file: str, title: str, icon: str, url: str, default: bool = False):
 
 
 ALL_URLS = ("upload", "my_results", "review_queue", "review_unit", "appeals", "year_close", "batch_import",
-            "overview", "scorecard", "timeliness", "coverage", "trends", "admin")
+            "overview", "scorecard", "timeliness", "coverage", "trends", "reconcile", "admin")
 
 KNOWN_URLS = {"", "start", "login", *ALL_URLS}
 
@@ -96,7 +96,8 @@ specs = {
                 ("scorecard.py", "评分卡", ":material/leaderboard:", "scorecard"),
                 ("timeliness.py", "及时性", ":material/schedule:", "timeliness"),
                 ("coverage.py", "覆盖缺口", ":material/grid_view:", "coverage"),
-                ("trends.py", "趋势", ":material/trending_up:", "trends")],
+                ("trends.py", "趋势", ":material/trending_up:", "trends"),
+                ("reconcile.py", "年报勾稽", ":material/rule:", "reconcile")],
     "系统管理": [("admin.py", "管理", ":material/settings:", "admin")],
 }
 allowed = {

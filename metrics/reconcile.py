@@ -120,3 +120,32 @@ def findings_csv(df: pd.DataFrame) -> bytes:
 
 def rule_label(rule: str) -> str:
     return f"{rule} {RULES[rule]}"
+
+
+def unit_report(con: duckdb.DuckDBPyConnection, year: int, unit: str) -> dict:
+    """One unit's current report as stored: ``status`` (未报送 / 未填报 / 一致 / 有问题),
+    ``edition``, ``table3`` (rows as printed × the seven columns), ``table4`` (three
+    groups × five columns), ``findings``, ``version``."""
+    from data.annual import COLUMNS_3, LINES, REVIEW_COLS, REVIEW_GROUPS, printed_label
+
+    row = con.execute("""SELECT arg_max(id, version), max(version) FROM submissions
+                         WHERE unit = ? AND year = ?""", [unit, year]).fetchone()
+    sid, version = row if row else (None, None)
+    out = {"status": NOT_SUBMITTED, "edition": None, "table3": None, "table4": None,
+           "findings": findings(con, year, unit), "version": version}
+    if sid is None:
+        return out
+    ed = con.execute("SELECT edition FROM annual_reports WHERE submission_id = ?", [sid]).fetchone()
+    if ed is None:
+        out["status"] = NOT_FILLED
+        return out
+    out["edition"] = ed[0]
+    out["status"] = INCONSISTENT if len(out["findings"]) else CONSISTENT
+    cells = con.execute("SELECT row_code, col_code, value FROM annual_report_cells WHERE submission_id = ?",
+                        [sid]).fetchall()
+    v = {(r, c): n for r, c, n in cells}
+    t3 = [{"项目": printed_label(ln.code), **{c.name: v.get((ln.code, c.code)) for c in COLUMNS_3}}
+          for ln in LINES if (ln.code, "total") in v]
+    t4 = [{"类别": name, **{cn: v.get((g, c)) for c, cn, _ in REVIEW_COLS}} for g, name in REVIEW_GROUPS]
+    out["table3"], out["table4"] = pd.DataFrame(t3), pd.DataFrame(t4)
+    return out

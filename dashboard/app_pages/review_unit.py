@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard.common import (REVIEW_ROLES, bump_data_version, db, db_lock, flash, require_role,
                               selected_year, show_flash)
+from dashboard.reconcile_ui import unit_section as reconcile_section
 from dashboard.ui import (audit_viewer, badge, coverage_section, dstr, fmt2, history_table, timeliness_section)
 from dashboard.review_editor import auto_table, indicator_form, indicator_table, proposal_panel
 from dashboard.text import md
@@ -154,7 +155,7 @@ elif locked:
         if st.form_submit_button("重新打开", icon=":material/lock_open:"):
             _write(lambda: set_status(con, unit, year, "reopen", note, user["name"]), f"{unit}：已重新打开，状态为待审核")
 
-tabs = st.tabs(["指标评分", "台账与及时性", "必公开类别覆盖", "扣分", "上报记录与日志"])
+tabs = st.tabs(["指标评分", "台账与及时性", "必公开类别覆盖", "年报勾稽", "扣分", "上报记录与日志"])
 
 # ---- indicators
 with tabs[0]:
@@ -173,8 +174,11 @@ with tabs[1]:
 with tabs[2]:
     coverage_section(con, year, unit, card, key="review")
 
-# ---- penalties
 with tabs[3]:
+    reconcile_section(con, year, unit, key="review_reconcile")
+
+# ---- penalties
+with tabs[4]:
     pen = get_penalties(con, unit, year)
     if pen["reviewer"]:
         st.caption(f"上次设置：{md(pen['reviewer'])} {dstr(pen['updated_at'])}；理由：{md(pen['reason'])}")
@@ -191,7 +195,7 @@ with tabs[3]:
                    "扣分已保存", unchanged_message="扣分与理由都没有变化，未作修改。")
 
 # ---- history, audit, original files
-with tabs[4]:
+with tabs[5]:
     st.markdown("**上报记录**")
     history_table(submission_history(con, unit, year), key="review_history")
     vs = versions(con, unit, year)

@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard.common import (UPLOAD_ROLES, db, require_role, selected_year,
                               show_flash, show_todo)
 from dashboard.ui import UPLOAD_TYPES, history_table, show_results, status_banner, submit_with_progress, unit_scorecard
+from dashboard.reconcile_ui import unit_section as reconcile_section
 from dashboard.text import md
 from data.registry import Unit, get_units
 from data.review import current_submission, get_original_file, submission_history
@@ -99,3 +100,7 @@ if cur is not None:
 
 st.subheader("④ 本单位当前得分")
 unit_scorecard(con, year, unit, key="upload_card")
+
+if scheme.annual_report != "none" and cur is not None:
+    st.subheader("⑤ 年报勾稽")
+    reconcile_section(con, year, unit, key="upload_reconcile", for_unit=True)
