@@ -18,7 +18,7 @@ import pandas as pd
 from data.annual import S_ANNUAL
 from data.reconcile import RULE_CODES, RULES, store_findings
 from data.store import transaction
-from metrics import scheme as scheme_mod
+from core import scheme as scheme_mod
 
 PASSED, FAILED, NOT_FILLED, NOT_SUBMITTED = "通过", "未通过", "未填报", "未报送"
 CONSISTENT, INCONSISTENT = "一致", "有问题"

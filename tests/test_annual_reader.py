@@ -390,7 +390,7 @@ def test_bad_value_located(bad, why):
     r, c = cells[("r_deny_3", "legal")]
     rep, issues = read(annual_sheet({("r_deny_3", "legal"): bad}))
     assert rep is None
-    from data.normalize import addr
+    from core.normalize import addr
     assert errs(issues) == {("annual_value_invalid", f"{S}!{addr(r - 1, c - 1)}")}
     assert why in issues[0].message
 
@@ -398,7 +398,7 @@ def test_bad_value_located(bad, why):
 def test_bad_value_in_table_four_located():
     r, c = annual_cells(2021)[("rv_after", "pending")]
     rep, issues = read(annual_sheet({("rv_after", "pending"): "一"}))
-    from data.normalize import addr
+    from core.normalize import addr
     assert errs(issues) == {("annual_value_invalid", f"{S}!{addr(r - 1, c - 1)}")}
 
 
@@ -463,7 +463,7 @@ def test_sheet_errors_reject_the_workbook(con):
     sub, report = _run(con, sheets)
     assert not report.ok
     r, c = annual_cells(2021)[("new", "natural")]
-    from data.normalize import addr
+    from core.normalize import addr
     assert ("annual_value_invalid", f"{S}!{addr(r - 1, c - 1)}") in errs(report.errors)
 
 

@@ -12,7 +12,7 @@ from data.annual import lines_of, published_layout, read_annual_report
 from data.reader import read_workbook
 from data.registry import Unit
 from data.template import build_template
-from metrics.scheme import scheme_for
+from core.scheme import scheme_for
 
 UNIT = Unit("方正县审计局", "部门", ())
 

@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 
 from data.annual import COLUMNS_3, REVIEW_COLS, REVIEW_GROUPS, lines_of, published_layout
-from data.normalize import addr
+from core.normalize import addr
 from data.reconcile import check
 
 D = dt.date

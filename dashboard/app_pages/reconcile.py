@@ -10,7 +10,7 @@ from dashboard.common import ANALYTICS_ROLES, data_version, db, require_role, se
 from dashboard.reconcile_ui import findings_table, matrix_table, unit_section
 from data.reconcile import RULES
 from metrics import reconcile
-from metrics.scheme import scheme_for
+from core.scheme import scheme_for
 
 require_role(*ANALYTICS_ROLES)
 con = db()
