@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterator
 
-from core.errors import Issue, Report, error, note, warning
+from core.errors import INFO, Issue, Report, error, note, warning
 from core.normalize import (ParseError, cell_text, clean_text, is_blank, norm_key, parse_date, parse_number,
                             to_halfwidth)
 from data.annual import S_ANNUAL, SHEET_ALIASES, AnnualReport, read_annual_report
@@ -427,7 +427,10 @@ def validate(wb: Workbook, ctx: Context) -> tuple[Submission, Report]:
             report.add(error("sheet_missing", f"缺少工作表“{name}”（本文件中的工作表：{have}）", name))
             continue
         report.extend(rule(sheet, ctx, sub))
-    report.extend(check_annual(wb, ctx, sub))
+    annual = list(check_annual(wb, ctx, sub))
+    if not report.ok:  # a rejected file's report lists what to fix, not information notes
+        annual = [i for i in annual if i.severity != INFO]
+    report.extend(annual)
     return sub, report
 
 
