@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from data.annual import S_ANNUAL
+from data.exports import csv_cell
 from data.reconcile import RULE_CODES, RULES, store_findings
 from data.store import transaction
 from core import scheme as scheme_mod
@@ -102,19 +103,13 @@ def recheck(con: duckdb.DuckDBPyConnection, year: int) -> int:
     return len(ids)
 
 
-def _safe(v) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (users' text is data)."""
-    s = "" if v is None else str(v)
-    return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
-
-
 def findings_csv(df: pd.DataFrame) -> bytes:
-    """``unit,rule,location,expected,actual,message`` — UTF-8 with BOM."""
+    """``unit,rule,location,expected,actual,message`` — UTF-8 with BOM, users' text never a formula."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(CSV_COLUMNS)
     for row in df[CSV_COLUMNS].itertuples(index=False, name=None):
-        w.writerow([_safe(v) for v in row])
+        w.writerow([csv_cell("" if v is None else v) for v in row])
     return buf.getvalue().encode("utf-8-sig")
 
 

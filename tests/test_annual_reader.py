@@ -413,9 +413,19 @@ def test_table_four_header_missing_group():
 
 # ---------------------------------------------------------------- the sheet in the workbook
 
-def _run(con, sheets, year=2019):
-    sub, report = check_workbook(con, "t.xlsx", build(sheets), today=RECEIVED)
-    return sub, report
+def _run(con, sheets, mode=None):
+    """Read and validate (in a worker); with ``mode``, in this process under a 2019 scheme
+    whose ``annual_report`` is ``mode``."""
+    if mode is None:
+        return check_workbook(con, "t.xlsx", build(sheets), today=RECEIVED)
+    import dataclasses
+
+    from core.scheme import load_catalogue, load_schemes
+    from data.registry import get_units
+    from data.validate import Context, validate
+    schemes = dict(load_schemes())
+    schemes[2019] = dataclasses.replace(schemes[2019], annual_report=mode)
+    return validate(read_workbook("t.xlsx", build(sheets)), Context(get_units(con), schemes, load_catalogue(), RECEIVED))
 
 
 def test_workbook_without_sheet_optional_gives_a_note(con):
@@ -426,25 +436,15 @@ def test_workbook_without_sheet_optional_gives_a_note(con):
     assert report.warnings == []
 
 
-def test_workbook_without_sheet_required_is_an_error(con, monkeypatch):
-    import dataclasses
-    from data import ingest
-    schemes = dict(ingest.load_schemes())
-    schemes[2019] = dataclasses.replace(schemes[2019], annual_report="required")
-    monkeypatch.setattr(ingest, "load_schemes", lambda: schemes)
-    sub, report = _run(con, valid_sheets())
+def test_workbook_without_sheet_required_is_an_error(con):
+    sub, report = _run(con, valid_sheets(), mode="required")
     assert ("sheet_missing", S) in errs(report.errors)
 
 
-def test_workbook_sheet_none_mode_ignores_the_sheet(con, monkeypatch):
-    import dataclasses
-    from data import ingest
-    schemes = dict(ingest.load_schemes())
-    schemes[2019] = dataclasses.replace(schemes[2019], annual_report="none")
-    monkeypatch.setattr(ingest, "load_schemes", lambda: schemes)
+def test_workbook_sheet_none_mode_ignores_the_sheet(con):
     sheets = valid_sheets()
     sheets[S] = annual_sheet({("new", "natural"): "x"})
-    sub, report = _run(con, sheets)
+    sub, report = _run(con, sheets, mode="none")
     assert report.ok and sub.annual is None and report.notes == []
 
 
@@ -472,19 +472,14 @@ def test_every_line_code_unique_and_canonical_columns():
     assert APPLICANT_COLS == ("natural", "business", "research", "social", "legal", "other")
 
 
-def test_untouched_sheet_counts_as_not_filled(con, monkeypatch):
+def test_untouched_sheet_counts_as_not_filled(con):
     sheets = valid_sheets()
     sheets[S] = annual_sheet({})
     sub, report = _run(con, sheets)
     assert report.ok and sub.annual is None
     assert [i.code for i in report.notes] == ["annual_absent"]
-    import dataclasses
-    from data import ingest
-    schemes = dict(ingest.load_schemes())
-    schemes[2019] = dataclasses.replace(schemes[2019], annual_report="required")
-    monkeypatch.setattr(ingest, "load_schemes", lambda: schemes)
-    sub, report = _run(con, sheets)
+    sub, report = _run(con, sheets, mode="required")
     assert errs(report.errors) == {("annual_empty", S)}
     sheets[S] = annual_sheet({("new", "total"): 0})    # one 0 typed: filled, and all zero
-    sub, report = _run(con, sheets)
+    sub, report = _run(con, sheets, mode="required")
     assert report.ok and sub.annual is not None and sub.annual.filled
