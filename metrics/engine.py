@@ -45,7 +45,6 @@ SCORECARD_COLUMNS = [
     "required_categories", "covered_categories", "coverage_rate", "missing_categories",
 ]
 EXTRA_COLUMNS = ["max_total", "score_rate", "provisional", "provisional_reason", "k1_count", "k2_veto",
-                 "reconcile_failed",
                  "late_submission", "received", "submission_id", "version"]
 
 
@@ -518,7 +517,7 @@ def score_year(con: duckdb.DuckDBPyConnection, year: int, scheme: Scheme | None 
     df = _frame(tbl)
     df["provisional"] = pd.Series([bool(missing)] * len(df), dtype=object)
     df["provisional_reason"] = pd.Series([provisional_reason(missing)] * len(df), dtype=object)
-    cols = SCORECARD_COLUMNS + codes + EXTRA_COLUMNS + ["requests_pending", "requests_corrected"]
+    cols = SCORECARD_COLUMNS + codes + EXTRA_COLUMNS + ["requests_pending", "requests_corrected", "reconcile_failed"]
     df = df[cols]
     df.attrs["year"] = s.year
     df.attrs["provisional"] = bool(missing)
