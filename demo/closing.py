@@ -127,3 +127,10 @@ def close_demo_years(con, progress: Callable[[str], None] | None = None, today: 
     if progress:
         progress(f"{newest}年度：已发布公示稿，公示期至 {dc.get_stage(con, newest)['publicity_end']}，申诉 {n} 条（1 条已答复）")
     return {"final": past, "publicity": newest, "appeals": n}
+
+
+def closing_step(con, ctx) -> None:
+    """The :data:`demo.steps.AFTER_LOAD` step: close the earlier years, leave the newest in 公示."""
+    out = close_demo_years(con, progress=ctx.say)
+    ctx.summary["steps"].append(
+        f"年度流程：{len(out['final'])} 个年度已定稿，{out['publicity']} 年度公示中，申诉 {out['appeals']} 条")

@@ -525,8 +525,9 @@ class _Filler:
         req_late = {"优秀": 0.03, "良好": 0.08, "合格": 0.15, "不合格": 0.3}[tier] * decline
         reqs = self.requests(prof, scheme, req_late, received, key == story.corrected_review)
         report_date = self.cal.sub(received, rng.choice([0, 0, 0, 1, 1, 2, 3]))
-        return Submission(prof.unit.name, prof.unit.unit_type, scheme.year, prof.reporter, prof.phone, report_date,
-                          scores, items, reqs)
+        return Submission(unit=prof.unit.name, unit_type=prof.unit.unit_type, year=scheme.year,
+                          reporter=prof.reporter, phone=prof.phone, report_date=report_date,
+                          scores=scores, items=items, requests=reqs)
 
     def corrected_version(self, prof: Profile, sub: Submission, scheme: Scheme, received2: dt.date,
                           category: str) -> Submission:

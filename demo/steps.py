@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from data.store import as_of
+from demo.closing import closing_step
 from demo.generate import DemoFile, Story, Workdays
 
 
@@ -65,7 +66,7 @@ Step = Callable[[object, DemoContext], None]
 SheetStep = Callable[[random.Random, object, object, object], "tuple[str, list[list]] | None"]
 
 #: the steps run after the county is loaded, in order
-AFTER_LOAD: list[Step] = []
+AFTER_LOAD: list[Step] = [closing_step]
 
 #: functions adding a sheet to every generated workbook (see above), in order
 EXTRA_SHEETS: list[SheetStep] = []

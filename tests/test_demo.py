@@ -176,12 +176,19 @@ def demo_db(tmp_path_factory, files):
     messages = []
     t0 = time.monotonic()
     con = connect(path)
-    summary = build_demo(con, progress=messages.append, seed=SEED, files=files)
+    # the county as loaded; the year-closing step of AFTER_LOAD is tested in test_demo_closing.py
+    summary = build_demo(con, progress=messages.append, seed=SEED, files=files, after_load=[])
     con.close()
     summary["test_seconds"] = time.monotonic() - t0
     con = duckdb.connect(str(path), read_only=True)
     yield con, summary, messages, path
     con.close()
+
+
+def test_demo_closes_the_years_after_loading():
+    from demo.closing import closing_step
+    from demo.steps import AFTER_LOAD
+    assert AFTER_LOAD[-1] is closing_step
 
 
 def test_demo_builds_every_file_accepted(demo_db, files, units, story):
