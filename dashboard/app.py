@@ -141,4 +141,4 @@ if not nav:
     st.error("此账号没有可用的页面，请联系管理员。")
     st.stop()
 
-common.run_page(st.navigation(nav))
+common.run_page(st.navigation(nav, expanded=True))

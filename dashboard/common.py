@@ -244,8 +244,8 @@ def show_todo(con, user: dict, *, key: str) -> None:
             st.markdown("**待办事项**　暂无待办。")
             return
         st.markdown(f"**待办事项（{len(items)}）**")
-        icon = {"error": ":material/error:", "warning": ":material/schedule:", "info": ":material/info:"}
+        mark = {"error": "【紧急】", "warning": "【提醒】", "info": "【提示】"}
         for it in items[:12]:
-            st.markdown(f"{icon.get(it['level'], '')} {md_escape(it['text'])}")
+            st.markdown(f"{mark.get(it['level'], '')}{md_escape(it['text'])}")
         if len(items) > 12:
             st.caption(f"另有 {len(items) - 12} 项未列出。")
