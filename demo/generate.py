@@ -599,21 +599,33 @@ def _render_job(job: tuple) -> tuple[bytes, str]:
     return render(random.Random(render_seed), prof, sub, scheme_for(year), fmt, scheme_for(printed_year))
 
 
-def _render_all(jobs: list[tuple], workers: int | None) -> list[tuple[bytes, str]]:
-    """Render every job, on up to ``workers`` processes (default: the machine's cores, at most 4)."""
+def _render_all(jobs: list[tuple], workers: int | None, fn: Callable[[tuple], tuple] = _render_job,
+                progress: Callable[[str], None] | None = None) -> list[tuple[bytes, str]]:
+    """Render every job, on up to ``workers`` processes (default: the machine's cores, at most 4).
+
+    The processes come from a fork server: a fresh, single-threaded interpreter, so they inherit
+    none of the caller's threads, locks or database connections (forking a busy app or test process
+    directly can leave a child that dies at once). Should a rendering process die all the same, the
+    jobs are rendered here, one after another: the same bytes, only slower."""
     import os
 
     import multiprocessing
 
     n = workers if workers is not None else min(4, os.cpu_count() or 1)
-    if n <= 1 or len(jobs) < 8 or "fork" not in multiprocessing.get_all_start_methods():
-        return [_render_job(j) for j in jobs]
+    method = next((m for m in ("forkserver", "spawn") if m in multiprocessing.get_all_start_methods()), None)
+    if n <= 1 or len(jobs) < 8 or method is None:
+        return [fn(j) for j in jobs]
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
-    # fork: the workers only render (openpyxl, xlwt) and never touch the caller's database
-    # connection; spawn would re-run the caller's main script in every worker
-    with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork")) as pool:
-        return list(pool.map(_render_job, jobs, chunksize=max(1, len(jobs) // (4 * n))))
+    ctx = multiprocessing.get_context(method)
+    try:
+        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+            return list(pool.map(fn, jobs, chunksize=max(1, len(jobs) // (4 * n))))
+    except (BrokenProcessPool, OSError) as e:
+        if progress:
+            progress(f"  并行生成中断（{type(e).__name__}），改为逐份生成…")
+        return [fn(j) for j in jobs]
 
 
 def generate_county(seed: int = SEED, progress: Callable[[str], None] | None = None,
@@ -667,6 +679,6 @@ def generate_county(seed: int = SEED, progress: Callable[[str], None] | None = N
             job(prof, sub, y, fmt, printed, received, 1, tags + (["old_form"] if key == story.old_form else []))
     if progress:
         progress(f"  生成 {yrs[0]}–{yrs[-1]} 年度各单位自评表（{len(jobs)} 份）…")
-    rendered = _render_all(jobs, workers)
+    rendered = _render_all(jobs, workers, progress=progress)
     return [DemoFile(unit, y, name, content, received, version, tags)
             for (unit, y, name, received, version, tags), (content, _ext) in zip(meta, rendered)]

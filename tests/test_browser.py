@@ -123,7 +123,7 @@ def test_unit_uploads_and_reviewer_approves(server, tmp_path):
             page.get_by_text(wb.name).first.wait_for()
             page.get_by_role("button", name="上传并校验").click()
             page.get_by_text("本次上传结果").wait_for(timeout=60_000)
-            expect(page.get_by_text("已接收").first).to_be_visible()
+            expect(page.get_by_text("已接收 — 方正县民政局").first).to_be_visible()
             _shot(page, "02-上报自评-已接收")
             page.get_by_role("tab", name="公开及时性").click()
             _shot(page, "03-上报自评-及时性")

@@ -82,6 +82,21 @@ def test_deterministic_for_a_seed(files):
     assert all(a.content == b.content for a, b in zip(files, again))  # byte-identical, so the same SHA-256
 
 
+def test_a_rendering_process_that_dies_costs_time_not_the_build():
+    """A worker killed mid-render (BrokenProcessPool) is not a failed demo build: every job is
+    rendered again in this process, in order, and the caller is told."""
+    from demo.generate import _render_all
+    from tests.worker_hooks import render_or_die
+
+    jobs = [(f"job{i}", os.getpid()) for i in range(12)]
+    jobs[5] = ("die", os.getpid())
+    said: list[str] = []
+    out = _render_all(jobs, 2, fn=render_or_die, progress=said.append)
+    assert [c for c, _ in out] == [name.encode() for name, _ in jobs]
+    assert said and "逐份生成" in said[0]
+    assert _render_all(jobs[:5], 2, fn=render_or_die) == [(n.encode(), ".xlsx") for n, _ in jobs[:5]]  # few: here
+
+
 def test_formats_xls_and_xlsx(files):
     xls = [f for f in files if f.file_name.endswith(".xls")]
     xlsx = [f for f in files if f.file_name.endswith(".xlsx")]

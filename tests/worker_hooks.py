@@ -31,3 +31,12 @@ def hang(task) -> None:
     """A file named hang* keeps its worker busy past any time limit."""
     if task.file_name.startswith("hang"):
         time.sleep(600)
+
+
+def render_or_die(job: tuple) -> tuple[bytes, str]:
+    """A demo rendering job (tests of demo.generate._render_all): ``("die", pid)`` kills any process
+    but ``pid`` (a rendering worker dies, as one killed by the kernel would)."""
+    name, parent = job
+    if name == "die" and os.getpid() != parent:
+        os.kill(os.getpid(), 9)
+    return name.encode(), ".xlsx"
