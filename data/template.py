@@ -390,12 +390,18 @@ def _requests_sheet(wb: Workbook, scheme: Scheme, refs: dict[str, str]) -> None:
     _print_setup(ws)
 
 
+def annual_layout(scheme: Scheme, unit: Unit | None = None, edition: int | None = None):
+    """The sheet 年报数据 as the template prints it (:func:`data.annual.published_layout` under the
+    template's heading): the one layout the template, and whoever fills it, use."""
+    who = unit.name if unit else ""
+    return published_layout(edition or edition_for_year(scheme.year),
+                            f"{who}{scheme.year}年政府信息公开工作年度报告数据（照抄已公布的年度报告表三、表四）")
+
+
 def _annual_sheet(wb: Workbook, scheme: Scheme, unit: Unit | None) -> None:
     """年报数据: tables 三 and 四 in the published layout (annual-report.md), input cells in yellow."""
     ws = wb.create_sheet(SHEET_ANNUAL)
-    who = unit.name if unit else ""
-    lay = published_layout(edition_for_year(scheme.year),
-                           f"{who}{scheme.year}年政府信息公开工作年度报告数据（照抄已公布的年度报告表三、表四）")
+    lay = annual_layout(scheme, unit)
     for r, row in enumerate(lay.rows, start=1):
         for c, v in enumerate(row, start=1):
             if v is not None:

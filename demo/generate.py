@@ -48,6 +48,9 @@ CHRONIC_GAPS = (("会发镇", "C26"), ("天门乡", "C25"), ("方正县审计局
 #: the department that gets worse year after year and the township that catches up
 WORSENING = "方正县文化广电和旅游局"
 IMPROVING = "宝兴乡"
+#: departments receiving many requests for information (3–8 a year)
+HEAVY_REQUESTS = ("方正县自然资源局", "方正县住房和城乡建设局", "方正县公安局", "方正县人力资源和社会保障局",
+                  "方正县农业农村局", "方正县生态环境局", "方正县市场监督管理局")
 
 
 @lru_cache(maxsize=1)
@@ -154,8 +157,7 @@ def _profile(rng: random.Random, unit: Unit, index: int) -> Profile:
     w = words()
     r = rng.random()
     fmt = "template" if r < 0.5 else ("custom" if r < 0.78 else "xls")
-    heavy = unit.name in ("方正县自然资源局", "方正县住房和城乡建设局", "方正县公安局", "方正县人力资源和社会保障局",
-                          "方正县农业农村局", "方正县生态环境局", "方正县市场监督管理局")
+    heavy = unit.name in HEAVY_REQUESTS
     return Profile(
         unit=unit, index=index,
         reporter=rng.choice(w["surnames"]) + rng.choice(w["given"]),
@@ -192,9 +194,13 @@ class Story:
     penalty: tuple              # (unit, year): one K1 通报批评
     returned: frozenset         # (unit, year): returned by the reviewers, not yet resubmitted
     approved: frozenset         # (unit, year): 已审核 at the end of the build
+    # 年报数据 (demo.annual): filled from ANNUAL_FROM on; two planted mistakes, one showcase
+    annual_t1: tuple | None = None       # (unit, year): 上年结转 copied one too high (T1 fails by one)
+    annual_l1: tuple | None = None       # (unit, year): a request counted that the ledger lacks (L1 fails)
+    annual_perfect: str | None = None    # a unit with many requests whose reports pass every check
 
 
-def _story(rng: random.Random, units_: list[Unit], yrs: list[int]) -> Story:
+def _story(rng: random.Random, units_: list[Unit], yrs: list[int], seed: int = SEED) -> Story:
     names = [u.name for u in units_]
     towns = [u.name for u in units_ if u.unit_type == "乡镇"]
     depts = [u.name for u in units_ if u.unit_type == "部门"]
@@ -256,12 +262,36 @@ def _story(rng: random.Random, units_: list[Unit], yrs: list[int]) -> Story:
     returned = {pool[0]}
     approved = {(n, y) for n in names for y in yrs[:-1] if (n, y) not in missing}
     approved |= set(pool[1: 1 + len(current) // 3])
+    annual = _annual_story(random.Random(f"{seed}:annual-story"), names, yrs, missing, special, depts)
     return Story(years=tuple(yrs), tiers=tiers, missing=frozenset(missing), late=frozenset(late),
                  very_late=very_late, resubmit=resubmit, old_form=old_form, corrected_review=corrected_review,
                  chronic_gaps=tuple(g for g in CHRONIC_GAPS if g[0] in names), slow=tuple(d for d in SLOW_DEPARTMENTS
                                                                                        if d in depts),
                  worsening=worsening, improving=improving, penalty=penalty, returned=frozenset(returned),
-                 approved=frozenset(approved))
+                 approved=frozenset(approved), **annual)
+
+
+def _annual_story(rng: random.Random, names: list[str], yrs: list[int], missing: set, special: set,
+                  depts: list[str]) -> dict:
+    """Who makes the two planted mistakes in 年报数据 and whose reports are the showcase
+    (its own generator: the rest of the story does not depend on it)."""
+    from demo.annual import ANNUAL_FROM
+
+    filled = [y for y in yrs if y >= ANNUAL_FROM and scheme_for(y).annual_report != "none"]
+    if len(filled) < 2:
+        return {}
+    t1_year, l1_year = filled[-2], filled[-1]
+
+    def present(n: str, ys) -> bool:
+        return all((n, y) not in missing for y in ys)
+
+    heavy = [n for n in HEAVY_REQUESTS if n in depts and n not in special and present(n, filled)]
+    others = [n for n in names if n not in special and n not in HEAVY_REQUESTS]
+    perfect = heavy[0] if heavy else None
+    t1 = rng.choice([n for n in others if present(n, [t1_year])])
+    l1 = rng.choice([n for n in names if n not in special and n not in (t1, perfect)
+                     and present(n, [l1_year - 1, l1_year])])
+    return {"annual_t1": (t1, t1_year), "annual_l1": (l1, l1_year), "annual_perfect": perfect}
 
 
 # =========================================================================== one unit-year's content
@@ -292,8 +322,10 @@ def slug(prof: Profile) -> str:
 class _Filler:
     """Fills one unit-year (a :class:`Submission`) from the story."""
 
-    def __init__(self, rng: random.Random, cal: Workdays, story: Story):
-        self.rng, self.cal, self.story = rng, cal, story
+    def __init__(self, rng: random.Random, cal: Workdays, story: Story, seed: int = SEED):
+        self.rng, self.cal, self.story, self.seed = rng, cal, story, seed
+        #: unit -> (year, [(申请人类型, 办理结果)]): its requests still open at the end of its last year filled
+        self.carry: dict[str, tuple[int, list[tuple[str, str]]]] = {}
 
     # ---- self-assessment scores
     def scores(self, prof: Profile, scheme: Scheme, tier: str, bonus: int, extra_loss: int,
@@ -465,9 +497,8 @@ class _Filler:
             dates[0] = cal.between(rng, dt.date(y, 2, 18), switch[0] - dt.timedelta(days=5))
             dates.sort()
         out = []
-        abbr = ["FZ", "YSQ", "GK"][prof.index % 3]
         for i, rec in enumerate(dates, start=1):
-            no = [f"{abbr}-{y}-{i:03d}", f"{y}第{i}号", f"依申请〔{y}〕{i}号", f"{y}{i:03d}"][prof.no_style]
+            no = _request_no(prof, y, i)
             applicant = rng.choices(APPLICANT_TYPES, weights=[70, 10, 3, 4, 8, 5])[0]
             corrected = cal.add(rec, rng.randint(2, 8)) if rng.random() < 0.2 else None
             extended = rng.random() < 0.1
@@ -525,9 +556,46 @@ class _Filler:
         req_late = {"优秀": 0.03, "良好": 0.08, "合格": 0.15, "不合格": 0.3}[tier] * decline
         reqs = self.requests(prof, scheme, req_late, received, key == story.corrected_review)
         report_date = self.cal.sub(received, rng.choice([0, 0, 0, 1, 1, 2, 3]))
+        annual = self.annual(prof, scheme, reqs, received)
         return Submission(unit=prof.unit.name, unit_type=prof.unit.unit_type, year=scheme.year,
                           reporter=prof.reporter, phone=prof.phone, report_date=report_date,
-                          scores=scores, items=items, requests=reqs)
+                          scores=scores, items=items, requests=reqs, annual=annual)
+
+    # ---- 年报数据 (demo.annual)
+    def annual(self, prof: Profile, scheme: Scheme, reqs: list[RequestRow], received: dt.date):
+        """Tables 三 and 四 of the unit's published report, from its ledger (from ANNUAL_FROM on;
+        else None). Keeps the requests open at the end of the year for next year's 上年结转.
+        Its own generator: the rest of the county does not depend on it."""
+        from demo import annual as da
+
+        name, y = prof.unit.name, scheme.year
+        arng = random.Random(f"{self.seed}:annual:{name}:{y}")
+        if self.story.annual_l1 == (name, y + 1) and not da.open_at_year_end(reqs, y):
+            reqs.append(self._december_request(arng, prof, y, len(reqs) + 1, received))
+        last, carried_in = self.carry.pop(name, (None, []))
+        if last != y - 1:  # no workbook last year: the report states no carry-over
+            carried_in = []
+        self.carry[name] = (y, da.open_at_year_end(reqs, y))
+        if y < da.ANNUAL_FROM or scheme.annual_report == "none":
+            return None
+        v = da.report_values(arng, y, reqs, carried_in)
+        if self.story.annual_t1 == (name, y):
+            da.plant_t1(arng, v)
+        if self.story.annual_l1 == (name, y):
+            da.plant_l1(v)
+        return da.as_report(v)
+
+    def _december_request(self, rng: random.Random, prof: Profile, y: int, i: int, received: dt.date) -> RequestRow:
+        """A request received in the last days of December and answered in January (or not yet
+        when the workbook is sent): next year's report has a request carried over."""
+        cal = self.cal
+        rec = cal.between(rng, dt.date(y, 12, 15), min(dt.date(y, 12, 31), received - dt.timedelta(days=1)))
+        ans = cal.add(max(rec, dt.date(y, 12, 31)), rng.randint(1, 5))
+        result = rng.choices(RESULTS, weights=[45, 12, 8, 22, 8, 5])[0]
+        if ans > received:
+            ans, result = None, ""
+        return RequestRow(0, _request_no(prof, y, i), rng.choices(APPLICANT_TYPES, weights=[70, 10, 3, 4, 8, 5])[0],
+                          rec, None, False, ans, result, "")
 
     def corrected_version(self, prof: Profile, sub: Submission, scheme: Scheme, received2: dt.date,
                           category: str) -> Submission:
@@ -549,6 +617,12 @@ class _Filler:
                 s.note = words()["review"]["corrected_b1"]
                 break
         return v2
+
+
+def _request_no(prof: Profile, y: int, i: int) -> str:
+    """The i-th request number of the year, in the unit's own numbering style."""
+    abbr = ["FZ", "YSQ", "GK"][prof.index % 3]
+    return [f"{abbr}-{y}-{i:03d}", f"{y}第{i}号", f"依申请〔{y}〕{i}号", f"{y}{i:03d}"][prof.no_style]
 
 
 def required_of(scheme: Scheme, unit: Unit) -> list[str]:
@@ -587,7 +661,7 @@ def story_of(seed: int = SEED) -> Story:
     us = units()
     for i, u in enumerate(us, start=1):
         _profile(rng, u, i)
-    return _story(rng, us, years())
+    return _story(rng, us, years(), seed)
 
 
 def _render_job(job: tuple) -> tuple[bytes, str]:
@@ -640,8 +714,8 @@ def generate_county(seed: int = SEED, progress: Callable[[str], None] | None = N
     yrs = years()
     cal = cal or Workdays.for_years(yrs[0], yrs[-1])
     profiles = [_profile(rng, u, i) for i, u in enumerate(us, start=1)]
-    story = _story(rng, us, yrs)
-    filler = _Filler(rng, cal, story)
+    story = _story(rng, us, yrs, seed)
+    filler = _Filler(rng, cal, story, seed)
     jobs: list[tuple] = []
     meta: list[tuple] = []  # (unit, year, file name, received, version, tags) of each job
 

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
-from data.template import (AUTO_TEXT, FIRST_DATA_ROW, LEDGER_HEADERS, REQUEST_HEADERS, SHEET_INFO, SHEET_LEDGER,
-                           SHEET_REQUESTS, SHEET_SCORES, build_workbook, county_of, num, stable_xlsx, workbook_bytes)
+from data.template import (AUTO_TEXT, FIRST_DATA_ROW, LEDGER_HEADERS, REQUEST_HEADERS, SHEET_ANNUAL, SHEET_INFO,
+                           SHEET_LEDGER, SHEET_REQUESTS, SHEET_SCORES, annual_layout, build_workbook, county_of, num,
+                           stable_xlsx, workbook_bytes)
+from data.annual import SHEET_ALIASES
 from data.validate import Submission
 from demo.generate import Profile
 from core.scheme import Scheme, load_catalogue
@@ -291,6 +293,8 @@ def _custom_grids(rng: random.Random, prof: Profile, f: Submission, scheme: Sche
     if rng.random() < 0.3:
         order = [1, 0, 2, 3]
     out = [grids[i] for i in order]
+    if f.annual is not None:
+        out.append(_annual_grid(prof, f, scheme))
     if rng.random() < 0.2:
         out.append(Grid("Sheet1"))
     for name, rows in _extra_sheets(rng, prof, f, scheme):
@@ -299,6 +303,35 @@ def _custom_grids(rng: random.Random, prof: Profile, f: Submission, scheme: Sche
             g.row(r, list(values))
         out.append(g)
     return out
+
+
+def _annual_grid(prof: Profile, f: Submission, scheme: Scheme) -> Grid:
+    """年报数据 in a home-made workbook: the published layout (the template's, merges and all),
+    every number copied, zeros included. Some clerks name the sheet 年报统计表, one in six
+    copied the 2019 format in 2021 (其他处理 one row), full-width digits where the clerk
+    types them."""
+    from openpyxl.utils.cell import range_boundaries
+
+    from demo.annual import as_2019_edition, values_of
+
+    values = values_of(f.annual)
+    edition = f.annual.edition
+    if edition == 2021 and f.year == 2021 and prof.index % 6 == 5:
+        values, edition = as_2019_edition(values), 2019
+    lay = annual_layout(scheme, prof.unit, edition)
+    g = Grid(SHEET_ALIASES[1] if prof.index % 5 == 4 else SHEET_ANNUAL)
+    for r, row in enumerate(lay.rows):
+        g.row(r, row)
+    for (rc, cc), (r, c) in lay.inputs.items():
+        n = values[(rc, cc)]
+        g.cells[(r - 1, c - 1)] = _fullwidth(str(n)) if prof.fullwidth and n >= 10 else n
+    for m in lay.merges:
+        c0, r0, c1, r1 = range_boundaries(m)
+        g.merges.append((r0 - 1, c0 - 1, r1 - 1, c1 - 1))
+    g.bold.update(r - 1 for r in (*lay.titles, *lay.headers))
+    g.bold.add(0)
+    g.widths = {0: 14, 1: 16, 2: 40, **{c: 11 for c in range(3, 15)}}
+    return g
 
 
 def _grids_to_xlsx(grids: list[Grid]) -> bytes:
@@ -420,6 +453,11 @@ def _template_xlsx(rng: random.Random, prof: Profile, f: Submission, scheme: Sch
                q.result or None, q.review_result or None]
         for c, v in enumerate(row, start=1):
             ws.cell(r, c).value = v
+    if f.annual is not None:  # the template's own 年报数据: every input cell copied, zeros included
+        ws = wb[SHEET_ANNUAL]
+        inputs = annual_layout(scheme, unit, f.annual.edition).inputs
+        for c in f.annual.cells:
+            ws.cell(*inputs[(c.row_code, c.col_code)]).value = c.value
     return workbook_bytes(wb)
 
 
