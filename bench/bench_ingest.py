@@ -38,8 +38,8 @@ from data.ingest import ACCEPTED, check_workbook, ingest_bytes, ingest_file
 from data.registry import load_units, parse_registry
 from data.store import connect
 from core.scheme import load_catalogue, scheme_for
-from tests.wbfactory import (SheetSpec, build, info_sheet, ledger_sheet, requests_sheet,
-                             scores_sheet)
+from tests.wbfactory import (SheetSpec, annual_sheet, annual_values, build, info_sheet, ledger_sheet,
+                             requests_sheet, scores_sheet)
 
 UNITS = ["方正镇", "会发镇", "方正县审计局", "方正县民政局", "方正县生态环境局"]
 TYPES = {"方正镇": "乡镇", "会发镇": "乡镇"}
@@ -63,13 +63,16 @@ def typical_sheets(unit: str, year: int, n_items: int = 500, n_requests: int = 3
     for i in range(n_requests):
         got = dt.date(year, 1, 2) + dt.timedelta(days=i * 11)
         reqs.append([f"SQ-{year}-{i + 1:03d}", "自然人", got, "", "否", got + dt.timedelta(days=10), "予以公开", ""])
-    return {
+    sheets = {
         "填报说明": SheetSpec([["填报说明"], ["1. 请勿修改表头。"], ["2. 日期格式 2019-06-03。"]]),
         "单位信息": info_sheet(unit=unit, unit_type=TYPES.get(unit, "部门"), year=year, date=f"{year + 1}-01-05"),
         "自评打分": scores_sheet(year),
         "主动公开台账": ledger_sheet(items),
         "依申请公开台账": requests_sheet(reqs),
     }
+    if scheme_for(year).annual_report == "required":  # 年报数据, agreeing with the ledger above
+        sheets["年报数据"] = annual_sheet(annual_values(new={"natural": n_requests}, r_open={"natural": n_requests}))
+    return sheets
 
 
 def bare_read(content: bytes) -> int:

@@ -340,6 +340,151 @@ def test_this_year_one_late_one_missing_one_k1(scores, story):
     assert df["total"].isna().sum() == 1 or (df["status"] == "未报送").sum() == 1
 
 
+# =========================================================================== 年报数据 and its 勾稽
+
+def test_annual_report_required_from_2022(story):
+    from demo.annual import ANNUAL_FROM
+
+    assert [scheme_for(y).annual_report for y in years()] == ["optional", "optional", "optional", "required",
+                                                              "required"]
+    assert ANNUAL_FROM == 2021
+    assert story.annual_t1[1] == 2022 and story.annual_l1[1] == 2023
+    assert len({story.annual_t1[0], story.annual_l1[0], story.annual_perfect}) == 3
+
+
+def test_every_unit_fills_the_annual_report_from_2021(demo_db, files):
+    con, _, _, _ = demo_db
+    # 2019–2020: nobody; 2021 on: every version of every unit that sent a workbook
+    rows = con.execute("""SELECT s.year, count(*), count(a.submission_id) FROM submissions s
+                          LEFT JOIN annual_reports a ON a.submission_id = s.id GROUP BY 1 ORDER BY 1""").fetchall()
+    for y, n, n_filled in rows:
+        assert n_filled == (n if y >= 2021 else 0), (y, n, n_filled)
+    assert {y for y, _, _ in rows} == set(years())
+    # most copy the 2021 format; a few clerks kept the 2019 one in 2021 (其他处理 one row)
+    eds = dict(((y, e), n) for y, e, n in con.execute(
+        "SELECT s.year, a.edition, count(*) FROM annual_reports a JOIN submissions s ON s.id = a.submission_id "
+        "GROUP BY ALL").fetchall())
+    assert eds.get((2021, 2019), 0) >= 1 and eds[(2021, 2021)] > 20
+    assert eds.get((2022, 2019), 0) == eds.get((2023, 2019), 0) == 0
+    # some reports show requests carried over, and 复议诉讼 in table 四
+    carried = con.execute("SELECT count(*) FROM annual_report_cells WHERE row_code = 'carried_in' "
+                          "AND col_code = 'total' AND value > 0").fetchone()[0]
+    reviews = con.execute("SELECT sum(value) FROM annual_report_cells WHERE row_code LIKE 'rv_%' "
+                          "AND col_code = 'total'").fetchone()[0]
+    assert carried >= 3 and reviews >= 2
+
+
+def test_reconcile_shows_exactly_the_planted_mistakes(demo_db, story):
+    from metrics import reconcile as mr
+
+    con, _, _, _ = demo_db
+    t1_unit, t1_year = story.annual_t1
+    l1_unit, l1_year = story.annual_l1
+    for y in (2021, 2022, 2023):
+        f = mr.findings(con, y)
+        m = mr.matrix(con, y).set_index("unit")
+        assert set(m["status"]) <= {mr.CONSISTENT, mr.INCONSISTENT, mr.NOT_SUBMITTED}  # nobody 未填报
+        want = {(t1_unit, "T1")} if y == t1_year else ({(l1_unit, "L1")} if y == l1_year else set())
+        assert set(zip(f["unit"], f["rule"])) == want, (y, f[["unit", "rule", "message"]])
+        assert (m["status"] == mr.INCONSISTENT).sum() == len(want)
+        assert (m["status"] == mr.CONSISTENT).sum() >= 30
+        assert m.loc[story.annual_perfect, "status"] == mr.CONSISTENT
+        if y == t1_year:  # 上年结转 one too high: T1 fails in one applicant column and in 总计, by one each
+            assert len(f) == 2 and all(f["expected"] - f["actual"] == 1)
+            assert "J" in {loc.split("!")[1][0] for loc in f["location"]}  # 总计 is column J of the layout
+            assert all("“本年新收+上年结转”" in msg for msg in f["message"])
+            assert m.loc[t1_unit, "T1"] == mr.FAILED and m.loc[t1_unit, "T2"] == mr.PASSED
+        if y == l1_year:  # a request in the report that is not in the ledger: 总计 and its applicant column
+            total = f[f["message"].str.contains("总计")]
+            assert len(total) == 1 and int(total["actual"].iloc[0]) == int(total["expected"].iloc[0]) + 1
+            assert all(f["actual"] - f["expected"] == 1)
+            assert m.loc[l1_unit, "L1"] == mr.FAILED and m.loc[l1_unit, "L2"] == m.loc[l1_unit, "L3"] == mr.PASSED
+            # the unit had a request carried over, so L2 and L3 compare with ≤
+            cin = con.execute("""SELECT c.value FROM annual_report_cells c JOIN submissions s ON s.id = c.submission_id
+                                 WHERE s.unit = ? AND s.year = ? AND c.row_code = 'carried_in' AND c.col_code = 'total'""",
+                              [l1_unit, l1_year]).fetchone()[0]
+            assert cin >= 1
+    # the showcase unit: requests every year, every check passed
+    n = dict(con.execute("""SELECT s.year, count(*) FROM requests r JOIN submissions s ON s.id = r.submission_id
+                            WHERE s.unit = ? GROUP BY 1""", [story.annual_perfect]).fetchall())
+    assert all(n.get(y, 0) >= 3 for y in (2021, 2022, 2023))
+    share = mr.share_by_year(con).set_index("year")
+    assert list(share.loc[[2021, 2022, 2023], "consistent"]) == list(share.loc[[2021, 2022, 2023], "filled"] - [0, 1, 1])
+
+
+@pytest.fixture(scope="module")
+def demo_copy(demo_db, tmp_path_factory):
+    """A copy of the loaded county for the CLI and the pages (the module's connection stays read-only)."""
+    _, _, _, built = demo_db
+    db = tmp_path_factory.mktemp("demo-copy") / "demo.duckdb"
+    shutil.copy(built, db)
+    return db
+
+
+def test_metrics_reconcile_cli_on_the_demo(demo_copy, story, tmp_path, capsys):
+    from metrics.__main__ import main as metrics_main
+
+    db = demo_copy
+    out = tmp_path / "t1.csv"
+    assert metrics_main(["reconcile", "--year", "2022", "--csv", str(out), "--db", str(db)]) == 0
+    text = out.read_bytes().decode("utf-8-sig").splitlines()
+    assert text[0] == "unit,rule,location,expected,actual,message"
+    assert len(text) == 3 and all(line.startswith(f"{story.annual_t1[0]},T1,年报数据!") for line in text[1:])
+    assert metrics_main(["reconcile", "--year", "2021", "--db", str(db)]) == 0
+    capsys.readouterr()
+
+
+def test_reconcile_page_on_the_demo(demo_copy, story, monkeypatch):
+    """The county page has something real to show: 2023 with one unit's L1 mismatch first in the
+    drill-down, and the share of consistent reports 2021–2023."""
+    import json
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.common import close_connections
+
+    monkeypatch.setenv("GONGKAI_DB", str(demo_copy))
+    close_connections()
+    st.cache_data.clear()
+    try:
+        at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
+        at.session_state["auth_user"] = {"name": "lingdao", "role": "leader", "unit": None}
+        at.session_state["year"] = 2023
+        at.run()
+        at.switch_page("app_pages/reconcile.py")
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        m = {x.label: x.value for x in at.metric}
+        assert m == {"填报年报数据的单位": "32 个", "勾稽一致": "31 个", "有问题": "1 个", "一致率": "96.9%"}
+        assert at.selectbox(key="reconcile_unit").value == story.annual_l1[0]
+        msgs = next(d.value for d in at.dataframe if "对照数" in getattr(d.value, "columns", []))
+        assert any("依申请公开台账中本年收到的申请数" in x for x in msgs["说明"])
+        spec = json.loads(next(p for p in at.get("plotly_chart") if p.key == "reconcile_share").proto.spec)
+        assert spec["data"][0]["x"] == ["2021年度", "2022年度", "2023年度"]
+    finally:
+        close_connections()
+        st.cache_data.clear()
+
+
+def test_annual_sheet_in_demo_xls_files(files):
+    """The legacy .xls workbooks carry the sheet with its merges and read back complete."""
+    from data.annual import SHEET_ALIASES, read_annual_report
+
+    xls = [f for f in files if f.year >= 2021 and f.file_name.endswith(".xls")]
+    assert len(xls) >= 5
+    for f in xls:
+        wb = read_workbook(f.file_name, f.content)
+        sheet = next(sh for sh in (wb.sheet(n) for n in ("年报数据", *SHEET_ALIASES)) if sh is not None)
+        rep, issues = read_annual_report(sheet)
+        assert issues == [] and rep.filled, f.file_name
+        assert len(sheet.merged) >= 10
+        v = {(c.row_code, c.col_code): c.value for c in rep.cells}
+        apps = ("natural", "business", "research", "social", "legal", "other")
+        for r in {r for r, _ in v if not r.startswith("rv_")}:  # T3 holds on every row
+            assert v[(r, "total")] == sum(v[(r, c)] for c in apps), (f.file_name, r)
+
+
 # =========================================================================== demo and production never mix
 
 def _real_db(path: Path) -> Path:
