@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from core.vocab import Status
-from data.store import audit, transaction
+from data.store import audit, recorded_at, transaction
 
 APPROVED, RETURNED = Status.APPROVED, Status.RETURNED
 
@@ -103,12 +103,12 @@ def stage_of(con, year: int) -> str:
 
 
 def _write_stage(con, year: int, stage: str, actor: str, reason: str | None, start=None, end=None) -> None:
-    con.execute("""INSERT INTO year_stages (year, stage, publicity_start, publicity_end, updated_by, reason)
-                   VALUES (?,?,?,?,?,?)
+    con.execute("""INSERT INTO year_stages (year, stage, publicity_start, publicity_end, updated_by, reason, updated_at)
+                   VALUES (?,?,?,?,?,?, coalesce(?, now()))
                    ON CONFLICT (year) DO UPDATE SET stage = excluded.stage,
                    publicity_start = excluded.publicity_start, publicity_end = excluded.publicity_end,
-                   updated_at = now(), updated_by = excluded.updated_by, reason = excluded.reason""",
-                [int(year), stage, start, end, actor, reason])
+                   updated_at = excluded.updated_at, updated_by = excluded.updated_by, reason = excluded.reason""",
+                [int(year), stage, start, end, actor, reason, recorded_at()])
 
 
 def set_stage(con: duckdb.DuckDBPyConnection, year: int, stage: str, user: dict, reason: str | None = None) -> dict:
@@ -138,9 +138,9 @@ def set_stage(con: duckdb.DuckDBPyConnection, year: int, stage: str, user: dict,
         why = _reason(reason, "退回上一阶段的理由")
         with transaction(con):
             if cur["stage"] in KIND_OF_STAGE:
-                con.execute("""UPDATE snapshots SET withdrawn_at = now(), withdrawn_by = ?, withdrawn_reason = ?
-                               WHERE year = ? AND kind = ? AND withdrawn_at IS NULL""",
-                            [u["name"], why, int(year), KIND_OF_STAGE[cur["stage"]]])
+                con.execute("""UPDATE snapshots SET withdrawn_at = coalesce(?, now()), withdrawn_by = ?,
+                               withdrawn_reason = ? WHERE year = ? AND kind = ? AND withdrawn_at IS NULL""",
+                            [recorded_at(), u["name"], why, int(year), KIND_OF_STAGE[cur["stage"]]])
             keep = (cur["publicity_start"], cur["publicity_end"]) if stage == PUBLICITY else (None, None)
             _write_stage(con, year, stage, u["name"], why, *keep)
             audit(con, "年度阶段退回", actor=u["name"], year=int(year), detail=f"{cur['stage']} → {stage}：{why}",
@@ -180,9 +180,11 @@ def permit_upload(con: duckdb.DuckDBPyConnection, unit: str, year: int, reason: 
     if st != REVIEW:
         raise ClosingError(f"{year}年度当前为“{st}”阶段：只有审核阶段需要重新开放报送")
     with transaction(con):
-        con.execute("""INSERT INTO upload_permits (unit, year, reason, granted_by) VALUES (?,?,?,?)
+        con.execute("""INSERT INTO upload_permits (unit, year, reason, granted_by, granted_at)
+                       VALUES (?,?,?,?, coalesce(?, now()))
                        ON CONFLICT (unit, year) DO UPDATE SET reason = excluded.reason,
-                       granted_by = excluded.granted_by, granted_at = now()""", [unit, int(year), why, u["name"]])
+                       granted_by = excluded.granted_by, granted_at = excluded.granted_at""",
+                    [unit, int(year), why, u["name"], recorded_at()])
         audit(con, "重新开放报送", actor=u["name"], unit=unit, year=int(year), detail=why)
 
 
@@ -242,19 +244,83 @@ def _insert(con, table: str, cols: dict[str, pa.Array], casts: dict[str, str] | 
         con.unregister("_snap_rows")
 
 
+#: the detail tables of a snapshot (migration 5) and their columns, in the order
+#: of the frames :mod:`metrics.closing` passes (``ord`` keeps the frame's row order)
+DETAIL_COLUMNS: dict[str, list[str]] = {
+    "snapshot_indicators": ["unit", "code", "ord", "grp", "text", "max", "type", "self_score", "review_score",
+                            "review_reason", "reviewer", "self_note", "points"],
+    "snapshot_penalties": ["unit", "k1_count", "k2_veto", "reason", "reviewer", "updated_at"],
+    "snapshot_items": ["ord", "unit", "unit_type", "year", "submission_id", "sheet_row", "seq", "title", "category",
+                       "category_name", "formed", "published", "url", "deadline", "state", "days_late", "counted"],
+    "snapshot_item_months": ["ord", "unit", "unit_type", "month", "state", "published", "n"],
+    "snapshot_item_late_days": ["ord", "unit", "unit_type", "days_late", "n"],
+    "snapshot_requests": ["ord", "unit", "unit_type", "year", "submission_id", "sheet_row", "request_no",
+                          "applicant_type", "received", "corrected", "clock_start", "extended", "answered", "result",
+                          "review_result", "rule_basis", "days_allowed", "deadline", "state", "days_taken",
+                          "days_late", "counted"],
+    "snapshot_coverage": ["ord", "unit", "unit_type", "code", "name", "required", "covered", "items", "published"],
+}
+
+
+def _arrow_frame(df: pd.DataFrame, cols: list[str]) -> pa.Table:
+    """``df[cols]`` as Arrow (missing columns empty); ``ord`` is the row number
+    unless the frame has it. Decimal columns stay exact (cast on insert)."""
+    out = {}
+    for c in cols:
+        if c == "ord" and c not in df.columns:
+            out[c] = pa.array(range(len(df)), pa.int32())
+        elif c not in df.columns:
+            out[c] = pa.nulls(len(df))
+        else:
+            s = df[c]
+            if s.dtype == object:
+                out[c] = pa.array([_none(v) for v in s.tolist()], from_pandas=True)
+            else:
+                out[c] = pa.Array.from_pandas(s)
+    return pa.table(out)
+
+
+def _store_details(con, sid: int, details: dict[str, pd.DataFrame]) -> None:
+    unknown = set(details) - set(DETAIL_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown snapshot detail tables: {sorted(unknown)}")
+    for table, cols in DETAIL_COLUMNS.items():
+        df = details.get(table)
+        if df is None or not len(df):
+            continue
+        con.register("_snap_detail", _arrow_frame(df, cols))
+        try:
+            con.execute(f"INSERT INTO {table} (snapshot_id, {', '.join(cols)}) "
+                        f"SELECT ?, {', '.join(cols)} FROM _snap_detail", [sid])
+        finally:
+            con.unregister("_snap_detail")
+    con.execute("INSERT INTO snapshot_details (snapshot_id, source_id) VALUES (?, ?)", [sid, sid])
+
+
+def details_source(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> int | None:
+    """The snapshot whose detail rows belong to ``snapshot_id`` (itself, or the
+    公示稿 a 定稿 was made from); None when none were stored (a snapshot
+    published before details were kept)."""
+    rows = con.execute("SELECT source_id FROM snapshot_details WHERE snapshot_id = ?", [int(snapshot_id)]).fetchall()
+    return int(rows[0][0]) if rows else None
+
+
 def store_snapshot(con: duckdb.DuckDBPyConnection, year: int, kind: str, units: pd.DataFrame,
                    points: pd.DataFrame, *, user: dict, made_on: dt.date, scheme_file: str, scheme_text: str,
                    codes: list[str], calendar: Iterable[tuple[dt.date, bool]],
                    calendar_years: Iterable[tuple[int, str]], publicity: tuple[dt.date, dt.date] | None = None,
                    based_on: int | None = None, early_reason: str | None = None,
-                   expect_stage: str, refuse: list[str] | None = None) -> int:
+                   expect_stage: str, refuse: list[str] | None = None,
+                   details: dict[str, pd.DataFrame] | None = None) -> int:
     """Store a frozen snapshot and move the year's stage, in one transaction.
 
     ``units``: one row per registered unit with :data:`UNIT_COLUMNS` (order
     kept as ``ord``); ``points``: unit, code, points (and optionally
     appeal_id, points_before). 公示稿 moves 审核 → 公示 and records the
     公示期 ``publicity``; 定稿 moves 公示 → 定稿. The year must be in
-    ``expect_stage`` at the moment of writing. Returns the snapshot id.
+    ``expect_stage`` at the moment of writing. ``details``: the frames of the
+    detail tables (:data:`DETAIL_COLUMNS`); a 定稿 instead reads the details of
+    its 公示稿 ``based_on`` when that has them. Returns the snapshot id.
     """
     u = _require_staff(user, "发布或定稿考核结果")
     if kind not in (DRAFT, FINAL_KIND):
@@ -272,10 +338,10 @@ def store_snapshot(con: duckdb.DuckDBPyConnection, year: int, kind: str, units: 
     start, end = publicity if publicity else (cur["publicity_start"], cur["publicity_end"])
     with transaction(con):
         sid = con.execute("""INSERT INTO snapshots (year, kind, created_by, made_on, publicity_start, publicity_end,
-                                 based_on, early_reason, scheme_file, scheme_sha256, scheme_text, codes)
-                             VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id""",
+                                 based_on, early_reason, scheme_file, scheme_sha256, scheme_text, codes, created_at)
+                             VALUES (?,?,?,?,?,?,?,?,?,?,?,?, coalesce(?, now())) RETURNING id""",
                           [int(year), kind, u["name"], made_on, start, end, based_on, early_reason, scheme_file,
-                           sha, scheme_text, list(codes)]).fetchone()[0]
+                           sha, scheme_text, list(codes), recorded_at()]).fetchone()[0]
         n = len(units)
         cols = {"snapshot_id": pa.array([sid] * n, pa.int32()), "ord": pa.array(range(n), pa.int32())}
         for c in UNIT_COLUMNS:
@@ -301,6 +367,12 @@ def store_snapshot(con: duckdb.DuckDBPyConnection, year: int, kind: str, units: 
         _insert(con, "snapshot_calendar_years", {"snapshot_id": pa.array([sid] * len(cy), pa.int32()),
                                                  "year": pa.array([int(y) for y, _ in cy], pa.int32()),
                                                  "source": pa.array([s for _, s in cy], pa.string())})
+        if details is not None:
+            _store_details(con, sid, details)
+        elif based_on is not None:
+            src = details_source(con, based_on)
+            if src is not None:
+                con.execute("INSERT INTO snapshot_details (snapshot_id, source_id) VALUES (?, ?)", [sid, src])
         _write_stage(con, year, target, u["name"], early_reason, start, end)
         detail = (f"发布{kind}（第{sid}号），公示期 {start} 至 {end}" if kind == DRAFT
                   else f"定稿（第{sid}号，依据公示稿第{based_on}号）" + (f"；提前定稿理由：{early_reason}" if early_reason else ""))
@@ -442,8 +514,10 @@ def file_appeal(con: duckdb.DuckDBPyConnection, year: int, unit: str, code: str,
                        [int(year), unit, code, OPEN]).fetchone():
             raise ClosingError(f"{unit}对 {code} 已有一条待答复的申诉，请等待答复后再提出")
         aid = con.execute("""INSERT INTO appeals (year, unit, code, snapshot_id, old_score, reason, filed_by, filed_on,
-                                                  status) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id""",
-                          [int(year), unit, code, snap["id"], targets[code], why, u["name"], today, OPEN]).fetchone()[0]
+                                                  status, filed_at) VALUES (?,?,?,?,?,?,?,?,?, coalesce(?, now()))
+                             RETURNING id""",
+                          [int(year), unit, code, snap["id"], targets[code], why, u["name"], today, OPEN,
+                           recorded_at()]).fetchone()[0]
         for n, c in files:
             con.execute("INSERT INTO appeal_files (appeal_id, file_name, size, sha256, content) VALUES (?,?,?,?,?)",
                         [aid, n, len(c), hashlib.sha256(c).hexdigest(), c])
@@ -485,8 +559,8 @@ def answer_appeal(con: duckdb.DuckDBPyConnection, appeal_id: int, decision: str,
             raise ClosingError(f"调整后的分值与公示稿相同（{score}），如不改变分值请选择“{UPHELD}”")
     with transaction(con):
         n = con.execute("""UPDATE appeals SET status = ?, answer = ?, new_score = ?, answered_by = ?,
-                           answered_at = now() WHERE id = ? AND status = ? RETURNING id""",
-                        [decision, why, score, u["name"], int(appeal_id), OPEN]).fetchall()
+                           answered_at = coalesce(?, now()) WHERE id = ? AND status = ? RETURNING id""",
+                        [decision, why, score, u["name"], recorded_at(), int(appeal_id), OPEN]).fetchall()
         if not n:
             raise ClosingError(f"第{appeal_id}号申诉已被他人答复")
         audit(con, "答复申诉", actor=u["name"], unit=ap["unit"], year=ap["year"],

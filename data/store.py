@@ -329,11 +329,125 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (submission_id, seq)
     );
     """,
-    # 3: facts about the database itself, e.g. ('demo', 'true') for the demonstration county
+    # 4: facts about the database itself, e.g. ('demo', 'true') for the demonstration county
     """
     CREATE TABLE meta (
         key VARCHAR PRIMARY KEY,
         value VARCHAR NOT NULL
+    );
+    """,
+    # 5: the details behind a snapshot (issue 11), stored when it is published: every
+    # indicator with its self score, reviewer score and reason, the penalties, the
+    # ledger items and requests as scored, the category coverage and the item counts
+    # of the timeliness charts. A 定稿 reads the details of the 公示稿 it was made
+    # from (``source_id``); a snapshot without a row here (published before this
+    # migration) has no stored details.
+    """
+    CREATE TABLE snapshot_details (
+        snapshot_id INTEGER PRIMARY KEY,
+        source_id INTEGER NOT NULL         -- the snapshot whose detail rows apply
+    );
+    CREATE TABLE snapshot_indicators (
+        snapshot_id INTEGER NOT NULL,
+        unit VARCHAR NOT NULL,
+        code VARCHAR NOT NULL,
+        ord INTEGER NOT NULL,
+        grp VARCHAR,
+        text VARCHAR,
+        max DECIMAL(18,2),
+        type VARCHAR,
+        self_score DECIMAL(18,2),
+        review_score DECIMAL(18,2),
+        review_reason VARCHAR,
+        reviewer VARCHAR,
+        self_note VARCHAR,
+        points DECIMAL(18,2),              -- as published in the 公示稿
+        PRIMARY KEY (snapshot_id, unit, code)
+    );
+    CREATE TABLE snapshot_penalties (
+        snapshot_id INTEGER NOT NULL,
+        unit VARCHAR NOT NULL,
+        k1_count INTEGER NOT NULL,
+        k2_veto BOOLEAN NOT NULL,
+        reason VARCHAR,
+        reviewer VARCHAR,
+        updated_at TIMESTAMP,
+        PRIMARY KEY (snapshot_id, unit)
+    );
+    CREATE TABLE snapshot_items (
+        snapshot_id INTEGER NOT NULL,
+        ord INTEGER NOT NULL,
+        unit VARCHAR NOT NULL,
+        unit_type VARCHAR,
+        year INTEGER,
+        submission_id INTEGER,
+        sheet_row INTEGER,
+        seq VARCHAR,
+        title VARCHAR,
+        category VARCHAR,
+        category_name VARCHAR,
+        formed DATE,
+        published DATE,
+        url VARCHAR,
+        deadline DATE,
+        state VARCHAR,
+        days_late INTEGER,
+        counted BOOLEAN
+    );
+    CREATE TABLE snapshot_item_months (
+        snapshot_id INTEGER NOT NULL,
+        ord INTEGER NOT NULL,
+        unit VARCHAR NOT NULL,
+        unit_type VARCHAR,
+        month INTEGER,
+        state VARCHAR,
+        published BOOLEAN,
+        n BIGINT NOT NULL
+    );
+    CREATE TABLE snapshot_item_late_days (
+        snapshot_id INTEGER NOT NULL,
+        ord INTEGER NOT NULL,
+        unit VARCHAR NOT NULL,
+        unit_type VARCHAR,
+        days_late INTEGER,
+        n BIGINT NOT NULL
+    );
+    CREATE TABLE snapshot_requests (
+        snapshot_id INTEGER NOT NULL,
+        ord INTEGER NOT NULL,
+        unit VARCHAR NOT NULL,
+        unit_type VARCHAR,
+        year INTEGER,
+        submission_id INTEGER,
+        sheet_row INTEGER,
+        request_no VARCHAR,
+        applicant_type VARCHAR,
+        received DATE,
+        corrected DATE,
+        clock_start DATE,
+        extended BOOLEAN,
+        answered DATE,
+        result VARCHAR,
+        review_result VARCHAR,
+        rule_basis VARCHAR,
+        days_allowed INTEGER,
+        deadline DATE,
+        state VARCHAR,
+        days_taken INTEGER,
+        days_late INTEGER,
+        counted BOOLEAN
+    );
+    CREATE TABLE snapshot_coverage (
+        snapshot_id INTEGER NOT NULL,
+        ord INTEGER NOT NULL,
+        unit VARCHAR NOT NULL,
+        unit_type VARCHAR,
+        code VARCHAR NOT NULL,
+        name VARCHAR,
+        required BOOLEAN,
+        covered BOOLEAN,
+        items BIGINT,
+        published BIGINT
     );
     """,
 ]

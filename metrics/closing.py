@@ -22,7 +22,7 @@ from data import closing as store
 from data.closing import (ADJUSTED, DRAFT, FILING, FINAL_KIND, OPEN, PUBLICITY, REVIEW, ClosingError)
 
 from core import scheme as scheme_mod
-from core.vocab import ItemState, Status
+from core.vocab import ItemState, Status, unit_type_order_sql
 from metrics import engine
 from metrics.calendar import add_workdays, ensure_calendar, needed_years
 
@@ -149,7 +149,44 @@ def publish(con: duckdb.DuckDBPyConnection, year: int, user: dict, today: dt.dat
     period = publicity_period(con, today, publicity_days(s))
     return store.store_snapshot(con, year, DRAFT, units, points, user=user, made_on=today, scheme_file=name,
                                 scheme_text=text, codes=s.codes, calendar=days, calendar_years=cal_years,
-                                publicity=period, expect_stage=REVIEW)
+                                publicity=period, expect_stage=REVIEW, details=_details(con, int(year), s))
+
+
+def _reviewers(con, year: int, unit: str | None = None) -> pd.DataFrame:
+    """unit, code, reviewer of the reviewer scores on each unit's current version."""
+    return con.execute("""SELECT s.unit, upper(r.code) AS code, r.reviewer FROM review_scores r
+                          JOIN submissions s ON s.id = r.submission_id
+                          WHERE s.year = $y AND ($u IS NULL OR s.unit = $u) AND s.version =
+                                (SELECT max(version) FROM submissions x WHERE x.unit = s.unit AND x.year = s.year)""",
+                       {"y": int(year), "u": unit}).df()
+
+
+def _with_reviewer(con, ind: pd.DataFrame, year: int, unit: str | None = None) -> pd.DataFrame:
+    rv = {(u, c): r for u, c, r in _reviewers(con, year, unit).itertuples(index=False)}
+    ind["reviewer"] = pd.Series([rv.get((u, c)) for u, c in zip(ind["unit"], ind["code"])], dtype=object,
+                                index=ind.index)
+    return ind
+
+
+def _details(con, year: int, s) -> dict[str, pd.DataFrame]:
+    """The detail rows stored with a 公示稿, each computed by the engine's own
+    query (the scoring SQL stays in :mod:`metrics.engine`)."""
+    ind = _with_reviewer(con, engine.indicator_points(con, year, scheme=s), year)
+    order = {c: i for i, c in enumerate(s.codes)}
+    ind = ind.rename(columns={"group": "grp"})
+    ind["ord"] = [order.get(c, len(order)) for c in ind["code"]]
+    pen = con.execute("SELECT unit, k1_count, k2_veto, reason, reviewer, updated_at FROM penalties WHERE year = ?",
+                      [int(year)]).df()
+    monthly, late = engine.item_aggregates(con, year, scheme=s)
+    return {
+        "snapshot_indicators": ind,
+        "snapshot_penalties": pen,
+        "snapshot_items": engine.item_facts(con, year, include_uncounted=True, scheme=s),
+        "snapshot_item_months": monthly,
+        "snapshot_item_late_days": late,
+        "snapshot_requests": engine.request_facts(con, year, include_uncounted=True, scheme=s),
+        "snapshot_coverage": engine.coverage_matrix(con, year, scheme=s),
+    }
 
 
 def finalize(con: duckdb.DuckDBPyConnection, year: int, user: dict, today: dt.date | None = None,
@@ -309,6 +346,140 @@ def results(con: duckdb.DuckDBPyConnection, year: int, which: str | None = None)
     return df
 
 
+# --------------------------------------------------------------------------- details behind the results
+
+def details_of(con, year: int, which: str | None = None) -> dict:
+    """Where the details (indicators, items, requests, coverage) of the chosen
+    results come from: ``{"snapshot", "source_id", "live", "label", "note"}``.
+    ``source_id`` is the snapshot whose stored detail rows apply (None: live).
+    A snapshot published before details were stored falls back to the live
+    details, and ``note`` says so."""
+    snap = _pick(con, year, which)
+    if snap is None:
+        return {"snapshot": None, "source_id": None, "live": True, "label": WHICH_LABEL[LIVE], "note": ""}
+    src = store.details_source(con, snap["id"])
+    note = "" if src is not None else (f"该{snap['kind']}发布时未存档逐项明细，以下明细为按当前数据计算的实时结果")
+    return {"snapshot": snap, "source_id": src, "live": src is None, "label": snapshot_label(snap), "note": note}
+
+
+def _stored(con, sql: str, params: dict, big: bool = False) -> pd.DataFrame:
+    tbl = con.sql(sql, params=params).to_arrow_table()
+    return engine._big_frame(tbl) if big else engine._frame(tbl)
+
+
+def _tag(df: pd.DataFrame, d: dict) -> pd.DataFrame:
+    df.attrs.update({"source": LIVE if d["snapshot"] is None else (PUBLISHED if d["snapshot"]["kind"] == DRAFT
+                                                                   else FINALISED),
+                     "snapshot": d["snapshot"], "label": d["label"], "details_note": d["note"]})
+    return df
+
+
+def indicator_points(con, year: int, unit: str | None = None, which: str | None = None) -> pd.DataFrame:
+    """:func:`metrics.engine.indicator_points` of the chosen results, plus
+    ``reviewer``, ``appeal_id`` and ``points_before`` (定稿: the answered appeal
+    that changed the points). From a snapshot: the stored rows, with the
+    snapshot's own points."""
+    d = details_of(con, year, which)
+    if d["source_id"] is None:
+        df = _with_reviewer(con, engine.indicator_points(con, int(year), unit=unit), year, unit)
+        df["appeal_id"] = pd.Series([None] * len(df), dtype=object, index=df.index)
+        df["points_before"] = pd.Series([None] * len(df), dtype=object, index=df.index)
+        return _tag(df, d)
+    df = _stored(con, f"""
+        SELECT i.unit, su.unit_type, i.code, i.grp AS "group", i.text, i.max, i.type, i.self_score, i.review_score,
+               i.review_reason, coalesce(p.points, i.points) AS points, su.year, i.self_note, i.reviewer,
+               p.appeal_id, p.points_before
+        FROM snapshot_indicators i
+        JOIN snapshot_units su ON su.snapshot_id = $sid AND su.unit = i.unit
+        LEFT JOIN snapshot_points p ON p.snapshot_id = $sid AND p.unit = i.unit AND p.code = i.code
+        WHERE i.snapshot_id = $src AND ($u IS NULL OR i.unit = $u)
+        ORDER BY {unit_type_order_sql('su.unit_type')}, i.unit, i.ord""",
+                 {"sid": d["snapshot"]["id"], "src": d["source_id"], "u": unit})
+    return _tag(df, d)
+
+
+def penalties(con, year: int, unit: str, which: str | None = None) -> dict:
+    """The unit's K1/K2 with reason and reviewer (as :func:`data.review.get_penalties`)
+    and ``k1_points``, from the chosen results."""
+    from data.review import get_penalties
+
+    d = details_of(con, year, which)
+    s = _scheme(year)
+    if d["source_id"] is None:
+        pen = dict(get_penalties(con, unit, year))
+    else:
+        row = next(iter(con.execute("""SELECT k1_count, k2_veto, reason, reviewer, updated_at FROM snapshot_penalties
+                                       WHERE snapshot_id = ? AND unit = ?""", [d["source_id"], unit]).fetchall()),
+                   None)
+        pen = ({"k1_count": 0, "k2_veto": False, "reason": None, "reviewer": None, "updated_at": None} if row is None
+               else {"k1_count": int(row[0]), "k2_veto": bool(row[1]), "reason": row[2], "reviewer": row[3],
+                     "updated_at": row[4]})
+    pen["k1_points"] = (Decimal(pen["k1_count"]) * s.k1_points).quantize(Decimal("0.01"))
+    if d["snapshot"] is not None:  # the snapshot's own deduction and veto (a 定稿 applies the appeals)
+        row = next(iter(con.execute("SELECT k1_points, k2_veto FROM snapshot_units WHERE snapshot_id = ? AND unit = ?",
+                                    [d["snapshot"]["id"], unit]).fetchall()), None)
+        if row is not None and row[0] is not None:
+            pen["k1_points"], pen["k2_veto"] = Decimal(row[0]), bool(row[1])
+    return pen
+
+
+def item_facts(con, year: int, unit: str | None = None, include_uncounted: bool = False,
+               states=None, which: str | None = None) -> pd.DataFrame:
+    """:func:`metrics.engine.item_facts` of the chosen results (a snapshot: the items as scored when published)."""
+    d = details_of(con, year, which)
+    if d["source_id"] is None:
+        return _tag(engine.item_facts(con, int(year), unit=unit, include_uncounted=include_uncounted,
+                                      states=states), d)
+    cols = store.DETAIL_COLUMNS["snapshot_items"][1:]
+    df = _stored(con, f"""SELECT {', '.join(cols)} FROM snapshot_items
+                          WHERE snapshot_id = $src AND ($u IS NULL OR unit = $u) AND ($all OR counted)
+                            AND ($st IS NULL OR list_contains($st, state))
+                          ORDER BY ord""",
+                 {"src": d["source_id"], "u": unit, "all": bool(include_uncounted),
+                  "st": None if states is None else [str(x) for x in states]}, big=True)
+    return _tag(df, d)
+
+
+def item_aggregates(con, year: int, which: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`metrics.engine.item_aggregates` of the chosen results."""
+    d = details_of(con, year, which)
+    if d["source_id"] is None:
+        monthly, late = engine.item_aggregates(con, int(year))
+    else:
+        p = {"src": d["source_id"]}
+        monthly = _stored(con, """SELECT unit, unit_type, month, state, published, n FROM snapshot_item_months
+                                  WHERE snapshot_id = $src ORDER BY ord""", p, big=True)
+        late = _stored(con, """SELECT unit, unit_type, days_late, n FROM snapshot_item_late_days
+                               WHERE snapshot_id = $src ORDER BY ord""", p, big=True)
+    return _tag(monthly, d), _tag(late, d)
+
+
+def request_facts(con, year: int, unit: str | None = None, include_uncounted: bool = False,
+                  which: str | None = None) -> pd.DataFrame:
+    """:func:`metrics.engine.request_facts` of the chosen results."""
+    d = details_of(con, year, which)
+    if d["source_id"] is None:
+        return _tag(engine.request_facts(con, int(year), unit=unit, include_uncounted=include_uncounted), d)
+    cols = store.DETAIL_COLUMNS["snapshot_requests"][1:]
+    df = _stored(con, f"""SELECT {', '.join(cols)} FROM snapshot_requests
+                          WHERE snapshot_id = $src AND ($u IS NULL OR unit = $u) AND ($all OR counted)
+                          ORDER BY ord""",
+                 {"src": d["source_id"], "u": unit, "all": bool(include_uncounted)}, big=True)
+    return _tag(df, d)
+
+
+def coverage_matrix(con, year: int, unit: str | None = None, which: str | None = None) -> pd.DataFrame:
+    """:func:`metrics.engine.coverage_matrix` of the chosen results."""
+    d = details_of(con, year, which)
+    if d["source_id"] is None:
+        return _tag(engine.coverage_matrix(con, int(year), unit=unit), d)
+    cols = store.DETAIL_COLUMNS["snapshot_coverage"][1:]
+    df = _stored(con, f"""SELECT {', '.join(cols)} FROM snapshot_coverage
+                          WHERE snapshot_id = $src AND ($u IS NULL OR unit = $u) ORDER BY ord""",
+                 {"src": d["source_id"], "u": unit})
+    return _tag(df, d)
+
+
 def live_differs(con, year: int, snap_df: pd.DataFrame) -> list[str]:
     """Units whose live total, grade or rank differ from the snapshot frame."""
     live = engine.score_year(con, int(year))
@@ -335,11 +506,13 @@ def unit_view(con: duckdb.DuckDBPyConnection, year: int, unit: str) -> dict:
     reviewer, points, published), "penalties" {k1_count, k1_points, k2_veto,
     reason, reviewer}, "late_items", "missing_categories", "late_requests",
     "appeals" (DataFrame), "total", "grade", "rank", "can_appeal",
-    "publicity_end"}``. ``visible`` is False before the submission is 已审核
+    "publicity_end", "details_note"}``. Everything comes from the current
+    snapshot (公示稿/定稿, its stored details) when the unit is in it, else
+    from the live state. ``visible`` is False before the submission is 已审核
     (nothing else is filled then)."""
-    from data.review import get_penalties, workflow_state
+    from data.review import workflow_state
 
-    s = _scheme(year)
+    _scheme(year)
     stage = store.get_stage(con, year)
     status = workflow_state(con, unit, year)["status"]
     snap = store.current_snapshot(con, year)
@@ -350,31 +523,26 @@ def unit_view(con: duckdb.DuckDBPyConnection, year: int, unit: str) -> dict:
         [snap["id"], unit]).fetchone() == (True,)
     if status != APPROVED and not in_snapshot:
         return out
-    ind = engine.indicator_points(con, int(year), unit=unit)
-    rv = dict(con.execute("""SELECT upper(r.code), r.reviewer FROM review_scores r
-                             JOIN submissions s ON s.id = r.submission_id
-                             WHERE s.unit = ? AND s.year = ? AND s.version =
-                                   (SELECT max(version) FROM submissions WHERE unit = ? AND year = ?)""",
-                          [unit, int(year), unit, int(year)]).fetchall())
-    ind["reviewer"] = [rv.get(c) for c in ind["code"]]
+    # from the snapshot shown (its stored details) once there is one, else live
+    which = None if in_snapshot else LIVE
+    ind = indicator_points(con, int(year), unit=unit, which=which)
     pub = {}
     if snap is not None:
         p = store.snapshot_points(con, snap["id"], unit)
         pub = dict(zip(p["code"], p["points"]))
     ind["published"] = [pub.get(c) for c in ind["code"]]
-    pen = get_penalties(con, unit, year)
-    pen["k1_points"] = Decimal(pen["k1_count"]) * s.k1_points
-    items = engine.item_facts(con, int(year), unit=unit, states=[ItemState.LATE])
-    reqs = engine.request_facts(con, int(year), unit=unit)
+    pen = penalties(con, year, unit, which)
+    items = item_facts(con, int(year), unit=unit, states=[ItemState.LATE], which=which)
+    reqs = request_facts(con, int(year), unit=unit, which=which)
     reqs = reqs[reqs["state"] == ItemState.LATE].reset_index(drop=True)
-    card = results(con, year).set_index("unit")
+    card = results(con, year, which).set_index("unit")
     row = card.loc[unit] if unit in card.index else None
     out.update({
-        "visible": True, "indicators": ind, "penalties": pen,
+        "visible": True, "indicators": ind, "penalties": pen, "details_note": ind.attrs.get("details_note", ""),
         "late_items": items[["sheet_row", "seq", "title", "category_name", "formed", "deadline", "published",
                              "days_late"]].reset_index(drop=True),
-        "missing_categories": [m for m in (engine.score_year(con, int(year), unit=unit)["missing_categories"].iloc[0]
-                                           or "").split("、") if m],
+        "missing_categories": [m for m in ((row["missing_categories"] if row is not None else None) or "").split("、")
+                               if m],
         "late_requests": reqs[["sheet_row", "request_no", "received", "deadline", "answered", "days_late"]],
         "total": None if row is None else row["total"], "grade": None if row is None else row["grade"],
         "rank": None if row is None else row["rank"],
