@@ -62,6 +62,9 @@ def to_float(df: pd.DataFrame, columns=None) -> pd.DataFrame:
     float64 (``None`` → NaN), columns of Python ints become nullable ``Int64``.
     ``columns`` limits the conversion (and forces float64 on those)."""
     out = df.copy()
+    # only plain values stay in attrs (a table shown by Streamlit serialises them; the snapshot dict would not)
+    out.attrs = {k: v for k, v in df.attrs.items() if isinstance(v, (str, int, float, bool, list, type(None)))
+                 and not (isinstance(v, list) and any(not isinstance(x, (str, int)) for x in v))}
     cols = list(columns) if columns is not None else list(out.columns)
     for c in cols:
         if c not in out.columns or out[c].dtype != object:
@@ -192,13 +195,28 @@ def group_rates(year: int) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _unit_points(year: int, unit: str, dv: int) -> pd.DataFrame:
-    return to_float(_call(engine.indicator_points, int(year), unit=unit))
+def _unit_points(year: int, unit: str, dv: int, which: str | None = None) -> pd.DataFrame:
+    raw = _call(closing.indicator_points, int(year), unit=unit, which=which)
+    df = to_float(raw)
+    df.attrs = {k: raw.attrs.get(k) for k in ("label", "source", "details_note")}  # no dicts: a table shows it
+    return df
 
 
 def unit_points(year: int, unit: str) -> pd.DataFrame:
-    """``engine.indicator_points`` of one unit (floats for display)."""
-    return _unit_points(int(year), unit, data_version())
+    """``engine.indicator_points`` of one unit from the results shown (the
+    snapshot's stored rows by default, see :func:`source`), floats for display."""
+    return _unit_points(int(year), unit, data_version(), source())
+
+
+@st.cache_data(show_spinner=False, max_entries=24)
+def _details_note(year: int, dv: int, which: str | None = None) -> str:
+    return _call(closing.details_of, int(year), which)["note"]
+
+
+def details_note(year: int) -> str:
+    """Non-empty when the results shown are a snapshot without stored details
+    (published before they were kept): the details are then live."""
+    return _details_note(int(year), data_version(), source())
 
 
 @st.cache_data(show_spinner="正在计算历年趋势…", max_entries=8)
@@ -263,11 +281,12 @@ def _db_key() -> str:
 
 
 @st.cache_resource(show_spinner="正在读取逾期和未到期事项…", max_entries=3)
-def _exception_items(year: int, dv: int, where: str) -> pd.DataFrame:
+def _exception_items(year: int, dv: int, where: str, which: str | None = None) -> pd.DataFrame:
     # only the overdue and pending items are loaded (the charts use SQL aggregates);
     # ``where`` (the database file) is part of the key: a resource outlives
     # ``st.cache_data.clear()`` and must never serve another database's rows
-    return _compact_items(_call(engine.item_facts, int(year), states=[ItemState.LATE, ItemState.NOT_DUE]))
+    return _compact_items(_call(closing.item_facts, int(year), states=[ItemState.LATE, ItemState.NOT_DUE],
+                                which=which))
 
 
 def items(year: int) -> pd.DataFrame:
@@ -275,12 +294,12 @@ def items(year: int) -> pd.DataFrame:
     read-only; see module doc): unit, unit_type, category, category_name,
     state, sheet_row, title, formed, published, deadline (datetime64),
     days_late, state4 (逾期公开/逾期未公开/未到期未公开), month (of 形成日期)."""
-    return _exception_items(int(year), data_version(), _db_key())
+    return _exception_items(int(year), data_version(), _db_key(), source())
 
 
 @st.cache_data(show_spinner="正在统计主动公开台账…", max_entries=8)
-def _item_aggregates(year: int, dv: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    monthly, late = _call(engine.item_aggregates, int(year))
+def _item_aggregates(year: int, dv: int, which: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    monthly, late = _call(closing.item_aggregates, int(year), which)
     published = monthly["published"].astype(bool).to_numpy()
     state = monthly["state"].astype(str).to_numpy()
     codes = np.where(state == ItemState.ON_TIME, 0, np.where(state == ItemState.NOT_DUE, 3, np.where(published, 1, 2)))
@@ -300,8 +319,8 @@ def _item_mask(df: pd.DataFrame, unit_type: str | None, unit: str | None) -> pd.
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _item_summary(year: int, unit_type: str | None, unit: str | None, dv: int) -> dict:
-    monthly, late = _item_aggregates(year, dv)
+def _item_summary(year: int, unit_type: str | None, unit: str | None, dv: int, which: str | None = None) -> dict:
+    monthly, late = _item_aggregates(year, dv, which)
     part = monthly[_item_mask(monthly, unit_type, unit)]
     by_month = (part.groupby(["month", "state4"], observed=False)["n"].sum().reset_index())
     by_month = by_month[by_month["month"].between(1, 12)]
@@ -330,7 +349,7 @@ def item_summary(year: int, unit_type: str | None = None, unit: str | None = Non
     """Small aggregates of the counted items (optionally one type / one unit),
     computed in SQL: ``n``, ``counts`` per state4, ``monthly`` (month, state4,
     n), ``days_late`` (days_late, n) of late items, ``late_n``, ``late_median``."""
-    return _item_summary(int(year), unit_type or None, unit or None, data_version())
+    return _item_summary(int(year), unit_type or None, unit or None, data_version(), source())
 
 
 def item_exceptions(year: int, unit_type: str | None = None, unit: str | None = None,
@@ -346,21 +365,21 @@ def item_exceptions(year: int, unit_type: str | None = None, unit: str | None = 
 # --------------------------------------------------------------------------- requests, coverage
 
 @st.cache_data(show_spinner="正在读取依申请公开台账…", max_entries=8)
-def _requests(year: int, dv: int) -> pd.DataFrame:
-    df = _call(engine.request_facts, int(year))
+def _requests(year: int, dv: int, which: str | None = None) -> pd.DataFrame:
+    df = _call(closing.request_facts, int(year), which=which)
     for c in ("days_allowed", "days_taken", "days_late", "sheet_row"):
         df[c] = pd.to_numeric(df[c], errors="coerce")
     return df
 
 
 def requests(year: int) -> pd.DataFrame:
-    """Counted requests of ``year`` (``engine.request_facts``)."""
-    return _requests(int(year), data_version())
+    """Counted requests of ``year`` (``engine.request_facts``) from the results shown."""
+    return _requests(int(year), data_version(), source())
 
 
 @st.cache_data(show_spinner="正在计算类别覆盖…", max_entries=8)
-def _coverage(year: int, dv: int) -> pd.DataFrame:
-    df = _call(engine.coverage_matrix, int(year))
+def _coverage(year: int, dv: int, which: str | None = None) -> pd.DataFrame:
+    df = _call(closing.coverage_matrix, int(year), which=which)
     for c in ("required", "covered"):
         df[c] = df[c].astype(bool)
     for c in ("items", "published"):
@@ -369,8 +388,8 @@ def _coverage(year: int, dv: int) -> pd.DataFrame:
 
 
 def coverage(year: int) -> pd.DataFrame:
-    """``engine.coverage_matrix``: per submitted unit × catalogue category."""
-    return _coverage(int(year), data_version())
+    """``engine.coverage_matrix``: per submitted unit × catalogue category, from the results shown."""
+    return _coverage(int(year), data_version(), source())
 
 
 # --------------------------------------------------------------------------- workbooks
@@ -400,14 +419,15 @@ def report_bytes(year: int, dv: int | None = None) -> bytes:
 
 
 @st.cache_data(show_spinner="正在生成单位评分卡…", max_entries=32)
-def _unit_scorecard_bytes(year: int, unit: str, dv: int) -> bytes:
+def _unit_scorecard_bytes(year: int, unit: str, dv: int, which: str | None = None) -> bytes:
     from metrics.report import build_unit_scorecard
 
-    return _call(build_unit_scorecard, int(year), unit)
+    return _call(build_unit_scorecard, int(year), unit, which=which)
 
 
 def unit_scorecard_bytes(year: int, unit: str, dv: int | None = None) -> bytes:
-    return _unit_scorecard_bytes(int(year), unit, data_version() if dv is None else dv)
+    """One unit's scorecard workbook from the results shown."""
+    return _unit_scorecard_bytes(int(year), unit, data_version() if dv is None else dv, source())
 
 
 # --------------------------------------------------------------------------- summary figures

@@ -136,7 +136,11 @@ def snapshot_marker(year: int) -> None:
                    icon=":material/sync:")
     else:
         kind = snap["kind"]
-        st.success(f"**当前显示{kind}**：{info['label']}。", icon=":material/verified:")
+        st.success(f"**当前显示{kind}**：{info['label']}。各项明细（逐项得分、逾期事项、缺失类别等）均取自该结果稿。",
+                   icon=":material/verified:")
+        note = q.details_note(year)
+        if note:
+            st.info(note + "。", icon=":material/info:")
     if info["differs"] or live:
         n = len(info["differs"])
         st.toggle("查看实时数据" + (f"（与已发布结果不同的单位：{n} 个）" if n else ""), key=q.LIVE_KEY,

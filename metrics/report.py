@@ -168,22 +168,61 @@ def build_report(con: duckdb.DuckDBPyConnection, year: int, scheme=None, which: 
     return workbook_bytes(wb)
 
 
-def build_unit_scorecard(con: duckdb.DuckDBPyConnection, year: int, unit: str, scheme=None) -> bytes:
+def build_unit_scorecard(con: duckdb.DuckDBPyConnection, year: int, unit: str, scheme=None,
+                         which: str | None = None) -> bytes:
     """One unit's scorecard of ``year`` as ``.xlsx`` bytes: sheet 得分表 (every
-    indicator), 主动公开台账核算, 依申请公开核算, 必公开类别覆盖."""
+    indicator), 主动公开台账核算, 依申请公开核算, 必公开类别覆盖 — from the
+    newest snapshot (its stored details) unless ``which`` says otherwise (see
+    :func:`metrics.closing.results`); a ``scheme`` given scores live with it."""
+    from metrics import closing
+
     s = engine._scheme(year, scheme)
-    known = con.execute("SELECT unit_type FROM units WHERE name = ?", [unit]).fetchone()
-    if known is None:
+    known = con.execute("SELECT unit_type FROM units WHERE name = ?", [unit]).fetchall()
+    if not known:
         raise ValueError(f"单位“{unit}”不在单位名录中")
-    card = engine.score_year(con, year, scheme=s, unit=unit)
+    if scheme is not None:
+        card = engine.score_year(con, year, scheme=s, unit=unit)
+        label = ""
+
+        def points():
+            return engine.indicator_points(con, year, unit=unit, scheme=s)
+
+        def items():
+            return engine.item_facts(con, year, unit=unit, include_uncounted=True, scheme=s)
+
+        def requests():
+            return engine.request_facts(con, year, unit=unit, include_uncounted=True, scheme=s)
+
+        def coverage():
+            return engine.coverage_matrix(con, year, unit=unit, scheme=s)
+    else:
+        full = closing.results(con, year, which)
+        card = full[full["unit"] == unit].reset_index(drop=True)
+        card.attrs.update(full.attrs)
+        label = full.attrs.get("label") or ""
+        src = which  # the same choice picks the same snapshot as ``results`` did
+
+        def points():
+            return closing.indicator_points(con, year, unit=unit, which=src)
+
+        def items():
+            return closing.item_facts(con, year, unit=unit, include_uncounted=True, which=src)
+
+        def requests():
+            return closing.request_facts(con, year, unit=unit, include_uncounted=True, which=src)
+
+        def coverage():
+            return closing.coverage_matrix(con, year, unit=unit, which=src)
     r = card.iloc[0]
+    k1_points = (r["k1_points"] if "k1_points" in card.columns and r["k1_points"] is not None
+                 else (r["k1_count"] or 0) * s.k1_points)
     submitted = r["status"] != Status.MISSING
     wb = Workbook()
     ws = wb.active
     ws.title = "得分表"
     headers = ["一级指标", "指标编号", "二级指标", "分值", "类型", "自评得分", "审核得分", "审核说明", "得分"]
     widths = [12, 8, 48, 7, 8, 9, 9, 24, 8]
-    note_lines = [f"单位：{unit}（{r['unit_type']}）　报送状态：{r['status']}"]
+    note_lines = [f"单位：{unit}（{r['unit_type']}）　报送状态：{r['status']}" + (f"　结果来源：{label}" if label else "")]
     if submitted:
         note_lines.append(f"总分 {r['total']}　等次 {r['grade']}　{r['unit_type']}排名 {r['rank']}　"
                           f"自评分 {r['self_total']}　报送日期 {r['received'].isoformat()}（第 {r['version']} 版为当前版本）")
@@ -193,7 +232,7 @@ def build_unit_scorecard(con: duckdb.DuckDBPyConnection, year: int, unit: str, s
     _write_header(ws, headers, widths)
     row = HEADER_ROW
     if submitted:
-        pts = engine.indicator_points(con, year, unit=unit, scheme=s)
+        pts = points()
         type_label = {"self": "自评", "auto": "自动计算", "bonus": "加分"}
         for _, p in pts.iterrows():
             row += 1
@@ -214,7 +253,7 @@ def build_unit_scorecard(con: duckdb.DuckDBPyConnection, year: int, unit: str, s
                       f"按期答复率 {_fmt_rate(r['request_rate'])}"),
         ]
         if r["k1_count"]:
-            auto_notes.append(("扣分（K1）", f"通报批评 {r['k1_count']} 次，扣 {r['k1_count'] * s.k1_points} 分"))
+            auto_notes.append(("扣分（K1）", f"通报批评 {r['k1_count']} 次，扣 {k1_points} 分"))
         if r["k2_veto"]:
             auto_notes.append(("一票否决（K2）", f"等次为{s.fail_grade}"))
         auto_notes.append(("总分", f"{r['total']}（等次 {r['grade']}）"))
@@ -234,21 +273,19 @@ def build_unit_scorecard(con: duckdb.DuckDBPyConnection, year: int, unit: str, s
     _print_setup(ws, HEADER_ROW, landscape=False)
 
     if submitted:
-        items = engine.item_facts(con, year, unit=unit, include_uncounted=True, scheme=s)
-        _fact_sheet(wb, "主动公开台账核算", items,
+        _fact_sheet(wb, "主动公开台账核算", items(),
                     [("sheet_row", "行号", 6), ("title", "信息名称", 36), ("category_name", "公开类别", 14),
                      ("formed", "形成日期", 11), ("published", "公开日期", 11), ("deadline", "公开期限", 11),
                      ("state", "状态", 8), ("days_late", "逾期工作日", 9), ("counted", "计入本年度", 9)],
                     f"{unit} · 主动公开台账核算（期限 = 形成日期起第 {s.proactive_days} 个工作日）")
-        reqs = engine.request_facts(con, year, unit=unit, include_uncounted=True, scheme=s)
-        _fact_sheet(wb, "依申请公开核算", reqs,
+        _fact_sheet(wb, "依申请公开核算", requests(),
                     [("sheet_row", "行号", 6), ("request_no", "申请编号", 14), ("received", "收到日期", 11),
                      ("corrected", "补正日期", 11), ("extended", "延期", 6), ("rule_basis", "适用规定", 20),
                      ("days_allowed", "期限(工作日)", 10), ("deadline", "答复期限", 11), ("answered", "答复日期", 11),
                      ("state", "状态", 8), ("days_taken", "用时(工作日)", 10), ("days_late", "逾期工作日", 9),
                      ("review_result", "复议诉讼结果", 11), ("counted", "计入本年度", 9)],
                     f"{unit} · 依申请公开答复核算")
-        cov = engine.coverage_matrix(con, year, unit=unit, scheme=s)
+        cov = coverage()
         cov = cov[cov["required"].astype(bool) | cov["covered"].astype(bool)]
         _fact_sheet(wb, "必公开类别覆盖", cov,
                     [("code", "类别编码", 9), ("name", "类别名称", 20), ("required", "必公开", 8),

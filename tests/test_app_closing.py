@@ -169,3 +169,51 @@ def test_todo_per_role(published_db):
     assert any("公示中" in t["text"] for t in todo_unit)
     assert mc.todo(con, fx.user("lingdao"), years=[2019]) == []
     con.close()
+
+
+def _drift(path):
+    """Behind the 公示稿: every ledger item of both units unpublished, the A2 reason rewritten."""
+    con = connect(path)
+    con.execute("UPDATE ledger_items SET published = NULL")
+    con.execute("UPDATE review_scores SET reason = '事后改写的理由' WHERE code = 'A2'")
+    con.close()
+    from dashboard.common import close_connections
+    close_connections()
+
+
+def test_drill_downs_and_item_details_come_from_the_snapshot_and_switch_to_live(published_db):
+    con = connect(published_db)
+    late_before = mc.item_facts(con, 2019, states=["逾期"])
+    gaps_before = mc.results(con, 2019).set_index("unit")["missing_categories"]
+    con.close()
+    _drift(published_db)
+    # 评分卡: the unit's indicators with the reviewer's reason as published
+    at = open_page(new_app("lingdao", scorecard_unit=fx.AUDIT), "scorecard")
+    assert any("当前显示公示稿" in s.value for s in at.success)
+    ind = table(at, "审核意见")
+    assert "工作方案未见印发文件" in set(ind["审核意见"]) and "事后改写的理由" not in set(ind["审核意见"])
+    at.toggle(key="results_live").set_value(True)
+    at.run()
+    assert "事后改写的理由" in set(table(at, "审核意见")["审核意见"])
+    # 及时性: the overdue items as published (the live ledger now has every item unpublished)
+    def overdue(at):
+        for d in at.dataframe:
+            if "逾期工作日" in d.value.columns and "信息名称" in d.value.columns:
+                df = d.value
+                return set(df[df["状态"].isin(["逾期公开", "逾期未公开"])]["信息名称"])
+        return set()
+
+    at = open_page(new_app("lingdao"), "timeliness")
+    assert overdue(at) == set(late_before["title"])  # the fixture's items were all on time when published
+    at.toggle(key="results_live").set_value(True)
+    at.run()
+    assert overdue(at) and overdue(at) != set(late_before["title"])  # now every item is overdue
+    # 覆盖缺口: the gap list as published
+    at = open_page(new_app("lingdao"), "coverage")
+    gaps = table(at, "缺失类别").set_index("单位")["缺失类别"]
+    for unit in (fx.AUDIT, fx.TOWN):
+        assert gaps[unit] == (gaps_before[unit] or "")
+    at.toggle(key="results_live").set_value(True)
+    at.run()
+    live_gaps = table(at, "缺失类别").set_index("单位")["缺失类别"]
+    assert any(live_gaps[u] != (gaps_before[u] or "") for u in (fx.AUDIT, fx.TOWN))

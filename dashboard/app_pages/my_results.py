@@ -35,6 +35,8 @@ if not v["visible"]:
 snap = v["snapshot"]
 if snap is not None:
     st.success(f"已发布的结果：{mc.snapshot_label(snap)}", icon=":material/verified:")
+    if v.get("details_note"):
+        st.info(v["details_note"] + "。", icon=":material/info:")
 c = st.columns(3)
 c[0].metric("最终得分", fmt2(v["total"]) if v["total"] is not None else "—")
 c[1].metric("等次", v["grade"] or "—")

@@ -223,7 +223,9 @@ notes = []
 if row["status"] in ("待审核", "已退回"):
     notes.append("该单位材料尚未审核通过，分数可能随审核调整。")
 if viz.isnum(row["k1_count"]) and int(row["k1_count"]) > 0:
-    notes.append(f"被上级通报批评 {int(row['k1_count'])} 次，已扣 {viz.pts(int(row['k1_count']) * scheme.k1_points)} 分。")
+    k1_pts = (row["k1_points"] if "k1_points" in row.index and viz.isnum(row["k1_points"])
+              else int(row["k1_count"]) * scheme.k1_points)  # a snapshot keeps its own deduction (定稿: after appeals)
+    notes.append(f"被上级通报批评 {int(row['k1_count'])} 次，已扣 {viz.pts(k1_pts)} 分。")
 if row["k2_veto"] is True:
     notes.append("发生泄密或违规公开（一票否决），等次为不合格。")
 if row["late_submission"] is True:
@@ -259,6 +261,12 @@ ind = pd.DataFrame({
     "自评分": pts_df["self_score"].astype(float), "审核分": pts_df["review_score"].astype(float),
     "审核意见": pts_df["review_reason"].fillna(""), "最终得分": pts_df["points"].astype(float),
 })
+appealed = pts_df[pts_df["appeal_id"].notna()] if "appeal_id" in pts_df.columns else pts_df.iloc[0:0]
+if len(appealed):
+    st.info("定稿中经申诉调整的指标：" + "；".join(
+        f"{md(c)}（公示稿 {viz.pts(b)} 分 → {viz.pts(a)} 分）"
+        for c, b, a in zip(appealed["code"], appealed["points_before"], appealed["points"])) + "。",
+        icon=":material/gavel:")
 if viz.isnum(row["requests_counted"]) and int(row["requests_counted"]) == 0:
     st.info("该单位本年度没有计入的依申请公开申请，G1 按期答复率按满分计（无人被延误答复）。", icon=":material/inbox:")
 
