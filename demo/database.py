@@ -129,8 +129,13 @@ def summary_line(p: Path, s: dict) -> str:
     yrs = years()
     staff = "、".join(f"{n}/{pw}" for n, _, pw in STAFF_ACCOUNTS)
     acc = f"{staff}、unit01…unit{len(s['unit_accounts']):02d}/{UNIT_PASSWORD}（按单位名录顺序）"
+    from demo.closing import state_text
+
+    # the state the build leaves (after the closing step), not the counts from before it
+    now = state_text(s["final_state"]) if s.get("final_state") else \
+        f"已审核 {s['approved']} 份、退回 {s['returned']} 份"
     line = (f"演示数据库已生成：{p}。{s['units']} 个单位，{yrs[0]}–{yrs[-1]} 年度共 {s['files']} 份自评表"
-            f"（其中 .xls {s['xls']} 份），{s['submissions']} 份报送，已审核 {s['approved']} 份、退回 {s['returned']} 份；"
+            f"（其中 .xls {s['xls']} 份），{s['submissions']} 份报送，{now}；"
             f"用时 {s['seconds']} 秒。演示账号：{acc}")
     if s["problems"]:
         line += f"。注意：{len(s['problems'])} 份文件未被接收：" + "；".join(s["problems"][:3])

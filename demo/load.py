@@ -22,6 +22,7 @@ from data.store import mark_demo, transaction
 from data.users import create_user
 from demo import steps as demo_steps
 from demo.accounts import REVIEWER, STAFF_ACCOUNTS, UNIT_PASSWORD, unit_account
+from demo.closing import final_state
 from demo.generate import SEED, DemoFile, Workdays, generate_county, required_of, story_of, units, words
 from metrics.calendar import ensure_calendar
 from core.scheme import load_catalogue, scheme_for, years
@@ -38,7 +39,8 @@ def build_demo(con, progress: Callable[[str], None] | None = None, seed: int = S
     ``files`` may pass the result of ``generate_county(seed)`` when the caller already has it;
     ``after_load`` replaces :data:`demo.steps.AFTER_LOAD`. Keys of the summary: units, files, xls,
     outcomes ({outcome: count}), problems (files not accepted, expected empty), warnings,
-    submissions, approved, returned, adjustments, penalty, missing, resubmitted, late, accounts
+    submissions, approved, returned (the reviewers' decisions while loading, before the steps), final_state
+    (:func:`demo.closing.final_state` after every step), adjustments, penalty, missing, resubmitted, late, accounts
     ({name: (role, password)}), unit_accounts ({unit name: account name}), steps, seconds.
     """
     say = progress or (lambda s: None)
@@ -82,6 +84,7 @@ def build_demo(con, progress: Callable[[str], None] | None = None, seed: int = S
 
     return {
         **ctx.summary,
+        "final_state": final_state(con),  # after every step: what the county looks like now
         "units": len(us),
         "files": len(files),
         "xls": sum(f.is_xls for f in files),

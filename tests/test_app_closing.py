@@ -217,3 +217,34 @@ def test_drill_downs_and_item_details_come_from_the_snapshot_and_switch_to_live(
     at.run()
     live_gaps = table(at, "缺失类别").set_index("单位")["缺失类别"]
     assert any(live_gaps[u] != (gaps_before[u] or "") for u in (fx.AUDIT, fx.TOWN))
+
+
+def test_cli_scorecard_and_the_pages_agree_on_one_snapshot(published_db, tmp_path, capsys):
+    import csv
+
+    from metrics.__main__ import main as metrics_main
+
+    _drift(published_db)
+
+    def cli(which):
+        out = tmp_path / f"{which or 'default'}.csv"
+        argv = ["scorecard", "--year", "2019", "--csv", str(out), "--db", str(published_db)]
+        assert metrics_main(argv + (["--snapshot", which] if which else [])) == 0
+        capsys.readouterr()
+        with open(out, encoding="utf-8-sig") as f:
+            return {r["unit"]: r["total"] for r in csv.DictReader(f) if r["total"]}
+
+    default, published, live = cli(None), cli("published"), cli("live")
+    assert default == published != live
+    from dashboard.common import close_connections
+    close_connections()
+
+    def shown(at):
+        df = table(at, "排名")
+        return {u: f"{t:.2f}" for u, t in zip(df["单位"], df["总分"]) if t == t}
+
+    at = open_page(new_app("lingdao"), "scorecard")
+    assert shown(at) == published
+    at.toggle(key="results_live").set_value(True)
+    at.run()
+    assert shown(at) == live
