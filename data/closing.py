@@ -26,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Iterable
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -262,9 +263,14 @@ DETAIL_COLUMNS: dict[str, list[str]] = {
 }
 
 
-def _arrow_frame(df: pd.DataFrame, cols: list[str]) -> pa.Table:
+def _arrow_frame(df: pd.DataFrame | pa.Table, cols: list[str]) -> pa.Table:
     """``df[cols]`` as Arrow (missing columns empty); ``ord`` is the row number
-    unless the frame has it. Decimal columns stay exact (cast on insert)."""
+    unless the frame has it. Decimal columns stay exact (cast on insert). An
+    Arrow table is used as it is (large item tables never become pandas)."""
+    if isinstance(df, pa.Table):
+        n = df.num_rows
+        return pa.table({c: (df.column(c) if c in df.column_names else
+                             pa.array(np.arange(n, dtype=np.int32)) if c == "ord" else pa.nulls(n)) for c in cols})
     out = {}
     for c in cols:
         if c == "ord" and c not in df.columns:
@@ -280,13 +286,13 @@ def _arrow_frame(df: pd.DataFrame, cols: list[str]) -> pa.Table:
     return pa.table(out)
 
 
-def _store_details(con, sid: int, details: dict[str, pd.DataFrame]) -> None:
+def _store_details(con, sid: int, details: dict[str, pd.DataFrame | pa.Table]) -> None:
     unknown = set(details) - set(DETAIL_COLUMNS)
     if unknown:
         raise ValueError(f"unknown snapshot detail tables: {sorted(unknown)}")
     for table, cols in DETAIL_COLUMNS.items():
         df = details.get(table)
-        if df is None or not len(df):
+        if df is None or not (df.num_rows if isinstance(df, pa.Table) else len(df)):
             continue
         con.register("_snap_detail", _arrow_frame(df, cols))
         try:

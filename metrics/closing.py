@@ -84,9 +84,10 @@ def go_back(con, year: int, user: dict, reason: str) -> dict:
     return store.set_stage(con, year, store.STAGES[i - 1], user, reason)
 
 
-def not_approved(con, year: int) -> pd.DataFrame:
-    """Submitted units whose submission is not 已审核: unit, unit_type, status."""
-    df = engine.score_year(con, int(year))
+def not_approved(con, year: int, scored: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Submitted units whose submission is not 已审核: unit, unit_type, status
+    (``scored``: the year's live scorecard when the caller has it)."""
+    df = engine.score_year(con, int(year)) if scored is None else scored
     bad = df[(df["status"] != Status.MISSING) & (df["status"] != APPROVED)]
     return bad[["unit", "unit_type", "status"]].reset_index(drop=True)
 
@@ -134,11 +135,11 @@ def publish(con: duckdb.DuckDBPyConnection, year: int, user: dict, today: dt.dat
     if st != REVIEW:
         hint = "；请先“开始审核”" if st == FILING else ""
         raise ClosingError(f"{year}年度当前为“{st}”阶段，只有审核阶段可以发布考核结果{hint}")
-    bad = not_approved(con, year)
+    df = engine.score_year(con, int(year))
+    bad = not_approved(con, year, df)
     if len(bad):
         names = "、".join(f"{u}（{t}）" for u, t in zip(bad["unit"], bad["status"]))
         raise ClosingError(f"还有 {len(bad)} 个已报送单位未审核通过，不能发布：{names}")
-    df = engine.score_year(con, int(year))
     units = _unit_rows(df, s)
     sha = _sha_of(con, units["submission_id"])
     units["sha256"] = [sha.get(int(i)) if i is not None else None for i in units["submission_id"]]
@@ -181,10 +182,10 @@ def _details(con, year: int, s) -> dict[str, pd.DataFrame]:
     return {
         "snapshot_indicators": ind,
         "snapshot_penalties": pen,
-        "snapshot_items": engine.item_facts(con, year, include_uncounted=True, scheme=s),
+        "snapshot_items": engine.item_facts(con, year, include_uncounted=True, scheme=s, as_arrow=True),
         "snapshot_item_months": monthly,
         "snapshot_item_late_days": late,
-        "snapshot_requests": engine.request_facts(con, year, include_uncounted=True, scheme=s),
+        "snapshot_requests": engine.request_facts(con, year, include_uncounted=True, scheme=s, as_arrow=True),
         "snapshot_coverage": engine.coverage_matrix(con, year, scheme=s),
     }
 

@@ -574,7 +574,7 @@ _UNIT_ORDER = f"{unit_type_order_sql('unit_type')}, unit"
 
 def item_facts(con: duckdb.DuckDBPyConnection, year: int, unit: str | None = None,
                include_uncounted: bool = False, scheme: Scheme | None = None,
-               states: Iterable[str] | None = None) -> pd.DataFrame:
+               states: Iterable[str] | None = None, as_arrow: bool = False) -> pd.DataFrame | pa.Table:
     """One row per ledger item of the current submissions: unit, unit_type, year,
     submission_id, sheet_row, seq, title, category (code), category_name,
     formed, published, url, deadline, state (按时/逾期/未到期), days_late
@@ -583,7 +583,8 @@ def item_facts(con: duckdb.DuckDBPyConnection, year: int, unit: str | None = Non
 
     Only items formed in the assessment year count; others are returned only
     with ``include_uncounted=True`` (``counted`` = False). ``states`` keeps
-    only items in those states (e.g. the overdue and pending ones)."""
+    only items in those states (e.g. the overdue and pending ones).
+    ``as_arrow``: the Arrow table as queried (for storing millions of rows)."""
     s = _scheme(year, scheme)
     params: dict = {"unit": unit} if unit is not None else {}
     where = ""
@@ -594,7 +595,7 @@ def item_facts(con: duckdb.DuckDBPyConnection, year: int, unit: str | None = Non
         sql = f"""{_item_facts_sql(unit is not None, include_uncounted)}
         SELECT * FROM facts {where} ORDER BY {_UNIT_ORDER}, sheet_row"""
         tbl = _run(con, sql, params)
-    return _big_frame(tbl)
+    return tbl if as_arrow else _big_frame(tbl)
 
 
 def item_aggregates(con: duckdb.DuckDBPyConnection, year: int,
@@ -624,7 +625,8 @@ def item_aggregates(con: duckdb.DuckDBPyConnection, year: int,
 
 
 def request_facts(con: duckdb.DuckDBPyConnection, year: int, unit: str | None = None,
-                  include_uncounted: bool = False, scheme: Scheme | None = None) -> pd.DataFrame:
+                  include_uncounted: bool = False, scheme: Scheme | None = None,
+                  as_arrow: bool = False) -> pd.DataFrame | pa.Table:
     """One row per request of the current submissions: unit, unit_type, year,
     submission_id, sheet_row, request_no, applicant_type, received, corrected,
     clock_start, extended, answered, result, review_result, rule_basis,
@@ -645,7 +647,7 @@ def request_facts(con: duckdb.DuckDBPyConnection, year: int, unit: str | None = 
         LEFT JOIN cal cc ON cc.day = f.cutoff
         ORDER BY {unit_type_order_sql('f.unit_type')}, f.unit, f.sheet_row"""
         tbl = _run(con, sql, {"unit": unit} if unit is not None else None)
-    return _big_frame(tbl)
+    return tbl if as_arrow else _big_frame(tbl)
 
 
 def coverage_matrix(con: duckdb.DuckDBPyConnection, year: int, unit: str | None = None,
