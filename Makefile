@@ -49,3 +49,4 @@ bench: $(VENV)/.dev-installed
 	$(PY) -m bench.bench_scoring
 	$(PY) -m bench.bench_pages
 	$(PY) -m bench.bench_demo
+	$(PY) -m bench.bench_closing
