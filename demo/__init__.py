@@ -3,6 +3,7 @@
 Layer: ``dashboard → demo → metrics → data``; nothing below imports ``demo``.
 
 * :mod:`demo.generate` — the county's story and each unit-year's content (seeded);
+* :mod:`demo.annual`   — each unit's 年报数据 (from 2021) from its own ledger, with two planted mistakes;
 * :mod:`demo.render`   — the workbooks as the units' clerks make them (.xlsx, .xls);
 * :mod:`demo.load`     — loading through the upload and review code paths;
 * :mod:`demo.steps`    — the hook for further steps run after loading (``AFTER_LOAD``);

@@ -20,6 +20,9 @@ returns ``(sheet name, rows)`` — rows are lists of cell values, ``None`` for a
 empty cell — or ``None`` for no sheet. The renderer adds the sheet (replacing a
 sheet of that name the official template may already have). ``rng`` is the
 function's own generator: adding a function changes nothing else in the county.
+The sheet 年报数据 is not made here: it is part of the submission
+(``submission.annual``, :mod:`demo.annual`) and :mod:`demo.render` draws it in
+the published layout, merged cells included.
 """
 from __future__ import annotations
 
