@@ -344,15 +344,16 @@ def history_table(df: pd.DataFrame, *, key: str) -> None:
     view = df.copy()
     view["时间"] = view["时间"].map(dstr)
     view["收到日期"] = view["收到日期"].map(dstr)
-    view["SHA-256"] = view["SHA-256"].map(lambda s: (s[:12] + "…") if s else "")
     view["版本"] = view["版本"].map(int_text)
 
     def color(row):
         e = row["事件"]
         return [LATE_BG if "拒收" in e or "退回" in e else "background-color: #e6f4ea" if "通过" in e else ""] * len(row)
 
+    # the file's SHA-256 stays in the data (identical re-uploads are recognised by it) but is not shown:
+    # a hex digest means nothing to a county official
     st.dataframe(view.style.apply(color, axis=1), hide_index=True, width="stretch", key=key,
-                 height=fit_height(len(view), max_rows=10),
+                 height=fit_height(len(view), max_rows=10), column_order=[c for c in view.columns if c != "SHA-256"],
                  column_config={"说明": st.column_config.TextColumn("说明", width="large"),
                                 "版本": st.column_config.TextColumn("版本", **RIGHT)})
 
@@ -391,13 +392,13 @@ AUDIT_PAGE_SIZE = 50
 def audit_viewer(con, *, key: str, unit: str | None = None, year: int | None = None) -> None:
     """The 操作日志 with filters (单位, 操作人, 操作, 日期) and pages of 50 rows, newest first.
     ``unit``/``year`` fix the scope (单位审核 shows one unit-year); otherwise the whole log (管理)."""
-    from data.audit import audit_facets, audit_search
+    from data.audit import PERIODS, audit_facets, audit_search, period_days
 
     facets = audit_facets(con, unit=unit, year=year)
     if facets["first"] is None:
         st.caption("暂无操作记录。")
         return
-    cols = st.columns([2, 1.3, 2, 2] if unit is None else [1.3, 2, 2])
+    cols = st.columns([2, 1.3, 2, 1.3] if unit is None else [1.3, 2, 1.3])
     c = iter(cols)
     pick_unit = unit
     if unit is None:
@@ -405,11 +406,19 @@ def audit_viewer(con, *, key: str, unit: str | None = None, year: int | None = N
         pick_unit = None if pick_unit == "全部单位" else pick_unit
     actor = next(c).selectbox("操作人", ["全部", *facets["actors"]], key=f"{key}_actor")
     actions = next(c).multiselect("操作", facets["actions"], key=f"{key}_actions", placeholder="全部操作")
-    days = next(c).date_input("日期（起止）", value=(), min_value=facets["first"], max_value=facets["last"],
-                              format="YYYY-MM-DD", key=f"{key}_days", help="不选为全部日期；可只选一天")
-    days = tuple(days) if isinstance(days, (tuple, list)) else ((days,) if days else ())
-    d_from = days[0] if days else None
-    d_to = days[1] if len(days) > 1 else d_from
+    # a choice of ranges and, on request, two single days (Streamlit's range picker shows English)
+    period = next(c).selectbox("日期", PERIODS, key=f"{key}_period", help="选“指定日期”可填写起止日期")
+    start = end = None
+    if period == "指定日期":
+        d = st.columns([1, 1, 3])
+        scope = f"{unit or ''}_{year or ''}"
+        start = d[0].date_input("起始日期", value=facets["first"], format="YYYY-MM-DD", key=f"{key}_from_{scope}")
+        end = d[1].date_input("截止日期", value=facets["last"], format="YYYY-MM-DD", key=f"{key}_to_{scope}")
+    try:
+        d_from, d_to = period_days(period, dt.date.today(), start=start, end=end)
+    except ValueError as e:
+        st.error(str(e))
+        return
     filters = dict(unit=pick_unit, actor=None if actor == "全部" else actor, actions=actions,
                    date_from=d_from, date_to=d_to, year=year)
     _, total = audit_search(con, limit=1, **filters)

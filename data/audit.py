@@ -52,6 +52,34 @@ def audit_search(con: duckdb.DuckDBPyConnection, *, unit: str | None = None, act
     return df, int(total)
 
 
+#: the 日期 filter of the viewer, in the order offered; "指定日期" takes two days typed by the user
+PERIODS = ("全部日期", "今天", "近7天", "近30天", "今年", "指定日期")
+
+
+def period_days(period: str, today: dt.date, *, start: dt.date | None = None,
+                end: dt.date | None = None) -> tuple[dt.date | None, dt.date | None]:
+    """The inclusive calendar days (``date_from``, ``date_to``) of one of :data:`PERIODS` as of ``today``.
+
+    "近7天" is today and the 6 days before it; "今年" is 1 January of today's year to today; "指定日期"
+    returns ``start``/``end`` as given (either may be None: open on that side). A ``start`` after
+    ``end`` is refused with ValueError (a Chinese message)."""
+    if period == "全部日期":
+        return None, None
+    if period == "今天":
+        return today, today
+    if period == "近7天":
+        return today - dt.timedelta(days=6), today
+    if period == "近30天":
+        return today - dt.timedelta(days=29), today
+    if period == "今年":
+        return dt.date(today.year, 1, 1), today
+    if period == "指定日期":
+        if start is not None and end is not None and start > end:
+            raise ValueError(f"起始日期 {start:%Y-%m-%d} 晚于截止日期 {end:%Y-%m-%d}，请重新选择。")
+        return start, end
+    raise ValueError(f"未知的日期范围：{period}")
+
+
 def audit_facets(con: duckdb.DuckDBPyConnection, *, unit: str | None = None,
                  year: int | None = None) -> dict[str, list]:
     """The values the filters can offer: ``units``, ``actors``, ``actions`` (sorted, as logged),

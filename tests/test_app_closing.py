@@ -104,6 +104,11 @@ def test_unit_sees_reasons_and_appeals_reviewer_answers(published_db):
     ind = table(at, "审核人", "shenhe").set_index("编号")
     assert ind.loc["A2", "审核分"].strip() == "1.00" and ind.loc["A2", "调整理由"] == "工作方案未见印发文件"
     assert ind.loc["A2", "审核人"] == "shenhe"
+    assert ind.loc["A1", "审核人"] == "" and ind.loc["A1", "调整理由"] == ""  # never "None" or "nan"
+    # the reasons also in full below the table (a cell cuts long text)
+    panel = " ".join(m.value for m in at.markdown)
+    assert "考核组调整了 1 项指标的得分" in panel
+    assert "自评分 3.00 → 审核分 **1.00**  \n理由：工作方案未见印发文件（审核人 shenhe）" in panel
     pen = table(at, "项目")
     assert "方政办〔2019〕12号" in pen.iloc[0]["理由"] and "扣 3.00 分" in pen.iloc[0]["情况"]
     at.selectbox(key="my_appeal_code").select("A2")

@@ -683,6 +683,8 @@ def test_a_reupload_offers_the_earlier_adjustments_as_proposals(app_db):
     at.run()
     t = page_text(at)
     assert "第1版的审核调整（共 2 项）" in t and "自评分 5.00 → **4.00**（单位已修改）" in t
+    # the return comment is still the reviewer's, not attributed to the unit that re-uploaded
+    assert "上次退回意见：请补充 B1 佐证（单位已于" in t and "最近审核意见（shenji" not in t
     # approving before deciding is refused
     button(at, "通过").click()
     at.run()
@@ -738,3 +740,31 @@ def test_a_mistaken_return_is_undone_on_the_page(app_db):
     button(at, "撤销退回").click()
     at.run()
     assert status_of(app_db, fx.AUDIT) == "待审核"
+
+
+def test_the_log_viewer_filters_by_a_period_or_two_chinese_dates(app_db):
+    at = open_page(new_app("admin"), "admin")
+    con = db(app_db)
+    n = con.execute("SELECT count(*) FROM audit").fetchone()[0]
+    con.close()
+    assert n >= 2  # the fixture's two uploads were logged today
+
+    def shown() -> str:
+        return " ".join(c.value for c in at.caption if "每页" in c.value)
+
+    assert [s for s in at.selectbox if s.key == "admin_audit_period"][0].options[:2] == ["全部日期", "今天"]
+    assert not [d for d in at.date_input if d.key.startswith("admin_audit_")]  # no date fields until asked for
+    at.selectbox(key="admin_audit_period").select("今天").run()
+    assert f"共 {n} 条" in shown()
+    at.selectbox(key="admin_audit_period").select("指定日期").run()
+    start, end = at.date_input(key="admin_audit_from__"), at.date_input(key="admin_audit_to__")
+    assert (start.label, end.label) == ("起始日期", "截止日期")
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    start.set_value(yesterday)
+    end.set_value(yesterday)
+    at.run()
+    assert "共 0 条" in shown()
+    at.date_input(key="admin_audit_from__").set_value(dt.date.today()).run()
+    assert any("起始日期" in e.value and "晚于截止日期" in e.value for e in at.error)
+    at.date_input(key="admin_audit_to__").set_value(dt.date.today()).run()
+    assert not at.error and f"共 {n} 条" in shown()

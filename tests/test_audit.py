@@ -59,3 +59,33 @@ def test_facets_offer_what_was_logged(con):
     assert f["actors"] == ["shenhe"] and f["actions"] == ["审核通过"]
     con.execute("DELETE FROM audit")
     assert audit_facets(con)["first"] is None
+
+
+def test_period_days_as_of_a_given_day():
+    import pytest
+
+    from data.audit import PERIODS, period_days
+
+    today = dt.date(2024, 3, 1)  # a leap year: 近30天 crosses 29 February
+    assert PERIODS[0] == "全部日期" and PERIODS[-1] == "指定日期"
+    assert period_days("全部日期", today) == (None, None)
+    assert period_days("今天", today) == (today, today)
+    assert period_days("近7天", today) == (dt.date(2024, 2, 24), today)
+    assert period_days("近30天", today) == (dt.date(2024, 2, 1), today)
+    assert period_days("今年", today) == (dt.date(2024, 1, 1), today)
+    assert period_days("指定日期", today, start=dt.date(2020, 1, 6), end=dt.date(2020, 1, 7)) == (
+        dt.date(2020, 1, 6), dt.date(2020, 1, 7))
+    assert period_days("指定日期", today, start=dt.date(2020, 1, 6)) == (dt.date(2020, 1, 6), None)
+    with pytest.raises(ValueError, match="起始日期 2020-01-08 晚于截止日期 2020-01-07"):
+        period_days("指定日期", today, start=dt.date(2020, 1, 8), end=dt.date(2020, 1, 7))
+
+
+def test_a_period_selects_the_whole_days(con):
+    from data.audit import period_days
+
+    con.execute("DELETE FROM audit")
+    _log(con, ROWS)
+    # 近7天 as of 2020-01-08: 2020-01-02 … 2020-01-08, the four 2020 rows and not the 2021 one
+    assert audit_search(con, **dict(zip(("date_from", "date_to"), period_days("近7天", dt.date(2020, 1, 8)))))[1] == 4
+    assert audit_search(con, **dict(zip(("date_from", "date_to"), period_days("今天", dt.date(2020, 1, 7)))))[1] == 1
+    con.execute("DELETE FROM audit")

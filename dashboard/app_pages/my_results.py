@@ -12,7 +12,8 @@ import streamlit as st
 
 from dashboard.common import bump_data_version, db, db_lock, flash, md_escape, require_role, selected_year, \
     show_flash
-from dashboard.ui import fmt2, score_text
+from dashboard.text import md
+from dashboard.ui import fit_height, fmt2, score_text
 from data import closing as dc
 from metrics import closing as mc
 from core.scheme import scheme_for
@@ -45,18 +46,42 @@ c[2].metric("排名（同类单位）", str(v["rank"]) if v["rank"] is not None 
 st.subheader("各项指标得分")
 ind = v["indicators"]
 TYPE = {"self": "自评", "auto": "自动计算", "bonus": "加分"}
+
+
+def _text(v) -> str:
+    """Users' text of a cell; "" for none (pandas gives NaN, Streamlit would print "None")."""
+    return v if isinstance(v, str) else ""
+
+
 table = pd.DataFrame({
     "编号": ind["code"], "指标": ind["text"], "满分": [score_text(x) for x in ind["max"]],
     "类型": [TYPE.get(t, t) for t in ind["type"]],
     "自评分": [score_text(x, "") for x in ind["self_score"]],
     "审核分": [score_text(x, "") for x in ind["review_score"]],
-    "调整理由": [r or "" for r in ind["review_reason"]],
-    "审核人": [r or "" for r in ind["reviewer"]],
+    "调整理由": [_text(r) for r in ind["review_reason"]],
+    "审核人": [_text(r) for r in ind["reviewer"]],
     "得分": [score_text(x) for x in (ind["published"] if snap is not None else ind["points"])],
 })
-st.dataframe(table, hide_index=True, width="stretch", key="my_indicators")
+_num = {"width": 64, "alignment": "right"}
+# every row without an inner scroll bar; the reasons in full below (a table cell cuts long text)
+st.dataframe(table, hide_index=True, width="stretch", key="my_indicators", height=fit_height(len(table)),
+             column_config={"编号": st.column_config.TextColumn(width=44, pinned=True),
+                            "指标": st.column_config.TextColumn(width="large"),
+                            "满分": st.column_config.TextColumn(**_num), "类型": st.column_config.TextColumn(width=72),
+                            "自评分": st.column_config.TextColumn(**_num), "审核分": st.column_config.TextColumn(**_num),
+                            "调整理由": st.column_config.TextColumn(width="medium"),
+                            "审核人": st.column_config.TextColumn(width=72), "得分": st.column_config.TextColumn(**_num)})
 st.caption("得分：" + ("已发布结果中的得分。" if snap is not None else "按当前审核结果计算。")
            + "自评指标以审核分（如有）为准；自动计算指标由系统根据台账计算，依据见下方明细。")
+adjusted = [r for r in ind.itertuples(index=False)
+            if r.type != "auto" and r.review_score is not None and r.review_score == r.review_score]
+if adjusted:
+    with st.container(border=True):
+        st.markdown(f"**考核组调整了 {len(adjusted)} 项指标的得分**")
+        for r in adjusted:
+            st.markdown(f"**{md(r.code)}** {md(r.text)}：自评分 {score_text(r.self_score).strip()} → 审核分 "
+                        f"**{score_text(r.review_score).strip()}**  \n理由：{md(_text(r.review_reason)) or '（未填写）'}"
+                        + (f"（审核人 {md(r.reviewer)}）" if _text(r.reviewer) else ""))
 
 pen = v["penalties"]
 st.subheader("扣分与一票否决")

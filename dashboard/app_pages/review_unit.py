@@ -69,7 +69,13 @@ if sub:
                   + (":red-badge[逾期报送]" if late else ":green-badge[按时报送]")
                   + (f"  \n本版收到日期：{dstr(sub.received)}" if sub.received != card["received"] else ""))
 if state["comment"]:
-    st.caption(f"最近审核意见（{md(state['updated_by'])} {dstr(state['updated_at'])}）：{md(state['comment'])}")
+    vs = versions(con, unit, year) if sub else None
+    if (state["status"] == Status.PENDING and vs is not None and len(vs) > 1
+            and state["updated_by"] == vs.iloc[0]["uploaded_by"]):
+        # the status was last set by the unit's re-upload: the comment is still the reviewer's 退回意见
+        st.caption(f"上次退回意见：{md(state['comment'])}（单位已于 {dstr(state['updated_at'])} 上传第{sub.version}版）")
+    else:
+        st.caption(f"最近审核意见（{md(state['updated_by'])} {dstr(state['updated_at'])}）：{md(state['comment'])}")
 k1, k2 = int(card["k1_count"] or 0), bool(card["k2_veto"])
 if k1 or k2:
     st.warning(f"扣分：K1 被上级通报批评 {k1} 次（−{fmt2(scheme.k1_points * k1)} 分）"
