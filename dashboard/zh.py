@@ -53,6 +53,8 @@ EXACT: dict[str, str] = {
     "Page not found": "页面不存在", "Dismiss": "关闭",
     "Download": "下载", "Copy": "复制", "Copied": "已复制",
     "Something went wrong": "出现错误",
+    "Show suggestions": "显示选项", "Suggestions": "选项", "Start date must be before end date.": "起始日期必须早于截止日期。",
+    "Selected date unavailable.": "所选日期不可用。",
 }
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -77,6 +79,12 @@ PATTERNS: list[tuple[str, str]] = [
     (r"^The page that you have requested does not seem to exist\. Running the app's main page\.$",
      "您访问的页面不存在，已为您打开首页。"),
     (r"^(\d+) rows? selected$", "已选 $1 行"),
+    # a drop-down's screen-reader announcements (a hidden live region that stays in the page once opened)
+    (r"^(\d+) options? available\.?$", "共 $1 个选项。"),
+    (r"^Entered group (.+), with (\d+) options?\. (.*)$", "进入分组“$1”，共 $2 个选项。$3"),
+    (r"^(.+), selected$", "$1，已选中"),
+    (r"^Value must be (.+) or later\.$", "日期不能早于 $1。"),
+    (r"^Value must be (.+) or earlier\.$", "日期不能晚于 $1。"),
 ]
 
 _SCRIPT = """

@@ -172,3 +172,28 @@ def test_upload_limit_is_the_readers():
 
     cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert cfg["server"]["maxUploadSize"] == LIMIT_MB == MAX_FILE_BYTES // (1024 * 1024) == 20
+
+
+def _translate(text: str) -> str | None:
+    """dashboard/zh.py's dictionary applied as its browser script does (exact text first, then the patterns)."""
+    from dashboard.zh import EXACT, PATTERNS
+
+    t = text.strip()
+    if t in EXACT:
+        return EXACT[t]
+    for p, r in PATTERNS:
+        if re.search(p, t):
+            return re.sub(p, re.sub(r"\$(\d)", r"\\\1", r), t)
+    return None
+
+
+@pytest.mark.parametrize("text, chinese", [
+    ("6 options available.", "共 6 个选项。"),
+    ("1 option available.", "共 1 个选项。"),
+    ("指定日期, selected", "指定日期，已选中"),
+    ("Show suggestions", "显示选项"),
+    ("Selected Date: November 30, 2026", "已选日期：2026年11月30日"),
+    ("Value must be 2020-01-05 or later.", "日期不能早于 2020-01-05。"),
+])
+def test_streamlit_announcements_are_translated(text, chinese):
+    assert _translate(text) == chinese and not english(chinese)
