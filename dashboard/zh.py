@@ -133,6 +133,17 @@ _SCRIPT = """
     while (it.nextNode()) { fixText(it.currentNode); }
   }
   walk(document.body);
+  // a narrow screen: the sidebar covers the page, so close it once a page is chosen in it (Streamlit itself
+  // does so only for a phone's user agent, not for a tablet or a narrow window)
+  document.addEventListener("click", function (e) {
+    var link = e.target && e.target.closest && e.target.closest('[data-testid="stSidebarNav"] a');
+    if (!link || !window.matchMedia("(max-width: 767px)").matches) { return; }
+    setTimeout(function () {
+      var b = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+      var bar = document.querySelector('[data-testid="stSidebar"]');
+      if (b && bar && bar.getAttribute("data-collapsed") !== "true") { b.click(); }
+    }, 400);
+  }, true);
   new MutationObserver(function (muts) {
     for (var i = 0; i < muts.length; i++) {
       var m = muts[i];
@@ -160,6 +171,12 @@ CSS = """
   [data-testid="stMainBlockContainer"] { padding-left: 0.75rem; padding-right: 0.75rem; padding-top: 2.5rem; }
   h1 { font-size: 1.6rem !important; }
   [data-testid="stMetricValue"] { font-size: 1.5rem; }
+  /* a row of figures: two a line instead of one card per screen line */
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stMetric"]) {
+    flex-direction: row !important; flex-wrap: wrap !important; gap: 0.5rem !important; }
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stMetric"]) > [data-testid="stColumn"] {
+    min-width: calc(50% - 0.25rem) !important; max-width: calc(50% - 0.25rem) !important;
+    flex: 1 1 calc(50% - 0.25rem) !important; }
 }
 """
 

@@ -237,7 +237,7 @@ def _tooltips(page) -> list[str]:
 
 
 def test_no_english_for_any_role_and_phones_start_with_the_sidebar_closed(server):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     from tests.test_ui_chinese import english
 
@@ -285,7 +285,13 @@ def test_no_english_for_any_role_and_phones_start_with_the_sidebar_closed(server
             phone.get_by_role("heading", name="总览").first.wait_for()
             phone.wait_for_timeout(800)
             assert phone.locator('[data-testid="stSidebar"]').get_attribute("data-collapsed") == "true"
+            phone.locator('[data-testid="stMetric"]').first.wait_for()
             _shot(phone, "20-手机-总览")
+            # choosing a page in the sidebar closes it again (a narrow window, not only a phone's user agent)
+            phone.locator('[data-testid="stExpandSidebarButton"]').first.click()
+            _nav(phone, "评分卡")
+            expect(phone.locator('[data-testid="stSidebar"]')).to_have_attribute("data-collapsed", "true")
+            _shot(phone, "20-手机-评分卡")
         finally:
             browser.close()
     assert not any(found.values()), f"English in the browser: {found}"
