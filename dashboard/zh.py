@@ -62,9 +62,10 @@ _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augu
 
 #: (regular expression, replacement) tried in order when no exact text matches
 PATTERNS: list[tuple[str, str]] = [
-    (r"^\d+(?:\.\d+)?\s*[KMG]B per file$", f"每个文件不超过 {LIMIT_MB} MB"),
-    (r"^Limit \d+(?:\.\d+)?\s*[KMG]B per file(.*)$", f"每个文件不超过 {LIMIT_MB} MB$1"),
-    (r"^File must be [\d.]+\s*[KMG]B or smaller\.?$", f"文件超过 {LIMIT_MB} MB 上限，请删除无关工作表、图片后重新保存"),
+    # the limit the widget states (the server's, or a widget's own: appeal evidence is smaller)
+    (r"^(\d+(?:\.\d+)?)\s*([KMG]B) per file$", "每个文件不超过 $1 $2"),
+    (r"^Limit (\d+(?:\.\d+)?)\s*([KMG]B) per file(.*)$", "每个文件不超过 $1 $2$3"),
+    (r"^File must be ([\d.]+)\s*([KMG]B) or smaller\.?$", "文件超过 $1 $2 上限，请删减内容（如无关工作表、图片）后重新保存"),
     (r"^(.+) files? type not allowed\.?$", "不支持此文件类型：$1"),
     (r"^Help for (.+)$", "“$1”的说明"),
     (r"^Remove (.+)$", "移除 $1"),
@@ -138,11 +139,14 @@ _SCRIPT = """
   document.addEventListener("click", function (e) {
     var link = e.target && e.target.closest && e.target.closest('[data-testid="stSidebarNav"] a');
     if (!link || !window.matchMedia("(max-width: 767px)").matches) { return; }
-    setTimeout(function () {
+    var tries = 0;
+    setTimeout(function close() {  // the page may still be drawing: try again for a few seconds until it is closed
       var b = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
       var bar = document.querySelector('[data-testid="stSidebar"]');
-      if (b && bar && bar.getAttribute("data-collapsed") !== "true") { b.click(); }
-    }, 400);
+      if (bar && bar.getAttribute("data-collapsed") === "true") { return; }
+      if (b) { b.click(); }
+      if (++tries < 12) { setTimeout(close, 400); }
+    }, 150);
   }, true);
   new MutationObserver(function (muts) {
     for (var i = 0; i < muts.length; i++) {

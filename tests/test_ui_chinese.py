@@ -192,6 +192,9 @@ def _translate(text: str) -> str | None:
     ("1 option available.", "共 1 个选项。"),
     ("指定日期, selected", "指定日期，已选中"),
     ("Show suggestions", "显示选项"),
+    ("20MB per file", "每个文件不超过 20 MB"),
+    ("10MB per file", "每个文件不超过 10 MB"),  # a widget's own limit (appeal evidence), not the server's
+    ("File must be 10.0MB or smaller.", "文件超过 10.0 MB 上限，请删减内容（如无关工作表、图片）后重新保存"),
     ("Selected Date: November 30, 2026", "已选日期：2026年11月30日"),
     ("Value must be 2020-01-05 or later.", "日期不能早于 2020-01-05。"),
 ])

@@ -149,7 +149,7 @@ if v["can_appeal"] and end is not None and dt.date.today() <= end:
                               placeholder="说明认为得分有误的理由，以及可以证明的材料")
         files = st.file_uploader(f"证明材料（可选，最多 {dc.MAX_APPEAL_FILES} 个，每个不超过 "
                                  f"{dc.MAX_APPEAL_FILE_BYTES // 1048576} MB）", accept_multiple_files=True,
-                                 key="my_appeal_files")
+                                 key="my_appeal_files", max_upload_size=dc.MAX_APPEAL_FILE_BYTES // 1048576)
         if st.form_submit_button("提交申诉", type="primary"):
             try:
                 with db_lock():
