@@ -175,6 +175,8 @@ CSS = """
   [data-testid="stMainBlockContainer"] { padding-left: 0.75rem; padding-right: 0.75rem; padding-top: 2.5rem; }
   h1 { font-size: 1.6rem !important; }
   [data-testid="stMetricValue"] { font-size: 1.5rem; }
+  /* a heading's link icon: shown only on hover with a mouse, but always on a touch screen */
+  [data-testid="stHeaderActionElements"] a[href^="#"] { display: none; }
   /* a row of figures: two a line instead of one card per screen line */
   [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stMetric"]) {
     flex-direction: row !important; flex-wrap: wrap !important; gap: 0.5rem !important; }
