@@ -187,12 +187,13 @@ def indicator_view(sheet: pd.DataFrame) -> pd.DataFrame:
 SCORE_COLUMNS = {c: st.column_config.TextColumn(c, width=64, **RIGHT) for c in ("满分", "自评分", "审核分", "最终得分")}
 SCORE_COLUMNS.update({"编号": st.column_config.TextColumn("编号", width=44, pinned=True),
                       "一级指标": st.column_config.TextColumn("一级指标", width=100),
-                      "二级指标": st.column_config.TextColumn("二级指标", width="large"),
+                      "二级指标": st.column_config.TextColumn("二级指标", width=330),
                       "类型": st.column_config.TextColumn("类型", width=64),
                       "调整理由": st.column_config.TextColumn("调整理由", width="medium"),
                       "自评说明": st.column_config.TextColumn("自评说明", width="medium"),
                       "佐证材料": st.column_config.TextColumn("佐证材料", width="medium")})
-#: the unit's score table at 1440 px; 一级指标 and 自评说明 behind the toggle beside it
+#: the unit's score table at 1440 px (44 + 330 + 4 × 64 + 2 × 200 px fit the 1,070 px beside the sidebar);
+#: 一级指标 and 自评说明 behind the toggle beside it
 SCORE_ORDER = ["编号", "二级指标", "满分", "自评分", "审核分", "最终得分", "调整理由", "佐证材料"]
 
 
