@@ -34,6 +34,7 @@ from pathlib import Path
 
 import python_calamine as pc
 
+from data.access import SYSTEM
 from data.ingest import ACCEPTED, check_workbook, ingest_bytes, ingest_file
 from data.registry import load_units, parse_registry
 from data.store import connect
@@ -86,7 +87,7 @@ def bare_read(content: bytes) -> int:
 def fresh_db(folder: str, tag: str):
     path = os.path.join(folder, f"{tag}.duckdb")
     con = connect(path)
-    load_units(con, parse_registry(REGISTRY))
+    load_units(con, parse_registry(REGISTRY), actor=SYSTEM)
     return con
 
 

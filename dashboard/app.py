@@ -30,7 +30,8 @@ st.set_page_config(page_title="政务公开年度考核分析平台", page_icon=
 zh.install()  # Streamlit's own English words in Chinese, and the app's style sheet
 
 con = common.db()  # opens the database and fills the working-day calendar once
-user = common.refresh_user(con)
+user = common.refresh_user(con)  # resumes from the browser's cookie after a reload or in a new tab
+common.sync_cookie()
 
 if is_demo(con):  # every page, signed in or not: nobody mistakes the demonstration county for real results
     st.warning("**演示数据**：这是演示数据库（虚构的方正县），数据和账号仅供体验，不是真实的考核结果。",
@@ -45,7 +46,7 @@ def _page(file: str, title: str, icon: str, url: str, default: bool = False):
 
 
 ALL_URLS = ("upload", "my_results", "review_queue", "review_unit", "appeals", "year_close", "batch_import",
-            "overview", "scorecard", "timeliness", "coverage", "trends", "reconcile", "admin")
+            "overview", "scorecard", "timeliness", "coverage", "trends", "reconcile", "admin", "account")
 
 KNOWN_URLS = {"", "start", "login", *ALL_URLS}
 
@@ -99,12 +100,14 @@ specs = {
                 ("trends.py", "趋势", ":material/trending_up:", "trends"),
                 ("reconcile.py", "年报勾稽", ":material/rule:", "reconcile")],
     "系统管理": [("admin.py", "管理", ":material/settings:", "admin")],
+    "账号": [("account.py", "我的账号", ":material/account_circle:", "account")],
 }
 allowed = {
     "填报": role in common.UPLOAD_ROLES,
     "审核": role in common.REVIEW_ROLES,
     "统计分析": role in common.ANALYTICS_ROLES,
     "系统管理": role == "admin",
+    "账号": True,
 }
 #: pages only some roles of a section see
 ONLY = {"my_results": ("unit",)}
@@ -134,7 +137,7 @@ with st.sidebar:
         who += f"  \n{md(user['unit'])}"
     st.markdown(f"当前用户：{who}")
     if st.button("退出登录", icon=":material/logout:", key="logout_button"):
-        common.sign_out()
+        common.sign_out(con)
         st.rerun()
 
 if not nav:

@@ -4,12 +4,23 @@ signed-in user, the year chosen in the sidebar, cache invalidation after writes.
 Pages stay thin: they read inputs, call one function of ``data`` or
 ``metrics`` through here, and show the result. Session keys are prefixed by
 page (``upload_…``, ``review_…``, ``batch_…``, ``admin_…``, ``overview_…``);
-the shared ones are ``auth_user`` (``{"name", "role", "unit"}``), ``year``
-and ``review_unit`` (the unit the 审核队列 hands to 单位审核).
+the shared ones are ``auth_user`` (``{"name", "role", "unit"}``), ``auth_sid``
+(its row of ``sessions``), ``auth_token`` (the signed token the browser keeps in
+its cookie), ``year`` and ``review_unit`` (the unit the 审核队列 hands to 单位审核).
+
+Staying signed in: at sign-in the page writes the token into the cookie
+``gongkai_session`` (a one-line script, see :func:`cookie_script`); a reload or
+a new tab starts a new Streamlit session, which finds the cookie in the
+request (``st.context.cookies``) and resumes the session if
+:func:`data.sessions.resume` still accepts it. Every run checks the session
+again (:func:`data.sessions.check_session`), so sign-out, a password change or
+reset, a role or unit change, disabling and the idle or absolute limit end it
+in every tab.
 """
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 
 import duckdb
@@ -20,6 +31,8 @@ from core.vocab import ROLE_LABEL, Role
 from data.db import is_file_failure
 from data.store import DatabaseBusy, DatabaseProblem, db_path, describe_failure
 from data.store import manager as store_manager
+from data import sessions
+from data.users import logout
 
 REVIEW_ROLES = (Role.REVIEWER, Role.ADMIN)
 ANALYTICS_ROLES = (Role.REVIEWER, Role.LEADER, Role.ADMIN)
@@ -120,35 +133,96 @@ def current_user() -> dict | None:
     return u if isinstance(u, dict) and u.get("name") and u.get("role") in ROLE_LABEL else None
 
 
+def cookie_token() -> str | None:
+    """The session token the browser sent with this page (None without one)."""
+    try:
+        return st.context.cookies.get(sessions.COOKIE_NAME)
+    except Exception:  # pragma: no cover - no request (bare mode)
+        return None
+
+
 def refresh_user(con) -> dict | None:
     """The signed-in user as the database has it now (role and unit come from
-    the ``users`` table, never from the session); signs out a session whose
-    account was disabled or does not exist."""
-    u = current_user()
-    if u is None:
-        st.session_state.pop("auth_user", None)
+    the ``users`` table, never from the session), or None.
+
+    A Streamlit session without a signed-in user (a reload, a new tab) resumes
+    from the browser's cookie when the token is still good. A session whose
+    sign-in has ended (signed out elsewhere, password changed or reset, role or
+    unit changed, account disabled, idle or too old) is signed out here with a
+    notice saying why."""
+    sid = st.session_state.get("auth_sid")
+    if not sid or current_user() is None:
+        for k in ("auth_user", "auth_sid", "auth_token"):
+            st.session_state.pop(k, None)
+        token = cookie_token()
+        if token and not st.session_state.get("auth_signed_out"):
+            user, sid = sessions.resume(con, token)
+            if user is not None:
+                st.session_state.update(auth_user=user, auth_sid=sid, auth_token=token)
+                return user
         return None
-    row = con.execute("SELECT name, role, unit, active FROM users WHERE name = ?", [u["name"]]).fetchone()
-    if row is None or not row[3]:
-        sign_out()
-        st.session_state["login_notice"] = "账号已停用或不存在，请重新登录" if row is not None else "请重新登录"
+    user, why = sessions.check_session(con, sid)
+    if user is None:
+        _clear_session()
+        st.session_state["auth_signed_out"] = True
+        st.session_state["login_notice"] = why or "请重新登录"
         return None
-    fresh = {"name": row[0], "role": row[1], "unit": row[2]}
-    if fresh != u:
-        st.session_state["auth_user"] = fresh
-    return fresh
+    if user != st.session_state.get("auth_user"):
+        st.session_state["auth_user"] = user
+    return user
 
 
-def sign_in(user: dict) -> None:
+def sign_in(user: dict, sid: str, token: str) -> None:
+    """Start the signed-in state of this Streamlit session (the browser's cookie follows)."""
     for k in list(st.session_state.keys()):
         if k != "year":
             del st.session_state[k]
     st.session_state["auth_user"] = {"name": user["name"], "role": user["role"], "unit": user.get("unit")}
+    st.session_state["auth_sid"] = sid
+    st.session_state["auth_token"] = token
 
 
-def sign_out() -> None:
+def _clear_session() -> None:
     for k in list(st.session_state.keys()):
         del st.session_state[k]
+
+
+def sign_out(con=None) -> None:
+    """End the sign-in: the session row is revoked (every tab of it signs out) and the cookie cleared."""
+    user, sid = current_user(), st.session_state.get("auth_sid")
+    if con is not None and sid:
+        logout(con, sid, user["name"] if user else None)
+    _clear_session()
+    st.session_state["auth_signed_out"] = True  # the request's cookie is stale now: do not resume from it
+
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_\-]+\.[0-9]+\.[A-Za-z0-9_\-]+$")
+
+
+def cookie_script(token: str | None) -> str:
+    """A script that stores ``token`` in the session cookie (or deletes the cookie when None).
+
+    The cookie is written by the page's own script, so it cannot be HttpOnly;
+    it is ``SameSite=Strict`` (never sent with another site's request),
+    ``Secure`` when the page is served over https, ``Path=/``, and lives at
+    most the absolute session limit. The token alone is worth nothing once its
+    session has ended (see :mod:`data.sessions`)."""
+    if token and _TOKEN.match(token):
+        age = int(sessions.absolute_limit().total_seconds())
+        value, tail = token, f"; Max-Age={age}"
+    else:
+        value, tail = "", "; Max-Age=0"
+    return ("<script>(function(){var s=location.protocol==='https:'?'; Secure':'';"
+            f"document.cookie='{sessions.COOKIE_NAME}={value}; Path=/{tail}; SameSite=Strict'+s;}})();</script>")
+
+
+def sync_cookie() -> None:
+    """Write the signed-in session's token into the browser's cookie, or delete a stale one."""
+    token = st.session_state.get("auth_token") if current_user() else None
+    if token:
+        st.html(cookie_script(token), unsafe_allow_javascript=True)
+    elif cookie_token() or st.session_state.get("auth_signed_out"):
+        st.html(cookie_script(None), unsafe_allow_javascript=True)
 
 
 def require_role(*roles: str) -> dict:

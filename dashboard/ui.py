@@ -173,6 +173,7 @@ def indicator_view(sheet: pd.DataFrame) -> pd.DataFrame:
             "自评分": None if auto else num(r.self_score),
             "审核分": None if auto else num(r.review_score),
             "调整理由": "" if auto else (r.review_reason or ""),
+            "调整人": "" if auto else (getattr(r, "review_by", None) or ""),
             "最终得分": num(r.points),
             "自评说明": "" if auto else (r.self_note or ""),
             "佐证材料": "\n".join(t for t, _ in evidence_links(r.evidence)),
@@ -328,13 +329,14 @@ def status_banner(con, year: int, unit: str) -> dict:
     """The workflow state line the unit sees: status, reviewer comment."""
     state = workflow_state(con, unit, year)
     st.markdown(f"**{md(unit)}** · {year}年度 · 审核状态：{badge(state['status'])}")
+    by = f"（{md(state.get('comment_by') or '考核组')} {dstr(state.get('comment_at'))}）" if state["comment"] else ""
     if state["status"] == Status.RETURNED and state["comment"]:
-        st.error(f"考核组退回意见：{md(state['comment'])}　（请按意见修改后重新上传）")
+        st.error(f"考核组退回意见{by}：{md(state['comment'])}　（请按意见修改后重新上传）")
     elif state["status"] == Status.APPROVED:
         st.success("已审核通过，结果已锁定；如需修改，请联系考核组“重新打开”。"
-                   + (f"　审核意见：{md(state['comment'])}" if state["comment"] else ""))
+                   + (f"　审核意见{by}：{md(state['comment'])}" if state["comment"] else ""))
     elif state["status"] == Status.PENDING:
-        st.info("已报送，等待考核组审核。" + (f"　上次意见：{md(state['comment'])}" if state["comment"] else ""))
+        st.info("已报送，等待考核组审核。" + (f"　上次意见{by}：{md(state['comment'])}" if state["comment"] else ""))
     return state
 
 

@@ -78,12 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_units_load(args) -> int:
+    from data.access import SYSTEM
     from data.registry import RegistryError, load_registry_file
     from data.store import connect
 
     con = connect(args.db)
     try:
-        added, updated = load_registry_file(con, args.file)
+        added, updated = load_registry_file(con, args.file, actor=SYSTEM)
     except (FileNotFoundError, IsADirectoryError):
         print(f"{args.file}: 文件不存在", file=sys.stderr)
         return EXIT_USAGE
@@ -181,6 +182,7 @@ def cmd_template(args) -> int:
 
 def cmd_users_add(args) -> int:
     from data.store import connect
+    from data.access import SYSTEM
     from data.users import UserError, create_user
 
     if args.role == "unit" and not args.unit:
@@ -195,11 +197,11 @@ def cmd_users_add(args) -> int:
         pw = sys.stdin.readline().rstrip("\r\n")
     con = connect(args.db)
     try:
-        create_user(con, args.name, args.role, pw, unit=args.unit)
+        name = create_user(con, args.name, args.role, pw, unit=args.unit, actor=SYSTEM)
     except UserError as e:
         print(str(e), file=sys.stderr)
         return EXIT_USAGE
-    print(f"已创建用户 {args.name}（{args.role}）")
+    print(f"已创建用户 {name}（{args.role}）")
     return EXIT_OK
 
 

@@ -11,8 +11,10 @@ by :func:`metrics.closing.publish`) and 公示 → 定稿 only by storing a 定�
 action with a required reason; the snapshot of the stage left is marked
 withdrawn (kept, never deleted).
 
-Every write function here takes the acting user (``{"name", "role", "unit"}``),
-checks the role (and the unit for unit accounts), writes in one transaction
+Every write function here takes the acting user (an account name, the
+signed-in user's dict or a :class:`data.access.Actor`), checks it with
+:func:`data.access.require_actor` (role, unit and enabled account as the
+``users`` table has them; refusals are :class:`ClosingDenied`), writes in one transaction
 with an audit row, and refuses bad input with :class:`ClosingError` whose
 message is Chinese. Nothing here computes scores: the snapshot rows are built
 by :mod:`metrics.closing` and only stored here.
@@ -31,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 
 from core.vocab import Status
+from data.access import PermissionDenied, require_actor, resolve_actor
 from data.store import audit, recorded_at, transaction
 
 APPROVED, RETURNED = Status.APPROVED, Status.RETURNED
@@ -57,24 +60,45 @@ class ClosingError(ValueError):
 
 # --------------------------------------------------------------------------- actors
 
+class ClosingDenied(PermissionDenied, ClosingError):
+    """The acting user may not do this closing operation (both a
+    :class:`data.access.PermissionDenied` and a :class:`ClosingError`)."""
+
+
 def _actor(user) -> dict:
+    """Only for reads that show a page's own user its data (:func:`appeal_file`)."""
     if not isinstance(user, dict) or not user.get("name") or not user.get("role"):
         raise ClosingError("未登录或操作人不明，不能执行此操作")
     return user
 
 
-def _require_staff(user, what: str) -> dict:
-    u = _actor(user)
-    if u["role"] not in STAFF:
-        raise ClosingError(f"只有考核组或管理员可以{what}")
-    return u
+def _require(con, user, roles, what: str, denied: str, unit: str | None = None) -> dict:
+    """The acting user checked by :func:`data.access.require_actor` (role, unit and
+    enabled account read from ``users``; the command line's SYSTEM acts as an
+    administrator), as ``{"name", "role", "unit"}``; :class:`ClosingDenied`
+    with ``denied`` when the role (or unit) does not allow it."""
+    try:
+        who = resolve_actor(con, user)
+    except PermissionDenied as e:
+        raise ClosingDenied(str(e)) from None
+    try:
+        require_actor(con, who, roles, unit=unit, what=what)
+    except PermissionDenied:
+        raise ClosingDenied(denied) from None
+    return {"name": who.name, "role": "admin" if who.role == "system" else who.role, "unit": who.unit}
 
 
-def _require_admin(user, what: str) -> dict:
-    u = _actor(user)
-    if u["role"] != "admin":
-        raise ClosingError(f"只有管理员可以{what}")
-    return u
+def _require_staff(con, user, what: str) -> dict:
+    return _require(con, user, STAFF, what, f"只有考核组或管理员可以{what}")
+
+
+def _require_admin(con, user, what: str) -> dict:
+    return _require(con, user, ("admin",), what, f"只有管理员可以{what}")
+
+
+def acting_role(con, user) -> str:
+    """The role of the acting user as the ``users`` table has it (``admin`` for the command line)."""
+    return _require(con, user, ("unit", "reviewer", "leader", "admin"), "进行此操作", "未指明操作人")["role"]
 
 
 def _reason(text, what: str) -> str:
@@ -116,7 +140,7 @@ def set_stage(con: duckdb.DuckDBPyConnection, year: int, stage: str, user: dict,
     """Move ``year`` one stage forward (填报 → 审核 only; reviewer or admin) or
     one stage back (administrator, ``reason`` required). Publishing and
     finalising have their own functions. Returns the new stage dict."""
-    u = _actor(user)
+    u = _require(con, user, ("unit", "reviewer", "leader", "admin"), "更改年度阶段", "未指明操作人")
     if stage not in STAGES:
         raise ClosingError(f"未知阶段“{stage}”（应为 {'、'.join(STAGES)}）")
     cur = get_stage(con, year)
@@ -128,14 +152,14 @@ def set_stage(con: duckdb.DuckDBPyConnection, year: int, stage: str, user: dict,
             raise ClosingError(f"{year}年度进入公示阶段须“发布”考核结果（生成公示稿），请使用发布功能")
         if stage == FINAL:
             raise ClosingError(f"{year}年度进入定稿阶段须“定稿”考核结果，请使用定稿功能")
-        _require_staff(u, "开始审核")
+        _require_staff(con, user, "开始审核")
         with transaction(con):
             _write_stage(con, year, stage, u["name"], None)
             audit(con, "年度阶段", actor=u["name"], year=int(year), detail=f"{cur['stage']} → {stage}",
                   before=cur["stage"], after=stage)
         return get_stage(con, year)
     if b == a - 1:
-        _require_admin(u, "将年度退回上一阶段")
+        _require_admin(con, user, "将年度退回上一阶段")
         why = _reason(reason, "退回上一阶段的理由")
         with transaction(con):
             if cur["stage"] in KIND_OF_STAGE:
@@ -173,7 +197,7 @@ def upload_refusal(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> str 
 
 def permit_upload(con: duckdb.DuckDBPyConnection, unit: str, year: int, reason: str, user: dict) -> None:
     """Let ``unit`` upload for ``year`` during 审核 (reviewer or admin; reason required)."""
-    u = _require_staff(user, "重新开放报送")
+    u = _require_staff(con, user, "重新开放报送")
     why = _reason(reason, "重新开放报送的理由")
     if con.execute("SELECT 1 FROM units WHERE name = ?", [unit]).fetchone() is None:
         raise ClosingError(f"单位“{unit}”不在单位名录中")
@@ -328,7 +352,7 @@ def store_snapshot(con: duckdb.DuckDBPyConnection, year: int, kind: str, units: 
     detail tables (:data:`DETAIL_COLUMNS`); a 定稿 instead reads the details of
     its 公示稿 ``based_on`` when that has them. Returns the snapshot id.
     """
-    u = _require_staff(user, "发布或定稿考核结果")
+    u = _require_staff(con, user, "发布或定稿考核结果")
     if kind not in (DRAFT, FINAL_KIND):
         raise ClosingError(f"未知的结果稿类别“{kind}”")
     if early_reason is not None and u["role"] != "admin":
@@ -486,12 +510,9 @@ def file_appeal(con: duckdb.DuckDBPyConnection, year: int, unit: str, code: str,
     """A unit's appeal (申诉) against one indicator or penalty of the current
     公示稿, during the 公示期 (through its last day). One open appeal per
     indicator; evidence files are size-limited. Returns the appeal id."""
-    u = _actor(user)
-    if u["role"] == "unit":
-        if u.get("unit") != unit:
-            raise ClosingError(f"本账号只能为“{u.get('unit') or ''}”提出申诉")
-    elif u["role"] not in STAFF:
-        raise ClosingError("只有填报单位（或代其登记的考核组、管理员）可以提出申诉")
+    u = _require(con, user, ("unit",) + STAFF, "提出申诉", "只有填报单位（或代其登记的考核组、管理员）可以提出申诉")
+    if u["role"] == "unit" and u.get("unit") != unit:
+        raise ClosingDenied(f"本账号只能为“{u.get('unit') or ''}”提出申诉")
     st = get_stage(con, year)
     if st["stage"] != PUBLICITY:
         raise ClosingError(f"{year}年度当前为“{st['stage']}”阶段，只有公示期内可以提出申诉")
@@ -539,7 +560,7 @@ def answer_appeal(con: duckdb.DuckDBPyConnection, appeal_id: int, decision: str,
     reason required). For an indicator the new score lies in 0 … ``max_score``;
     for K1 it is the new deduction (0 … the deduction appealed against); for
     K2 调整 lifts the veto (new score 0)."""
-    u = _require_staff(user, "答复申诉")
+    u = _require_staff(con, user, "答复申诉")
     ap = get_appeal(con, appeal_id)
     if ap["status"] != OPEN:
         raise ClosingError(f"第{appeal_id}号申诉已于 {ap['answered_at']:%Y-%m-%d} 答复（{ap['status']}），不能再次答复")

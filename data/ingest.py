@@ -22,7 +22,7 @@ from data.closing import upload_refusal
 from data.reconcile import store_findings, store_report
 from core.vocab import Status
 from data.registry import get_units
-from data.store import audit, recorded_at, transaction
+from data.store import audit, bump_revision, recorded_at, transaction
 from data.validate import Submission
 from data.worker import Task, WorkerPool, default_pool
 
@@ -316,6 +316,7 @@ def _store(con, sub: Submission, file_name: str, content: bytes, sha: str, recei
     else:
         con.execute("UPDATE workflow SET status = ?, updated_at = coalesce(?, now()), updated_by = ? "
                     "WHERE unit = ? AND year = ?", [Status.PENDING, recorded_at(), actor, sub.unit, sub.year])
+    bump_revision(con, sub.unit, sub.year)
     audit(con, "上传自评表", actor=actor, unit=sub.unit, year=sub.year,
           detail=f"{file_name} → 第{version}版（收到日期 {received}，{len(sub.items)}条主动公开，{len(sub.requests)}条依申请）",
           before=before, after=Status.PENDING)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from data.store import audit, transaction
+from data.access import REVIEWERS, require_actor
+from data.store import audit, bump_revision, transaction
 
 DROP_ACTION = "不沿用上版调整"
 PROPOSAL_COLUMNS = ["code", "from_version", "prev_self", "prev_review", "reason", "reviewer", "cur_self",
@@ -47,10 +48,17 @@ def proposals(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> pd.DataFr
     return df
 
 
-def drop_proposal(con: duckdb.DuckDBPyConnection, unit: str, year: int, code: str, actor: str | None) -> bool:
+def drop_proposal(con: duckdb.DuckDBPyConnection, unit: str, year: int, code: str, actor, *, seen) -> bool:
     """Record that the reviewer does not carry ``code``'s earlier adjustment over to the current
-    version. False when there is no such proposal (already decided)."""
+    version. False when there is no such proposal (already decided). ``actor`` is checked like
+    every review write (reviewers and administrators); ``seen`` is what the reviewer saw
+    (:func:`data.review.snapshot`), refused with :class:`data.review.StaleReview` when out of date."""
+    from data.review import check_seen
+
+    who = require_actor(con, actor, REVIEWERS, what="不沿用上一版的审核调整")
+    actor = who.name
     with transaction(con):
+        check_seen(con, unit, year, seen)
         p = proposals(con, unit, year)
         hit = p[p["code"] == code]
         if hit.empty:
@@ -58,6 +66,7 @@ def drop_proposal(con: duckdb.DuckDBPyConnection, unit: str, year: int, code: st
         r = hit.iloc[0]
         sub_id = con.execute("SELECT id FROM submissions WHERE unit = ? AND year = ? ORDER BY version DESC LIMIT 1",
                              [unit, int(year)]).fetchone()[0]
+        bump_revision(con, unit, year)
         audit(con, DROP_ACTION, actor=actor, unit=unit, year=int(year),
               detail=f"{code}：第{int(r['from_version'])}版的审核分 {r['prev_review']}（{r['reason']}）不沿用",
               before=str(r["prev_review"]), after=f"{sub_id}:{code}")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from core.errors import Issue, error
 from core.normalize import norm_key
+from data.access import ADMINS, require_actor
 from core.scheme import load_catalogue
 from core.vocab import UNIT_TYPES
 
@@ -90,8 +91,10 @@ def parse_registry(text: str, source: str = "registry.csv") -> list[Unit]:
     return units
 
 
-def load_units(con: duckdb.DuckDBPyConnection, units: list[Unit], actor: str | None = None) -> tuple[int, int]:
-    """Add or update units in one transaction. Returns (added, updated)."""
+def load_units(con: duckdb.DuckDBPyConnection, units: list[Unit], *, actor) -> tuple[int, int]:
+    """Add or update units in one transaction (administrators only, see
+    :mod:`data.access`). Returns (added, updated)."""
+    who = require_actor(con, actor, ADMINS, what="导入单位名录")
     from data.store import audit, transaction
 
     existing = {r[0] for r in con.execute("SELECT name FROM units").fetchall()}
@@ -107,11 +110,11 @@ def load_units(con: duckdb.DuckDBPyConnection, units: list[Unit], actor: str | N
                 con.execute("INSERT INTO units VALUES (?, ?, ?, ?)",
                             [u.name, u.unit_type, list(u.extra_categories), start + i])
                 added += 1
-        audit(con, "单位名录导入", actor=actor, detail=f"新增 {added} 个，更新 {updated} 个")
+        audit(con, "单位名录导入", actor=who.name, detail=f"新增 {added} 个，更新 {updated} 个")
     return added, updated
 
 
-def load_registry_file(con: duckdb.DuckDBPyConnection, path: str | Path, actor: str | None = None) -> tuple[int, int]:
+def load_registry_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, actor) -> tuple[int, int]:
     p = Path(path)
     content = p.read_bytes()
     try:
@@ -121,7 +124,7 @@ def load_registry_file(con: duckdb.DuckDBPyConnection, path: str | Path, actor: 
         raise RegistryError([error("registry_encoding",
                                    f"第{line}行：文件不是 UTF-8 编码的 CSV（多半是 GBK/ANSI 编码）："
                                    f"请在 Excel 中另存为“CSV UTF-8（逗号分隔）”后重新导入", sheet=p.name, row=line)])
-    return load_units(con, parse_registry(text, p.name), actor)
+    return load_units(con, parse_registry(text, p.name), actor=actor)
 
 
 def get_units(con: duckdb.DuckDBPyConnection) -> dict[str, Unit]:

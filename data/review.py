@@ -15,6 +15,14 @@ Workflow (per unit and year)::
 
 An approved (已审核) unit-year is locked: uploads (see :mod:`data.ingest`),
 review scores and penalties are refused until a reviewer reopens it.
+
+Every write takes the acting user (``actor``/``reviewer``: a name, the
+signed-in user's dict or :data:`data.access.SYSTEM`) and refuses anyone but a
+考核组 or 管理员 account (:func:`data.access.require_actor`). Every write also
+takes ``seen``: the :class:`Seen` (version and change counter) the reviewer
+had on screen. If the unit-year changed since (a new upload, another
+reviewer's score, a penalty, a decision), nothing is written and
+:class:`StaleReview` says which version and counter are current.
 """
 from __future__ import annotations
 
@@ -29,11 +37,12 @@ from typing import Callable, ContextManager, Iterable
 import duckdb
 import pandas as pd
 
+from data.access import REVIEWERS, PermissionDenied, require_actor, resolve_actor
 from data.closing import FINAL, PUBLICITY, stage_of
 from core.scheme import scheme_for
 from core.vocab import Role, Status
 from data.ingest import IngestResult, ingest_many
-from data.store import audit, recorded_at, transaction
+from data.store import audit, bump_revision, recorded_at, transaction
 
 #: action → (required current status, new status, Chinese label)
 ACTIONS = {
@@ -60,7 +69,51 @@ class ReviewError(ValueError):
         super().__init__("；".join(self.problems))
 
 
+class StaleReview(ReviewError):
+    """The unit-year changed after the reviewer opened it; nothing was written.
+    ``current`` is the :class:`Seen` that is current now."""
+
+    def __init__(self, message: str, current: "Seen"):
+        super().__init__(message)
+        self.current = current
+
+
 # --------------------------------------------------------------------------- look-ups
+
+@dataclass(frozen=True)
+class Seen:
+    """What the reviewer had on screen: the unit-year's current version (0 =
+    none) and its change counter (:func:`data.store.revision`)."""
+    version: int
+    counter: int
+
+    @property
+    def label(self) -> str:
+        return f"第{self.version}版 · 修改计数 {self.counter}" if self.version else f"未报送 · 修改计数 {self.counter}"
+
+
+def snapshot(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> Seen:
+    """The :class:`Seen` of ``unit``'s ``year`` now; a page reads it with the
+    data it shows and hands it back with every write."""
+    row = con.execute("""SELECT coalesce((SELECT max(version) FROM submissions WHERE unit = $1 AND year = $2), 0),
+                                coalesce((SELECT counter FROM revisions WHERE unit = $1 AND year = $2), 0)""",
+                      [unit, int(year)]).fetchone()
+    return Seen(int(row[0]), int(row[1]))
+
+
+def check_seen(con: duckdb.DuckDBPyConnection, unit: str, year: int, seen) -> None:
+    """:class:`StaleReview` unless ``seen`` is still current (call inside the write's transaction)."""
+    if isinstance(seen, (tuple, list)) and len(seen) == 2:
+        seen = Seen(int(seen[0]), int(seen[1]))
+    if not isinstance(seen, Seen):
+        raise ReviewError("缺少页面上显示的版本和修改计数，未作任何修改；请刷新页面后重新操作")
+    now = snapshot(con, unit, year)
+    if now != seen:
+        what = (f"单位已上传新版本（第{now.version}版）" if now.version != seen.version
+                else "其他审核人员或单位已修改了该单位的数据")
+        raise StaleReview(f"{unit} {year}年度的数据在您打开页面后已有变化：{what}。您看到的是{seen.label}，"
+                          f"当前为{now.label}。本次操作未保存，请查看当前内容后重新操作。", now)
+
 
 @dataclass(frozen=True)
 class SubmissionRef:
@@ -97,15 +150,19 @@ def current_submission(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> 
 
 
 def workflow_state(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> dict:
-    """``{"status", "comment", "updated_at", "updated_by"}``; status 未报送 when no version."""
+    """``{"status", "comment", "comment_by", "comment_at", "updated_at", "updated_by"}``; status 未报送
+    when no version. ``comment_by`` is the reviewer account that wrote ``comment``; ``updated_by`` is
+    whoever changed the status last (an upload too)."""
     sub = current_submission(con, unit, year)
-    row = con.execute("SELECT status, comment, updated_at, updated_by FROM workflow WHERE unit = ? AND year = ?",
-                      [unit, int(year)]).fetchone()
+    row = con.execute("""SELECT status, comment, updated_at, updated_by, comment_by, comment_at FROM workflow
+                         WHERE unit = ? AND year = ?""", [unit, int(year)]).fetchone()
+    empty = {"comment": None, "comment_by": None, "comment_at": None, "updated_at": None, "updated_by": None}
     if sub is None:
-        return {"status": Status.MISSING, "comment": None, "updated_at": None, "updated_by": None}
+        return {"status": Status.MISSING, **empty}
     if row is None:
-        return {"status": Status.PENDING, "comment": None, "updated_at": None, "updated_by": None}
-    return {"status": row[0], "comment": row[1], "updated_at": row[2], "updated_by": row[3]}
+        return {"status": Status.PENDING, **empty}
+    return {"status": row[0], "comment": row[1], "updated_at": row[2], "updated_by": row[3],
+            "comment_by": row[4], "comment_at": row[5]}
 
 
 def get_penalties(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> dict:
@@ -209,30 +266,23 @@ def _delete_score(con, sub: SubmissionRef, code: str, reviewer: str | None) -> b
 
 
 def set_review_score(con: duckdb.DuckDBPyConnection, submission_id: int, code: str, score, reason: str | None,
-                     reviewer: str | None) -> bool:
+                     reviewer, *, seen) -> bool:
     """Set the reviewer's score of one self-scored indicator of the current version.
 
     ``score`` must lie in 0 … max; ``reason`` is required when it differs from
     the unit's own score. Returns False when nothing changed.
     """
-    sub = get_submission(con, submission_id)
-    _check_editable(con, sub)
-    code, d, reason, own = _check_score(con, sub, code, score, reason)
-    with transaction(con):
-        return _write_score(con, sub, code, d, reason, own, reviewer)
+    return apply_review_scores(con, submission_id, [{"code": code, "score": score, "reason": reason}], reviewer,
+                               seen=seen, _clear_empty=False) > 0
 
 
-def clear_review_score(con: duckdb.DuckDBPyConnection, submission_id: int, code: str, reviewer: str | None) -> bool:
+def clear_review_score(con: duckdb.DuckDBPyConnection, submission_id: int, code: str, reviewer, *, seen) -> bool:
     """Drop the reviewer's score: the unit's own score counts again. False when there was none."""
-    sub = get_submission(con, submission_id)
-    _check_editable(con, sub)
-    code = (code or "").strip().upper()
-    with transaction(con):
-        return _delete_score(con, sub, code, reviewer)
+    return apply_review_scores(con, submission_id, [{"code": code, "score": None}], reviewer, seen=seen) > 0
 
 
 def apply_review_scores(con: duckdb.DuckDBPyConnection, submission_id: int, changes: Iterable[dict],
-                        reviewer: str | None) -> int:
+                        reviewer, *, seen, _clear_empty: bool = True) -> int:
     """Several review-score changes at once, all or nothing.
 
     ``changes``: dicts ``{"code", "score", "reason"}``; ``score`` None (or "")
@@ -241,34 +291,39 @@ def apply_review_scores(con: duckdb.DuckDBPyConnection, submission_id: int, chan
     indicators changed.
     """
     sub = get_submission(con, submission_id)
-    _check_editable(con, sub)
-    ok, problems = [], []
-    for ch in changes:
-        code = (ch.get("code") or "").strip().upper()
-        score = ch.get("score")
-        if score is None or (isinstance(score, str) and not score.strip()) or (isinstance(score, float) and score != score):
-            ok.append((code, None, None, None))
-            continue
-        try:
-            ok.append(_check_score(con, sub, code, score, ch.get("reason")))
-        except ReviewError as e:
-            problems.extend(e.problems)
-    if problems:
-        raise ReviewError(problems)
-    n = 0
+    who = require_actor(con, reviewer, REVIEWERS, what="调整审核分")
     with transaction(con):
+        check_seen(con, sub.unit, sub.year, seen)
+        _check_editable(con, sub)
+        ok, problems = [], []
+        for ch in changes:
+            code = (ch.get("code") or "").strip().upper()
+            score = ch.get("score")
+            if _clear_empty and (score is None or (isinstance(score, str) and not score.strip())
+                                 or (isinstance(score, float) and score != score)):
+                ok.append((code, None, None, None))
+                continue
+            try:
+                ok.append(_check_score(con, sub, code, score, ch.get("reason")))
+            except ReviewError as e:
+                problems.extend(e.problems)
+        if problems:
+            raise ReviewError(problems)
+        n = 0
         for code, d, reason, own in ok:
             if d is None:
-                n += _delete_score(con, sub, code, reviewer)
+                n += _delete_score(con, sub, code, who.name)
             else:
-                n += _write_score(con, sub, code, d, reason, own, reviewer)
+                n += _write_score(con, sub, code, d, reason, own, who.name)
+        if n:
+            bump_revision(con, sub.unit, sub.year)
     return n
 
 
 # --------------------------------------------------------------------------- workflow
 
 def set_status(con: duckdb.DuckDBPyConnection, unit: str, year: int, action: str, comment: str | None,
-               actor: str | None) -> str:
+               actor, *, seen) -> str:
     """Move a unit-year through the workflow; returns the new status.
 
     approve: 待审核 → 已审核; return: 待审核 → 已退回 (``comment`` required; the
@@ -278,44 +333,49 @@ def set_status(con: duckdb.DuckDBPyConnection, unit: str, year: int, action: str
     if action not in ACTIONS:
         raise ReviewError(f"未知操作“{action}”（应为 {'、'.join(ACTIONS)}）")
     need, new, label = ACTIONS[action]
+    who = require_actor(con, actor, REVIEWERS, what=label)
     _require_unit(con, unit)
     _require_scheme(year)
     comment = (comment or "").strip() or None
-    sub = current_submission(con, unit, year)
-    if sub is None:
-        raise ReviewError(f"{unit} {year}年度尚未报送自评材料，不能{label}")
-    stage = stage_of(con, year)
-    if stage in (PUBLICITY, FINAL):
-        raise ReviewError(f"{year}年度已进入“{stage}”阶段，审核结果已发布，不能{label}；"
-                          f"如确需修改，请管理员先将年度退回审核阶段")
-    cur = workflow_state(con, unit, year)["status"]
-    if cur != need:
-        raise ReviewError(f"{unit} {year}年度当前状态为“{cur}”，不能{label}（只有“{need}”的材料可以{label}）")
     if action == "return" and not comment:
         raise ReviewError("退回时必须填写退回意见，说明需要单位修改什么（单位会看到这条意见）")
     if action == "unreturn" and not comment:
         raise ReviewError("撤销退回时必须填写原因（例如：误退回，材料无需修改）；单位和操作日志都会看到这条原因")
     with transaction(con):
-        con.execute("""INSERT INTO workflow (unit, year, status, comment, updated_by, updated_at)
-                       VALUES (?,?,?,?,?, coalesce(?, now()))
+        check_seen(con, unit, year, seen)
+        sub = current_submission(con, unit, year)
+        if sub is None:
+            raise ReviewError(f"{unit} {year}年度尚未报送自评材料，不能{label}")
+        stage = stage_of(con, year)
+        if stage in (PUBLICITY, FINAL):
+            raise ReviewError(f"{year}年度已进入“{stage}”阶段，审核结果已发布，不能{label}；"
+                              f"如确需修改，请管理员先将年度退回审核阶段")
+        cur = workflow_state(con, unit, year)["status"]
+        if cur != need:
+            raise ReviewError(f"{unit} {year}年度当前状态为“{cur}”，不能{label}（只有“{need}”的材料可以{label}）")
+        con.execute("""INSERT INTO workflow (unit, year, status, comment, updated_by, updated_at, comment_by, comment_at)
+                       VALUES (?,?,?,?,?, coalesce(?, now()), ?, coalesce(?, now()))
                        ON CONFLICT (unit, year) DO UPDATE SET status = excluded.status, comment = excluded.comment,
-                       updated_at = excluded.updated_at, updated_by = excluded.updated_by""",
-                    [unit, int(year), new, comment, actor, recorded_at()])
-        audit(con, label, actor=actor, unit=unit, year=int(year),
+                       updated_at = excluded.updated_at, updated_by = excluded.updated_by,
+                       comment_by = excluded.comment_by, comment_at = excluded.comment_at""",
+                    [unit, int(year), new, comment, who.name, recorded_at(), who.name if comment else None,
+                     recorded_at()])
+        bump_revision(con, unit, year)
+        audit(con, label, actor=who.name, unit=unit, year=int(year),
               detail=f"第{sub.version}版" + (f"：{comment}" if comment else ""), before=cur, after=new)
     return new
 
 
-def approve(con, unit, year, comment=None, actor=None) -> str:
-    return set_status(con, unit, year, "approve", comment, actor)
+def approve(con, unit, year, comment=None, actor=None, *, seen) -> str:
+    return set_status(con, unit, year, "approve", comment, actor, seen=seen)
 
 
-def return_submission(con, unit, year, comment, actor=None) -> str:
-    return set_status(con, unit, year, "return", comment, actor)
+def return_submission(con, unit, year, comment, actor=None, *, seen) -> str:
+    return set_status(con, unit, year, "return", comment, actor, seen=seen)
 
 
-def reopen(con, unit, year, comment=None, actor=None) -> str:
-    return set_status(con, unit, year, "reopen", comment, actor)
+def reopen(con, unit, year, comment=None, actor=None, *, seen) -> str:
+    return set_status(con, unit, year, "reopen", comment, actor, seen=seen)
 
 
 # --------------------------------------------------------------------------- penalties
@@ -325,12 +385,13 @@ def _penalty_text(k1: int, k2: bool) -> str:
 
 
 def set_penalties(con: duckdb.DuckDBPyConnection, unit: str, year: int, k1_count, k2_veto: bool, reason: str | None,
-                  actor: str | None) -> bool:
+                  actor, *, seen) -> bool:
     """Set K1 (通报批评 count, −points each) and K2 (一票否决) of a unit-year.
 
     ``reason`` is required. Refused while the unit-year is 已审核. Returns False
     when nothing changed.
     """
+    who = require_actor(con, actor, REVIEWERS, what="设置扣分与一票否决")
     _require_unit(con, unit)
     _require_scheme(year)
     problems = []
@@ -350,18 +411,20 @@ def set_penalties(con: duckdb.DuckDBPyConnection, unit: str, year: int, k1_count
         problems.append("请填写扣分或一票否决的理由（如通报文件名称、文号）")
     if problems:
         raise ReviewError(problems)
-    if workflow_state(con, unit, year)["status"] == Status.APPROVED:
-        raise ReviewError(_locked_message(unit, year))
-    prev = get_penalties(con, unit, year)
-    if prev["k1_count"] == k1 and prev["k2_veto"] == k2_veto and (prev["reason"] or "") == reason:
-        return False
     with transaction(con):
+        check_seen(con, unit, year, seen)
+        if workflow_state(con, unit, year)["status"] == Status.APPROVED:
+            raise ReviewError(_locked_message(unit, year))
+        prev = get_penalties(con, unit, year)
+        if prev["k1_count"] == k1 and prev["k2_veto"] == k2_veto and (prev["reason"] or "") == reason:
+            return False
         con.execute("""INSERT INTO penalties (unit, year, k1_count, k2_veto, reason, reviewer, updated_at)
                        VALUES (?,?,?,?,?,?, coalesce(?, now()))
                        ON CONFLICT (unit, year) DO UPDATE SET k1_count = excluded.k1_count, k2_veto = excluded.k2_veto,
                        reason = excluded.reason, reviewer = excluded.reviewer, updated_at = excluded.updated_at""",
-                    [unit, int(year), k1, k2_veto, reason, actor, recorded_at()])
-        audit(con, PENALTY_ACTION, actor=actor, unit=unit, year=int(year), detail=reason,
+                    [unit, int(year), k1, k2_veto, reason, who.name, recorded_at()])
+        bump_revision(con, unit, year)
+        audit(con, PENALTY_ACTION, actor=who.name, unit=unit, year=int(year), detail=reason,
               before=_penalty_text(prev["k1_count"], prev["k2_veto"]), after=_penalty_text(k1, k2_veto))
     return True
 
@@ -467,11 +530,17 @@ def submit_files(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, byte
     ``unit`` must be empty or its own unit, and every file is checked with
     ``only_unit`` = its unit. A reviewer or administrator may name ``unit``
     (the workbook must then be that unit's) or leave it empty (batch import).
-    Leaders cannot upload. One file failing never stops the others.
+    Leaders cannot upload. One file failing never stops the others. The
+    role and unit are those of the ``users`` table (:func:`data.access.resolve_actor`),
+    never the ones the caller's dict claims.
     """
-    role = (user or {}).get("role")
+    try:
+        who = resolve_actor(con, user)
+    except PermissionDenied as e:
+        raise ReviewError(str(e)) from e
+    role = who.role
     if role == Role.UNIT:
-        own = user.get("unit")
+        own = who.unit
         if not own:
             raise ReviewError("此填报单位账号没有对应的单位，请联系管理员")
         if unit is not None and unit != own:
@@ -486,7 +555,7 @@ def submit_files(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, byte
     if progress:
         progress(0, len(files), files[0][0] if files else "")
     # read and validated in worker processes; ``write_lock`` is held only while one file is stored
-    for n, res in enumerate(ingest_many(con, files, received=received, actor=user.get("name"), today=today,
+    for n, res in enumerate(ingest_many(con, files, received=received, actor=who.name, today=today,
                                         only_unit=only, write_lock=write_lock), start=1):
         results.append(res)
         if progress and n < len(files):

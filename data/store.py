@@ -450,6 +450,44 @@ MIGRATIONS: list[str] = [
         published BIGINT
     );
     """,
+    # 6: accounts and sessions; who wrote the reviewer's comment; a change counter per unit-year
+    """
+    ALTER TABLE workflow ADD COLUMN comment_by VARCHAR;      -- account that wrote the comment
+    ALTER TABLE workflow ADD COLUMN comment_at TIMESTAMP;
+    UPDATE workflow SET
+        comment_by = (SELECT arg_max(a.actor, a.id) FROM audit a WHERE a.unit = workflow.unit
+                      AND a.year = workflow.year AND a.action IN ('审核通过', '退回', '重新打开')),
+        comment_at = (SELECT max(a.at_time) FROM audit a WHERE a.unit = workflow.unit
+                      AND a.year = workflow.year AND a.action IN ('审核通过', '退回', '重新打开'))
+    WHERE comment IS NOT NULL;
+    -- bumped by every write that changes what a reviewer sees of a unit-year
+    CREATE TABLE revisions (
+        unit VARCHAR NOT NULL,
+        year INTEGER NOT NULL,
+        counter INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (unit, year)
+    );
+    CREATE TABLE settings (
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR NOT NULL
+    );
+    -- signed-in sessions (the browser keeps a signed token naming one of them)
+    CREATE TABLE sessions (
+        id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        last_seen TIMESTAMP NOT NULL,
+        revoked_at TIMESTAMP,
+        revoked_reason VARCHAR
+    );
+    -- failed sign-ins per typed (normalised) user name, known or not
+    CREATE TABLE login_throttle (
+        name VARCHAR PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        first_failure TIMESTAMP NOT NULL,
+        locked_until TIMESTAMP
+    );
+    """,
 ]
 
 
@@ -611,6 +649,21 @@ def audit(con: duckdb.DuckDBPyConnection, action: str, *, actor: str | None = No
     con.execute("INSERT INTO audit (at_time, actor, unit, year, action, detail, before, after) "
                 "VALUES (coalesce(?, now()),?,?,?,?,?,?,?)",
                 [recorded_at(), actor, unit, year, action, detail, _s(before), _s(after)])
+
+
+def bump_revision(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> int:
+    """Count one change of what a reviewer sees of ``unit``'s ``year`` (a new
+    version, a review score, a penalty, a decision); returns the new counter.
+    Call it inside the write's transaction."""
+    return con.execute("""INSERT INTO revisions (unit, year, counter) VALUES (?, ?, 1)
+                          ON CONFLICT (unit, year) DO UPDATE SET counter = revisions.counter + 1
+                          RETURNING counter""", [unit, int(year)]).fetchone()[0]
+
+
+def revision(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> int:
+    """The change counter of ``unit``'s ``year`` (0 before any change)."""
+    row = con.execute("SELECT counter FROM revisions WHERE unit = ? AND year = ?", [unit, int(year)]).fetchone()
+    return int(row[0]) if row else 0
 
 
 def is_empty(con: duckdb.DuckDBPyConnection) -> bool:

@@ -13,7 +13,7 @@ STAFF_ACCOUNTS = (
     ("lingdao", "leader", "lingdao123"),
 )
 #: every unit account (unit01 … in registry order) has this password
-UNIT_PASSWORD = "demo123"
+UNIT_PASSWORD = "demo1234"  # at least data.users.MIN_PASSWORD characters
 #: the reviewer whose name is on the demo's review decisions
 REVIEWER = "shenhe"
 

@@ -16,7 +16,7 @@ from typing import Callable
 
 from data import closing as dc
 from data.ingest import ACCEPTED, ingest_bytes
-from data.review import approve, current_submission, get_original_file, workflow_state
+from data.review import approve, current_submission, get_original_file, snapshot, workflow_state
 from data.store import as_of
 from core.vocab import Status
 from metrics import closing as mc
@@ -68,7 +68,7 @@ def _approve_all(con, year: int, day: dt.date) -> None:
         if st == Status.RETURNED and _resubmit(con, u, year, day):
             st = workflow_state(con, u, year)["status"]
         if st == Status.PENDING:
-            approve(con, u, year, actor=REVIEWER["name"])
+            approve(con, u, year, actor=REVIEWER["name"], seen=snapshot(con, u, year))
 
 
 def _appeal_target(con, snapshot_id: int, unit: str, year: int) -> tuple[str, Decimal, Decimal] | None:

@@ -17,7 +17,8 @@ from typing import Callable
 
 from data.ingest import ACCEPTED, ingest_bytes
 from data.registry import load_units
-from data.review import set_penalties, set_review_score, set_status
+from data.access import Actor
+from data.review import set_penalties, set_review_score, set_status, snapshot
 from data.store import mark_demo, transaction
 from data.users import create_user
 from demo import steps as demo_steps
@@ -27,7 +28,7 @@ from demo.generate import SEED, DemoFile, Workdays, generate_county, required_of
 from metrics.calendar import ensure_calendar
 from core.scheme import load_catalogue, scheme_for, years
 
-DEMO_ACTOR = "演示数据"
+DEMO_ACTOR = Actor("演示数据", "system")  # the generator acts as an administrator (data.access)
 #: how many reviewer score adjustments the demo shows (spread over the years)
 N_ADJUSTMENTS = 7
 
@@ -115,7 +116,8 @@ def _ingest_all(con, ctx, rng: random.Random, files: list[DemoFile], say) -> tup
         f = files[i]
         if f.version > 1:  # the reviewer returned version 1 before the unit sent the corrected one
             with ctx.at(ctx.calendar.sub(f.received, 1), rng):
-                set_status(con, f.unit, f.year, "return", _return_comment(con, f), ctx.reviewer)
+                set_status(con, f.unit, f.year, "return", _return_comment(con, f), ctx.reviewer,
+                           seen=snapshot(con, f.unit, f.year))
         with ctx.at(f.received, rng):
             res = ingest_bytes(con, f.file_name, f.content, received=f.received, actor=ctx.unit_accounts.get(f.unit),
                                today=f.received)
@@ -157,7 +159,7 @@ def _adjust_scores(con, ctx, rng: random.Random, current: dict) -> int:
             new = sc - Decimal(1)
             reason = w["review"]["adjust"].format(reason=w["reasons"].get(code, w["review"]["adjust_default"]))
         with ctx.at(ctx.calendar.add(rec, rng.randint(3, 8)), rng):
-            set_review_score(con, sid, code, new, reason, ctx.reviewer)
+            set_review_score(con, sid, code, new, reason, ctx.reviewer, seen=snapshot(con, k[0], k[1]))
         done += 1
     return done
 
@@ -166,7 +168,8 @@ def _penalty(con, ctx, rng: random.Random, current: dict) -> None:
     unit, year = ctx.story.penalty
     _, rec = current[(unit, year)]
     with ctx.at(ctx.calendar.add(rec, 6), rng):
-        set_penalties(con, unit, year, 1, False, words()["review"]["k1"].format(y=year), ctx.reviewer)
+        set_penalties(con, unit, year, 1, False, words()["review"]["k1"].format(y=year), ctx.reviewer,
+                      seen=snapshot(con, unit, year))
 
 
 def _decide_all(con, ctx, rng: random.Random, current: dict) -> tuple[int, int]:
@@ -177,11 +180,12 @@ def _decide_all(con, ctx, rng: random.Random, current: dict) -> tuple[int, int]:
         _, rec = current[k]
         if k in story.returned:
             with ctx.at(ctx.calendar.add(rec, rng.randint(3, 8)), rng):
-                set_status(con, k[0], k[1], "return", rng.choice(words()["review"]["return_comments"]), ctx.reviewer)
+                set_status(con, k[0], k[1], "return", rng.choice(words()["review"]["return_comments"]), ctx.reviewer,
+                           seen=snapshot(con, k[0], k[1]))
             n_returned += 1
         elif k in story.approved:
             with ctx.at(ctx.calendar.add(rec, rng.randint(10, 25)), rng):
-                set_status(con, k[0], k[1], "approve", None, ctx.reviewer)
+                set_status(con, k[0], k[1], "approve", None, ctx.reviewer, seen=snapshot(con, k[0], k[1]))
             n_approved += 1
     return n_approved, n_returned
 

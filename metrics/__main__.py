@@ -275,6 +275,7 @@ def cmd_reconcile(args) -> int:
 
 
 def cmd_calendar(args) -> int:
+    from data.access import SYSTEM, Actor
     from metrics.calendar import CalendarError, calendar_status, ensure_calendar, load_calendar_csv
 
     con = _open(args.db)
@@ -291,7 +292,7 @@ def cmd_calendar(args) -> int:
         return USAGE_ERROR
     try:
         ensure_calendar(con)
-        res = load_calendar_csv(con, args.year, raw, actor=args.actor)
+        res = load_calendar_csv(con, args.year, raw, actor=Actor(args.actor or SYSTEM.name, "system"))
     except CalendarError as e:
         for line in e.errors:
             print(f"{args.file}: {line}", file=sys.stderr)
@@ -302,9 +303,12 @@ def cmd_calendar(args) -> int:
     return 0
 
 
-def _actor(args) -> dict:
-    # the shell is the county IT operator's: an administrator's rights, named by --by
-    return {"name": (args.by or "").strip() or "命令行", "role": "admin", "unit": None}
+def _actor(args):
+    # the shell is the county IT operator's: an administrator's rights (data.access.SYSTEM), named by --by
+    from data.access import SYSTEM, Actor
+
+    by = (args.by or "").strip()
+    return Actor(by, SYSTEM.role) if by else SYSTEM
 
 
 def _closing_error(e) -> int:

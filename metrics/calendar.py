@@ -27,6 +27,7 @@ import duckdb
 import pyarrow as pa
 
 from core.normalize import ParseError, norm_key, parse_date
+from data.access import ADMINS, require_actor
 from data.store import audit, transaction
 
 DEFAULT_YEARS = range(2004, 2031)
@@ -283,15 +284,17 @@ def parse_calendar_csv(year: int, csv_text: str) -> list[tuple[dt.date, bool, st
     return out
 
 
-def load_calendar_csv(con: duckdb.DuckDBPyConnection, year: int, csv_text: str | bytes,
-                      actor: str | None = None) -> dict:
+def load_calendar_csv(con: duckdb.DuckDBPyConnection, year: int, csv_text: str | bytes, *, actor) -> dict:
     """Load a year's 法定节假日 / 调休上班 days (CSV ``日期,类型``) as administrator data.
 
     All or nothing: on any error :class:`CalendarError` is raised and nothing is
     changed.  The year is rebuilt as Monday–Friday, holidays off, make-up days
     on, and listed in ``calendar_years`` with source ``admin``.  Returns
-    ``{"year", "holidays", "makeup_days", "workdays"}``.
+    ``{"year", "holidays", "makeup_days", "workdays"}``. Administrators only
+    (``actor``, see :mod:`data.access`).
     """
+    who = require_actor(con, actor, ADMINS, what="导入工作日历")
+    actor = who.name
     year = int(year)
     if not 1900 <= year <= 2200:
         raise CalendarError(f"年份 {year} 不合理")
@@ -321,8 +324,10 @@ def load_calendar_csv(con: duckdb.DuckDBPyConnection, year: int, csv_text: str |
     return {"year": year, "holidays": holidays, "makeup_days": makeup, "workdays": int(workdays)}
 
 
-def reset_calendar_year(con: duckdb.DuckDBPyConnection, year: int, actor: str | None = None) -> str:
-    """Drop an administrator-loaded year; it goes back to official (or fallback). Returns the new source."""
+def reset_calendar_year(con: duckdb.DuckDBPyConnection, year: int, *, actor) -> str:
+    """Drop an administrator-loaded year; it goes back to official (or fallback). Returns the new source.
+    Administrators only."""
+    actor = require_actor(con, actor, ADMINS, what="撤销导入的工作日历").name
     year = int(year)
     with transaction(con):
         con.execute("DELETE FROM calendar_overrides WHERE year(day) = ?", [year])

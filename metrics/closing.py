@@ -217,7 +217,7 @@ def finalize(con: duckdb.DuckDBPyConnection, year: int, user: dict, today: dt.da
         if not early:
             raise ClosingError([f"{year}年度不能定稿：" + "；".join(problems)
                                 + "。管理员可填写理由后提前定稿"])
-        if user.get("role") != "admin":
+        if store.acting_role(con, user) != "admin":
             raise ClosingError("只有管理员可以提前定稿")
         early_reason = (reason or "").strip()
         if not early_reason:

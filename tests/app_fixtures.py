@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from data.access import SYSTEM
 from data.ingest import ingest_bytes
 from data.registry import load_units, parse_registry
 from data.store import connect
@@ -37,6 +38,23 @@ def user(name: str) -> dict:
     return {"name": name, "role": role, "unit": unit}
 
 
+def signed_in(name: str, path: str | Path | None = None, **override) -> dict:
+    """The session-state keys of a Streamlit session signed in as ``name``: a
+    real session row in the database (``path``, else ``GONGKAI_DB``) and its token.
+    ``override`` replaces keys (e.g. a forged ``auth_user``)."""
+    import os
+
+    from data.sessions import start_session
+
+    con = connect(path or os.environ["GONGKAI_DB"])
+    try:
+        sid, token = start_session(con, name)
+    finally:
+        con.close()
+    return {"auth_user": user(name) if name in ACCOUNTS else {"name": name, "role": "leader", "unit": None},
+            "auth_sid": sid, "auth_token": token, **override}
+
+
 def workbook(unit: str = AUDIT, unit_type: str = "部门", *, overrides: dict | None = None,
              reporter: str = "张三", ledger: list[list] | None = None, fmt: str = "xlsx") -> bytes:
     sheets = wf.valid_sheets(unit=unit, unit_type=unit_type, reporter=reporter)
@@ -58,9 +76,9 @@ def bad_workbook() -> bytes:
 def prepare(path: Path) -> Path:
     con = connect(path)
     try:
-        load_units(con, parse_registry(REGISTRY_TEXT))
+        load_units(con, parse_registry(REGISTRY_TEXT), actor=SYSTEM)
         for name, (pw, role, unit) in ACCOUNTS.items():
-            create_user(con, name, role, pw, unit=unit)
+            create_user(con, name, role, pw, unit=unit, actor=SYSTEM)
         r1 = ingest_bytes(con, "审计局自评表.xlsx", workbook(), received=RECEIVED, actor="shenji")
         town_ledger = [[1, TOWN_SECRET, "机构职能", "2019-02-11", "2019-02-12", "政府网站", ""]]
         r2 = ingest_bytes(con, "方正镇自评表.xlsx", workbook(TOWN, "乡镇", ledger=town_ledger), received=RECEIVED,

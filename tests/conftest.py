@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from data.access import SYSTEM
 from data.registry import load_units, parse_registry
 from data.store import connect
 
@@ -19,7 +20,7 @@ REGISTRY_TEXT = """单位名称,单位类型,附加必公开类别
 @pytest.fixture
 def con(tmp_path):
     c = connect(tmp_path / "t.duckdb")
-    load_units(c, parse_registry(REGISTRY_TEXT))
+    load_units(c, parse_registry(REGISTRY_TEXT), actor=SYSTEM)
     yield c
     c.close()
 

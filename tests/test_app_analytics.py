@@ -32,6 +32,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from data.access import SYSTEM
 from data.users import create_user
 from tests.metrics_fixtures import DEPT_REQUIRED, TOWN_REQUIRED, add_unit, item, max_scores, new_db, request, submit
 
@@ -53,8 +54,8 @@ def build_db(path: Path) -> Path:
         add_unit(con, AUDIT, "部门")
         add_unit(con, CIVIL, "部门", extras=["C27"])
         add_unit(con, ECO, "部门")
-        create_user(con, "lingdao", "leader", "lingdao123")
-        create_user(con, "shenji", "unit", "shenji123", unit=AUDIT)
+        create_user(con, "lingdao", "leader", "lingdao123", actor=SYSTEM)
+        create_user(con, "shenji", "unit", "shenji123", unit=AUDIT, actor=SYSTEM)
 
         # 甲镇: A1 2 (−2), C3 1 (−2) → self 68; every required category on time
         sid = submit(con, JIA, received="2020-01-08", scores=max_scores(2019, A1=2, C3=1, J1=0), status="已审核")
@@ -126,7 +127,11 @@ def app_db(tmp_path, monkeypatch):
 def open_page(page: str, year: int = 2019, user: dict | None = None, **state) -> AppTest:
     """The router (dashboard/app.py) signed in as a leader, switched to ``page``."""
     at = AppTest.from_file(str(APP), default_timeout=60)
-    at.session_state["auth_user"] = dict(user or LEADER)
+    from tests.app_fixtures import signed_in
+
+    u = dict(user or LEADER)
+    for k, v in signed_in(u["name"], auth_user=u).items():
+        at.session_state[k] = v
     at.session_state["year"] = year
     for k, v in state.items():
         at.session_state[k] = v
@@ -439,7 +444,7 @@ def test_trends_score_rate_marks_the_changed_scheme(app_db):
 def test_trends_without_any_submission(tmp_path, monkeypatch):
     con = new_db(tmp_path / "empty.duckdb")
     add_unit(con, JIA, "乡镇")
-    create_user(con, "lingdao", "leader", "lingdao123")
+    create_user(con, "lingdao", "leader", "lingdao123", actor=SYSTEM)
     con.close()
     monkeypatch.setenv("GONGKAI_DB", str(tmp_path / "empty.duckdb"))
     _clear_caches()

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from data import closing as dc
-from data.review import approve, set_penalties, set_review_score, current_submission
+from data.review import approve, current_submission, set_penalties, set_review_score, snapshot
 from data.store import connect
 from metrics import closing as mc
 from tests import app_fixtures as fx
@@ -41,10 +41,12 @@ def table(at, column: str, value=None):
 
 def _review(con):
     sub = current_submission(con, fx.AUDIT, 2019)
-    set_review_score(con, sub.id, "A2", "1", "工作方案未见印发文件", reviewer="shenhe")
-    set_penalties(con, fx.AUDIT, 2019, 1, False, "市政府办公室通报批评（方政办〔2019〕12号）", actor="shenhe")
-    approve(con, fx.AUDIT, 2019, actor="shenhe")
-    approve(con, fx.TOWN, 2019, actor="shenhe")
+    set_review_score(con, sub.id, "A2", "1", "工作方案未见印发文件", reviewer="shenhe",
+                     seen=snapshot(con, fx.AUDIT, 2019))
+    set_penalties(con, fx.AUDIT, 2019, 1, False, "市政府办公室通报批评（方政办〔2019〕12号）", actor="shenhe",
+                  seen=snapshot(con, fx.AUDIT, 2019))
+    approve(con, fx.AUDIT, 2019, actor="shenhe", seen=snapshot(con, fx.AUDIT, 2019))
+    approve(con, fx.TOWN, 2019, actor="shenhe", seen=snapshot(con, fx.TOWN, 2019))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from data.review import return_submission, set_penalties
+from data.review import return_submission, set_penalties, snapshot
 from data.store import connect
 from dashboard.text import md, md_link, web_url
 from tests import app_fixtures as fx
@@ -85,8 +85,9 @@ def test_review_page_shows_evidence_comment_and_reason_as_text(app_db):
         from data.ingest import ingest_bytes
 
         assert ingest_bytes(con, LINK + ".xlsx", wf.build(sheets), received=fx.RECEIVED).outcome == "accepted"
-        return_submission(con, fx.AUDIT, 2019, "请补充 " + LINK + " " + BOLD, "shenhe")
-        set_penalties(con, fx.AUDIT, 2019, 1, False, "通报 " + PIXEL, "shenhe")
+        return_submission(con, fx.AUDIT, 2019, "请补充 " + LINK + " " + BOLD, "shenhe",
+                          seen=snapshot(con, fx.AUDIT, 2019))
+        set_penalties(con, fx.AUDIT, 2019, 1, False, "通报 " + PIXEL, "shenhe", seen=snapshot(con, fx.AUDIT, 2019))
     finally:
         con.close()
     at = open_page(new_app("shenhe", review_unit=fx.AUDIT), "review_unit")
@@ -103,7 +104,7 @@ def test_review_page_shows_evidence_comment_and_reason_as_text(app_db):
 def test_unit_sees_the_return_comment_and_its_file_names_as_text(app_db):
     con = connect(app_db)
     try:
-        return_submission(con, fx.AUDIT, 2019, LINK + " " + PIXEL, "shenhe")
+        return_submission(con, fx.AUDIT, 2019, LINK + " " + PIXEL, "shenhe", seen=snapshot(con, fx.AUDIT, 2019))
     finally:
         con.close()
     at = open_page(new_app("shenji"), "upload")

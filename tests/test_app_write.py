@@ -16,6 +16,8 @@ import pytest
 from google.protobuf import text_format
 from streamlit.testing.v1 import AppTest
 
+from data.access import SYSTEM
+from data.review import snapshot
 from data.store import connect
 from tests import app_fixtures as fx
 
@@ -45,7 +47,8 @@ def app_db(tmp_path, monkeypatch):
 def new_app(name: str | None = None, *, year: int = 2019, **state) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=60)
     if name:
-        at.session_state["auth_user"] = fx.user(name)
+        for k, v in fx.signed_in(name).items():
+            at.session_state[k] = v
     at.session_state["year"] = year
     for k, v in state.items():
         at.session_state[k] = v
@@ -191,7 +194,7 @@ def test_logout_and_disabled_account(app_db):
     at = new_app("shenhe")
     at.run()
     con = db(app_db)
-    set_active(con, "shenhe", False)
+    set_active(con, "shenhe", False, actor=SYSTEM)
     con.close()
     at.run()
     assert "auth_user" not in at.session_state
@@ -201,7 +204,8 @@ def test_logout_and_disabled_account(app_db):
 def test_role_and_unit_come_from_the_database_not_the_session(app_db):
     # a session claiming admin rights for a unit account gets the unit's pages only
     at = AppTest.from_file(str(APP), default_timeout=60)
-    at.session_state["auth_user"] = {"name": "shenji", "role": "admin", "unit": fx.TOWN}
+    for k, v in fx.signed_in("shenji", auth_user={"name": "shenji", "role": "admin", "unit": fx.TOWN}).items():
+        at.session_state[k] = v
     at.run()
     assert at.session_state["auth_user"] == fx.user("shenji")
     with pytest.raises(ValueError):
@@ -487,7 +491,7 @@ def test_admin_registry_users_and_calendar(app_db):
     [t for t in form if t.label == "用户名"][0].input("xinren")
     [s for s in at.selectbox if s.label == "角色"][0].select("unit")
     [s for s in at.selectbox if s.label.startswith("所属单位")][0].select("方正县新单位")
-    [t for t in form if t.label == "密码（至少 6 位）"][0].input("xinren123")
+    [t for t in form if t.label == "密码（至少 8 位）"][0].input("xinren123")
     [t for t in form if t.label == "再次输入密码"][0].input("xinren123")
     button(at, "新增账号").click()
     at.run()
@@ -506,7 +510,7 @@ def test_admin_registry_users_and_calendar(app_db):
     button(at, "启用").click()
     at.run()
     at.selectbox(key="admin_reset_pick").select("xinren")
-    [t for t in at.text_input if t.label == "新密码（至少 6 位）"][0].input("newpass1")
+    [t for t in at.text_input if t.label == "新密码（至少 8 位）"][0].input("newpass1")
     [t for t in at.text_input if t.label == "再次输入新密码"][0].input("newpass1")
     button(at, "重置密码").click()
     at.run()
@@ -621,7 +625,8 @@ def test_unit_sees_points_deducted_and_rejection_summary(app_db):
 
     con = db(app_db)
     try:
-        set_penalties(con, fx.AUDIT, 2019, 1, False, "县政务公开办通报〔2019〕3号", "shenhe")
+        set_penalties(con, fx.AUDIT, 2019, 1, False, "县政务公开办通报〔2019〕3号", "shenhe",
+                      seen=snapshot(con, fx.AUDIT, 2019))
     finally:
         con.close()
     at = open_page(new_app("shenji"), "upload")

@@ -3,7 +3,9 @@ database, driven by Debian's chromium through playwright.
 
 A unit account signs in and uploads its workbook (已接收); a reviewer signs in,
 opens the unit from the 审核队列 and approves it; the database then says
-已审核. Screenshots of every step go to ``$TMPDIR/gongkai-screens`` (never the
+已审核. A leader's sign-in survives a reload and a new tab (session cookie);
+after signing out a reload stays signed out; five wrong passwords lock the
+account with a message saying when to retry, and then even the right one is refused. Screenshots of every step go to ``$TMPDIR/gongkai-screens`` (never the
 repository). Skipped only when /usr/bin/chromium is missing (CI installs it
 with apt in .ci/run).
 """
@@ -85,7 +87,7 @@ def _login(page, base: str, name: str, password: str) -> None:
     page.goto(base)
     page.get_by_label("用户名").fill(name)
     page.get_by_label("密码", exact=True).fill(password)
-    page.get_by_role("button", name="登录").click()
+    page.get_by_role("button", name="登录", exact=True).click()
     page.get_by_role("button", name="退出登录").wait_for(timeout=30_000)
 
 
@@ -125,12 +127,12 @@ def test_unit_uploads_and_reviewer_approves(server, tmp_path):
             page.set_default_timeout(30_000)
 
             page.goto(base)
-            page.get_by_role("button", name="登录").wait_for()
+            page.get_by_role("button", name="登录", exact=True).wait_for()
             _shot(page, "01-登录")
             # a wrong password is refused
             page.get_by_label("用户名").fill("minzheng")
             page.get_by_label("密码").fill("wrong-pass")
-            page.get_by_role("button", name="登录").click()
+            page.get_by_role("button", name="登录", exact=True).click()
             expect(page.get_by_text("用户名或密码错误")).to_be_visible()
 
             # the unit signs in and uploads
@@ -146,7 +148,7 @@ def test_unit_uploads_and_reviewer_approves(server, tmp_path):
             page.get_by_role("tab", name="公开及时性").click()
             _shot(page, "03-上报自评-及时性")
             page.get_by_role("button", name="退出登录").click()
-            page.get_by_role("button", name="登录").wait_for()
+            page.get_by_role("button", name="登录", exact=True).wait_for()
 
             # the reviewer signs in, opens the unit from the queue and approves it
             _login(page, base, "shenhe", "shenhe123")
@@ -274,14 +276,14 @@ def test_no_english_for_any_role_and_phones_start_with_the_sidebar_closed(server
                     if words:
                         found[f"{name}/{title}"] = sorted(set(words))
                 page.get_by_role("button", name="退出登录").click()
-                page.get_by_role("button", name="登录").wait_for()
+                page.get_by_role("button", name="登录", exact=True).wait_for()
             # a phone: the sidebar starts closed after signing in
             phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True)
             phone.set_default_timeout(30_000)
             phone.goto(base)
             phone.get_by_label("用户名").fill("lingdao")
             phone.get_by_label("密码", exact=True).fill("lingdao123")
-            phone.get_by_role("button", name="登录").click()
+            phone.get_by_role("button", name="登录", exact=True).click()
             phone.get_by_role("heading", name="总览").first.wait_for()
             phone.wait_for_timeout(800)
             assert phone.locator('[data-testid="stSidebar"]').get_attribute("data-collapsed") == "true"
@@ -340,7 +342,7 @@ def test_reviewer_types_a_reason_in_the_editor_and_a_reupload_carries_it_over(se
             page.get_by_role("button", name="退回", exact=True).click()
             page.get_by_text("已退回，单位将看到退回意见").wait_for()
             page.get_by_role("button", name="退出登录").click()
-            page.get_by_role("button", name="登录").wait_for()
+            page.get_by_role("button", name="登录", exact=True).wait_for()
 
             # the unit sees the return and uploads a changed version
             _login(page, base, "shenji", "shenji123")
@@ -352,7 +354,7 @@ def test_reviewer_types_a_reason_in_the_editor_and_a_reupload_carries_it_over(se
             page.get_by_text("本次上传结果").wait_for(timeout=90_000)
             page.get_by_text("已接收").first.wait_for(state="attached")  # inside the result expander
             page.get_by_role("button", name="退出登录").click()
-            page.get_by_role("button", name="登录").wait_for()
+            page.get_by_role("button", name="登录", exact=True).wait_for()
 
             # the reviewer: version 1's adjustment is offered, with the unit's change of its self score
             _login(page, base, "shenhe", "shenhe123")
@@ -380,7 +382,7 @@ def test_reviewer_types_a_reason_in_the_editor_and_a_reupload_carries_it_over(se
             page.get_by_role("button", name="通过", exact=True).click()
             page.get_by_text(f"{fx.AUDIT}：已审核通过").wait_for()
             page.get_by_role("button", name="退出登录").click()
-            page.get_by_role("button", name="登录").wait_for()
+            page.get_by_role("button", name="登录", exact=True).wait_for()
 
             # the unit sees the reviewer's new reason beside B1
             _login(page, base, "shenji", "shenji123")
@@ -408,3 +410,77 @@ def test_reviewer_types_a_reason_in_the_editor_and_a_reupload_carries_it_over(se
     # the reason arrived whole on version 1; version 2 carries the edited one
     assert [(v, c, str(sc), r) for v, c, sc, r in rows] == [(1, "B1", "3.00", reason), (2, "B1", "3.00", reason2)]
     assert status == ("已审核",)
+
+
+def test_sign_in_survives_reload_sign_out_sticks_and_lockout(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    base, db, proc = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            ctx = browser.new_context(viewport={"width": 1400, "height": 1400}, locale="zh-CN")
+            page = ctx.new_page()
+            page.set_default_timeout(30_000)
+            _login(page, base, "lingdao", "lingdao123")
+            page.get_by_role("heading", name="总览").wait_for()
+
+            def session_cookie():
+                return next((c for c in ctx.cookies() if c["name"] == "gongkai_session"), None)
+
+            deadline = time.monotonic() + 20
+            while session_cookie() is None and time.monotonic() < deadline:
+                page.wait_for_timeout(200)
+            ck = session_cookie()
+            assert ck is not None and ck["value"].count(".") == 2
+            assert ck["sameSite"] == "Strict" and ck["path"] == "/" and not ck["secure"]  # http here: no Secure
+            assert ck["expires"] > time.time() + 6 * 86400  # the absolute limit, 7 days
+
+            # reload: still signed in
+            page.reload()
+            page.get_by_role("button", name="退出登录").wait_for()
+            page.get_by_role("heading", name="总览").wait_for()
+            _shot(page, "20-刷新后仍登录")
+            # a new tab on another page's address: signed in too
+            tab = ctx.new_page()
+            tab.goto(f"{base}/scorecard")
+            tab.get_by_role("button", name="退出登录").wait_for(timeout=30_000)
+            tab.get_by_role("heading", name="评分卡").first.wait_for(timeout=30_000)
+            tab.close()
+
+            # sign out, reload: signed out (the cookie is gone and its session revoked)
+            page.get_by_role("button", name="退出登录").click()
+            page.get_by_role("button", name="登录", exact=True).wait_for()
+            page.reload()
+            page.get_by_role("button", name="登录", exact=True).wait_for()
+            page.wait_for_timeout(1500)
+            expect(page.get_by_role("button", name="退出登录")).to_have_count(0)
+            ck = session_cookie()
+            assert ck is None or ck["value"] == ""
+
+            # five wrong passwords: the fifth answer is the lock, saying when to retry
+            def attempt(password: str) -> None:
+                page.get_by_label("用户名").fill("lingdao")
+                page.get_by_label("密码").fill(password)
+                page.get_by_role("button", name="登录", exact=True).click()
+
+            attempt("wrong-1")
+            page.get_by_text("用户名或密码错误").wait_for()
+            page.wait_for_timeout(1500)
+            attempt("wrong-2")
+            page.wait_for_timeout(1500)
+            attempt("wrong-3")
+            page.get_by_text("再输错 2 次").wait_for()
+            attempt("wrong-4")
+            page.get_by_text("再输错 1 次").wait_for()
+            attempt("wrong-5")
+            page.get_by_text("该账号已被锁定").wait_for()
+            expect(page.get_by_text("后再试")).to_be_visible()
+            _shot(page, "21-连续输错后锁定")
+            # the right password does not get through while locked
+            attempt("lingdao123")
+            page.wait_for_timeout(2500)
+            expect(page.get_by_text("该账号已被锁定")).to_be_visible()
+            expect(page.get_by_role("button", name="退出登录")).to_have_count(0)
+        finally:
+            browser.close()

@@ -23,15 +23,15 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
 
 
 def _published(path):
-    from data.review import approve
+    from data.review import approve, snapshot
     from data.store import connect
     from metrics import closing as mc
 
     fx.prepare(path)
     con = connect(path)
     try:
-        approve(con, fx.AUDIT, 2019, actor="shenhe")
-        approve(con, fx.TOWN, 2019, actor="shenhe")
+        approve(con, fx.AUDIT, 2019, actor="shenhe", seen=snapshot(con, fx.AUDIT, 2019))
+        approve(con, fx.TOWN, 2019, actor="shenhe", seen=snapshot(con, fx.TOWN, 2019))
         rev = fx.user("shenhe")
         mc.start_review(con, 2019, rev, today=dt.date.today())
         mc.publish(con, 2019, rev, today=dt.date.today())
@@ -99,7 +99,7 @@ def test_unit_appeals_reviewer_answers_unit_sees_answer(server):
             page.get_by_text("申诉已提交").wait_for()
             _shot(page, "22-我的得分-已申诉")
             page.get_by_role("button", name="退出登录").click()
-            page.get_by_role("button", name="登录").wait_for()
+            page.get_by_role("button", name="登录", exact=True).wait_for()
 
             # the reviewer: 待办 lists the appeal; 申诉处理 answers it 调整
             _login(page, base, "shenhe", "shenhe123")
@@ -115,7 +115,7 @@ def test_unit_appeals_reviewer_answers_unit_sees_answer(server):
             page.get_by_text("申诉已答复：调整").wait_for()
             _shot(page, "24-申诉处理-已答复")
             page.get_by_role("button", name="退出登录").click()
-            page.get_by_role("button", name="登录").wait_for()
+            page.get_by_role("button", name="登录", exact=True).wait_for()
 
             # the unit sees the answer (its 待办 and 我的得分)
             _login(page, base, "shenji", "shenji123")

@@ -7,6 +7,7 @@ import pytest
 
 from data.store import connect
 from metrics import calendar as cal
+from data.access import SYSTEM
 from metrics.calendar import CalendarError, add_workdays, ensure_calendar, load_calendar_csv
 from core.scheme import scheme_for
 
@@ -113,7 +114,7 @@ VALID_2027 = ("\ufeff日期,类型\r\n"
 
 
 def test_admin_csv_load(con):
-    res = load_calendar_csv(con, 2027, VALID_2027, actor="管理员")
+    res = load_calendar_csv(con, 2027, VALID_2027, actor=SYSTEM)
     assert res["holidays"] == 4 and res["makeup_days"] == 2
     assert workday(con, "2027-10-01") is False   # Friday, now a holiday
     assert workday(con, "2027-10-04") is False
@@ -125,7 +126,7 @@ def test_admin_csv_load(con):
     assert con.execute("SELECT DISTINCT source FROM calendar WHERE year(day) = 2027").fetchall() == [("admin",)]
     assert con.execute("SELECT count(*) FROM calendar_overrides").fetchone()[0] == 6
     a = con.execute("SELECT actor, year, action FROM audit").fetchall()
-    assert ("管理员", 2027, "导入工作日历") in a
+    assert ("命令行", 2027, "导入工作日历") in a
     assert cal.missing_calendar_years(con, scheme_2026()) == []
     # later ensure_calendar calls keep the admin year
     assert ensure_calendar(con) == []
@@ -133,10 +134,10 @@ def test_admin_csv_load(con):
     # deadline arithmetic uses it: Fri 2027-09-30 + 1 → Oct 4 holiday, Oct 5
     assert add_workdays(con, D("2027-09-30"), 1) == D("2027-10-05")
     # reloading replaces the year's list instead of adding to it
-    load_calendar_csv(con, 2027, "日期,类型\n2027-10-04,节假日\n", actor="管理员")
+    load_calendar_csv(con, 2027, "日期,类型\n2027-10-04,节假日\n", actor=SYSTEM)
     assert workday(con, "2027-10-01") is True
     assert con.execute("SELECT count(*) FROM calendar_overrides").fetchone()[0] == 1
-    assert cal.reset_calendar_year(con, 2027) == "fallback"
+    assert cal.reset_calendar_year(con, 2027, actor=SYSTEM) == "fallback"
     assert workday(con, "2027-10-04") is True
     assert cal.missing_calendar_years(con, scheme_2026()) == [2027]
 
@@ -153,7 +154,7 @@ def test_admin_csv_load(con):
 def test_admin_csv_errors_load_nothing(con, text, fragment):
     before = con.execute("SELECT count(*) FILTER (WHERE is_workday) FROM calendar").fetchone()
     with pytest.raises(CalendarError) as e:
-        load_calendar_csv(con, 2027, text)
+        load_calendar_csv(con, 2027, text, actor=SYSTEM)
     assert fragment in str(e.value)
     assert con.execute("SELECT count(*) FROM calendar_overrides").fetchone()[0] == 0
     assert con.execute("SELECT count(*) FROM calendar_years WHERE year = 2027").fetchone()[0] == 0
@@ -164,7 +165,7 @@ def test_admin_csv_errors_load_nothing(con, text, fragment):
 def test_admin_csv_reports_every_bad_line(con):
     text = "日期,类型\n2027-01-01,节假日\n2027-02-30,节假日\n2027-03-01,放假\n"
     with pytest.raises(CalendarError) as e:
-        load_calendar_csv(con, 2027, text)
+        load_calendar_csv(con, 2027, text, actor=SYSTEM)
     assert len(e.value.errors) == 2
     assert e.value.errors[0].startswith("第3行") and e.value.errors[1].startswith("第4行")
     assert workday(con, "2027-01-01") is True
@@ -176,3 +177,15 @@ def test_template_csv_round_trips(con):
     rows = cal.parse_calendar_csv(2019, text)
     assert (D("2019-09-29"), True, "调休上班") in rows
     assert (D("2019-10-01"), False, "节假日") in rows
+
+
+def test_calendar_writes_need_an_administrator(con):
+    from data.access import PermissionDenied
+    from data.users import create_user
+
+    create_user(con, "shenhe", "reviewer", "shenhe123", actor=SYSTEM)
+    with pytest.raises(PermissionDenied, match="无权导入工作日历"):
+        load_calendar_csv(con, 2027, VALID_2027, actor="shenhe")
+    with pytest.raises(PermissionDenied, match="无权撤销导入的工作日历"):
+        cal.reset_calendar_year(con, 2027, actor={"name": "shenhe", "role": "admin"})
+    assert con.execute("SELECT count(*) FROM calendar_overrides").fetchone()[0] == 0

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from data import closing as dc
+from data.access import SYSTEM, PermissionDenied
 from data.closing import ClosingError
-from data.review import ReviewError, reopen, set_review_score
+from data.review import ReviewError, reopen, set_review_score, snapshot
 from metrics import closing as mc
 from metrics.__main__ import main as metrics_main
 from metrics_fixtures import D, add_unit, max_scores, new_db, submit
@@ -19,6 +20,7 @@ REVIEWER = {"name": "考核组乙", "role": "reviewer", "unit": None}
 LEADER = {"name": "领导丙", "role": "leader", "unit": None}
 UNIT_A = {"name": "甲镇账号", "role": "unit", "unit": "甲镇"}
 UNIT_B = {"name": "乙镇账号", "role": "unit", "unit": "乙镇"}
+UNIT_C = {"name": "丙局账号", "role": "unit", "unit": "丙局"}
 # 2023: cut-off 2024-01-10 (Wed), late window 5 working days → 2024-01-17
 AFTER_LATE = D("2024-01-18")
 
@@ -31,6 +33,10 @@ def county(path=":memory:"):
     add_unit(con, "丙局", "部门")
     submit(con, "甲镇", 2023, "2024-01-05", status="已审核")
     submit(con, "乙镇", 2023, "2024-01-05", scores=max_scores(2023, A1=1), status="待审核")
+    # the accounts (the closing functions read the role and unit from the users table)
+    for u in (ADMIN, REVIEWER, LEADER, UNIT_A, UNIT_B, UNIT_C):
+        con.execute("INSERT INTO users (name, role, unit, password_hash) VALUES (?, ?, ?, 'x')",
+                    [u["name"], u["role"], u["unit"]])
     return con
 
 
@@ -66,6 +72,18 @@ def test_only_staff_start_review(user):
     with pytest.raises(ClosingError):
         dc.set_stage(con, 2023, "审核", user)
     assert dc.stage_of(con, 2023) == "填报"
+
+
+def test_the_role_comes_from_the_users_table_not_from_the_caller():
+    con = county()
+    with pytest.raises(ClosingError, match="考核组或管理员") as e:
+        dc.set_stage(con, 2023, "审核", {**LEADER, "role": "admin"})  # a page bug cannot widen access
+    assert isinstance(e.value, PermissionDenied)
+    con.execute("UPDATE users SET active = false WHERE name = ?", [REVIEWER["name"]])
+    with pytest.raises(ClosingError, match="已停用"):
+        mc.start_review(con, 2023, REVIEWER, today=AFTER_LATE)
+    assert mc.start_review(con, 2023, SYSTEM, today=AFTER_LATE)["stage"] == "审核"  # the command line
+    assert dc.stage_of(con, 2023) == "审核"
 
 
 @pytest.mark.parametrize("target", ["公示", "定稿"])
@@ -187,7 +205,7 @@ def test_after_publishing_reviews_cannot_reopen():
     con = county()
     published(con)
     with pytest.raises(ReviewError, match="公示"):
-        reopen(con, "乙镇", 2023, actor="考核组乙")
+        reopen(con, "乙镇", 2023, actor="考核组乙", seen=snapshot(con, "乙镇", 2023))
 
 
 # --------------------------------------------------------------------------- immutability (CLI)
@@ -291,7 +309,7 @@ def test_appeal_refused_outside_publicity_and_for_other_units():
     with pytest.raises(ClosingError):
         dc.file_appeal(con, 2023, "乙镇", "A1", "x", user=LEADER, today=D("2024-02-08"))
     with pytest.raises(ClosingError, match="未报送"):
-        dc.file_appeal(con, 2023, "丙局", "A1", "x", user={"name": "c", "role": "unit", "unit": "丙局"},
+        dc.file_appeal(con, 2023, "丙局", "A1", "x", user=UNIT_C,
                        today=D("2024-02-08"))
     with pytest.raises(ClosingError, match="不是"):
         dc.file_appeal(con, 2023, "乙镇", "K1", "没有被通报", user=UNIT_B, today=D("2024-02-08"))
@@ -480,7 +498,8 @@ def test_cli_ingest_refused_for_a_year_past_filing(tmp_path, capsys, monkeypatch
 def test_unit_view_shows_reasons_only_once_reviewed():
     con = county()
     sid = con.execute("SELECT id FROM submissions WHERE unit = '乙镇'").fetchone()[0]
-    set_review_score(con, sid, "A2", "2", "方案未经党组会审议", reviewer="考核组乙")
+    set_review_score(con, sid, "A2", "2", "方案未经党组会审议", reviewer="考核组乙",
+                     seen=snapshot(con, "乙镇", 2023))
     con.execute("INSERT INTO penalties (unit, year, k1_count, reason, reviewer) "
                 "VALUES ('乙镇', 2023, 1, '市政府办公室通报（方政办〔2023〕5号）', '考核组乙')")
     assert mc.unit_view(con, 2023, "乙镇")["visible"] is False

@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 from core.scheme import scheme_for, years
+from data.access import SYSTEM
 from data.reader import read_workbook
 from data.registry import load_units, parse_registry
 from data.store import connect, is_demo, mark_demo, transaction
@@ -266,7 +267,7 @@ def test_demo_accounts(demo_db, units):
     assert authenticate(con, "admin", "admin123")["role"] == "admin"
     assert authenticate(con, "shenhe", "shenhe123")["role"] == "reviewer"
     assert authenticate(con, "lingdao", "lingdao123")["role"] == "leader"
-    assert authenticate(con, "unit01", "demo123") == {"name": "unit01", "role": "unit", "unit": units[0].name}
+    assert authenticate(con, "unit01", "demo1234") == {"name": "unit01", "role": "unit", "unit": units[0].name}
     assert summary["unit_accounts"][units[-1].name] == f"unit{len(units):02d}"
     assert con.execute("SELECT count(*) FROM users WHERE demo").fetchone()[0] == 3 + len(units)
     listed = working_demo_accounts(con)
@@ -490,7 +491,7 @@ def test_annual_sheet_in_demo_xls_files(files):
 def _real_db(path: Path) -> Path:
     """The case of the issue: a real database with an account but no units yet."""
     con = connect(path)
-    create_user(con, "zhangsan", "admin", "s3cret-pass")
+    create_user(con, "zhangsan", "admin", "s3cret-pass", actor=SYSTEM)
     con.close()
     return path
 
@@ -589,15 +590,15 @@ def test_killed_reset_leaves_the_old_database(tmp_path, demo_db):
 
 def _small_db(path: Path, *, demo: bool) -> Path:
     con = connect(path)
-    load_units(con, parse_registry(REGISTRY_TEXT))
+    load_units(con, parse_registry(REGISTRY_TEXT), actor=SYSTEM)
     if demo:
         with transaction(con):
             mark_demo(con)
-    create_user(con, "admin", "admin", "admin123", demo=True)
-    create_user(con, "shenhe", "reviewer", "shenhe123", demo=True)
-    create_user(con, "lingdao", "leader", "lingdao123", demo=True)
-    create_user(con, "unit01", "unit", "demo123", unit="方正镇", demo=True)
-    reset_password(con, "shenhe", "another-password")  # changed: its published password no longer works
+    create_user(con, "admin", "admin", "admin123", demo=True, actor=SYSTEM)
+    create_user(con, "shenhe", "reviewer", "shenhe123", demo=True, actor=SYSTEM)
+    create_user(con, "lingdao", "leader", "lingdao123", demo=True, actor=SYSTEM)
+    create_user(con, "unit01", "unit", "demo1234", unit="方正镇", demo=True, actor=SYSTEM)
+    reset_password(con, "shenhe", "another-password", actor=SYSTEM)  # changed: its published password no longer works
     con.close()
     return path
 
@@ -620,7 +621,7 @@ def _login_page(path: Path, monkeypatch):
 
 def test_login_lists_working_demo_accounts_only_on_a_demo_database(tmp_path, monkeypatch):
     shown, banner = _login_page(_small_db(tmp_path / "demo.duckdb", demo=True), monkeypatch)
-    assert "admin123" in shown and "lingdao123" in shown and "demo123" in shown
+    assert "admin123" in shown and "lingdao123" in shown and "demo1234" in shown
     assert "shenhe" not in shown  # its password was changed: never advertised
     assert "演示数据" in banner
 
@@ -628,7 +629,7 @@ def test_login_lists_working_demo_accounts_only_on_a_demo_database(tmp_path, mon
 def test_login_lists_no_accounts_and_no_banner_on_a_real_database(tmp_path, monkeypatch):
     # accounts flagged demo in a database that is not marked demo (e.g. copied by hand): never listed
     shown, banner = _login_page(_small_db(tmp_path / "real.duckdb", demo=False), monkeypatch)
-    assert "admin123" not in shown and "demo123" not in shown
+    assert "admin123" not in shown and "demo1234" not in shown
     assert "演示数据" not in banner
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from data import closing as dc
+from data.access import SYSTEM
 from data.users import create_user
 from demo.closing import close_demo_years
 from metrics import closing as mc
@@ -16,9 +17,11 @@ from metrics_fixtures import add_unit, max_scores, new_db, submit
 
 def test_close_demo_years():
     con = new_db()
+    create_user(con, "shenhe", "reviewer", "shenhe123", actor=SYSTEM)  # the demo's reviewer and administrator
+    create_user(con, "admin", "admin", "admin123", actor=SYSTEM)
     for n in ("甲镇", "乙镇"):
         add_unit(con, n, "乡镇")
-        create_user(con, f"u-{n}", "unit", "demo123", unit=n)
+        create_user(con, f"u-{n}", "unit", "demo1234", unit=n, actor=SYSTEM)
     for y, rec in ((2022, "2023-01-05"), (2023, "2024-01-05")):
         submit(con, "甲镇", y, rec, scores=max_scores(y, A1=1))
         submit(con, "乙镇", y, rec, scores=max_scores(y, A2=1))  # ranks below 甲镇

@@ -12,6 +12,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from data.access import SYSTEM
+from data.users import create_user
 from data.exports import csv_bytes, csv_cell, sheet_title, workbook_bytes
 from data.ingest import ACCEPTED, REJECTED, ingest_bytes
 from data.registry import Unit, load_units, parse_registry
@@ -67,15 +69,16 @@ def county(tmp_path):
     w.writerow(["单位名称", "单位类型", "附加必公开类别"])
     w.writerow([EVIL_UNIT, "部门", ""])
     con = connect(tmp_path / "t.duckdb")
-    load_units(con, parse_registry(buf.getvalue()))
+    load_units(con, parse_registry(buf.getvalue()), actor=SYSTEM)
+    create_user(con, "审核员", "reviewer", "password-1", actor=SYSTEM)
     s = valid_sheets(unit=EVIL_UNIT)
     s["主动公开台账"].rows[2][1] = EVIL_TITLE
     s["依申请公开台账"].rows[2][0] = EVIL_NO
     res = ingest_bytes(con, "ok.xls", build(s, "xls"), received=dt.date(2020, 1, 8))  # .xls: the text stays text
     assert res.outcome == ACCEPTED, res.report.rows()
-    from data.review import set_review_score
+    from data.review import set_review_score, snapshot
 
-    set_review_score(con, res.submission_id, "A1", 1, EVIL_REASON, "审核员")
+    set_review_score(con, res.submission_id, "A1", 1, EVIL_REASON, "审核员", seen=snapshot(con, EVIL_UNIT, 2019))
     bad = valid_sheets(unit=EVIL_UNIT)
     bad["主动公开台账"].rows[2][2] = "八卦新闻"
     rejected = ingest_bytes(con, EVIL_FILE, build(bad), received=dt.date(2020, 1, 8))

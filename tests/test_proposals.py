@@ -36,9 +36,9 @@ def test_adjustments_of_the_returned_version_are_proposed_on_the_new_one(con, re
     _adjust(con, v2, [{"code": "A1", "score": "1", "reason": "分工不明确"}])
     assert list(proposals(con, UNIT, 2019)["code"]) == ["B1"]
     # dropped: recorded in the audit log, not proposed again; dropping twice changes nothing
-    assert drop_proposal(con, UNIT, 2019, "B1", REV) is True
+    assert drop_proposal(con, UNIT, 2019, "B1", REV, seen=rv.snapshot(con, UNIT, 2019)) is True
     assert proposals(con, UNIT, 2019).empty
-    assert drop_proposal(con, UNIT, 2019, "B1", REV) is False
+    assert drop_proposal(con, UNIT, 2019, "B1", REV, seen=rv.snapshot(con, UNIT, 2019)) is False
     assert con.execute("SELECT count(*) FROM audit WHERE action = ?", [DROP_ACTION]).fetchone()[0] == 1
     # the original adjustments stay on v1
     assert con.execute("SELECT count(*) FROM review_scores WHERE submission_id = ?", [v1]).fetchone()[0] == 2

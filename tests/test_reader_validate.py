@@ -15,6 +15,7 @@ import zipfile
 import pytest
 from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
+from data.access import SYSTEM
 from data.ingest import check_workbook
 from core.normalize import EXCEL_EPOCH
 from data.reader import ColumnSpec, ReadError, find_labels, find_table, read_workbook
@@ -40,7 +41,7 @@ def con(tmp_path_factory):
     from tests.conftest import REGISTRY_TEXT
 
     c = connect(tmp_path_factory.mktemp("rv") / "t.duckdb")
-    load_units(c, parse_registry(REGISTRY_TEXT))
+    load_units(c, parse_registry(REGISTRY_TEXT), actor=SYSTEM)
     yield c
     c.close()
 

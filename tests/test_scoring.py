@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from metrics import engine
+from data.access import SYSTEM
 from metrics.calendar import load_calendar_csv
 from metrics.engine import quantize2, quantize4
 from core.scheme import SchemeError, parse_scheme, scheme_for
@@ -435,7 +436,7 @@ def test_fallback_calendar_is_provisional(con):
     r = row_of(card(con, 2026, scheme=s), "县甲局")
     assert r.provisional is True and "2027" in r.provisional_reason
     assert engine.year_status(con, 2026, scheme=s)["missing_calendar_years"] == [2027]
-    load_calendar_csv(con, 2027, "日期,类型\n2027-01-01,节假日\n", actor="管理员")
+    load_calendar_csv(con, 2027, "日期,类型\n2027-01-01,节假日\n", actor=SYSTEM)
     r = row_of(card(con, 2026, scheme=s), "县甲局")
     assert r.provisional is False and r.provisional_reason == ""
 

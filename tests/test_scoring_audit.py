@@ -18,6 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+from data.access import SYSTEM
 from openpyxl import load_workbook
 
 from metrics import engine
@@ -450,13 +452,13 @@ def test_scheme_2027_provisional_until_calendars_loaded(con, tmp_path):
     assert r.H1 == Q("3.33")
     assert engine.item_facts(con, 2027, unit="县甲局", scheme=s).deadline[0] == D("2027-10-27")
     load_calendar_csv(con, 2027, "日期,类型\n2027-10-01,节假日\n2027-10-04,节假日\n2027-10-05,节假日\n"
-                                 "2027-10-06,节假日\n2027-10-07,节假日\n2027-10-09,调休上班\n")
+                                 "2027-10-06,节假日\n2027-10-07,节假日\n2027-10-09,调休上班\n", actor=SYSTEM)
     df = card(con, 2027, scheme=s)
     r = row_of(df, "县甲局")
     assert r.provisional is True and "2028年" in r.provisional_reason and "2027年" not in r.provisional_reason
     assert r.H1 == Q("6.67")
     assert engine.item_facts(con, 2027, unit="县甲局", scheme=s).deadline[0] == D("2027-11-02")
-    load_calendar_csv(con, 2028, "日期,类型\n2028-10-02,节假日\n")
+    load_calendar_csv(con, 2028, "日期,类型\n2028-10-02,节假日\n", actor=SYSTEM)
     r = row_of(card(con, 2027, scheme=s), "县甲局")
     assert r.provisional is False and r.provisional_reason == "" and r.I1 == Q("2.00")
     assert engine.year_status(con, 2027, scheme=s)["provisional"] is False

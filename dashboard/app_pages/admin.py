@@ -13,7 +13,9 @@ from dashboard.ui import LATE_BG as BAD, PENDING_BG as WARN, audit_viewer, dstr,
 from dashboard.text import md
 from data.registry import RegistryError, get_units, load_units, parse_registry
 from data.review import csv_bytes
-from data.users import UserError, create_user, list_users, reset_password, set_active
+from data.access import PermissionDenied
+from data.users import (MAX_FAILURES, MIN_PASSWORD, UserError, create_user, list_users, locked_names, reset_password,
+                        set_active, set_role, unlock_user)
 from metrics import calendar as cal
 from core.scheme import SCHEME_DIR, SchemeError, load_catalogue, load_scheme_file, parse_scheme, scheme_changes
 
@@ -87,39 +89,59 @@ with tabs[0]:
                 st.success(f"文件校验通过：共 {len(parsed)} 个单位，其中新增 {len(new)} 个，更新 {len(parsed) - len(new)} 个。")
                 if st.button("确认导入", type="primary", key="admin_registry_load"):
                     with db_lock():
-                        added, updated = load_units(con, parsed, actor=user["name"])
+                        added, updated = load_units(con, parsed, actor=user)
                     st.session_state["admin_registry_nonce"] = rnonce + 1
                     _done(f"单位名录已导入：新增 {added} 个，更新 {updated} 个")
 
 # --------------------------------------------------------------------------- users
+def _user_write(fn, ok: str) -> None:
+    """Run one account change; refusals (UserError, PermissionDenied) are shown, success reruns."""
+    try:
+        with db_lock():
+            fn()
+    except (UserError, PermissionDenied) as e:
+        st.error(md(str(e)))
+    else:
+        _done(ok)
+
+
 with tabs[1]:
     users = list_users(con)
     view = pd.DataFrame({"用户名": users["name"], "角色": users["role"].map(lambda r: ROLE_LABEL.get(r, r)),
                          "单位": users["unit"].fillna(""), "状态": users["active"].map(lambda a: "启用" if a else "已停用"),
+                         "登录锁定": users["locked_until"].map(lambda t: f"锁定至 {dstr(t)}" if t is not None and t == t else ""),
                          "演示账号": users["demo"].map(lambda d: "是" if d else ""),
                          "创建时间": users["created_at"].map(dstr)})
     st.dataframe(view, hide_index=True, width="stretch", key="admin_users_table", height=fit_height(len(view), max_rows=12))
+    st.caption(f"密码至少 {MIN_PASSWORD} 个字符，长度和字符不限（可用汉字）。同一用户名 15 分钟内连续输错密码 "
+               f"{MAX_FAILURES} 次即锁定 15 分钟；可在下方“解锁”。重置密码、修改角色或单位、停用账号后，"
+               "该账号已登录的页面会立即退出。")
     c1, c2 = st.columns(2)
     with c1.form("admin_add_user", clear_on_submit=True):
         st.markdown("**新增账号**")
-        name = st.text_input("用户名")
+        name = st.text_input("用户名", max_chars=32, help="汉字、字母、数字和 _ . - ，1 到 32 个字符")
         role = st.selectbox("角色", list(ROLE_LABEL), format_func=lambda r: ROLE_LABEL[r], index=3)
         unit_names = list(get_units(con))
         unit = st.selectbox("所属单位（仅“填报单位”账号需要）", [""] + unit_names,
                             format_func=lambda n: n or "（请选择；领导、考核组、管理员账号不选）")
-        pw1 = st.text_input("密码（至少 6 位）", type="password")
+        pw1 = st.text_input(f"密码（至少 {MIN_PASSWORD} 位）", type="password")
         pw2 = st.text_input("再次输入密码", type="password")
         if st.form_submit_button("新增账号", type="primary"):
             if pw1 != pw2:
                 st.error("两次输入的密码不一致")
             else:
-                try:
-                    with db_lock():
-                        create_user(con, name, role, pw1, unit=unit or None, actor=user["name"])
-                except UserError as e:
-                    st.error(md(str(e)))
-                else:
-                    _done(f"已新增账号 {name.strip()}（{ROLE_LABEL[role]}）")
+                _user_write(lambda: create_user(con, name, role, pw1, unit=unit or None, actor=user),
+                            f"已新增账号 {(name or '').strip()}（{ROLE_LABEL[role]}）")
+    with c1.form("admin_role_form"):
+        st.markdown("**修改角色或单位**")
+        names0 = list(users["name"])
+        who_r = st.selectbox("账号", names0, key="admin_role_pick")
+        new_role = st.selectbox("新角色", list(ROLE_LABEL), format_func=lambda r: ROLE_LABEL[r], key="admin_role_role")
+        new_unit = st.selectbox("所属单位（仅“填报单位”账号需要）", [""] + list(get_units(con)), key="admin_role_unit",
+                                format_func=lambda n: n or "（不选）")
+        if st.form_submit_button("保存角色"):
+            _user_write(lambda: set_role(con, who_r, new_role, new_unit or None, actor=user),
+                        f"已修改 {who_r} 的角色（该账号需要重新登录）")
     names = list(users["name"])
     with c2:
         st.markdown("**停用 / 启用账号**")
@@ -127,40 +149,28 @@ with tabs[1]:
                            format_func=lambda n: f"{n}（{'启用' if bool(users[users['name'] == n]['active'].iloc[0]) else '已停用'}）")
         b1, b2 = st.columns(2)
         if b1.button("停用", key="admin_user_disable", disabled=not names):
-            if who == user["name"]:
-                st.error("不能停用当前登录的账号")
-            else:
-                try:
-                    with db_lock():
-                        set_active(con, who, False, actor=user["name"])
-                except UserError as e:
-                    st.error(md(str(e)))
-                else:
-                    _done(f"已停用账号 {who}")
+            _user_write(lambda: set_active(con, who, False, actor=user), f"已停用账号 {who}")
         if b2.button("启用", key="admin_user_enable", disabled=not names):
-            try:
-                with db_lock():
-                    set_active(con, who, True, actor=user["name"])
-            except UserError as e:
-                st.error(md(str(e)))
-            else:
-                _done(f"已启用账号 {who}")
+            _user_write(lambda: set_active(con, who, True, actor=user), f"已启用账号 {who}")
         with st.form("admin_reset_pw", clear_on_submit=True):
             st.markdown("**重置密码**")
             who_pw = st.selectbox("账号", names, key="admin_reset_pick")
-            n1 = st.text_input("新密码（至少 6 位）", type="password")
+            n1 = st.text_input(f"新密码（至少 {MIN_PASSWORD} 位）", type="password")
             n2 = st.text_input("再次输入新密码", type="password")
             if st.form_submit_button("重置密码"):
                 if n1 != n2:
                     st.error("两次输入的密码不一致")
                 else:
-                    try:
-                        with db_lock():
-                            reset_password(con, who_pw, n1, actor=user["name"])
-                    except UserError as e:
-                        st.error(md(str(e)))
-                    else:
-                        _done(f"已重置 {who_pw} 的密码")
+                    _user_write(lambda: reset_password(con, who_pw, n1, actor=user), f"已重置 {who_pw} 的密码")
+        locked = locked_names(con)
+        st.markdown(f"**登录锁定**（{len(locked)} 个）")
+        if locked:
+            lk = st.selectbox("被锁定的用户名", [n for n, _ in locked], key="admin_unlock_pick",
+                              format_func=lambda n: f"{n}（锁定至 {dstr(dict(locked)[n])}）")
+            if st.button("解锁", key="admin_unlock"):
+                _user_write(lambda: unlock_user(con, lk, actor=user), f"已解锁 {lk}")
+        else:
+            st.caption("当前没有被锁定的用户名。")
 
 # --------------------------------------------------------------------------- schemes
 with tabs[2]:
@@ -256,7 +266,7 @@ with tabs[3]:
     if cf is not None and st.button(f"导入 {int(cy)} 年日历", type="primary", key="admin_cal_load"):
         try:
             with db_lock():
-                info = cal.load_calendar_csv(con, int(cy), cf.getvalue(), actor=user["name"])
+                info = cal.load_calendar_csv(con, int(cy), cf.getvalue(), actor=user)
         except cal.CalendarError as e:
             st.error(f"日历未导入（未作任何更改），共 {len(e.errors)} 处问题：")
             st.dataframe(pd.DataFrame({"问题": e.errors}), hide_index=True, width="stretch", key="admin_cal_errors")
@@ -278,7 +288,7 @@ with tabs[3]:
             ry = c1.selectbox("撤销导入的年份", admin_years, key="admin_cal_reset_year")
             if c2.button("撤销导入", key="admin_cal_reset"):
                 with db_lock():
-                    src = cal.reset_calendar_year(con, int(ry), actor=user["name"])
+                    src = cal.reset_calendar_year(con, int(ry), actor=user)
                 _done(f"已撤销 {ry} 年的导入，改用：{cal.SOURCE_LABEL.get(src, src)}")
     else:
         st.caption("尚未导入。")

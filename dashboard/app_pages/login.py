@@ -1,12 +1,11 @@
-"""登录: user name and password, checked with bcrypt (data.users.authenticate)."""
+"""登录: user name and password (data.users.sign_in: bcrypt, throttling, audit);
+the session then survives a reload and new tabs (dashboard.common)."""
 from __future__ import annotations
-
-import time
 
 import streamlit as st
 
-from dashboard.common import db, role_label, sign_in
-from data.users import authenticate
+from dashboard.common import db, db_lock, role_label, sign_in
+from data.users import LoginFailed, sign_in as check_sign_in
 from demo.accounts import working_demo_accounts
 
 con = db()
@@ -28,12 +27,13 @@ with mid:
         password = st.text_input("密码", type="password", key="login_password")
         submitted = st.form_submit_button("登录", type="primary", width="stretch")
     if submitted:
-        user = authenticate(con, (name or "").strip(), password or "")
-        if user is None:
-            time.sleep(0.3)  # slow down guessing a little
-            st.error("用户名或密码错误，或账号已停用。")
+        try:
+            with db_lock():
+                user, sid, token = check_sign_in(con, name or "", password or "")
+        except LoginFailed as e:
+            st.error(str(e), icon=":material/lock:" if getattr(e, "until", None) else None)
         else:
-            sign_in(user)
+            sign_in(user, sid, token)
             st.rerun()
     demo = working_demo_accounts(con)  # only on a database marked as a demo; only passwords that still work
     if demo:

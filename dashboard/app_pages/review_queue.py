@@ -56,7 +56,7 @@ table = pd.DataFrame({
     "最近上传": view["last_upload"].map(dstr),
     "自评总分": view["self_total"].map(score_text), "最终得分": view["total"].map(score_text),
     "等次": view["grade"].fillna(""),
-    "被拒收次数": view["rejected_attempts"], "审核意见": view["comment"].fillna(""),
+    "被拒收次数": view["rejected_attempts"], "审核意见": [f"{c}（{b or '考核组'}）" if isinstance(c, str) and c else "" for c, b in zip(view["comment"], view["comment_by"])],
 }).reset_index(drop=True)
 
 

@@ -15,7 +15,9 @@ from dashboard.review_editor import auto_table, indicator_form, indicator_table,
 from dashboard.text import md
 from data.proposals import drop_proposal, proposals
 from data.registry import get_units
-from data.review import (ReviewError, apply_review_scores, current_submission, get_original_file, get_penalties, set_penalties, set_status,
+from data.access import PermissionDenied
+from data.review import (ReviewError, StaleReview, apply_review_scores, current_submission, get_original_file,
+                         get_penalties, set_penalties, set_status, snapshot,
                          submission_history, versions, workflow_state)
 from core.vocab import Status
 from metrics.readouts import indicator_sheet
@@ -49,6 +51,12 @@ st.selectbox("单位", names, key="review_unit_select", on_change=_pick,
 unit = st.session_state["review_unit"]
 
 show_flash("review_flash")
+# what this page shows is checked again at every write: the version and change counter the reviewer
+# had on screen (kept from the previous run) go with the write, and a change since refuses it
+SEEN_KEY = f"review_seen_{unit}_{year}"
+seen_now = snapshot(con, unit, year)
+on_screen = st.session_state.get(SEEN_KEY) or seen_now
+st.session_state[SEEN_KEY] = seen_now
 sub = current_submission(con, unit, year)
 state = workflow_state(con, unit, year)
 card_df = score_year(con, year, unit=unit)
@@ -64,7 +72,7 @@ h[2].metric("等次", (card["grade"] or "—") if sub else "—")
 h[3].metric("自评总分", fmt2(card["self_total"]) if sub else "—")
 if sub:
     late = bool(card["late_submission"])
-    h[4].markdown(f"**当前版本**：第{sub.version}版（共{card['version']}版）  \n"
+    h[4].markdown(f"**当前版本**：第{sub.version}版（共{card['version']}版） · 修改计数 {seen_now.counter}  \n"
                   f"首次报送收到日期：{dstr(card['received'])}　"
                   + (":red-badge[逾期报送]" if late else ":green-badge[按时报送]")
                   + (f"  \n本版收到日期：{dstr(sub.received)}" if sub.received != card["received"] else ""))
@@ -75,7 +83,7 @@ if state["comment"]:
         # the status was last set by the unit's re-upload: the comment is still the reviewer's 退回意见
         st.caption(f"上次退回意见：{md(state['comment'])}（单位已于 {dstr(state['updated_at'])} 上传第{sub.version}版）")
     else:
-        st.caption(f"最近审核意见（{md(state['updated_by'])} {dstr(state['updated_at'])}）：{md(state['comment'])}")
+        st.caption(f"最近审核意见（{md(state['comment_by'] or '')} {dstr(state['comment_at'])}）：{md(state['comment'])}")
 k1, k2 = int(card["k1_count"] or 0), bool(card["k2_veto"])
 if k1 or k2:
     st.warning(f"扣分：K1 被上级通报批评 {k1} 次（−{fmt2(scheme.k1_points * k1)} 分）"
@@ -101,6 +109,12 @@ def _write(fn, ok_message: str, unchanged_message: str | None = None) -> None:
     try:
         with db_lock():
             changed = fn()
+    except StaleReview as e:
+        st.error(str(e), icon=":material/sync_problem:")
+        return
+    except PermissionDenied as e:
+        st.error(str(e))
+        return
     except ReviewError as e:
         for p in e.problems:
             st.error(md(p))
@@ -121,11 +135,11 @@ props = proposals(con, unit, year) if state["status"] == Status.PENDING else pro
 
 
 def _save(changes, message):
-    _write(lambda: apply_review_scores(con, sub.id, changes, user["name"]), message)
+    _write(lambda: apply_review_scores(con, sub.id, changes, user, seen=on_screen), message)
 
 
 def _drop(code, message):
-    _write(lambda: drop_proposal(con, unit, year, code, user["name"]), message)
+    _write(lambda: drop_proposal(con, unit, year, code, user, seen=on_screen), message)
 
 
 # ---- decision
@@ -139,12 +153,13 @@ if state["status"] == Status.PENDING:
                 st.error(f"上一版的 {len(props)} 项审核调整（{'、'.join(props['code'])}）还没有处理：请在“指标评分”中"
                          "逐项“采用”“修改”或“不采用”后再点“通过”。")
             else:
-                _write(lambda: set_status(con, unit, year, "approve", note, user["name"]), f"{unit}：已审核通过")
+                _write(lambda: set_status(con, unit, year, "approve", note, user, seen=on_screen), f"{unit}：已审核通过")
     with b.form(f"review_return_{unit}_{year}"):
         reason = st.text_area("退回意见（必填，单位会看到）", key="review_return_note", height=68,
                               placeholder="例如：B1 缺少征求意见的佐证材料，请补充后重新上传")
         if st.form_submit_button("退回", icon=":material/undo:"):
-            _write(lambda: set_status(con, unit, year, "return", reason, user["name"]), f"{unit}：已退回，单位将看到退回意见")
+            _write(lambda: set_status(con, unit, year, "return", reason, user, seen=on_screen),
+                   f"{unit}：已退回，单位将看到退回意见")
 elif state["status"] == Status.RETURNED:
     st.info("已退回，等待单位修改后重新上传（新版本上传后状态自动变为“待审核”）。")
     with st.form(f"review_unreturn_{unit}_{year}"):
@@ -152,14 +167,15 @@ elif state["status"] == Status.RETURNED:
         why = st.text_area("撤销退回的原因（必填，记入操作日志）", key="review_unreturn_note", height=68,
                            placeholder="例如：误退回，材料无需修改")
         if st.form_submit_button("撤销退回", icon=":material/undo:"):
-            _write(lambda: set_status(con, unit, year, "unreturn", why, user["name"]),
+            _write(lambda: set_status(con, unit, year, "unreturn", why, user, seen=on_screen),
                    f"{md(unit)}：已撤销退回，状态为待审核")
 elif locked:
     with st.form(f"review_reopen_{unit}_{year}"):
         st.caption("已审核通过，结果已锁定。重新打开后可以调整得分、扣分，单位也可以重新上传。")
         note = st.text_input("重新打开的原因（可不填）", key="review_reopen_note")
         if st.form_submit_button("重新打开", icon=":material/lock_open:"):
-            _write(lambda: set_status(con, unit, year, "reopen", note, user["name"]), f"{unit}：已重新打开，状态为待审核")
+            _write(lambda: set_status(con, unit, year, "reopen", note, user, seen=on_screen),
+                   f"{unit}：已重新打开，状态为待审核")
 
 tabs = st.tabs(["指标评分", "台账与及时性", "必公开类别覆盖", "年报勾稽", "扣分", "上报记录与日志"])
 
@@ -187,7 +203,7 @@ with tabs[3]:
 with tabs[4]:
     pen = get_penalties(con, unit, year)
     if pen["reviewer"]:
-        st.caption(f"上次设置：{md(pen['reviewer'])} {dstr(pen['updated_at'])}；理由：{md(pen['reason'])}")
+        st.caption(f"上次设置：{md(pen['reviewer'])} {dstr(pen['updated_at'])}；理由：{md(pen['reason'] or '')}")
     if locked:
         st.info("已审核通过，扣分已锁定；如需修改请先“重新打开”。")
     with st.form(f"review_penalty_{unit}_{year}"):
@@ -197,7 +213,7 @@ with tabs[4]:
                             disabled=locked)
         p_reason = st.text_area("理由（必填，如通报文件名称、文号）", value=pen["reason"] or "", disabled=locked)
         if st.form_submit_button("保存扣分", disabled=locked, icon=":material/gavel:"):
-            _write(lambda: set_penalties(con, unit, year, int(k1_in), bool(k2_in), p_reason, user["name"]),
+            _write(lambda: set_penalties(con, unit, year, int(k1_in), bool(k2_in), p_reason, user, seen=on_screen),
                    "扣分已保存", unchanged_message="扣分与理由都没有变化，未作修改。")
 
 # ---- history, audit, original files
