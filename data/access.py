@@ -76,7 +76,8 @@ def resolve_actor(con: duckdb.DuckDBPyConnection, actor) -> Actor:
     name = _name_of(actor)
     if not name:
         raise PermissionDenied("未指明操作人，操作被拒绝")
-    row = con.execute("SELECT name, role, unit, active FROM users WHERE name = ?", [name]).fetchone()
+    rows = con.execute("SELECT name, role, unit, active FROM users WHERE name = ?", [name]).fetchall()  # whole result:
+    row = rows[0] if rows else None  # no unfinished result left on the connection for the caller's next query
     if row is None:
         raise PermissionDenied(f"账号“{name}”不存在，操作被拒绝")
     if not row[3]:

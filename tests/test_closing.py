@@ -480,7 +480,7 @@ def test_cli_ingest_refused_for_a_year_past_filing(tmp_path, capsys, monkeypatch
     assert data_main(["units", "load", "units.csv", "--db", str(db)]) == 0
     Path("a.xlsx").write_bytes(build(valid_sheets()))  # 方正县审计局, 2019
     con = new_db(db)
-    mc.start_review(con, 2019, ADMIN, today=D("2020-03-01"))
+    mc.start_review(con, 2019, SYSTEM, today=D("2020-03-01"))
     con.close()
     capsys.readouterr()
     code = data_main(["ingest", "a.xlsx", "--received", "2020-01-13", "--db", str(db)])
@@ -488,7 +488,7 @@ def test_cli_ingest_refused_for_a_year_past_filing(tmp_path, capsys, monkeypatch
     assert code == 1 and "已拒收" in out and "“审核”阶段" in out
     con = new_db(db)
     assert con.execute("SELECT count(*) FROM submissions").fetchone()[0] == 0
-    dc.permit_upload(con, "方正县审计局", 2019, "补报", ADMIN)
+    dc.permit_upload(con, "方正县审计局", 2019, "补报", SYSTEM)
     con.close()
     assert data_main(["ingest", "a.xlsx", "--received", "2020-01-13", "--db", str(db)]) == 0
 

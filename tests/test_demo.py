@@ -21,7 +21,7 @@ from data.access import SYSTEM
 from data.reader import read_workbook
 from data.registry import load_units, parse_registry
 from data.store import connect, is_demo, mark_demo, transaction
-from data.users import authenticate, create_user, reset_password
+from data.users import check_password, create_user, reset_password
 from demo.__main__ import main as demo_main
 from demo.accounts import working_demo_accounts
 from demo.database import DemoRefused, create_demo_database
@@ -262,12 +262,20 @@ def test_demo_rows_carry_historical_times_without_backdating(demo_db):
     assert bad == 0
 
 
+def _account(con, name: str, password: str) -> dict | None:
+    """What signing in would give (read-only: the module's database is opened read-only, and
+    data.users.login writes its audit row)."""
+    row = con.execute("SELECT name, role, unit, password_hash FROM users WHERE name = ? AND active", [name]).fetchone()
+    return {"name": row[0], "role": row[1], "unit": row[2]} if row and check_password(password, row[3]) else None
+
+
 def test_demo_accounts(demo_db, units):
     con, summary, _, _ = demo_db
-    assert authenticate(con, "admin", "admin123")["role"] == "admin"
-    assert authenticate(con, "shenhe", "shenhe123")["role"] == "reviewer"
-    assert authenticate(con, "lingdao", "lingdao123")["role"] == "leader"
-    assert authenticate(con, "unit01", "demo1234") == {"name": "unit01", "role": "unit", "unit": units[0].name}
+    assert _account(con, "admin", "admin123")["role"] == "admin"
+    assert _account(con, "shenhe", "shenhe123")["role"] == "reviewer"
+    assert _account(con, "lingdao", "lingdao123")["role"] == "leader"
+    assert _account(con, "unit01", "demo1234") == {"name": "unit01", "role": "unit", "unit": units[0].name}
+    assert _account(con, "unit01", "demo123") is None  # the old 7-character password is gone
     assert summary["unit_accounts"][units[-1].name] == f"unit{len(units):02d}"
     assert con.execute("SELECT count(*) FROM users WHERE demo").fetchone()[0] == 3 + len(units)
     listed = working_demo_accounts(con)
