@@ -7,6 +7,8 @@ Workbooks are built in code; nothing is stored (check_workbook reads and validat
 """
 from __future__ import annotations
 
+from data.access import SYSTEM
+
 import datetime as dt
 
 import pytest
@@ -28,7 +30,7 @@ def con(tmp_path_factory):
     from tests.conftest import REGISTRY_TEXT
 
     c = connect(tmp_path_factory.mktemp("ar") / "t.duckdb")
-    load_units(c, parse_registry(REGISTRY_TEXT))
+    load_units(c, parse_registry(REGISTRY_TEXT), actor=SYSTEM)
     yield c
     c.close()
 

@@ -7,6 +7,8 @@ Database: 2019 — 审计局 with a T1 off by one (4 findings), 方正镇 consis
 """
 from __future__ import annotations
 
+from data.access import SYSTEM
+
 import datetime as dt
 from pathlib import Path
 
@@ -52,10 +54,10 @@ def _wb(unit, typ, values, year=2019, reqs=REQS):
 def build_db(path: Path) -> Path:
     con = connect(path)
     try:
-        load_units(con, parse_registry(REGISTRY_TEXT))
-        create_user(con, "lingdao", "leader", "lingdao123")
-        create_user(con, "shenhe", "reviewer", "shenhe123")
-        create_user(con, "shenji", "unit", "shenji123", unit=AUDIT)
+        load_units(con, parse_registry(REGISTRY_TEXT), actor=SYSTEM)
+        create_user(con, "lingdao", "leader", "lingdao123", actor=SYSTEM)
+        create_user(con, "shenhe", "reviewer", "shenhe123", actor=SYSTEM)
+        create_user(con, "shenji", "unit", "shenji123", unit=AUDIT, actor=SYSTEM)
         for unit, typ, vals, year in ((AUDIT, "部门", bad(), 2019), (TOWN, "乡镇", good(), 2019),
                                       (HUIFA, "乡镇", None, 2019), (AUDIT, "部门", good(), 2020)):
             r = ingest_bytes(con, f"{unit}{year}.xlsx", _wb(unit, typ, vals, year), received=dt.date(year + 1, 1, 8))

@@ -9,6 +9,8 @@ set are translated in the browser by dashboard/zh.py; the browser test
 """
 from __future__ import annotations
 
+from data.access import SYSTEM
+
 import json
 import re
 import tomllib
@@ -122,8 +124,8 @@ def ui_db(tmp_path_factory):
     from data.store import connect
 
     con = connect(path)
-    create_user(con, "admin", "admin", "admin123")
-    create_user(con, "shenhe", "reviewer", "shenhe123")
+    create_user(con, "admin", "admin", "admin123", actor=SYSTEM)
+    create_user(con, "shenhe", "reviewer", "shenhe123", actor=SYSTEM)
     con.close()
     return path
 
