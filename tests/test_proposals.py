@@ -7,6 +7,7 @@ from data import review as rv
 from data.ingest import ingest_bytes
 from data.proposals import DROP_ACTION, drop_proposal, proposals
 from tests.test_review import REV, UNIT, _wb
+from tests.test_review import reviewer  # noqa: F401 - the reviewer's account (autouse fixture)
 
 
 def _adjust(con, sub_id, changes):
