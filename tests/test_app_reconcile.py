@@ -7,8 +7,6 @@ Database: 2019 — 审计局 with a T1 off by one (4 findings), 方正镇 consis
 """
 from __future__ import annotations
 
-from data.access import SYSTEM
-
 import datetime as dt
 from pathlib import Path
 
@@ -16,11 +14,13 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from data.access import SYSTEM
 from data.ingest import ingest_bytes
 from data.registry import load_units, parse_registry
 from data.store import connect
 from data.users import create_user
 from tests import wbfactory as wf
+from tests.app_fixtures import signed_in
 from tests.conftest import REGISTRY_TEXT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +89,8 @@ def app_db(db_file, monkeypatch):
 
 def open_page(page, user, year=2019, **state):
     at = AppTest.from_file(str(APP), default_timeout=60)
-    at.session_state["auth_user"] = user
+    for k, v in signed_in(user["name"]).items():  # a real session row, as a browser's cookie carries
+        at.session_state[k] = v
     at.session_state["year"] = year
     for k, v in state.items():
         at.session_state[k] = v
