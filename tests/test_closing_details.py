@@ -12,10 +12,10 @@ from decimal import Decimal
 import pytest
 
 from data import closing as dc
-from data.review import set_penalties, set_review_score
+from data.review import set_penalties, set_review_score, snapshot
 from data.store import as_of
 from metrics import closing as mc
-from metrics_fixtures import D, add_unit, item, max_scores, new_db, request, submit
+from metrics_fixtures import D, add_account, add_unit, item, max_scores, new_db, request, submit
 
 ADMIN = {"name": "管理员甲", "role": "admin", "unit": None}
 REVIEWER = {"name": "考核组乙", "role": "reviewer", "unit": None}
@@ -39,8 +39,12 @@ def county():
     # received Mon 2023-06-05, 20 working days (端午 06-22/23 off, Sun 06-25 worked) → Tue 2023-07-04;
     # answered 2023-07-05 = 1 day late
     request(con, a, "2023-06-05", "2023-07-05", no="YSQ-2023-001")
-    set_review_score(con, a, "A2", "1", "工作方案未经党组会审议", reviewer="考核组乙")
-    set_penalties(con, "甲镇", 2023, 1, False, "市政府办公室通报（方政办〔2023〕5号）", actor="考核组乙")
+    add_account(con, "考核组乙", "reviewer")
+    add_account(con, UNIT_A["name"], "unit", "甲镇")
+    add_account(con, ADMIN["name"], "admin")
+    set_review_score(con, a, "A2", "1", "工作方案未经党组会审议", reviewer="考核组乙", seen=snapshot(con, "甲镇", 2023))
+    set_penalties(con, "甲镇", 2023, 1, False, "市政府办公室通报（方政办〔2023〕5号）", actor="考核组乙",
+                  seen=snapshot(con, "甲镇", 2023))
     con.execute("UPDATE workflow SET status = '已审核'")
     return con, a
 

@@ -27,6 +27,7 @@ from demo.accounts import working_demo_accounts
 from demo.database import DemoRefused, create_demo_database
 from demo.generate import REGISTRY_FILE, SEED, Workdays, generate_county, story_of, words
 from demo.load import build_demo
+from tests.app_fixtures import signed_in
 from tests.conftest import REGISTRY_TEXT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -458,7 +459,8 @@ def test_reconcile_page_on_the_demo(demo_copy, story, monkeypatch):
     st.cache_data.clear()
     try:
         at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
-        at.session_state["auth_user"] = {"name": "lingdao", "role": "leader", "unit": None}
+        for k, v in signed_in("lingdao", demo_copy).items():  # a real session, as the cookie carries
+            at.session_state[k] = v
         at.session_state["year"] = 2023
         at.run()
         at.switch_page("app_pages/reconcile.py")

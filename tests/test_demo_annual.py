@@ -142,13 +142,14 @@ def test_rendered_sheet_reads_back(fmt, index, year):
 def test_2022_and_2023_require_the_sheet(tmp_path, year, outcome):
     """2019–2021 optional (absent: an information note), 2022–2023 required (absent: refused)."""
     from data.ingest import ingest_bytes
+    from data.access import SYSTEM
     from data.registry import load_units, parse_registry
     from data.store import connect
     from tests import wbfactory as wf
     from tests.conftest import REGISTRY_TEXT
 
     con = connect(tmp_path / "t.duckdb")
-    load_units(con, parse_registry(REGISTRY_TEXT))
+    load_units(con, parse_registry(REGISTRY_TEXT), actor=SYSTEM)
     sheets = wf.valid_sheets(year=year, date=f"{year + 1}-01-05")
     r = ingest_bytes(con, "t.xlsx", wf.build(sheets), received=dt.date(year + 1, 1, 8))
     rows = [x for x in r.report.rows() if x["位置"].startswith(S_ANNUAL)]

@@ -44,9 +44,11 @@ def test_close_demo_years():
 
 def _county():
     con = new_db()
+    create_user(con, "shenhe", "reviewer", "shenhe123", actor=SYSTEM)  # the demo's reviewer and administrator
+    create_user(con, "admin", "admin", "admin123", actor=SYSTEM)
     for n in ("甲镇", "乙镇"):
         add_unit(con, n, "乡镇")
-        create_user(con, f"u-{n}", "unit", "demo123", unit=n)
+        create_user(con, f"u-{n}", "unit", "demo1234", unit=n, actor=SYSTEM)
     for y, rec in ((2022, "2023-01-05"), (2023, "2024-01-05")):
         submit(con, "甲镇", y, rec, scores=max_scores(y, A1=1))
         submit(con, "乙镇", y, rec, scores=max_scores(y, A2=1))

@@ -14,7 +14,7 @@ from metrics import closing as mc
 from metrics.__main__ import main as metrics_main
 from metrics.notice import build_notice, load_texts, notice_facts
 from core.scheme import SchemeError, parse_scheme
-from metrics_fixtures import D, DEPT_REQUIRED, TOWN_REQUIRED, add_unit, cover, item, max_scores, new_db, submit
+from metrics_fixtures import D, DEPT_REQUIRED, TOWN_REQUIRED, add_account, add_unit, cover, item, max_scores, new_db, submit
 
 REVIEWER = {"name": "考核组乙", "role": "reviewer", "unit": None}
 
@@ -32,6 +32,7 @@ def county(path=":memory:"):
     for _ in range(3):
         item(con, b, "2023-03-01", "2023-06-01")  # late
     c = submit(con, "丙局", 2023, "2024-01-05", status="已审核")
+    add_account(con, REVIEWER["name"], "reviewer")
     cover(con, c, DEPT_REQUIRED, formed="2023-03-01", published="2023-03-02")
     return con
 

@@ -10,6 +10,7 @@ set are translated in the browser by dashboard/zh.py; the browser test
 from __future__ import annotations
 
 from data.access import SYSTEM
+from tests.app_fixtures import signed_in
 
 import json
 import re
@@ -138,7 +139,8 @@ def test_every_page_speaks_chinese(ui_db, role, monkeypatch):
     try:
         for page in PAGES[role]:
             at = AppTest.from_file(str(APP), default_timeout=90)
-            at.session_state["auth_user"] = dict(USERS[role])
+            for k, v in signed_in(USERS[role]["name"], ui_db).items():  # a real session, as the cookie carries
+                at.session_state[k] = v
             at.session_state["year"] = 2019
             at.session_state["review_unit"] = AUDIT
             at.run()
