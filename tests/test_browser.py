@@ -331,6 +331,9 @@ def test_reviewer_types_a_reason_in_the_editor_and_a_reupload_carries_it_over(se
             open_audit_unit()
             _choose(page, "调整哪一项指标（也可在上表点选一行）", re.compile(r"^B1 "))
             page.get_by_text("B1 重大决策预公开", exact=False).first.wait_for()
+            # the form of the indicator shown before is replaced when the rerun ends: wait for one form
+            expect(page.get_by_label("审核分（留空 = 按自评分计分）")).to_have_count(1, timeout=45_000)
+            expect(page.get_by_label("审核分（留空 = 按自评分计分）")).to_have_attribute("placeholder", "0 到 5.00 之间")
             page.get_by_label("审核分（留空 = 按自评分计分）").fill("3")
             page.get_by_label(reason_label).click()
             page.keyboard.type(reason, delay=5)
