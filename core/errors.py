@@ -9,8 +9,9 @@ code raises for the user carry their issues: :class:`GongkaiError` is the base.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass, field
-from typing import Iterable
+from typing import IO, Iterable
 
 ERROR = "error"
 WARNING = "warning"
@@ -20,6 +21,7 @@ SEVERITY_LABEL = {ERROR: "错误", WARNING: "警告", INFO: "提示"}
 
 #: every issue code, with its default message (used when a rule gives none)
 CODES: dict[str, str] = {
+    "error": "操作未完成",
     # the file as a whole (reader)
     "file_empty": "文件是空的（0 字节），请重新保存后上传",
     "file_too_large": "文件超过大小上限：请删除无关工作表、图片后重新保存上传",
@@ -98,7 +100,19 @@ CODES: dict[str, str] = {
     "annual_l4": "年报勾稽L4：表四 少于台账复议诉讼结果数",
     # storing
     "submission_approved": "本年度材料已审核通过，不能再上传新版本",
+    "stage_closed": "本年度已结束填报，不能再上传新版本",
     "store_failed": "保存失败，数据未作任何更改",
+    "internal_error": "系统内部错误，文件未保存（错误已记入日志，请联系管理员）",
+    # errors of our loaders and the workflow (the message says it all)
+    "scheme_invalid": "考核指标体系文件有错误",
+    "unknown_year": "没有该年度的考核指标体系",
+    "calendar_invalid": "工作日历文件有错误",
+    "calendar_missing": "工作日历不足以计算",
+    "review_refused": "无法完成审核操作",
+    "user_invalid": "无法完成账号操作",
+    "permission_denied": "无权执行此操作",
+    "closing_refused": "无法完成年度流程操作",
+    "snapshot_missing": "没有所要的结果稿",
     # 单位名录
     "registry_encoding": "单位名录文件不是 UTF-8 编码",
     "registry_header": "单位名录表头不对",
@@ -122,13 +136,17 @@ class Issue:
 
     @property
     def location(self) -> str:
-        if not self.sheet:
-            return ""
-        if self.cell:
+        """As cli.md prints it: ``工作表!B7`` for a cell, ``工作表!7`` for a row,
+        else the sheet; ``第7行`` for a row of a file without sheets (单位名录);
+        "" for the whole file.  Messages never repeat the location."""
+        if self.cell and self.sheet:
             return f"{self.sheet}!{self.cell}"
         if self.row:
-            return f"{self.sheet}!{self.row}"
-        return self.sheet
+            return f"{self.sheet}!{self.row}" if self.sheet else f"第{self.row}行"
+        return self.sheet or ""
+
+    def __str__(self) -> str:
+        return f"{self.location}：{self.message}" if self.location else self.message
 
     @property
     def is_error(self) -> bool:
@@ -148,14 +166,23 @@ class Issue:
         return cls(d["code"], d["severity"], d["message"], d.get("sheet"), d.get("cell"), d.get("row"))
 
 
+def _declared(code: str) -> str:
+    if code not in CODES:
+        raise KeyError(f"issue code {code!r} is not declared in core.errors.CODES")
+    return CODES[code]
+
+
 def error(code: str, message: str | None = None, sheet: str | None = None, cell: str | None = None,
           row: int | None = None) -> Issue:
-    return Issue(code, ERROR, message or CODES.get(code, code), sheet, cell, row)
+    """An error issue; ``code`` must be declared in :data:`CODES` (its default message)."""
+    default = _declared(code)
+    return Issue(code, ERROR, message or default, sheet, cell, row)
 
 
 def warning(code: str, message: str | None = None, sheet: str | None = None, cell: str | None = None,
             row: int | None = None) -> Issue:
-    return Issue(code, WARNING, message or CODES.get(code, code), sheet, cell, row)
+    default = _declared(code)
+    return Issue(code, WARNING, message or default, sheet, cell, row)
 
 
 def note(code: str, message: str | None = None, sheet: str | None = None, cell: str | None = None,
@@ -199,14 +226,42 @@ class Report:
 
 class GongkaiError(Exception):
     """Base of every error our code raises for a user: it carries located
-    :class:`Issue` s (at least one); ``str(e)`` is their messages, one a line."""
+    :class:`Issue` s (at least one).  A plain string becomes an issue of the
+    subclass's ``code``.  ``str(e)`` is "位置：问题" of each issue, joined by "；".
+    The UI shows them with ``dashboard.ui.show_error``, the CLIs with
+    :func:`print_error`."""
 
-    def __init__(self, issues: Issue | str | Iterable[Issue | str], code: str = "error"):
+    code = "error"
+
+    def __init__(self, issues: Issue | str | Iterable[Issue | str], code: str | None = None):
         if isinstance(issues, (Issue, str)):
             issues = [issues]
+        code = code or self.code
         self.issues: list[Issue] = [i if isinstance(i, Issue) else error(code, i) for i in issues]
-        super().__init__("\n".join(i.message for i in self.issues))
+        super().__init__("；".join(str(i) for i in self.issues))
 
     @property
     def messages(self) -> list[str]:
         return [i.message for i in self.issues]
+
+
+def cli_line(i: Issue, source: str | None = None) -> str:
+    """One issue as the command line prints it (cli.md): ``<source>: <location>: <message>``,
+    with 警告 after the source for a warning; without a source, ``<location>: <message>``."""
+    where = i.location or ("文件" if source else "")
+    text = f"{where}: {i.message}" if where else i.message
+    if source:
+        return f"{source}{'' if i.is_error else ' 警告'}: {text}"
+    return text if i.is_error else f"警告: {text}"
+
+
+def print_error(e: GongkaiError | Iterable[Issue], title: str | None = None, *, source: str | None = None,
+                file: IO[str] | None = None) -> None:
+    """The one way the CLIs print issues: an optional title line, then :func:`cli_line` of each
+    issue, on standard error by default."""
+    out = file or sys.stderr
+    issues = e.issues if isinstance(e, GongkaiError) else list(e)
+    if title:
+        print(title, file=out)
+    for i in issues:
+        print(cli_line(i, source), file=out)

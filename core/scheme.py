@@ -2,17 +2,24 @@
 
 These are data, not code: adding a year means adding ``schemes/<year>.toml``.
 Everything is loaded into frozen dataclasses and validated on load; a bad file
-raises :class:`SchemeError` naming the file and the key at fault.
+raises :class:`SchemeError` naming the file and the key at fault.  Keys are
+strict: an unknown or misspelled key is an error, never silently ignored.
+
+The scheme directory is ``core/schemes`` unless the environment variable
+``GONGKAI_SCHEMES`` names another one (an operator's own schemes).
 """
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import os
 import tomllib
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 
+from core.errors import GongkaiError
 from core.normalize import norm_key
 from core.vocab import UNIT_TYPES
 
@@ -27,8 +34,39 @@ AUTO_RULES = ("H1", "H2", "G1", "G3", "I1")
 BASE_TOTAL = Decimal(100)
 
 
-class SchemeError(ValueError):
+#: colours of the grades, best first, when a scheme names none; the fail grade is red
+DEFAULT_GRADE_COLORS = ("#1a7f37", "#2f80ed", "#e6a700", "#8e44ad", "#16a085", "#7f8c8d")
+FAIL_GRADE_COLOR = "#d64545"
+
+#: the keys a scheme file may have, per table (anything else is rejected)
+SCHEME_KEYS = {
+    "": ("year", "name", "note", "dates", "rules", "grades", "grade_colors", "fail_grade", "penalties",
+         "required", "indicators"),
+    "dates": ("year_start", "year_end", "cutoff"),
+    "rules": ("proactive_days", "late_submission_days", "late_submission_points", "publicity_days", "annual_report",
+              "reconcile_points", "requests"),
+    "rules.requests": ("from", "days", "extended_days", "basis"),
+    "penalties": ("K1_points",),
+    "required": UNIT_TYPES,
+    "indicators": ("code", "group", "text", "max", "type", "rule", "plan"),
+}
+CATALOGUE_KEYS = {"": ("categories",), "categories": ("code", "name", "aliases", "source")}
+
+
+class SchemeError(GongkaiError, ValueError):
     """A scheme or catalogue file is malformed. The message names file and key."""
+
+    def __init__(self, message: str):
+        super().__init__(message, code="scheme_invalid")
+
+
+def _keys(d: dict, allowed, where: str) -> None:
+    """Reject a key of ``d`` not in ``allowed``, suggesting the nearest allowed one."""
+    for k in d:
+        if k not in allowed:
+            near = difflib.get_close_matches(str(k), [str(a) for a in allowed], n=1, cutoff=0.6)
+            hint = f"，是否应为 “{near[0]}”" if near else f"（可用的键：{'、'.join(allowed)}）"
+            raise SchemeError(f"{where}: 未知的键 “{k}”{hint}")
 
 
 @dataclass(frozen=True)
@@ -109,6 +147,16 @@ class Scheme:
     annual_report: str = "optional"
     #: points deducted from the total per 年报勾稽 rule (T1 … L4) the unit's report fails; 0 = none
     reconcile_points: Decimal = Decimal(0)
+    #: grade name → chart colour (#rrggbb), every grade and the fail grade
+    grade_colors: dict[str, str] = field(default_factory=dict, hash=False)
+
+    @property
+    def grade_names(self) -> list[str]:
+        """Every grade, best first, the fail grade last."""
+        return [n for n, _ in self.grades] + [self.fail_grade]
+
+    def grade_color(self, name: str) -> str:
+        return self.grade_colors.get(name, "#999999")
 
     @property
     def codes(self) -> list[str]:
@@ -192,8 +240,12 @@ def parse_catalogue(d: dict, source: str = "catalogue.toml") -> Catalogue:
     cats = []
     seen: set[str] = set()
     names: set[str] = set()
+    _keys(d, CATALOGUE_KEYS[""], source)
     for n, c in enumerate(_req(d, "categories", source, list)):
         where = f"{source}: categories[{n}]"
+        if not isinstance(c, dict):
+            raise SchemeError(f"{where}: 需要一个表（[[categories]]）")
+        _keys(c, CATALOGUE_KEYS["categories"], where)
         code = _req(c, "code", where, str)
         name = _req(c, "name", where, str)
         if code in seen:
@@ -219,14 +271,17 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
 
 def parse_scheme(d: dict, source: str, catalogue: Catalogue | None = None) -> Scheme:
     cat = catalogue or load_catalogue()
+    _keys(d, SCHEME_KEYS[""], source)
     year = _int(d, "year", source, 1900)
     dates = _req(d, "dates", source, dict)
-    ys = _req(dates, "year_start", f"{source}: dates", dt.date)
-    ye = _req(dates, "year_end", f"{source}: dates", dt.date)
+    _keys(dates, SCHEME_KEYS["dates"], f"{source}: dates")
+    ys = _req(dates, "year_start", f"{source}: dates", dt.date) if "year_start" in dates else dt.date(year, 1, 1)
+    ye = _req(dates, "year_end", f"{source}: dates", dt.date) if "year_end" in dates else dt.date(year, 12, 31)
     cutoff = _req(dates, "cutoff", f"{source}: dates", dt.date)
     if not ys <= ye < cutoff:
         raise SchemeError(f"{source}: dates: 需要 year_start ≤ year_end < cutoff")
     rules = _req(d, "rules", source, dict)
+    _keys(rules, SCHEME_KEYS["rules"], f"{source}: rules")
     pdays = _int(rules, "proactive_days", f"{source}: rules", 1)
     late_days = _int(rules, "late_submission_days", f"{source}: rules", 0, default=5)
     publicity = _int(rules, "publicity_days", f"{source}: rules", 1, default=5)
@@ -242,6 +297,7 @@ def parse_scheme(d: dict, source: str, catalogue: Catalogue | None = None) -> Sc
         w = f"{source}: rules.requests[{n}]"
         if not isinstance(r, dict):
             raise SchemeError(f"{w}: 需要一个表（from、days、extended_days）")
+        _keys(r, SCHEME_KEYS["rules.requests"], w)
         rr.append(RequestRule(_req(r, "from", w, dt.date), _int(r, "days", w, 1),
                               _int(r, "extended_days", w, 1), r.get("basis", "")))
     rr.sort(key=lambda r: r.start)
@@ -250,8 +306,30 @@ def parse_scheme(d: dict, source: str, catalogue: Catalogue | None = None) -> Sc
     grades_d = _req(d, "grades", source, dict)
     grades = sorted(((k, _dec(v, f"{source}: grades.{k}", places=2)) for k, v in grades_d.items()),
                     key=lambda kv: kv[1], reverse=True)
+    if not grades:
+        raise SchemeError(f"{source}: grades: 至少需要一个等次")
+    fail_grade = d.get("fail_grade", "不合格")
+    if not isinstance(fail_grade, str) or not fail_grade.strip() or fail_grade in grades_d:
+        raise SchemeError(f"{source}: fail_grade: 需要一个不同于 grades 中各等次的名称，实为 “{fail_grade}”")
+    colors_d = d.get("grade_colors", {})
+    if not isinstance(colors_d, dict):
+        raise SchemeError(f"{source}: grade_colors: 需要一个表（等次 = \"#rrggbb\"）")
+    names = [n for n, _ in grades] + [fail_grade]
+    _keys(colors_d, names, f"{source}: grade_colors")
+    grade_colors = {}
+    for n, name in enumerate(names):
+        default = FAIL_GRADE_COLOR if name == fail_grade else DEFAULT_GRADE_COLORS[n % len(DEFAULT_GRADE_COLORS)]
+        c = colors_d.get(name, default)
+        if not (isinstance(c, str) and len(c) == 7 and c[0] == "#"
+                and all(ch in "0123456789abcdefABCDEF" for ch in c[1:])):
+            raise SchemeError(f"{source}: grade_colors.{name}: 颜色应写成 \"#rrggbb\"，实为 “{c}”")
+        grade_colors[name] = c.lower()
     pen = d.get("penalties", {})
+    if not isinstance(pen, dict):
+        raise SchemeError(f"{source}: penalties: 需要一个表")
+    _keys(pen, SCHEME_KEYS["penalties"], f"{source}: penalties")
     req = _req(d, "required", source, dict)
+    _keys(req, SCHEME_KEYS["required"], f"{source}: required")
     known = {c.code for c in cat.categories}
     required: dict[str, tuple[str, ...]] = {}
     for t in UNIT_TYPES:
@@ -266,6 +344,7 @@ def parse_scheme(d: dict, source: str, catalogue: Catalogue | None = None) -> Sc
         w = f"{source}: indicators[{n}]"
         if not isinstance(i, dict):
             raise SchemeError(f"{w}: 需要一个表（[[indicators]]）")
+        _keys(i, SCHEME_KEYS["indicators"], w)
         code = _req(i, "code", w, str).strip().upper()
         if not code:
             raise SchemeError(f"{w}: 键 “code” 不能为空")
@@ -286,7 +365,7 @@ def parse_scheme(d: dict, source: str, catalogue: Catalogue | None = None) -> Sc
     s = Scheme(
         year=year, name=d.get("name", f"{year}年度"), year_start=ys, year_end=ye, cutoff=cutoff,
         proactive_days=pdays, late_submission_days=late_days, late_submission_points=late_points,
-        request_rules=tuple(rr), grades=tuple(grades), fail_grade=d.get("fail_grade", "不合格"),
+        request_rules=tuple(rr), grades=tuple(grades), fail_grade=fail_grade, grade_colors=grade_colors,
         k1_points=_dec(pen.get("K1_points", 3), f"{source}: penalties.K1_points", places=2, minimum=Decimal(0)),
         required=required, indicators=tuple(inds), note=d.get("note", ""), source=source,
         publicity_days=publicity, annual_report=annual, reconcile_points=rec_points)
@@ -312,9 +391,19 @@ def load_scheme_file(path: Path) -> Scheme:
     return s
 
 
-@lru_cache(maxsize=1)
+def scheme_dir() -> Path:
+    """The directory of the per-year scheme files: ``GONGKAI_SCHEMES`` or ``core/schemes``."""
+    env = os.environ.get("GONGKAI_SCHEMES")
+    return Path(env) if env else SCHEME_DIR
+
+
 def load_schemes(directory: Path | None = None) -> dict[int, Scheme]:
-    d = Path(directory) if directory else SCHEME_DIR
+    """Every scheme of ``directory`` (default :func:`scheme_dir`) by year, cached per directory."""
+    return _load_schemes(Path(directory) if directory else scheme_dir())
+
+
+@lru_cache(maxsize=4)
+def _load_schemes(d: Path) -> dict[int, Scheme]:
     out = {}
     for p in sorted(d.glob("*.toml")):
         s = load_scheme_file(p)

@@ -31,6 +31,19 @@ class ItemState(StrEnum):
     NOT_DUE = "未到期"
 
 
+class ItemOutcome(StrEnum):
+    """What became of a ledger item by the cut-off: its :class:`ItemState`,
+    with the late ones told apart by whether they were published at all."""
+    ON_TIME = "按时公开"
+    LATE_PUBLISHED = "逾期公开"
+    LATE_UNPUBLISHED = "逾期未公开"
+    NOT_DUE = "未到期未公开"
+
+
+#: the order outcomes are listed in (charts, counts)
+ITEM_OUTCOMES = tuple(ItemOutcome)
+
+
 class Role(StrEnum):
     ADMIN = "admin"
     REVIEWER = "reviewer"

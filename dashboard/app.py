@@ -17,10 +17,12 @@ from pathlib import Path
 import streamlit as st
 
 from core.scheme import years as scheme_years
+from core.logs import configure as configure_logging
 from dashboard import common, zh
 from dashboard.text import md
 from data.store import is_demo
 
+configure_logging()
 HERE = Path(__file__).resolve().parent
 PAGES = HERE / "app_pages"
 
@@ -39,10 +41,7 @@ if is_demo(con):  # every page, signed in or not: nobody mistakes the demonstrat
 
 
 def _page(file: str, title: str, icon: str, url: str, default: bool = False):
-    path = PAGES / file
-    if not path.exists():  # analytics pages are written separately; skip one that is missing
-        return None
-    return st.Page(path, title=title, icon=icon, url_path=url, default=default)
+    return st.Page(PAGES / file, title=title, icon=icon, url_path=url, default=default)
 
 
 ALL_URLS = ("upload", "my_results", "review_queue", "review_unit", "appeals", "year_close", "batch_import",
@@ -113,16 +112,14 @@ allowed = {
 ONLY = {"my_results": ("unit",)}
 for sec in specs:
     specs[sec] = [s for s in specs[sec] if role in ONLY.get(s[3], (role,))]
-available = [s[3] for sec, items in specs.items() if allowed[sec] for s in items if (PAGES / s[0]).exists()]
+available = [s[3] for sec, items in specs.items() if allowed[sec] for s in items]
 if want not in available:
     want = available[0] if available else None
 nav: dict[str, list] = {}
 for section, items in specs.items():
     if not allowed[section]:
         continue
-    pages = [p for p in (_page(f, t, i, u, default=(u == want)) for f, t, i, u in items) if p is not None]
-    if pages:
-        nav[section] = pages
+    nav[section] = [_page(f, t, i, u, default=(u == want)) for f, t, i, u in items]
 
 # ---- sidebar: the year, who is signed in, sign out
 ys = scheme_years()

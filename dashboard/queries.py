@@ -37,7 +37,6 @@ from core.scheme import scheme_for
 from core.scheme import years as scheme_years
 from core.vocab import UNIT_TYPES, ItemState, Status
 
-GRADES = ("优秀", "良好", "合格", "不合格")
 #: the four states of a ledger item shown on the timeliness page
 ITEM_STATES = ("按时公开", "逾期公开", "逾期未公开", "未到期未公开")
 BONUS_GROUP = "加分项"
@@ -461,9 +460,9 @@ def _summary(year: int, dv: int, which: str | None = None) -> dict:
         "submit_rate": n_sub / reg if reg else None,
         "on_time_rate": on_time / reg if reg else None,
         "mean_total": mean("total"), "mean_score_rate": mean("score_rate"),
-        "grades": {g: int((sub["grade"] == g).sum()) for g in GRADES},
+        "grades": {g: int((sub["grade"] == g).sum()) for g in scheme_for(year).grade_names},
         "mean_proactive": mean("proactive_rate"), "mean_coverage": mean("coverage_rate"),
         "mean_request": mean("request_rate"),
-        "pending_review": int(sub["status"].isin(["待审核", "已退回"]).sum()),
+        "pending_review": int(sub["status"].isin([Status.PENDING, Status.RETURNED]).sum()),
         "provisional": prov, "provisional_reason": reason,
     }

@@ -11,16 +11,30 @@ import streamlit as st
 
 from data.review import (ReviewError, csv_bytes, evidence_links, issues_frame, results_frame, submit_files,
                          workflow_state, xlsx_bytes)
+from core.errors import GongkaiError
 from core.vocab import Status
 from dashboard.text import md, web_url
 from metrics.readouts import indicator_sheet
 
-#: what the uploaders accept; .et/.wps are let through so the reader refuses them with a clear message
-UPLOAD_TYPES = ["xlsx", "xlsm", "xls", "ods", "et", "wps"]
-
 STATUS_COLOR = {Status.MISSING: "gray", Status.PENDING: "orange", Status.RETURNED: "red", Status.APPROVED: "green"}
 TYPE_LABEL = {"self": "自评", "bonus": "加分项", "auto": "自动计算"}
 LATE_BG, PENDING_BG = "background-color: #fde2e1", "background-color: #fff4ce"
+
+
+def show_error(e: GongkaiError, title: str | None = None, *, key: str | None = None) -> None:
+    """The one way a page shows an error of ours (:class:`core.errors.GongkaiError`):
+    without a title and without located issues, one error line per issue;
+    otherwise ``title`` (default "共 n 处问题：") over a table of the issues
+    (位置 and 问题; 问题 alone when no issue has a location)."""
+    issues = e.issues
+    located = any(i.location for i in issues)
+    if title is None and not located:
+        for i in issues:
+            st.error(md(i.message))  # messages may quote users' text
+        return
+    st.error(md(title or f"共 {len(issues)} 处问题："))
+    rows = [({"位置": i.location or "（整个文件）"} if located else {}) | {"问题": i.message} for i in issues]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key=key)
 
 
 def badge(status: str) -> str:
@@ -245,7 +259,7 @@ def unit_scorecard(con, year: int, unit: str, *, key: str) -> None:
             if k1:
                 parts.append(f"K1 被上级通报批评 {k1} 次（扣 {fmt2(scheme_for(year).k1_points * k1)} 分）")
             if k2:
-                parts.append("K2 一票否决（等次为不合格）")
+                parts.append(f"K2 一票否决（等次为{scheme_for(year).fail_grade}）")
             st.warning("扣分：" + "；".join(parts))
         cap, more = st.columns([4, 1], vertical_alignment="center")
         cap.caption("蓝色底纹的行为考核组调整过的指标；最终得分 = 审核分（如有）否则自评分；自动计算指标由系统根据台账计算。")
@@ -379,7 +393,7 @@ def submit_with_progress(con, files, *, user: dict, received: dt.date, prefix: s
         results = submit_files(con, [(f.name, f.getvalue()) for f in files], user=user, unit=unit,
                                received=received, progress=_progress, write_lock=db_lock)
     except ReviewError as e:
-        st.error(md(str(e)))
+        show_error(e)
         return
     st.session_state[f"{prefix}_results"] = {"unit": unit, "received": received, "results": results}
     st.session_state[f"{prefix}_nonce"] = st.session_state.get(f"{prefix}_nonce", 0) + 1

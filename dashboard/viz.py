@@ -17,8 +17,9 @@ from core.vocab import UNIT_TYPES
 from dashboard import queries as q
 from core.scheme import scheme_for
 
-#: fixed colour per grade (等次), used by every chart
-GRADE_COLORS = {"优秀": "#1a7f37", "良好": "#2f80ed", "合格": "#e6a700", "不合格": "#d64545"}
+#: Streamlit's named Markdown colours (``:green[text]``), for the grade colours of the scheme
+MD_COLORS = {"red": "#ff4b4b", "orange": "#ffa421", "green": "#21c354", "blue": "#1c83e1", "violet": "#803df5",
+             "gray": "#808495"}
 #: ledger item states on the timeliness page
 STATE_COLORS = {"按时公开": "#1a7f37", "逾期公开": "#f28e2b", "逾期未公开": "#d64545", "未到期未公开": "#9aa5b1"}
 REQUEST_STATE_COLORS = {"按时": "#1a7f37", "逾期": "#d64545", "未到期": "#9aa5b1"}
@@ -103,6 +104,13 @@ def band_index(rate, bands=DEFAULT_BANDS) -> int | None:
 def band_labels(bands=DEFAULT_BANDS) -> list[str]:
     b = [f"{x * 100:g}%" for x in bands]
     return [f"≥ {b[0]}", f"{b[1]} – {b[0]}", f"{b[2]} – {b[1]}", f"< {b[2]}"]
+
+
+def md_color(color: str) -> str:
+    """The Streamlit Markdown colour name nearest to ``#rrggbb``."""
+    rgb = [int(color[i:i + 2], 16) for i in (1, 3, 5)]
+    return min(MD_COLORS, key=lambda n: sum((a - int(MD_COLORS[n][i:i + 2], 16)) ** 2
+                                            for a, i in zip(rgb, (1, 3, 5))))
 
 
 def legend_html(items: list[tuple[str, str]]) -> str:

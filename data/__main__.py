@@ -7,10 +7,13 @@ bad input).
 from __future__ import annotations
 
 import argparse
+import logging
 import datetime as dt
 import getpass
 import sys
 
+from core.errors import print_error
+from core.logs import configure as configure_logging
 from core.vocab import Role
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -92,8 +95,7 @@ def cmd_units_load(args) -> int:
         print(f"{args.file}: 无法读取（{e.strerror or e}）", file=sys.stderr)
         return EXIT_USAGE
     except RegistryError as e:
-        for i in e.issues:
-            print(f"{i.location}: {i.message}", file=sys.stderr)
+        print_error(e)
         print("单位名录未导入（未作任何更改）", file=sys.stderr)
         return EXIT_USAGE
     finally:
@@ -106,10 +108,7 @@ def print_result(res, out=None) -> None:
     """One line for the file, then one line per error and per warning (cli.md)."""
     out = out or sys.stdout  # looked up at call time (not bound when the module was imported)
     print(res.summary(), file=out)
-    for i in res.report.errors:
-        print(f"{res.file_name}: {i.location or '文件'}: {i.message}", file=out)
-    for i in res.report.warnings:
-        print(f"{res.file_name} 警告: {i.location or '文件'}: {i.message}", file=out)
+    print_error([*res.report.errors, *res.report.warnings], source=res.file_name, file=out)
 
 
 def cmd_ingest(args) -> int:
@@ -138,6 +137,7 @@ def _ingest_all(con, args) -> int:
         except Exception as e:  # an internal error: reported for this file, the batch goes on with the rest
             if is_file_failure(e):
                 raise  # the database itself cannot be used: stop (exit 2)
+            logging.getLogger("data").exception("导入 %s 失败", f)
             print(f"{f}: 处理失败（程序内部错误，未保存任何数据）：{type(e).__name__}: {e}")
             code = EXIT_REJECTED
             results = ingest_many(con, files[n + 1:], received=received, actor=args.by or "命令行")
@@ -199,7 +199,7 @@ def cmd_users_add(args) -> int:
     try:
         name = create_user(con, args.name, args.role, pw, unit=args.unit, actor=SYSTEM)
     except UserError as e:
-        print(str(e), file=sys.stderr)
+        print_error(e)
         return EXIT_USAGE
     print(f"已创建用户 {name}（{args.role}）")
     return EXIT_OK
@@ -246,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     from data.db import describe_failure, is_file_failure
     from data.store import DatabaseProblem
 
+    configure_logging()
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from core.errors import GongkaiError
 from core.vocab import Status
 from data.access import PermissionDenied, require_actor, resolve_actor
 from data.store import audit, recorded_at, transaction
@@ -50,12 +51,14 @@ MAX_APPEAL_FILE_BYTES = 10 * 1024 * 1024
 STAFF = ("reviewer", "admin")
 
 
-class ClosingError(ValueError):
-    """A closing operation that cannot be done. ``problems`` lists every reason."""
+class ClosingError(GongkaiError, ValueError):
+    """A closing operation that cannot be done: one issue per reason (``problems``: their messages)."""
 
-    def __init__(self, problems: str | Iterable[str]):
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
-        super().__init__("；".join(self.problems))
+    code = "closing_refused"
+
+    @property
+    def problems(self) -> list[str]:
+        return self.messages
 
 
 # --------------------------------------------------------------------------- actors

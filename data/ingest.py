@@ -17,7 +17,7 @@ from typing import Callable, ContextManager, Iterable, Iterator
 import duckdb
 import pyarrow as pa
 
-from core.errors import Issue, Report, error
+from core.errors import GongkaiError, Issue, Report, error
 from data.closing import upload_refusal
 from data.reconcile import store_findings, store_report
 from core.vocab import Status
@@ -231,8 +231,10 @@ def _decide(con, file_name: str, content: bytes, sub: Submission | None, report:
     return res
 
 
-class StoreError(RuntimeError):
+class StoreError(GongkaiError, RuntimeError):
     """Writing an accepted workbook failed; the transaction was rolled back."""
+
+    code = "store_failed"
 
 
 def _log_rejection(con, res: IngestResult, received: dt.date, actor: str | None) -> None:

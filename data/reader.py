@@ -14,7 +14,8 @@ from pathlib import PurePath
 
 import python_calamine as pc
 
-from core.errors import Issue, error
+from core.errors import GongkaiError, Issue, error
+from core.workbook import ACCEPTED_EXTENSIONS, WPS_NATIVE_EXTENSIONS, ColumnSpec
 from core.normalize import addr, is_blank, norm_key
 from data.extent import MAX_SHEET_CELLS, MAX_SHEET_COLS, MAX_SHEET_ROWS, Extent, sheet_extents
 
@@ -29,26 +30,18 @@ CLOSING_PREFIXES = ("合计", "总计", "小计", "备注", "注:", "说明", "�
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
-ACCEPTED_EXT = (".xlsx", ".xlsm", ".xls", ".ods")
-WPS_NATIVE_EXT = (".et", ".wps", ".ett", ".dps")
+ACCEPTED_EXT = ACCEPTED_EXTENSIONS
+#: what python-calamine (and the zip/OLE layers under it) raise on a damaged file;
+#: anything else is a bug of ours and propagates
+PARSE_ERRORS = (pc.CalamineError, pc.XmlError, pc.ZipError, ValueError, OSError, EOFError, KeyError, IndexError,
+                UnicodeError, zipfile.BadZipFile)
+WPS_NATIVE_EXT = WPS_NATIVE_EXTENSIONS
 
 
-class ReadError(Exception):
+class ReadError(GongkaiError):
     """The file cannot be read as a workbook; ``issues`` say why, in Chinese."""
 
-    def __init__(self, issues: list[Issue]):
-        self.issues = issues
-        super().__init__("; ".join(i.message for i in issues))
-
-
-@dataclass(frozen=True)
-class ColumnSpec:
-    name: str
-    aliases: tuple[str, ...] = ()
-    required: bool = False
-
-    def keys(self) -> set[str]:
-        return {norm_key(self.name), *(norm_key(a) for a in self.aliases)}
+    code = "file_unreadable"
 
 
 @dataclass
@@ -219,13 +212,13 @@ def read_workbook(file_name: str, content: bytes) -> Workbook:
         wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(content))
     except pc.PasswordError:
         raise ReadError([error("file_encrypted", "文件设置了打开密码（已加密），系统无法读取：请取消密码保护后重新上传")])
-    except Exception:
+    except PARSE_ERRORS:
         raise ReadError([error("file_unreadable", "文件无法读取（格式损坏或不是 Excel/WPS 表格）：请在 Excel 或 WPS 中另存为 .xlsx 后上传")])
     names: dict[str, str] = {}
     try:
         for name in wb.sheet_names:
             names.setdefault(norm_key(name, label=False), name)
-    except Exception:
+    except PARSE_ERRORS:
         raise ReadError([error("file_unreadable", "文件中的工作表无法读取（格式损坏）：请在 Excel 或 WPS 中另存为 .xlsx 后上传")])
 
     def declared(name: str) -> Extent | None:
@@ -239,19 +232,24 @@ def read_workbook(file_name: str, content: bytes) -> Workbook:
         ext = declared(name)
         if ext is not None and ext.too_large():
             raise ReadError([sheet_too_large(name, ext)])
+        # only the parsing by python-calamine is guarded: a failure there means a damaged
+        # file; an exception in our own code below is a bug and must not be reported as one
         try:
             sh = wb.get_sheet_by_name(name)
             end = sh.end
             if end is not None and Extent(end[0] + 1, end[1] + 1).too_large():
                 raise ReadError([sheet_too_large(name, Extent(end[0] + 1, end[1] + 1))])
-            return _load_sheet(name, sh)
-        except ReadError:
-            raise
+            rows = sh.to_python(skip_empty_area=False)
+            try:
+                merged = list(sh.merged_cell_ranges or [])
+            except PARSE_ERRORS:  # formats without merge information
+                merged = []
         except pc.PasswordError:
             raise ReadError([error("file_encrypted", "文件设置了打开密码（已加密），系统无法读取：请取消密码保护后重新上传")])
-        except Exception:
+        except PARSE_ERRORS:
             raise ReadError([error("sheet_unreadable", f"工作表“{name}”无法读取（格式损坏）：请在 Excel 或 WPS 中另存为 .xlsx 后上传",
                                    sheet=name)])
+        return _load_sheet(name, rows, merged)
 
     return Workbook(file_name, names, load)
 
@@ -270,12 +268,8 @@ def sheet_too_large(name: str, ext: Extent) -> Issue:
                  f"多半是表格以外远处的单元格里有内容或空格：请删除表格以外的行和列后重新保存上传", sheet=name)
 
 
-def _load_sheet(name: str, sh) -> Sheet:
-    grid = [list(r) for r in sh.to_python(skip_empty_area=False)]
-    try:
-        merged = list(sh.merged_cell_ranges or [])
-    except Exception:  # formats without merge information
-        merged = []
+def _load_sheet(name: str, rows, merged: list) -> Sheet:
+    grid = [list(r) for r in rows]
     width = max((len(r) for r in grid), default=0)
     # merged ranges are clipped to the used range: beyond it there are no values
     # to copy, and a range over a whole column must not blow the grid up

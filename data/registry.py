@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.errors import Issue, error
+from core.errors import GongkaiError, Issue, error
 from core.normalize import norm_key
 from data.access import ADMINS, require_actor
 from core.scheme import load_catalogue
@@ -20,12 +20,8 @@ if TYPE_CHECKING:  # the workers that read uploaded files import this module wit
 HEADER = ["单位名称", "单位类型", "附加必公开类别"]
 
 
-class RegistryError(ValueError):
+class RegistryError(GongkaiError, ValueError):
     """A registry CSV that cannot be loaded; ``issues`` name the lines."""
-
-    def __init__(self, issues: list[Issue]):
-        self.issues = issues
-        super().__init__("; ".join(f"{i.location}: {i.message}" for i in issues))
 
 
 @dataclass(frozen=True)
@@ -49,7 +45,7 @@ def parse_registry(text: str, source: str = "registry.csv") -> list[Unit]:
         last = reader.line_num
     issues: list[Issue] = []
     if not rows or [norm_key(h) for h in rows[0]][:3] != HEADER:
-        raise RegistryError([error("registry_header", f"第1行表头应为“{','.join(HEADER)}”，实为“{','.join(rows[0]) if rows else '（空文件）'}”",
+        raise RegistryError([error("registry_header", f"表头应为“{','.join(HEADER)}”，实为“{','.join(rows[0]) if rows else '（空文件）'}”",
                                    sheet=source, row=1)])
     lookup = load_catalogue().lookup()
     units: list[Unit] = []
@@ -58,31 +54,31 @@ def parse_registry(text: str, source: str = "registry.csv") -> list[Unit]:
         if not any(c.strip() for c in row):
             continue
         if any(c.strip() for c in row[3:]):
-            issues.append(error("registry_columns", f"第{n}行有{len(row)}列，应为3列（附加必公开类别之间请用“、”分隔，不要用英文逗号）",
+            issues.append(error("registry_columns", f"有{len(row)}列，应为3列（附加必公开类别之间请用“、”分隔，不要用英文逗号）",
                                 sheet=source, row=n))
             continue
         row = (row + ["", "", ""])[:3]
         name = norm_key(row[0], label=False)
         typ = norm_key(row[1], label=False)
         if not name:
-            issues.append(error("registry_name", f"第{n}行：单位名称为空", sheet=source, row=n))
+            issues.append(error("registry_name", "单位名称为空", sheet=source, row=n))
             continue
         if any(unicodedata.category(ch) == "Cc" and not ch.isspace() for ch in "".join(row)):
-            issues.append(error("registry_control_char", f"第{n}行含有不可见的控制字符（多半是从别处复制来的）：请删除后重新导入",
+            issues.append(error("registry_control_char", "含有不可见的控制字符（多半是从别处复制来的）：请删除后重新导入",
                                 sheet=source, row=n))
             continue
         if name in seen:
-            issues.append(error("registry_duplicate", f"第{n}行：单位“{name}”重复（第{seen[name]}行已有）", sheet=source, row=n))
+            issues.append(error("registry_duplicate", f"单位“{name}”重复（第{seen[name]}行已有）", sheet=source, row=n))
         seen.setdefault(name, n)
         if not typ:
-            issues.append(error("registry_type", f"第{n}行：单位类型为空，应为“乡镇”或“部门”", sheet=source, row=n))
+            issues.append(error("registry_type", "单位类型为空，应为“乡镇”或“部门”", sheet=source, row=n))
         elif typ not in UNIT_TYPES:
-            issues.append(error("registry_type", f"第{n}行：单位类型“{row[1].strip()}”应为“乡镇”或“部门”", sheet=source, row=n))
+            issues.append(error("registry_type", f"单位类型“{row[1].strip()}”应为“乡镇”或“部门”", sheet=source, row=n))
         extras = []
         for part in (p for p in row[2].replace("，", "、").replace(",", "、").split("、") if p.strip()):
             code = lookup.get(norm_key(part, label=False))
             if code is None:
-                issues.append(error("registry_category", f"第{n}行：附加必公开类别“{part.strip()}”不是目录中的类别", sheet=source, row=n))
+                issues.append(error("registry_category", f"附加必公开类别“{part.strip()}”不是目录中的类别", sheet=source, row=n))
             elif code not in extras:
                 extras.append(code)
         units.append(Unit(name, typ, tuple(extras)))
@@ -122,8 +118,8 @@ def load_registry_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, acto
     except UnicodeDecodeError as e:
         line = content[:e.start].count(b"\n") + 1
         raise RegistryError([error("registry_encoding",
-                                   f"第{line}行：文件不是 UTF-8 编码的 CSV（多半是 GBK/ANSI 编码）："
-                                   f"请在 Excel 中另存为“CSV UTF-8（逗号分隔）”后重新导入", sheet=p.name, row=line)])
+                                   "文件不是 UTF-8 编码的 CSV（多半是 GBK/ANSI 编码）："
+                                   "请在 Excel 中另存为“CSV UTF-8（逗号分隔）”后重新导入", sheet=p.name, row=line)])
     return load_units(con, parse_registry(text, p.name), actor=actor)
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import logging
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -37,12 +38,15 @@ from typing import Callable, ContextManager, Iterable
 import duckdb
 import pandas as pd
 
+from core.errors import GongkaiError
 from data.access import REVIEWERS, PermissionDenied, require_actor, resolve_actor
 from data.closing import FINAL, PUBLICITY, stage_of
 from core.scheme import scheme_for
 from core.vocab import Role, Status
 from data.ingest import IngestResult, ingest_many
 from data.store import audit, bump_revision, recorded_at, transaction
+
+log = logging.getLogger(__name__)
 
 #: action → (required current status, new status, Chinese label)
 ACTIONS = {
@@ -60,13 +64,11 @@ PENALTY_ACTION = "扣分与一票否决"
 MAX_K1 = 33  # 33 × 3 = 99 points: more than any total can lose
 
 
-class ReviewError(ValueError):
-    """A review operation that cannot be done. ``problems`` lists every reason
-    (one Chinese sentence each); ``str(e)`` joins them."""
+class ReviewError(GongkaiError, ValueError):
+    """A review operation that cannot be done; one issue per reason (one
+    Chinese sentence each); ``str(e)`` joins them."""
 
-    def __init__(self, problems: str | Iterable[str]):
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
-        super().__init__("；".join(self.problems))
+    code = "review_refused"
 
 
 class StaleReview(ReviewError):
@@ -306,7 +308,7 @@ def apply_review_scores(con: duckdb.DuckDBPyConnection, submission_id: int, chan
             try:
                 ok.append(_check_score(con, sub, code, score, ch.get("reason")))
             except ReviewError as e:
-                problems.extend(e.problems)
+                problems.extend(e.issues)
         if problems:
             raise ReviewError(problems)
         n = 0

@@ -23,21 +23,12 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from data.annual import S_ANNUAL, TITLE_3, TITLE_4, edition_for_year, published_layout
 from data.registry import Unit
-from core.vocab import APPLICANT_TYPES, CHANNELS, RESULTS, REVIEW_RESULTS, YES_NO
 from core.scheme import Catalogue, Scheme, load_catalogue
+from core.vocab import APPLICANT_TYPES, CHANNELS, RESULTS, REVIEW_RESULTS, YES_NO
+from core.workbook import (ENUMERATIONS, INFO_NAMES, LEDGER_HEADERS, REQUEST_HEADERS, SCORE_HEADERS, SHEET_HELP,
+                           SHEET_INFO, SHEET_LEDGER, SHEET_OPTIONS, SHEET_REQUESTS, SHEET_SCORES)
 
-SHEET_HELP = "填报说明"
-SHEET_INFO = "单位信息"
-SHEET_SCORES = "自评打分"
-SHEET_LEDGER = "主动公开台账"
-SHEET_REQUESTS = "依申请公开台账"
-SHEET_OPTIONS = "选项"
 SHEET_ANNUAL = S_ANNUAL
-
-INFO_LABELS = ("单位名称", "单位类型", "考核年度", "填报人", "联系电话", "填报日期")
-SCORE_HEADERS = ("指标编号", "一级指标", "二级指标", "分值", "自评得分", "自评说明", "佐证材料")
-LEDGER_HEADERS = ("序号", "信息名称", "公开类别", "形成日期", "公开日期", "公开渠道", "链接")
-REQUEST_HEADERS = ("申请编号", "申请人类型", "收到日期", "补正日期", "是否延期", "答复日期", "办理结果", "复议诉讼结果")
 
 AUTO_TEXT = "系统自动计算"
 #: 0-based row numbers of the template: title in row 1, header in row 2, data from row 3
@@ -155,14 +146,7 @@ def _rng(col: int, first: int, last: int) -> str:
 def _options_sheet(wb: Workbook, catalogue: Catalogue) -> dict[str, str]:
     """Hidden sheet 选项 with one column per enumerated list; returns header -> formula reference."""
     ws = wb.create_sheet(SHEET_OPTIONS)
-    lists = {
-        "公开类别": [c.name for c in catalogue.categories],
-        "公开渠道": list(CHANNELS),
-        "申请人类型": list(APPLICANT_TYPES),
-        "是否延期": list(YES_NO),
-        "办理结果": list(RESULTS),
-        "复议诉讼结果": list(REVIEW_RESULTS),
-    }
+    lists = {"公开类别": [c.name for c in catalogue.categories]} | {k: list(v) for k, v in ENUMERATIONS.items()}
     refs = {}
     for c, (head, values) in enumerate(lists.items(), start=1):
         ws.cell(1, c, head).font = _BOLD
@@ -277,7 +261,7 @@ def _info_sheet(wb: Workbook, scheme: Scheme, unit: Unit | None) -> None:
     if unit is not None:
         values["单位名称"] = unit.name
         values["单位类型"] = unit.unit_type
-    for r, label in enumerate(INFO_LABELS, start=HEADER_ROW):
+    for r, label in enumerate(INFO_NAMES, start=HEADER_ROW):
         a = ws.cell(r, 1, label)
         a.font, a.fill, a.border, a.alignment = _BOLD, _LABEL, _BORDER, _CENTER
         b = ws.cell(r, 2, values.get(label))
@@ -285,13 +269,13 @@ def _info_sheet(wb: Workbook, scheme: Scheme, unit: Unit | None) -> None:
         h = ws.cell(r, 3, hints[label])
         h.font = Font(color="808080", size=9)
         ws.row_dimensions[r].height = 22
-    date_row = HEADER_ROW + INFO_LABELS.index("填报日期")
+    date_row = HEADER_ROW + INFO_NAMES.index("填报日期")
     ws.cell(date_row, 2).number_format = DATE_FORMAT
     dv = _date_validation("填报日期")
     dv.add(f"B{date_row}")
     ws.add_data_validation(dv)
     tv = _list_validation('"乡镇,部门"', "乡镇 或 部门")
-    tv.add(f"B{HEADER_ROW + INFO_LABELS.index('单位类型')}")
+    tv.add(f"B{HEADER_ROW + INFO_NAMES.index('单位类型')}")
     ws.add_data_validation(tv)
     ws.column_dimensions["A"].width = 16
     ws.column_dimensions["B"].width = 40
@@ -478,25 +462,6 @@ def workbook_bytes(wb: Workbook) -> bytes:
 def build_template(scheme: Scheme, unit: Unit | None = None, catalogue: Catalogue | None = None) -> bytes:
     """The official blank workbook (.xlsx bytes) for ``scheme``'s year, pre-filled for ``unit``."""
     return workbook_bytes(build_workbook(scheme, unit, catalogue))
-
-
-def build_template_for(con, unit_name: str, year: int) -> bytes:
-    """Template for a registered unit and a year with a scheme (for the CLI and the UI).
-
-    Raises :class:`ValueError` with a Chinese message when the unit or the year is unknown.
-    """
-    from core.normalize import norm_key
-    from data.registry import get_units
-    from core.scheme import scheme_for, years
-
-    scheme = scheme_for(year)
-    if scheme is None:
-        raise ValueError(f"{year}年没有考核指标体系（已有：{'、'.join(str(y) for y in years())}）")
-    units = get_units(con)
-    unit = units.get(norm_key(unit_name, label=False))
-    if unit is None:
-        raise ValueError(f"单位“{unit_name}”不在单位名录中")
-    return build_template(scheme, unit)
 
 
 def stable_xlsx(data: bytes, when: dt.datetime, author: str) -> bytes:

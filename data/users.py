@@ -32,6 +32,7 @@ import unicodedata
 import bcrypt
 import duckdb
 
+from core.errors import GongkaiError
 from data.access import ADMINS, ROLES, SYSTEM, Actor, PermissionDenied, require_actor, resolve_actor
 from data.sessions import revoke_user_sessions
 from data.store import audit, recorded_at, transaction
@@ -51,8 +52,10 @@ PREFIX = "sha256-bcrypt$"
 _EXTRA_NAME_CHARS = set("_.-")
 
 
-class UserError(ValueError):
+class UserError(GongkaiError, ValueError):
     """A user operation that cannot be done; the message is Chinese."""
+
+    code = "user_invalid"
 
 
 class LoginFailed(UserError):

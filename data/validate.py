@@ -15,51 +15,14 @@ from typing import Iterator
 from core.errors import INFO, Issue, Report, error, note, warning
 from core.normalize import (ParseError, cell_text, clean_text, is_blank, norm_key, parse_date, parse_number,
                             to_halfwidth)
+from core.workbook import INFO_LABELS, LEDGER_COLUMNS, REQUEST_COLUMNS, REQUIRED_SHEETS, SCORE_COLUMNS
 from data.annual import S_ANNUAL, SHEET_ALIASES, AnnualReport, read_annual_report
-from data.reader import ColumnSpec, ReadError, Row, Sheet, Workbook, find_labels, find_table
+from data.reader import ReadError, Row, Sheet, Workbook, find_labels, find_table
 from data.registry import Unit
 from core.vocab import APPLICANT_TYPES, CHANNELS, EXTENDED_VALUES, RESULTS, REVIEW_RESULTS, UNIT_TYPE_ALIASES
 from core.scheme import Catalogue, Scheme
 
-S_INFO, S_SCORES, S_LEDGER, S_REQUESTS = "单位信息", "自评打分", "主动公开台账", "依申请公开台账"
-REQUIRED_SHEETS = (S_INFO, S_SCORES, S_LEDGER, S_REQUESTS)
-
-INFO_LABELS = [
-    ColumnSpec("单位名称", ("填报单位",), True),
-    ColumnSpec("单位类型", (), True),
-    ColumnSpec("考核年度", ("年度",), True),
-    ColumnSpec("填报人", (), True),
-    ColumnSpec("联系电话", (), True),
-    ColumnSpec("填报日期", (), True),
-]
-SCORE_COLUMNS = [
-    ColumnSpec("指标编号", ("编号",), True),
-    ColumnSpec("一级指标", ("考核项目",)),
-    ColumnSpec("二级指标", ("考核内容", "考核指标", "指标内容")),
-    ColumnSpec("分值", ("标准分", "满分")),
-    ColumnSpec("自评得分", ("自评分", "自评分数"), True),
-    ColumnSpec("自评说明", ("得分说明", "说明")),
-    ColumnSpec("佐证材料", ("佐证材料链接", "佐证链接", "佐证")),
-]
-LEDGER_COLUMNS = [
-    ColumnSpec("序号"),
-    ColumnSpec("信息名称", ("公开事项", "信息标题", "标题"), True),
-    ColumnSpec("公开类别", ("类别", "信息类别"), True),
-    ColumnSpec("形成日期", ("信息形成日期", "生成日期", "成文日期"), True),
-    ColumnSpec("公开日期", ("发布日期", "公开时间", "发布时间")),
-    ColumnSpec("公开渠道", ("渠道", "发布渠道")),
-    ColumnSpec("链接", ("网址", "公开链接", "URL")),
-]
-REQUEST_COLUMNS = [
-    ColumnSpec("申请编号", ("编号",), True),
-    ColumnSpec("申请人类型"),
-    ColumnSpec("收到日期", ("收到申请日期", "受理日期", "申请日期"), True),
-    ColumnSpec("补正日期", ("补正后收到日期",)),
-    ColumnSpec("是否延期", ("延期",)),
-    ColumnSpec("答复日期", ("答复时间",)),
-    ColumnSpec("办理结果", ("答复结果", "处理结果")),
-    ColumnSpec("复议诉讼结果", ("复议诉讼情况",)),
-]
+S_INFO, S_SCORES, S_LEDGER, S_REQUESTS = REQUIRED_SHEETS
 
 _CENT = Decimal("0.01")
 _SPLIT_EVIDENCE = re.compile(r"[\n\r；;]+")

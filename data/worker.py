@@ -23,16 +23,20 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import importlib
+import logging
 import os
 import subprocess
 import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Callable, Iterable, Iterator
 
 from core.errors import Report, error
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_MB, DEFAULT_SECONDS = 512, 30
 UNSAFE_CODE = "file_unsafe"
@@ -168,8 +172,8 @@ def _serve(memory_mb: int, hook: str | None) -> None:
             reply = (tid, "ok", Checked(sub, report, _peak_mb()))
         except MemoryError:
             reply, fatal = (tid, "memory", None), True
-        except Exception as e:  # noqa: BLE001 - reported to the caller, never fatal to the pool
-            reply = (tid, "error", f"{type(e).__name__}: {e}")
+        except Exception:  # noqa: BLE001 - a bug of ours: its traceback goes to the caller, never fatal to the pool
+            reply = (tid, "error", traceback.format_exc())
         task = msg = None
         try:
             tx.send(reply)
@@ -351,10 +355,10 @@ class WorkerPool:
                 self.peak_mb = max(self.peak_mb, payload.peak_mb)
                 self._release(w, True)
                 return payload
-            if kind == "error":
+            if kind == "error":  # the reader refuses damaged files itself: this is a bug of ours
                 self._release(w, True)
-                return Checked(None, Report([error("file_unreadable", "文件无法读取（格式损坏或不是 Excel/WPS 表格）："
-                                                                      "请在 Excel 或 WPS 中另存为 .xlsx 后上传")]))
+                log.error("读取文件时程序内部错误（工作进程）：\n%s", payload)
+                return Checked(None, Report([error("internal_error")]))
             self._release(w, False)
             self.replaced += 1
             why = f"读取时超出内存上限 {self.memory_mb} MB" if kind == "memory" else "读取进程异常终止"

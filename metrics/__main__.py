@@ -1,6 +1,7 @@
 """Command line of the scoring engine (cli.md).
 
     python -m metrics scorecard --year YEAR --csv OUT.csv [--db PATH]
+    python -m metrics summary --year YEAR [--csv OUT.csv] [--db PATH]
     python -m metrics report --year YEAR -o OUT.xlsx [--db PATH]
     python -m metrics unit-report --year YEAR --unit NAME -o OUT.xlsx [--db PATH]
     python -m metrics reconcile --year YEAR [--csv OUT.csv] [--db PATH]
@@ -17,12 +18,15 @@ missing database, bad arguments, bad calendar file).
 from __future__ import annotations
 
 import argparse
+import logging
 import csv
 import re
 import sys
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+from core.errors import GongkaiError, print_error
+from core.logs import configure as configure_logging
 from core.vocab import UNIT_TYPES, Status
 
 USAGE_ERROR, FAILURE = 2, 1
@@ -69,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--snapshot", choices=["live", "published", "final"], default=None,
                     help="结果来源：live 实时计算、published 公示稿、final 定稿（默认：最新的结果稿，没有则实时）")
     db(sc)
+
+    sm = sub.add_parser("summary", help="全县汇总数字（与看板“总览”相同）：报送率、平均分、等次分布、及时率、覆盖率及与上年比较")
+    sm.add_argument("--year", type=int, required=True, metavar="YEAR", help="考核年度")
+    sm.add_argument("--csv", metavar="OUT.csv", help="另存为 CSV（UTF-8 带 BOM；比率为小数）")
+    db(sm)
 
     stg = sub.add_parser("stage", help="查看年度所处阶段（填报、审核、公示及公示期、定稿）")
     stg.add_argument("--year", type=int, required=True, metavar="YEAR", help="考核年度")
@@ -236,6 +245,58 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _fmt(key: str, v) -> str:
+    """A summary figure as 总览 shows it: rates as percent with one decimal, points with two."""
+    from metrics.summary import COUNTS, RATES
+
+    if v is None:
+        return "—"
+    if key in RATES:
+        return f"{(Decimal(str(v)) * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+    if key in COUNTS or key.startswith("等次"):
+        return str(int(v))
+    return f"{Decimal(str(v)).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}"
+
+
+def _csv_number(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, int):
+        return str(v)
+    return f"{Decimal(str(v)).quantize(Decimal('0.000001'), rounding=ROUND_HALF_UP).normalize():f}"
+
+
+def cmd_summary(args) -> int:
+    from metrics.summary import LABELS, summary_table, summary_with_change
+
+    _check_year(args.year)
+    con = _open(args.db)
+    s = summary_with_change(con, args.year)
+    keys = list(LABELS) + [f"等次·{g}" for g in s["current"]["grades"]]
+    table = summary_table(s)
+    prev = s["previous_year"] if s["previous"] else None
+    print(f"{args.year}年度全县汇总" + (f"（与{prev}年比较）" if prev else "（无上年数据可比）"))
+    for key, (label, cur, old, ch) in zip(keys, table.itertuples(index=False, name=None)):
+        line = f"  {label}：{_fmt(key, cur)}"
+        if prev is not None:
+            line += f"（{prev}年 {_fmt(key, old)}）"
+        print(line)
+    if s["current"]["provisional"]:
+        print(f"注意：{s['current']['provisional_reason']}", file=sys.stderr)
+    if args.csv:
+        try:
+            with open(args.csv, "w", encoding="utf-8-sig", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["key", "指标", f"{args.year}年", f"{prev}年" if prev else "上年", "变化"])
+                for key, (label, cur, old, ch) in zip(keys, table.itertuples(index=False, name=None)):
+                    w.writerow([key, label, _csv_number(cur), _csv_number(old), _csv_number(ch)])
+        except OSError as e:
+            print(f"无法写入 {args.csv}：{e.strerror}", file=sys.stderr)
+            return FAILURE
+        print(f"已写出 {args.csv}")
+    return 0
+
+
 def cmd_unit_report(args) -> int:
     from metrics.report import build_unit_scorecard
 
@@ -294,8 +355,7 @@ def cmd_calendar(args) -> int:
         ensure_calendar(con)
         res = load_calendar_csv(con, args.year, raw, actor=Actor(args.actor or SYSTEM.name, "system"))
     except CalendarError as e:
-        for line in e.errors:
-            print(f"{args.file}: {line}", file=sys.stderr)
+        print_error(e, source=args.file)
         print(f"{args.file}: 未导入任何数据", file=sys.stderr)
         return USAGE_ERROR
     print(f"已导入 {args.file}：{res['year']}年 节假日 {res['holidays']} 天，调休上班 {res['makeup_days']} 天，"
@@ -311,28 +371,19 @@ def _actor(args):
     return Actor(by, SYSTEM.role) if by else SYSTEM
 
 
-def _closing_error(e) -> int:
-    for p in getattr(e, "problems", [str(e)]):
-        print(p, file=sys.stderr)
-    return FAILURE
-
-
 def cmd_stage(args) -> int:
-    from data.closing import ClosingError, get_stage
+    from data.closing import get_stage
     from metrics.closing import go_back, start_review
 
     _check_year(args.year)
     con = _open(args.db)
-    try:
-        if args.start_review and args.back:
-            print("--start-review 与 --back 不能同时使用", file=sys.stderr)
-            return USAGE_ERROR
-        if args.start_review:
-            start_review(con, args.year, _actor(args))
-        elif args.back:
-            go_back(con, args.year, _actor(args), args.reason)
-    except ClosingError as e:
-        return _closing_error(e)
+    if args.start_review and args.back:
+        print("--start-review 与 --back 不能同时使用", file=sys.stderr)
+        return USAGE_ERROR
+    if args.start_review:
+        start_review(con, args.year, _actor(args))
+    elif args.back:
+        go_back(con, args.year, _actor(args), args.reason)
     st = get_stage(con, args.year)
     line = f"{args.year}年度：{st['stage']}"
     if st["stage"] == "公示" and st["publicity_end"]:
@@ -342,15 +393,12 @@ def cmd_stage(args) -> int:
 
 
 def cmd_publish(args) -> int:
-    from data.closing import ClosingError, get_snapshot
+    from data.closing import get_snapshot
     from metrics.closing import publish
 
     _check_year(args.year)
     con = _open(args.db)
-    try:
-        sid = publish(con, args.year, _actor(args), today=args.date)
-    except ClosingError as e:
-        return _closing_error(e)
+    sid = publish(con, args.year, _actor(args), today=args.date)
     snap = get_snapshot(con, sid)
     print(f"已发布{args.year}年度考核结果（公示稿第{sid}号），公示期 {snap['publicity_start']:%Y-%m-%d} 至 "
           f"{snap['publicity_end']:%Y-%m-%d}")
@@ -358,7 +406,6 @@ def cmd_publish(args) -> int:
 
 
 def cmd_finalize(args) -> int:
-    from data.closing import ClosingError
     from metrics.closing import finalize
 
     _check_year(args.year)
@@ -366,25 +413,17 @@ def cmd_finalize(args) -> int:
         print("提前定稿（--early）必须用 --reason 说明理由", file=sys.stderr)
         return USAGE_ERROR
     con = _open(args.db)
-    try:
-        sid = finalize(con, args.year, _actor(args), today=args.date, early=args.early, reason=args.reason)
-    except ClosingError as e:
-        return _closing_error(e)
+    sid = finalize(con, args.year, _actor(args), today=args.date, early=args.early, reason=args.reason)
     print(f"{args.year}年度考核结果已定稿（定稿第{sid}号）")
     return 0
 
 
 def cmd_notice(args) -> int:
-    from metrics.closing import SnapshotMissing
     from metrics.notice import build_notice
 
     _check_year(args.year)
     con = _open(args.db)
-    try:
-        data = build_notice(con, args.year, args.snapshot)
-    except SnapshotMissing as e:
-        print(str(e), file=sys.stderr)
-        return FAILURE
+    data = build_notice(con, args.year, args.snapshot)
     if not _write(args.output, data):
         return FAILURE
     print(f"已写出 {args.output}：关于{args.year}年度政务公开工作考核结果的通报（草稿）")
@@ -392,24 +431,25 @@ def cmd_notice(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_logging()
     args = _parser().parse_args(argv)
-    handler = {"scorecard": cmd_scorecard, "report": cmd_report, "unit-report": cmd_unit_report,
-               "reconcile": cmd_reconcile, "calendar": cmd_calendar, "stage": cmd_stage, "publish": cmd_publish, "finalize": cmd_finalize,
-               "notice": cmd_notice}[args.verb]
+    handler = {"scorecard": cmd_scorecard, "summary": cmd_summary, "report": cmd_report,
+               "unit-report": cmd_unit_report, "reconcile": cmd_reconcile, "calendar": cmd_calendar,
+               "stage": cmd_stage, "publish": cmd_publish, "finalize": cmd_finalize, "notice": cmd_notice}[args.verb]
     try:
         return handler(args)
     except SystemExit:
         raise
-    except Exception as e:  # noqa: BLE001 - one Chinese line instead of a traceback
+    except GongkaiError as e:
+        print_error(e)
+        return FAILURE
+    except Exception as e:  # a bug of ours: the traceback goes to the log, one Chinese line to the user
         from data.db import describe_failure, is_file_failure
-        from metrics.calendar import CalendarError
         if is_file_failure(e):  # damaged blocks met while working: the database cannot be used
             print(f"无法使用数据库：{describe_failure(e, args.db)}", file=sys.stderr)
             return USAGE_ERROR
-        if isinstance(e, CalendarError):
-            print(f"工作日历错误：{e}", file=sys.stderr)
-        else:
-            print(f"处理失败：{type(e).__name__}: {e}", file=sys.stderr)
+        logging.getLogger("metrics").exception("命令 %s 失败", args.verb)
+        print(f"处理失败（程序内部错误）：{type(e).__name__}: {e}", file=sys.stderr)
         return FAILURE
 
 

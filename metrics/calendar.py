@@ -26,6 +26,7 @@ import io
 import duckdb
 import pyarrow as pa
 
+from core.errors import GongkaiError, Issue, error
 from core.normalize import ParseError, norm_key, parse_date
 from data.access import ADMINS, require_actor
 from data.store import audit, transaction
@@ -58,21 +59,14 @@ WORKDAY_CTES = f"""
 """
 
 
-class CalendarError(ValueError):
-    """A calendar CSV that cannot be loaded (``errors`` names each line), or a
+class CalendarError(GongkaiError, ValueError):
+    """A calendar CSV that cannot be loaded (its ``issues`` name each line), or a
     calendar that cannot be built."""
 
-    def __init__(self, errors: list[str] | str):
-        self.errors = [errors] if isinstance(errors, str) else list(errors)
-        super().__init__("\n".join(self.errors))
+    code = "calendar_invalid"
 
 
 # --------------------------------------------------------------------------- official data
-
-def official_years() -> list[int]:
-    """Years the bundled ``chinese_calendar`` package has the official calendar for."""
-    return list(_official_years())
-
 
 def _official_years() -> tuple[int, ...]:
     global _OFFICIAL_CACHE
@@ -183,15 +177,17 @@ def ensure_calendar(con: duckdb.DuckDBPyConnection, years=DEFAULT_YEARS) -> list
             todo.append(y)
     if not todo:
         return []
+    if is_read_only(con):
+        raise CalendarError(f"工作日历缺少 {todo[0]}–{todo[-1]} 年的数据，只读打开的数据库无法补建，请以可写方式打开一次")
     # No explicit transaction (the caller may have one open): every statement is
     # idempotent and an interrupted rebuild is repaired by the next call.
-    try:
-        _rebuild_years(con, todo, listed)
-    except duckdb.Error as e:
-        if "read-only" in str(e).lower() or "read only" in str(e).lower():
-            raise CalendarError(f"工作日历缺少 {todo[0]}–{todo[-1]} 年的数据，只读打开的数据库无法补建，请以可写方式打开一次") from e
-        raise
+    _rebuild_years(con, todo, listed)
     return todo
+
+
+def is_read_only(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``con`` was opened read-only (asked of DuckDB, not guessed from an error text)."""
+    return con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only"
 
 
 def calendar_status(con: duckdb.DuckDBPyConnection, years=None) -> list[dict]:
@@ -231,6 +227,10 @@ def provisional_reason(missing: list[int]) -> str:
     return f"缺少{ys}的官方节假日安排，相关工作日按周一至周五计算，结果为暂定；请管理员导入{ys}的节假日和调休上班日"
 
 
+def _bad(row: int, message: str) -> Issue:
+    return error("calendar_invalid", message, row=row)
+
+
 def parse_calendar_csv(year: int, csv_text: str) -> list[tuple[dt.date, bool, str]]:
     """Validate a holiday CSV (``日期,类型``) for ``year``; raise :class:`CalendarError`
     naming every bad line.  Returns ``(day, is_workday, 类型)`` rows."""
@@ -246,8 +246,8 @@ def parse_calendar_csv(year: int, csv_text: str) -> list[tuple[dt.date, bool, st
         rows.pop(0)
     if not rows or [norm_key(h) for h in rows[0][:2]] != CSV_HEADER:
         got = ",".join(rows[0]) if rows else "（空文件）"
-        raise CalendarError(f"第1行：表头应为“{','.join(CSV_HEADER)}”，实为“{got}”")
-    errors: list[str] = []
+        raise CalendarError(error("calendar_invalid", f"表头应为“{','.join(CSV_HEADER)}”，实为“{got}”", row=1))
+    errors: list[Issue] = []
     out: list[tuple[dt.date, bool, str]] = []
     seen: dict[dt.date, int] = {}
     for n, row in enumerate(rows[1:], start=2):
@@ -258,27 +258,27 @@ def parse_calendar_csv(year: int, csv_text: str) -> list[tuple[dt.date, bool, st
         try:
             day = parse_date(raw_day)
         except (ParseError, ValueError):
-            errors.append(f"第{n}行：日期“{raw_day}”无法识别，应为 YYYY-MM-DD，例如 {year}-10-01")
+            errors.append(_bad(n, f"日期“{raw_day}”无法识别，应为 YYYY-MM-DD，例如 {year}-10-01"))
             day = None
         if raw_type not in (HOLIDAY, MAKEUP):
-            errors.append(f"第{n}行：类型“{row[1].strip()}”应为“{HOLIDAY}”或“{MAKEUP}”")
+            errors.append(_bad(n, f"类型“{row[1].strip()}”应为“{HOLIDAY}”或“{MAKEUP}”"))
         if day is None:
             continue
         if day.year != year:
-            errors.append(f"第{n}行：日期 {day.isoformat()} 不在{year}年内")
+            errors.append(_bad(n, f"日期 {day.isoformat()} 不在{year}年内"))
             continue
         if day in seen:
-            errors.append(f"第{n}行：日期 {day.isoformat()} 重复（第{seen[day]}行已列出）")
+            errors.append(_bad(n, f"日期 {day.isoformat()} 重复（第{seen[day]}行已列出）"))
             continue
         seen[day] = n
         if raw_type == MAKEUP and day.isoweekday() <= 5:
-            errors.append(f"第{n}行：{day.isoformat()} 是星期{'一二三四五'[day.isoweekday() - 1]}，本来就是工作日，"
-                          f"调休上班日应为周六或周日")
+            errors.append(_bad(n, f"{day.isoformat()} 是星期{'一二三四五'[day.isoweekday() - 1]}，本来就是工作日，"
+                          f"调休上班日应为周六或周日"))
             continue
         if raw_type in (HOLIDAY, MAKEUP):
             out.append((day, raw_type == MAKEUP, raw_type))
     if not errors and not out:
-        errors.append(f"文件中没有{year}年的任何节假日或调休上班日")
+        errors.append(error("calendar_invalid", f"文件中没有{year}年的任何节假日或调休上班日"))
     if errors:
         raise CalendarError(errors)
     return out
@@ -355,7 +355,7 @@ def calendar_csv_template(year: int) -> str:
 def is_workday(con: duckdb.DuckDBPyConnection, day: dt.date) -> bool:
     r = con.execute("SELECT is_workday FROM calendar WHERE day = ?", [day]).fetchone()
     if r is None:
-        raise CalendarError(f"工作日历中没有 {day.isoformat()}")
+        raise CalendarError(f"工作日历中没有 {day.isoformat()}", code="calendar_missing")
     return bool(r[0])
 
 
@@ -365,7 +365,7 @@ def add_workdays(con: duckdb.DuckDBPyConnection, day: dt.date, n: int) -> dt.dat
         SELECT w.day FROM cal c JOIN wdays w ON w.wd_index = c.wd_index + ? WHERE c.day = ?""",
                     [int(n), day]).fetchone()
     if r is None:
-        raise CalendarError(f"工作日历不足以计算 {day.isoformat()} 起第 {n} 个工作日")
+        raise CalendarError(f"工作日历不足以计算 {day.isoformat()} 起第 {n} 个工作日", code="calendar_missing")
     return r[0]
 
 
@@ -375,7 +375,7 @@ def workdays_between(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.dat
         SELECT (SELECT wd_index FROM cal WHERE day = ?) - (SELECT wd_index FROM cal WHERE day = ?)""",
                     [end, start]).fetchone()
     if r is None or r[0] is None:
-        raise CalendarError(f"工作日历中没有 {start.isoformat()} 或 {end.isoformat()}")
+        raise CalendarError(f"工作日历中没有 {start.isoformat()} 或 {end.isoformat()}", code="calendar_missing")
     return int(r[0])
 
 

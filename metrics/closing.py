@@ -22,6 +22,7 @@ from data import closing as store
 from data.closing import (ADJUSTED, DRAFT, FILING, FINAL_KIND, OPEN, PUBLICITY, REVIEW, ClosingError)
 
 from core import scheme as scheme_mod
+from core.errors import GongkaiError
 from core.vocab import ItemState, Status, unit_type_order_sql
 from metrics import engine
 from metrics.calendar import add_workdays, ensure_calendar, needed_years
@@ -32,8 +33,10 @@ DEFAULT_PUBLICITY_DAYS = 5
 APPROVED, MISSING, PENDING, RETURNED = Status.APPROVED, Status.MISSING, Status.PENDING, Status.RETURNED
 
 
-class SnapshotMissing(LookupError):
+class SnapshotMissing(GongkaiError, LookupError):
     """The requested snapshot does not exist (Chinese message)."""
+
+    code = "snapshot_missing"
 
 
 def publicity_days(scheme) -> int:

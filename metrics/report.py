@@ -21,16 +21,33 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from data.exports import workbook_bytes
-from metrics import engine
+from metrics import engine, summary
 from core.vocab import UNIT_TYPES, ItemState, Status
 
-GRADE_FILL = {
-    "优秀": PatternFill("solid", fgColor="C6EFCE"),
-    "良好": PatternFill("solid", fgColor="DDEBF7"),
-    "合格": PatternFill("solid", fgColor="FFEB9C"),
-    "不合格": PatternFill("solid", fgColor="FFC7CE"),
-}
-GRADE_FONT = {"优秀": "006100", "良好": "1F4E79", "合格": "7F6000", "不合格": "9C0006"}
+def _mix(color: str, toward: int, t: float) -> str:
+    """``#rrggbb`` moved a fraction ``t`` toward white (255) or black (0), as openpyxl ``RRGGBB``."""
+    rgb = [int(color[i:i + 2], 16) for i in (1, 3, 5)]
+    return "".join(f"{round(c + (toward - c) * t):02X}" for c in rgb)
+
+
+#: print-friendly (fill, text) of the default grade colours (Excel's good/neutral/bad styles);
+#: any other colour of a scheme gets a light tint and a dark shade of itself
+PRINT_STYLE = {"#1a7f37": ("C6EFCE", "006100"), "#2f80ed": ("DDEBF7", "1F4E79"),
+               "#e6a700": ("FFEB9C", "7F6000"), "#d64545": ("FFC7CE", "9C0006")}
+
+
+def grade_fill(s, grade: str) -> PatternFill:
+    """Light fill of a grade's cell, from the scheme's grade colour."""
+    c = s.grade_color(grade)
+    return PatternFill("solid", fgColor=PRINT_STYLE[c][0] if c in PRINT_STYLE else _mix(c, 255, 0.78))
+
+
+def grade_font(s, grade: str) -> Font:
+    """Bold, dark text of a grade, from the scheme's grade colour."""
+    c = s.grade_color(grade)
+    return Font(bold=True, color=PRINT_STYLE[c][1] if c in PRINT_STYLE else _mix(c, 0, 0.45))
+
+
 HEADER_FILL = PatternFill("solid", fgColor="D9D9D9")
 MISSING_FONT = Font(color="808080")
 THIN = Side(style="thin", color="A6A6A6")
@@ -110,7 +127,7 @@ def build_report(con: duckdb.DuckDBPyConnection, year: int, scheme=None, which: 
     df = engine.score_year(con, year, scheme=s) if scheme is not None else results(con, year, which)
     groups = s.groups
     group_max = {g: sum((i.max for i in s.indicators if i.group == g), Decimal(0)) for g in groups}
-    group_codes = {g: [i.code for i in s.indicators if i.group == g] for g in groups}
+    subtotals = summary.group_subtotals_from_scores(df, s).set_index("unit")
     headers = (["排名", "单位名称", "报送状态", "总分", "等次"]
                + [f"{g}\n({group_max[g].normalize():f})" for g in groups]
                + ["扣分", "自评分", "主动公开\n及时率", "按时/计入\n(未到期)", "必公开类别\n覆盖率",
@@ -130,10 +147,10 @@ def build_report(con: duckdb.DuckDBPyConnection, year: int, scheme=None, which: 
         _write_header(ws, headers, widths)
         rows = df[df["unit_type"] == t]
         r_no = HEADER_ROW
-        for _, r in rows.iterrows():
+        for r in rows.to_dict("records"):
             r_no += 1
             submitted = r["status"] != Status.MISSING
-            subtotal = [sum((r[c] for c in group_codes[g]), Decimal(0)) if submitted else None for g in groups]
+            subtotal = [subtotals.at[r["unit"], f"{g}|得分"] if submitted else None for g in groups]
             penalty = (r["k1_count"] * s.k1_points).quantize(Decimal("0.01")) if submitted and r["k1_count"] else None
             counts = (f"{r['proactive_on_time']}/{r['proactive_counted']}({r['proactive_pending']})"
                       if submitted else None)
@@ -155,10 +172,10 @@ def build_report(con: duckdb.DuckDBPyConnection, year: int, scheme=None, which: 
                       headers.index("依申请公开\n按期答复率") + 1):
                 ws.cell(row=r_no, column=c).number_format = "0.00%"
             g = r["grade"]
-            if g in GRADE_FILL:
+            if g in s.grade_colors:
                 for c in (4, 5):
-                    ws.cell(row=r_no, column=c).fill = GRADE_FILL[g]
-                ws.cell(row=r_no, column=5).font = Font(bold=True, color=GRADE_FONT[g])
+                    ws.cell(row=r_no, column=c).fill = grade_fill(s, g)
+                ws.cell(row=r_no, column=5).font = grade_font(s, g)
         if r_no == HEADER_ROW:
             ws.cell(row=HEADER_ROW + 1, column=1, value="（无此类单位）")
             r_no += 1
@@ -234,7 +251,7 @@ def build_unit_scorecard(con: duckdb.DuckDBPyConnection, year: int, unit: str, s
     if submitted:
         pts = points()
         type_label = {"self": "自评", "auto": "自动计算", "bonus": "加分"}
-        for _, p in pts.iterrows():
+        for p in pts.to_dict("records"):
             row += 1
             vals = [p["group"], p["code"], p["text"], p["max"], type_label.get(p["type"], p["type"]),
                     p["self_score"], p["review_score"], p["review_reason"], p["points"]]
@@ -264,8 +281,8 @@ def build_unit_scorecard(con: duckdb.DuckDBPyConnection, year: int, unit: str, s
             ws.cell(row=row, column=2, value=text)
             ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=len(headers))
         g = r["grade"]
-        if g in GRADE_FILL:
-            ws.cell(row=row, column=1).fill = GRADE_FILL[g]
+        if g in s.grade_colors:
+            ws.cell(row=row, column=1).fill = grade_fill(s, g)
     else:
         row += 1
         ws.cell(row=row, column=1, value="该单位本年度未报送自检自评材料，无得分、无排名。")
@@ -320,7 +337,7 @@ def _fact_sheet(wb, title: str, df, cols, heading: str) -> None:
     ws = wb.create_sheet(title)
     _title_rows(ws, heading, f"共 {len(df)} 条", len(cols))
     _write_header(ws, [c[1] for c in cols], [c[2] for c in cols])
-    for n, (_, r) in enumerate(df.iterrows(), start=HEADER_ROW + 1):
+    for n, r in enumerate(df.to_dict("records"), start=HEADER_ROW + 1):
         for c, (key, _, _) in enumerate(cols, start=1):
             v = _cell_value(r[key])
             cell = ws.cell(row=n, column=c, value=v)

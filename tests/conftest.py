@@ -1,11 +1,26 @@
+import atexit
 import datetime as dt
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from core.scheme import SCHEME_DIR
 from data.access import SYSTEM
 from data.registry import load_units, parse_registry
 from data.store import connect
+
+#: the scheme years the tests are written for: they read a private directory holding just
+#: these files (copied from the production directory), so adding core/schemes/2024.toml
+#: changes no test; servers and commands the tests start inherit the setting
+FIXTURE_YEARS = range(2019, 2024)
+FIXTURE_SCHEMES = Path(tempfile.mkdtemp(prefix="gongkai-schemes-"))
+for _y in FIXTURE_YEARS:
+    shutil.copy(SCHEME_DIR / f"{_y}.toml", FIXTURE_SCHEMES)
+os.environ["GONGKAI_SCHEMES"] = str(FIXTURE_SCHEMES)
+atexit.register(shutil.rmtree, FIXTURE_SCHEMES, ignore_errors=True)
 
 REGISTRY = Path(__file__).resolve().parent.parent / "demo" / "fangzheng-units.csv"
 REGISTRY_TEXT = """单位名称,单位类型,附加必公开类别

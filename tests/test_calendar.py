@@ -166,8 +166,9 @@ def test_admin_csv_reports_every_bad_line(con):
     text = "日期,类型\n2027-01-01,节假日\n2027-02-30,节假日\n2027-03-01,放假\n"
     with pytest.raises(CalendarError) as e:
         load_calendar_csv(con, 2027, text, actor=SYSTEM)
-    assert len(e.value.errors) == 2
-    assert e.value.errors[0].startswith("第3行") and e.value.errors[1].startswith("第4行")
+    assert [(i.row, i.location) for i in e.value.issues] == [(3, "第3行"), (4, "第4行")]
+    assert "第" not in e.value.issues[0].message      # the line is the location, not repeated in the text
+    assert str(e.value).startswith("第3行：日期“2027-02-30”无法识别")
     assert workday(con, "2027-01-01") is True
 
 
@@ -189,3 +190,21 @@ def test_calendar_writes_need_an_administrator(con):
     with pytest.raises(PermissionDenied, match="无权撤销导入的工作日历"):
         cal.reset_calendar_year(con, 2027, actor={"name": "shenhe", "role": "admin"})
     assert con.execute("SELECT count(*) FROM calendar_overrides").fetchone()[0] == 0
+
+
+def test_a_read_only_database_missing_calendar_years_says_so_and_writes_nothing(tmp_path):
+    import duckdb
+
+    path = tmp_path / "ro.duckdb"
+    con = connect(path)
+    ensure_calendar(con, [2019])
+    con.close()
+    ro = duckdb.connect(str(path), read_only=True)
+    try:
+        assert cal.is_read_only(ro) and not cal.is_read_only(duckdb.connect())
+        assert ensure_calendar(ro, [2019]) == []  # already there: nothing to write, no error
+        with pytest.raises(CalendarError, match="只读"):
+            ensure_calendar(ro, [2019, 2031])
+        assert ro.execute("SELECT count(*) FROM calendar WHERE year(day) = 2031").fetchone()[0] == 0
+    finally:
+        ro.close()

@@ -132,8 +132,8 @@ def test_apply_review_scores_is_all_or_nothing(con, sub):
         rv.apply_review_scores(con, sub, [{"code": "A1", "score": 2, "reason": "理由"},
                                           {"code": "A2", "score": 9, "reason": "理由"},
                                           {"code": "A3", "score": 1, "reason": ""}], REV, seen=seen(con))
-    assert len(e.value.problems) == 2
-    assert "A2" in e.value.problems[0] and "A3" in e.value.problems[1]
+    assert len(e.value.issues) == 2 and {i.code for i in e.value.issues} == {"review_refused"}
+    assert "A2" in e.value.messages[0] and "A3" in e.value.messages[1]
     assert con.execute("SELECT count(*) FROM review_scores").fetchone()[0] == 0
     n = rv.apply_review_scores(con, sub, [{"code": "A1", "score": 2, "reason": "理由"},
                                           {"code": "A2", "score": "2.5", "reason": "理由"}], REV, seen=seen(con))

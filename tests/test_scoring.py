@@ -468,3 +468,57 @@ def test_scheme_validation_errors(old, new, fragment):
     with pytest.raises(SchemeError) as e:
         parse(BASE_TOML.replace(old, new, 1))
     assert fragment in str(e.value) and "test.toml" in str(e.value)
+
+
+@pytest.mark.parametrize("old, new, fragment", [
+    ("K1_points = 3", "K1_point = 5", "penalties: 未知的键 “K1_point”，是否应为 “K1_points”"),
+    ("late_submission_points = 1", "late_submision_points = 1",
+     "rules: 未知的键 “late_submision_points”，是否应为 “late_submission_points”"),
+    ('name = "', 'nmae = "', "test.toml: 未知的键 “nmae”，是否应为 “name”"),
+    ("cutoff = 2020-01-10", "cutoff = 2020-01-10\ncut_off = 2020-01-11", "dates: 未知的键 “cut_off”"),
+    ('code = "A1"', 'code = "A1"\nweight = 4', "indicators[0]: 未知的键 “weight”"),
+    ("days = 15", "days = 15\ndyas = 3", "rules.requests[0]: 未知的键 “dyas”"),
+    ('"乡镇" = [', '"街道" = []\n"乡镇" = [', "required: 未知的键 “街道”"),
+    ('"合格" = "#e6a700"', '"及格" = "#e6a700"', "grade_colors: 未知的键 “及格”"),
+    ('"合格" = "#e6a700"', '"合格" = "orange"', "grade_colors.合格: 颜色应写成"),
+])
+def test_scheme_unknown_keys_are_rejected(old, new, fragment):
+    assert old in BASE_TOML
+    with pytest.raises(SchemeError) as e:
+        parse(BASE_TOML.replace(old, new, 1))
+    assert fragment in str(e.value), str(e.value)
+    assert e.value.issues and e.value.issues[0].code == "scheme_invalid"
+
+
+def test_scheme_year_bounds_default_from_year():
+    text = BASE_TOML.replace("year_start = 2019-01-01\n", "").replace("year_end = 2019-12-31\n", "")
+    assert text != BASE_TOML and "year_start" not in text
+    s = parse(text)
+    assert (s.year_start, s.year_end) == (D("2019-01-01"), D("2019-12-31"))
+
+
+def test_scheme_grade_colours_and_names():
+    s = parse(BASE_TOML)
+    assert s.grade_names == ["优秀", "良好", "合格", "不合格"]
+    assert s.grade_color("合格") == "#e6a700" and s.grade_color("不合格") == "#d64545"
+    # renamed grades without colours get the default palette, best first; the fail grade red
+    text = (BASE_TOML.replace('"优秀" = 90', '"A等" = 90').replace('"优秀" = "#1a7f37"\n', "")
+            .replace('fail_grade = "不合格"', 'fail_grade = "D等"').replace('"不合格" = "#d64545"\n', ""))
+    s = parse(text)
+    assert s.grade_names == ["A等", "良好", "合格", "D等"]
+    assert s.grade_colors == {"A等": "#1a7f37", "良好": "#2f80ed", "合格": "#e6a700", "D等": "#d64545"}
+
+
+def test_another_scheme_directory_and_a_new_year_is_only_a_file(monkeypatch, tmp_path):
+    """GONGKAI_SCHEMES names the operator's own directory; a year is added by adding its file."""
+    from core import scheme as sm
+
+    from tests.conftest import FIXTURE_SCHEMES, FIXTURE_YEARS
+
+    assert sm.scheme_dir() == FIXTURE_SCHEMES and sm.years() == list(FIXTURE_YEARS)  # the tests' own copy
+    (tmp_path / "2019.toml").write_text(BASE_TOML.replace("name = ", "note = \"另一目录\"\nname = ", 1),
+                                        encoding="utf-8")
+    (tmp_path / "2031.toml").write_text(BASE_TOML.replace("2019", "2031").replace("2020", "2032"), encoding="utf-8")
+    monkeypatch.setenv("GONGKAI_SCHEMES", str(tmp_path))
+    assert sm.years() == [2019, 2031] and sm.scheme_for(2019).note == "另一目录"
+    assert sm.scheme_for(2020) is None and sm.scheme_for(2031).year_end.year == 2031

@@ -10,7 +10,7 @@ from data.ingest import ingest_bytes
 from data.reader import read_workbook
 from data.registry import Unit
 from data.template import (AUTO_TEXT, LEDGER_HEADERS, REQUEST_HEADERS, SCORE_HEADERS, build_template,
-                           build_template_for, title_of)
+                           title_of)
 from core.vocab import APPLICANT_TYPES, CHANNELS, RESULTS, REVIEW_RESULTS, YES_NO
 from core.scheme import load_catalogue, scheme_for
 
@@ -164,15 +164,6 @@ def test_blank_template_is_read_but_incomplete(con):
     codes = {i.code for i in report.errors}
     assert codes == {"info_empty", "score_empty"}
     assert not report.warnings  # nothing typed in automatic rows, 分值 as in the scheme
-
-
-def test_build_template_for_registered_unit(con):
-    data = build_template_for(con, "方正县审计局", 2020)
-    assert _open(data)["单位信息"]["B2"].value == "方正县审计局"
-    with pytest.raises(ValueError, match="不在单位名录"):
-        build_template_for(con, "方正县不存在局", 2020)
-    with pytest.raises(ValueError, match="没有考核指标体系"):
-        build_template_for(con, "方正县审计局", 1999)
 
 
 def test_round_trip_fill_and_ingest(con):

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import openpyxl
 
 from core.scheme import scheme_for
+from core.workbook import (INFO_NAMES, LEDGER_HEADERS, REQUEST_HEADERS, SCORE_HEADERS, SHEET_INFO, SHEET_LEDGER,
+                           SHEET_REQUESTS, SHEET_SCORES)
 
 UNIT = "方正县审计局"
 TOWN = "方正镇"
@@ -28,22 +30,15 @@ class SheetSpec:
 
 def info_sheet(unit=UNIT, unit_type="部门", year=2019, reporter="张三", phone="0451-7123456",
                date="2020-01-05") -> SheetSpec:
-    return SheetSpec([
-        ["单位信息"],
-        ["单位名称", unit],
-        ["单位类型", unit_type],
-        ["考核年度", year],
-        ["填报人", reporter],
-        ["联系电话", phone],
-        ["填报日期", date],
-    ])
+    values = dict(zip(INFO_NAMES, (unit, unit_type, year, reporter, phone, date)))
+    return SheetSpec([[SHEET_INFO], *([k, v] for k, v in values.items())])
 
 
 def scores_sheet(year=2019, overrides: dict | None = None, title=True) -> SheetSpec:
     scheme = scheme_for(year)
     overrides = overrides or {}
     rows = [["方正县2019年政务公开工作自评表"]] if title else []
-    rows.append(["指标编号", "一级指标", "二级指标", "分值", "自评得分", "自评说明", "佐证材料"])
+    rows.append(list(SCORE_HEADERS))
     for ind in scheme.indicators:
         if ind.type == "auto":
             score = overrides.get(ind.code, "")
@@ -55,29 +50,29 @@ def scores_sheet(year=2019, overrides: dict | None = None, title=True) -> SheetS
     return SheetSpec(rows, ["A1:G1"] if title else [])
 
 
-LEDGER_HEADER = ["序号", "信息名称", "公开类别", "形成日期", "公开日期", "公开渠道", "链接"]
-REQUEST_HEADER = ["申请编号", "申请人类型", "收到日期", "补正日期", "是否延期", "答复日期", "办理结果", "复议诉讼结果"]
+LEDGER_HEADER = list(LEDGER_HEADERS)
+REQUEST_HEADER = list(REQUEST_HEADERS)
 
 
 def ledger_sheet(items: list[list] | None = None) -> SheetSpec:
     if items is None:
         items = [[1, "2019年部门预算", "财政预决算", "2019-03-01", "2019-03-10", "政府网站", "http://x/1"],
                  [2, "机构职能介绍", "机构职能", "2019-02-11", "2019-02-12", "政府网站、公开栏", ""]]
-    return SheetSpec([["主动公开台账"], list(LEDGER_HEADER), *items], ["A1:G1"])
+    return SheetSpec([[SHEET_LEDGER], list(LEDGER_HEADER), *items], ["A1:G1"])
 
 
 def requests_sheet(reqs: list[list] | None = None) -> SheetSpec:
     if reqs is None:
         reqs = [["SQ-001", "自然人", "2019-06-03", "", "否", "2019-06-20", "予以公开", ""]]
-    return SheetSpec([["依申请公开台账"], list(REQUEST_HEADER), *reqs], ["A1:H1"])
+    return SheetSpec([[SHEET_REQUESTS], list(REQUEST_HEADER), *reqs], ["A1:H1"])
 
 
 def valid_sheets(**info) -> dict[str, SheetSpec]:
     return {
-        "单位信息": info_sheet(**info),
-        "自评打分": scores_sheet(info.get("year", 2019)),
-        "主动公开台账": ledger_sheet(),
-        "依申请公开台账": requests_sheet(),
+        SHEET_INFO: info_sheet(**info),
+        SHEET_SCORES: scores_sheet(info.get("year", 2019)),
+        SHEET_LEDGER: ledger_sheet(),
+        SHEET_REQUESTS: requests_sheet(),
     }
 
 

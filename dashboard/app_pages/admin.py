@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import (ROLE_LABEL, bump_data_version, db, db_lock, flash, require_role, show_flash)
-from dashboard.ui import LATE_BG as BAD, PENDING_BG as WARN, audit_viewer, dstr, fit_height, fmt2, num
+from dashboard.ui import LATE_BG as BAD, PENDING_BG as WARN, audit_viewer, dstr, fit_height, fmt2, num, show_error
 from dashboard.text import md
 from data.registry import RegistryError, get_units, load_units, parse_registry
 from data.review import csv_bytes
@@ -17,7 +17,7 @@ from data.access import PermissionDenied
 from data.users import (MAX_FAILURES, MIN_PASSWORD, UserError, create_user, list_users, locked_names, reset_password,
                         set_active, set_role, unlock_user)
 from metrics import calendar as cal
-from core.scheme import SCHEME_DIR, SchemeError, load_catalogue, load_scheme_file, parse_scheme, scheme_changes
+from core.scheme import SchemeError, load_catalogue, load_scheme_file, parse_scheme, scheme_changes, scheme_dir
 
 user = require_role("admin")
 con = db()
@@ -81,9 +81,7 @@ with tabs[0]:
             try:
                 parsed = parse_registry(text, f.name)
             except RegistryError as e:
-                st.error(f"单位名录有 {len(e.issues)} 处错误，未导入任何内容：")
-                st.dataframe(pd.DataFrame([{"位置": i.location, "问题": i.message} for i in e.issues]),
-                             hide_index=True, width="stretch", key="admin_registry_errors")
+                show_error(e, f"单位名录有 {len(e.issues)} 处错误，未导入任何内容：", key="admin_registry_errors")
             else:
                 new = [u for u in parsed if u.name not in units]
                 st.success(f"文件校验通过：共 {len(parsed)} 个单位，其中新增 {len(new)} 个，更新 {len(parsed) - len(new)} 个。")
@@ -100,7 +98,7 @@ def _user_write(fn, ok: str) -> None:
         with db_lock():
             fn()
     except (UserError, PermissionDenied) as e:
-        st.error(md(str(e)))
+        show_error(e)
     else:
         _done(ok)
 
@@ -174,9 +172,9 @@ with tabs[1]:
 
 # --------------------------------------------------------------------------- schemes
 with tabs[2]:
-    st.caption(f"每个考核年度一份指标体系文件（{SCHEME_DIR.name}/<年度>.toml），由县政务公开办确定后交信息化人员放入系统。"
+    st.caption(f"每个考核年度一份指标体系文件（{scheme_dir().name}/<年度>.toml），由县政务公开办确定后交信息化人员放入系统。"
                "这里逐一校验并查看各年度的指标和分值。")
-    files = sorted(SCHEME_DIR.glob("*.toml"))
+    files = sorted(scheme_dir().glob("*.toml"))
     loaded, rows = {}, []
     for p in files:
         try:
@@ -221,7 +219,7 @@ with tabs[2]:
             st.error(f"校验未通过：{md(e)}")
         else:
             st.success(f"校验通过：{s.name}，{len(s.indicators)} 项指标，基础分 {fmt2(s.base_max)}。"
-                       f"放入 {SCHEME_DIR.name}/{s.year}.toml 并重启服务后生效。")
+                       f"放入 {scheme_dir().name}/{s.year}.toml 并重启服务后生效。")
 
 # --------------------------------------------------------------------------- calendar
 with tabs[3]:
@@ -268,8 +266,7 @@ with tabs[3]:
             with db_lock():
                 info = cal.load_calendar_csv(con, int(cy), cf.getvalue(), actor=user)
         except cal.CalendarError as e:
-            st.error(f"日历未导入（未作任何更改），共 {len(e.errors)} 处问题：")
-            st.dataframe(pd.DataFrame({"问题": e.errors}), hide_index=True, width="stretch", key="admin_cal_errors")
+            show_error(e, f"日历未导入（未作任何更改），共 {len(e.issues)} 处问题：", key="admin_cal_errors")
         else:
             st.session_state["admin_cal_nonce"] = cnonce + 1
             _done(f"已导入 {info['year']} 年日历：节假日 {info['holidays']} 天，调休上班 {info['makeup_days']} 天，"

@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard.common import REVIEW_ROLES, bump_data_version, db, db_lock, flash, md_escape, require_role, \
     selected_year, show_flash
-from dashboard.ui import score_text
+from dashboard.ui import show_error, score_text
 from data import closing as dc
 from metrics import closing as mc
 from core.scheme import scheme_for
@@ -62,8 +62,7 @@ for r in open_ap.itertuples():
                     with db_lock():
                         mc.answer_appeal(con, r.id, decision, why, new if decision == dc.ADJUSTED else None, user=user)
                 except dc.ClosingError as e:
-                    for p in e.problems:
-                        st.error(p)
+                    show_error(e)
                 else:
                     bump_data_version()
                     flash("ap_flash", f"第{r.id}号申诉已答复：{decision}")

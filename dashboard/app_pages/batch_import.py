@@ -7,7 +7,8 @@ import datetime as dt
 import streamlit as st
 
 from dashboard.common import REVIEW_ROLES, db, require_role
-from dashboard.ui import UPLOAD_TYPES, show_results, submit_with_progress
+from core.workbook import UPLOAD_TYPES
+from dashboard.ui import show_results, submit_with_progress
 
 user = require_role(*REVIEW_ROLES)
 con = db()

@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.vocab import UNIT_TYPE_RANK
 from dashboard import queries as q
 from dashboard import viz
 from dashboard.text import md
@@ -69,7 +70,7 @@ if not all_cats:
 names = cv.drop_duplicates("code").set_index("code")["name"].to_dict()
 MISSING_GREY = "#9aa5b1"
 order = units.sort_values(["unit_type", "coverage_rate", "unit"], ascending=[True, True, True],
-                          key=lambda s: s.map({"乡镇": 0, "部门": 1}) if s.name == "unit_type" else s)
+                          key=lambda s: s.map(UNIT_TYPE_RANK) if s.name == "unit_type" else s)
 shown, capped = viz.cap_units(order, 150)
 unit_list = shown["unit"].tolist()
 g = cv[cv["code"].isin(codes) & cv["unit"].isin(unit_list)].assign(
@@ -146,7 +147,7 @@ else:
 # --------------------------------------------------------------------------- gap list
 st.subheader("各单位缺口清单")
 gaps = units.sort_values(["unit_type", "coverage_rate", "unit"], ascending=[True, True, True],
-                         key=lambda s: s.map({"乡镇": 0, "部门": 1}) if s.name == "unit_type" else s)
+                         key=lambda s: s.map(UNIT_TYPE_RANK) if s.name == "unit_type" else s)
 gap_table = pd.DataFrame({
     "单位": gaps["unit"], "类型": gaps["unit_type"], "状态": "已报送",
     "必公开类别数": gaps["required_categories"].astype("Int64"), "已覆盖": gaps["covered_categories"].astype("Int64"),

@@ -13,7 +13,7 @@ import streamlit as st
 from dashboard.common import bump_data_version, db, db_lock, flash, md_escape, require_role, selected_year, \
     show_flash
 from dashboard.text import md
-from dashboard.ui import fit_height, fmt2, score_text
+from dashboard.ui import fit_height, fmt2, score_text, show_error
 from data import closing as dc
 from metrics import closing as mc
 from core.scheme import scheme_for
@@ -157,8 +157,7 @@ if v["can_appeal"] and end is not None and dt.date.today() <= end:
                                          [(f.name, f.getvalue()) for f in files or []], user=user,
                                          today=dt.date.today())
             except dc.ClosingError as e:
-                for p in e.problems:
-                    st.error(p)
+                show_error(e)
             else:
                 bump_data_version()
                 flash("my_flash", f"申诉已提交（第{aid}号），考核组答复后会在这里显示")

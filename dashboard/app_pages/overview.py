@@ -10,7 +10,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.vocab import UNIT_TYPES
+from core.vocab import UNIT_TYPE_RANK, UNIT_TYPES
 from dashboard import queries as q
 from dashboard import viz
 from dashboard.common import data_version
@@ -42,13 +42,14 @@ viz.metric(c[3], "平均及时率", viz.pct(sm["mean_proactive"]), sm["mean_proa
 viz.metric(c[4], "平均覆盖率", viz.pct(sm["mean_coverage"]), sm["mean_coverage"], _p("mean_coverage"),
            help="各单位必公开类别覆盖率（H2）的平均值")
 
-GRADE_MD = {"优秀": ":green[优秀]", "良好": ":blue[良好]", "合格": ":orange[合格]", "不合格": ":red[不合格]"}
-g = st.columns(5)
+grades = scheme.grade_names  # best first, the fail grade last
+g = st.columns(len(grades) + 1)
 g[0].markdown("**等次分布**  \n" + (f"与{prev}年对比" if psm else "（无上年数据可比）"))
-for n, grade in enumerate(q.GRADES, start=1):
-    viz.metric(g[n], f"等次 · {GRADE_MD[grade]}", f"{sm['grades'][grade]} 个", sm["grades"][grade],
-               psm["grades"][grade] if psm else None, "count",
-               better={"不合格": "down", "合格": "none"}.get(grade, "up"))
+for n, grade in enumerate(grades, start=1):
+    # more of the best grades is better, of the fail grade worse; the lowest pass grade is neutral
+    better = "down" if grade == scheme.fail_grade else "none" if n == len(grades) - 1 and n > 1 else "up"
+    viz.metric(g[n], f"等次 · :{viz.md_color(scheme.grade_color(grade))}[{grade}]", f"{sm['grades'].get(grade, 0)} 个",
+               sm["grades"].get(grade, 0), psm["grades"].get(grade, 0) if psm else None, "count", better=better)
 
 notes = [f"已报送 {sm['submitted']} / {sm['registered']} 个单位，其中按时报送 {sm['on_time']} 个。"]
 if sm["pending_review"]:
@@ -68,13 +69,13 @@ def ranking_figure(part, unit_type: str) -> go.Figure:
     shown, capped = viz.cap_units(part)
     order = shown["unit"].tolist()
     fig = go.Figure()
-    for grade in q.GRADES:
+    for grade in scheme.grade_names:
         gp = shown[shown["grade"] == grade]
         if gp.empty:
             continue
         fig.add_bar(
             x=[round(float(v), 2) for v in gp["total"]], y=gp["unit"].tolist(), orientation="h", name=grade,
-            marker_color=viz.GRADE_COLORS[grade], text=[viz.pts(v) for v in gp["total"]], textposition="inside",
+            marker_color=scheme.grade_color(grade), text=[viz.pts(v) for v in gp["total"]], textposition="inside",
             insidetextanchor="end", textfont=dict(color="#ffffff"),
             customdata=[[int(r), viz.pct(s)] for r, s in zip(gp["rank"], gp["score_rate"])],
             hovertemplate="%{y}<br>第%{customdata[0]}名 · %{x:.2f}分 · " + grade
@@ -83,7 +84,7 @@ def ranking_figure(part, unit_type: str) -> go.Figure:
     xmax = max(100.0, float(shown["total"].max())) + 2
     lines = sorted(float(low) for _, low in scheme.grades)
     for name, low in scheme.grades:
-        fig.add_vline(x=float(low), line_dash="dot", line_color=viz.GRADE_COLORS.get(name, "#999"), line_width=1,
+        fig.add_vline(x=float(low), line_dash="dot", line_color=scheme.grade_color(name), line_width=1,
                       layer="below")
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)), title=None)
     fig.update_xaxes(range=[0, xmax], title="最终得分", tickvals=[0, 20, 40] + lines + [100])
@@ -95,7 +96,7 @@ def ranking_figure(part, unit_type: str) -> go.Figure:
 
 
 st.subheader("排名")
-st.markdown(viz.legend_html([(g_, viz.GRADE_COLORS[g_]) for g_ in q.GRADES]), unsafe_allow_html=True)
+st.markdown(viz.legend_html([(g_, scheme.grade_color(g_)) for g_ in scheme.grade_names]), unsafe_allow_html=True)
 st.caption("各类型分别排名，总分相同的名次并列。竖虚线为等次分数线：" + "、".join(
     f"{name} ≥ {float(low):g}" for name, low in scheme.grades) + "。")
 cols = st.columns(2)
@@ -116,7 +117,7 @@ for col, t in zip(cols, UNIT_TYPES):
 # --------------------------------------------------------------------------- table + downloads
 st.subheader("排名明细")
 table = df.sort_values(["unit_type", "submitted", "rank", "unit"], ascending=[True, False, True, True],
-                       key=lambda s: s.map({"乡镇": 0, "部门": 1}) if s.name == "unit_type" else s)
+                       key=lambda s: s.map(UNIT_TYPE_RANK) if s.name == "unit_type" else s)
 view = table.assign(
     得分率=table["score_rate"].map(lambda v: viz.pct(v)),
     及时率=table["proactive_rate"].map(lambda v: viz.pct(v)),

@@ -10,7 +10,7 @@ from dashboard.common import REVIEW_ROLES, db, require_role, selected_year, show
 from dashboard.ui import dstr, fit_height, score_text
 from data.registry import get_units
 from metrics.readouts import review_queue
-from core.vocab import STATUSES, Status
+from core.vocab import STATUSES, UNIT_TYPES, Status
 
 user = require_role(*REVIEW_ROLES)
 con = db()
@@ -37,7 +37,7 @@ if late_n:
 f1, f2, f3 = st.columns([3, 2, 2])
 status_sel = f1.multiselect("状态", list(STATUSES), default=[Status.PENDING, Status.RETURNED, Status.APPROVED, Status.MISSING],
                             key="review_queue_status", placeholder="请选择要显示的状态")
-type_sel = f2.multiselect("单位类型", ["乡镇", "部门"], default=["乡镇", "部门"], key="review_queue_type",
+type_sel = f2.multiselect("单位类型", list(UNIT_TYPES), default=list(UNIT_TYPES), key="review_queue_type",
                           placeholder="请选择单位类型")
 only_late = f3.toggle("只看逾期报送", key="review_queue_late")
 

@@ -10,7 +10,8 @@ import streamlit as st
 from dashboard.common import (REVIEW_ROLES, bump_data_version, db, db_lock, flash, require_role,
                               selected_year, show_flash)
 from dashboard.reconcile_ui import unit_section as reconcile_section
-from dashboard.ui import (audit_viewer, badge, coverage_section, dstr, fmt2, history_table, timeliness_section)
+from dashboard.ui import (audit_viewer, badge, coverage_section, dstr, fmt2, history_table, show_error,
+                          timeliness_section)
 from dashboard.review_editor import auto_table, indicator_form, indicator_table, proposal_panel
 from dashboard.text import md
 from data.proposals import drop_proposal, proposals
@@ -87,7 +88,7 @@ if state["comment"]:
 k1, k2 = int(card["k1_count"] or 0), bool(card["k2_veto"])
 if k1 or k2:
     st.warning(f"扣分：K1 被上级通报批评 {k1} 次（−{fmt2(scheme.k1_points * k1)} 分）"
-               + ("；K2 一票否决，等次为不合格" if k2 else ""))
+               + (f"；K2 一票否决，等次为{scheme.fail_grade}" if k2 else ""))
 
 if sub is None:
     st.info(f"{md(unit)} 尚未报送 {year} 年度自评材料。")
@@ -116,8 +117,7 @@ def _write(fn, ok_message: str, unchanged_message: str | None = None) -> None:
         st.error(str(e))
         return
     except ReviewError as e:
-        for p in e.problems:
-            st.error(md(p))
+        show_error(e)
         return
     if unchanged_message is not None and changed is False:
         st.info(unchanged_message)
@@ -209,7 +209,7 @@ with tabs[4]:
     with st.form(f"review_penalty_{unit}_{year}"):
         k1_in = st.number_input(f"K1 被上级通报批评次数（每次扣 {fmt2(scheme.k1_points)} 分）", min_value=0,
                                 max_value=33, step=1, value=pen["k1_count"], disabled=locked)
-        k2_in = st.checkbox("K2 发生泄密或违规公开并造成不良影响（一票否决：等次为不合格）", value=pen["k2_veto"],
+        k2_in = st.checkbox(f"K2 发生泄密或违规公开并造成不良影响（一票否决：等次为{scheme.fail_grade}）", value=pen["k2_veto"],
                             disabled=locked)
         p_reason = st.text_area("理由（必填，如通报文件名称、文号）", value=pen["reason"] or "", disabled=locked)
         if st.form_submit_button("保存扣分", disabled=locked, icon=":material/gavel:"):

@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.vocab import UNIT_TYPE_RANK
 from dashboard import queries as q
 from dashboard import viz
 from dashboard.common import data_version
@@ -72,7 +73,7 @@ if utype:
 if search.strip():
     base = base[base["unit"].str.contains(search.strip(), regex=False)]
 base = base.sort_values(["unit_type", "submitted", "rank", "unit"], ascending=[True, False, True, True],
-                        key=lambda s: s.map({"乡镇": 0, "部门": 1}) if s.name == "unit_type" else s)
+                        key=lambda s: s.map(UNIT_TYPE_RANK) if s.name == "unit_type" else s)
 
 gcol = {g: f"{g}（{viz.pts(gmax[g])}分）" for g in groups}
 prev_label = f"较{prev}年" if prev is not None else "较上年"
@@ -227,7 +228,7 @@ if viz.isnum(row["k1_count"]) and int(row["k1_count"]) > 0:
               else int(row["k1_count"]) * scheme.k1_points)  # a snapshot keeps its own deduction (定稿: after appeals)
     notes.append(f"被上级通报批评 {int(row['k1_count'])} 次，已扣 {viz.pts(k1_pts)} 分。")
 if row["k2_veto"] is True:
-    notes.append("发生泄密或违规公开（一票否决），等次为不合格。")
+    notes.append(f"发生泄密或违规公开（一票否决），等次为{scheme.fail_grade}。")
 if row["late_submission"] is True:
     notes.append(f"材料逾期报送（收到日期 {row['received']}）。")
 if notes:

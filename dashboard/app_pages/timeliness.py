@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.vocab import ItemState
+from core.vocab import UNIT_TYPE_RANK, ItemState
 from dashboard import queries as q
 from dashboard import viz
 from dashboard.text import md
@@ -28,7 +28,7 @@ with f1:
     utype = viz.type_filter("timeliness_type")
 with f2:
     pool = sub if not utype else sub[sub["unit_type"] == utype]
-    ordered = pool.assign(_t=pool["unit_type"].map({"乡镇": 0, "部门": 1})).sort_values(["_t", "unit"])
+    ordered = pool.assign(_t=pool["unit_type"].map(UNIT_TYPE_RANK)).sort_values(["_t", "unit"])
     unit_opt = st.selectbox("单位", ["全部单位"] + ordered["unit"].tolist(), key="timeliness_unit")
 unit = None if unit_opt == "全部单位" else unit_opt
 scope = unit or (utype or "全县")

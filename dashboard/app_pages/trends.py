@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.vocab import Status
+from core.vocab import UNIT_TYPE_RANK, UNIT_TYPES, Status
 from dashboard import queries as q
 from dashboard import viz
 from dashboard.common import require_role, selected_year
@@ -44,7 +44,7 @@ if prov_years:
     st.warning("以下年度缺少官方节假日安排，分数为暂定结果：" + "、".join(f"{y}年" for y in prov_years)
                + "。请管理员导入这些年度的节假日和调休上班日。", icon=":material/warning:")
 
-SCOPES = ("全县", "乡镇", "部门")
+SCOPES = ("全县", *UNIT_TYPES)
 METRICS = {"score_rate": "得分率", "proactive_rate": "主动公开及时率", "coverage_rate": "必公开类别覆盖率",
            "request_rate": "依申请按期答复率"}
 
@@ -66,7 +66,7 @@ def _agg() -> pd.DataFrame:
 
 
 agg = _agg()
-first = sub.drop_duplicates("unit").assign(_t=lambda d: d["unit_type"].map({"乡镇": 0, "部门": 1}))
+first = sub.drop_duplicates("unit").assign(_t=lambda d: d["unit_type"].map(UNIT_TYPE_RANK))
 unit_names = first.sort_values(["_t", "unit"])["unit"].tolist()
 chosen = st.multiselect("加入对比的单位（可多选）", unit_names, key="trends_units", max_selections=8,
                         placeholder="选择单位，与全县和同类平均一起比较")

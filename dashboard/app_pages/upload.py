@@ -10,8 +10,9 @@ import streamlit as st
 
 from dashboard.common import (UPLOAD_ROLES, db, require_role, selected_year,
                               show_flash, show_todo)
-from dashboard.ui import UPLOAD_TYPES, history_table, show_results, status_banner, submit_with_progress, unit_scorecard
+from core.workbook import UPLOAD_TYPES
 from dashboard.reconcile_ui import unit_section as reconcile_section
+from dashboard.ui import history_table, show_results, status_banner, submit_with_progress, unit_scorecard
 from dashboard.text import md
 from data.registry import Unit, get_units
 from data.review import current_submission, get_original_file, submission_history

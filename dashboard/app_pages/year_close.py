@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard.common import REVIEW_ROLES, bump_data_version, db, db_lock, flash, md_escape, require_role, \
     selected_year, show_flash
+from dashboard.ui import show_error
 from data import closing as dc
 from metrics import closing as mc
 from core.scheme import scheme_for
@@ -39,8 +40,7 @@ def _do(fn, ok: str) -> None:
         with db_lock():
             fn()
     except dc.ClosingError as e:
-        for p in e.problems:
-            st.error(p)
+        show_error(e)
         return
     bump_data_version()
     flash("yc_flash", ok)
