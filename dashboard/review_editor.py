@@ -19,7 +19,7 @@ import streamlit as st
 
 from dashboard.text import md, md_link
 from dashboard.ui import fit_height, fmt2, num
-from data.review import evidence_links
+from data.history import evidence_links
 
 
 def two(v) -> str:

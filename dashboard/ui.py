@@ -9,8 +9,10 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from data.review import (ReviewError, csv_bytes, evidence_links, issues_frame, results_frame, submit_files,
-                         workflow_state, xlsx_bytes)
+from data.review import ReviewError, workflow_state
+from data.exports import csv_bytes, xlsx_bytes
+from data.history import evidence_links
+from data.uploads import issues_frame, results_frame, submit_files
 from core.errors import GongkaiError
 from core.vocab import Status
 from dashboard.text import md, web_url

@@ -86,3 +86,26 @@ def csv_frame(df):
 def csv_bytes(df) -> bytes:
     """UTF-8 CSV with BOM (Excel opens it with the Chinese intact), CRLF line ends, cells neutralised."""
     return "\ufeff".encode("utf-8") + csv_frame(df).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+
+
+def xlsx_bytes(df, sheet: str = "问题清单") -> bytes:
+    """A table as a one-sheet workbook (bold frozen header, widths to fit, wrapped text); users' text never a formula."""
+    import pandas as pd
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    buf = io.BytesIO()
+    sheet = sheet_title(sheet)
+    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+        df.to_excel(xw, index=False, sheet_name=sheet)
+        ws = xw.sheets[sheet]
+        for n, col in enumerate(df.columns, start=1):
+            width = max([len(str(col))] + [len(str(v)) for v in df[col].head(500)]) * 2 + 2
+            ws.column_dimensions[get_column_letter(n)].width = min(max(width, 8), 80)
+            ws.cell(1, n).font = Font(bold=True)
+        for row in ws.iter_rows(min_row=2):
+            for c in row:
+                c.alignment = Alignment(wrap_text=True, vertical="top")
+        ws.freeze_panes = "A2"
+        defuse_workbook(xw.book)  # file names and messages are users' text: never formulas
+    return buf.getvalue()

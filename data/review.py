@@ -1,7 +1,9 @@
-"""The reviewer's write path (审核): review scores, workflow transitions,
-penalties, and the read-outs the review and upload screens need (audit trail,
-submission history, original files). Read-outs that need scores
-(the review queue, a unit's indicator sheet) are in :mod:`metrics.readouts`.
+"""The reviewer's write path (审核): review scores, workflow transitions and
+penalties, with the look-ups they need. The unit-year's story (audit trail,
+submission history, original files) is in :mod:`data.history`, uploads from
+the pages in :mod:`data.uploads`, table downloads in :mod:`data.exports`;
+read-outs that need scores (the review queue, a unit's indicator sheet) are
+in :mod:`metrics.readouts`.
 
 No Streamlit here: every function takes a DuckDB connection, writes in one
 transaction (:func:`data.store.transaction`) with an audit row
@@ -27,23 +29,18 @@ reviewer's score, a penalty, a decision), nothing is written and
 from __future__ import annotations
 
 import datetime as dt
-import io
-import json
 import logging
-import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Callable, ContextManager, Iterable
+from typing import Iterable
 
 import duckdb
-import pandas as pd
 
 from core.errors import GongkaiError
-from data.access import REVIEWERS, PermissionDenied, require_actor, resolve_actor
+from data.access import REVIEWERS, require_actor
 from data.closing import FINAL, PUBLICITY, stage_of
 from core.scheme import scheme_for
-from core.vocab import Role, Status
-from data.ingest import IngestResult, ingest_many
+from core.vocab import Status
 from data.store import audit, bump_revision, recorded_at, transaction
 
 log = logging.getLogger(__name__)
@@ -429,191 +426,3 @@ def set_penalties(con: duckdb.DuckDBPyConnection, unit: str, year: int, k1_count
         audit(con, PENALTY_ACTION, actor=who.name, unit=unit, year=int(year), detail=reason,
               before=_penalty_text(prev["k1_count"], prev["k2_veto"]), after=_penalty_text(k1, k2_veto))
     return True
-
-
-# --------------------------------------------------------------------------- read-outs
-
-AUDIT_COLUMNS = ["时间", "操作人", "操作", "内容", "修改前", "修改后"]
-
-
-def audit_log(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> pd.DataFrame:
-    """Every audit row of a unit-year, newest first: 时间, 操作人, 操作, 内容, 修改前, 修改后."""
-    rows = con.execute("""SELECT at_time, coalesce(actor, ''), action, coalesce(detail, ''),
-                                 coalesce(before, ''), coalesce(after, '')
-                          FROM audit WHERE unit = ? AND year = ? ORDER BY id DESC""", [unit, int(year)]).fetchall()
-    return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
-
-
-HISTORY_COLUMNS = ["时间", "事件", "版本", "收到日期", "文件名", "SHA-256", "操作人", "说明"]
-
-
-def submission_history(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> pd.DataFrame:
-    """The unit-year's story, newest first: accepted versions (with received
-    date, file name, SHA-256), rejected attempts (table ``rejections``, also
-    those of the unit's own accounts whose file named no readable unit), and
-    reviewer decisions with their comments (通过 / 退回 / 重新打开).
-
-    Columns: 时间, 事件, 版本, 收到日期, 文件名, SHA-256, 操作人, 说明.
-    """
-    year = int(year)
-    out = []
-    subs = con.execute("""SELECT uploaded_at, version, received, file_name, sha256, uploaded_by, warnings,
-                                 version = max(version) OVER () AS is_current
-                          FROM submissions WHERE unit = ? AND year = ?""", [unit, year]).fetchall()
-    for at, ver, rec, fn, sha, by, warns, is_cur in subs:
-        n_warn = len(json.loads(warns)) if warns else 0
-        note = ("当前版本；" if is_cur else "") + (f"{n_warn}条警告" if n_warn else "无警告")
-        out.append([at, "上传·已接收", int(ver), rec, fn, sha, by or "", note])
-    rej = con.execute("""SELECT attempted_at, received, file_name, sha256, uploaded_by, issues FROM rejections
-                         WHERE (unit = ? AND (year = ? OR year IS NULL))
-                            OR (unit IS NULL AND uploaded_by IN (SELECT name FROM users WHERE unit = ?))""",
-                      [unit, year, unit]).fetchall()
-    for at, rec, fn, sha, by, issues in rej:
-        errs = [i for i in json.loads(issues or "[]") if i.get("severity") == "error"]
-        first = errs[0]["message"] if errs else ""
-        note = f"共{len(errs)}个错误，第一个：{first}" if len(errs) > 1 else first
-        out.append([at, "上传·已拒收", None, rec, fn, sha or "", by or "", note])
-    for at, action, by, detail in con.execute(
-            f"""SELECT at_time, action, actor, detail FROM audit WHERE unit = ? AND year = ?
-                AND action IN ({", ".join("?" for _ in DECISION_ACTIONS)})""",
-            [unit, year, *DECISION_ACTIONS]).fetchall():
-        out.append([at, f"审核·{action}", None, None, "", "", by or "", detail or ""])
-    df = pd.DataFrame(out, columns=HISTORY_COLUMNS)
-    if len(df):
-        df = df.sort_values("时间", ascending=False, kind="stable").reset_index(drop=True)
-    df["版本"] = df["版本"].astype("Int64")
-    return df
-
-
-def versions(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> pd.DataFrame:
-    """Accepted versions, newest first: id, version, received, uploaded_at, file_name, sha256, uploaded_by."""
-    cols = ["id", "version", "received", "uploaded_at", "file_name", "sha256", "uploaded_by"]
-    rows = con.execute(f"""SELECT {", ".join(cols)} FROM submissions WHERE unit = ? AND year = ?
-                           ORDER BY version DESC""", [unit, int(year)]).fetchall()
-    return pd.DataFrame(rows, columns=cols)
-
-
-def get_original_file(con: duckdb.DuckDBPyConnection, submission_id: int, unit: str | None = None) -> tuple[str, bytes]:
-    """(file name, original bytes) of an accepted version. With ``unit``, a
-    version of another unit is refused (a unit account sees only its own)."""
-    row = con.execute("SELECT file_name, content, unit FROM submissions WHERE id = ?", [int(submission_id)]).fetchone()
-    if row is None or (unit is not None and row[2] != unit):
-        raise ReviewError(f"找不到编号为 {submission_id} 的上报材料")
-    name = re.split(r"[\\/]", row[0])[-1] or "自评表.xlsx"
-    return name, bytes(row[1])
-
-
-_URL = re.compile(r"^(https?://|www\.)\S+$", re.I)
-
-
-def evidence_links(items: Iterable[str]) -> list[tuple[str, str | None]]:
-    """(text, url or None) for each evidence entry: URLs become links, document names stay text."""
-    out = []
-    for e in items or []:
-        e = str(e).strip()
-        if not e:
-            continue
-        url = e if _URL.match(e) else None
-        if url and url.lower().startswith("www."):
-            url = "http://" + url
-        out.append((e, url))
-    return out
-
-
-# --------------------------------------------------------------------------- uploads from the UI
-
-def submit_files(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, bytes]], *, user: dict,
-                 received: dt.date, unit: str | None = None, today: dt.date | None = None,
-                 progress: Callable[[int, int, str], None] | None = None,
-                 write_lock: Callable[[], ContextManager] | None = None) -> list[IngestResult]:
-    """Ingest uploaded files on behalf of ``user`` (``{"name", "role", "unit"}``).
-
-    A unit account (role ``unit``) can only submit its own unit's workbook:
-    ``unit`` must be empty or its own unit, and every file is checked with
-    ``only_unit`` = its unit. A reviewer or administrator may name ``unit``
-    (the workbook must then be that unit's) or leave it empty (batch import).
-    Leaders cannot upload. One file failing never stops the others. The
-    role and unit are those of the ``users`` table (:func:`data.access.resolve_actor`),
-    never the ones the caller's dict claims.
-    """
-    try:
-        who = resolve_actor(con, user)
-    except PermissionDenied as e:
-        raise ReviewError(str(e)) from e
-    role = who.role
-    if role == Role.UNIT:
-        own = who.unit
-        if not own:
-            raise ReviewError("此填报单位账号没有对应的单位，请联系管理员")
-        if unit is not None and unit != own:
-            raise ReviewError(f"本账号只能上报“{own}”的自评材料")
-        only = own
-    elif role in (Role.REVIEWER, Role.ADMIN):
-        only = unit or None
-    else:
-        raise ReviewError("当前账号没有上传自评表的权限")
-    files = list(files)
-    results: list[IngestResult] = []
-    if progress:
-        progress(0, len(files), files[0][0] if files else "")
-    # read and validated in worker processes; ``write_lock`` is held only while one file is stored
-    for n, res in enumerate(ingest_many(con, files, received=received, actor=who.name, today=today,
-                                        only_unit=only, write_lock=write_lock), start=1):
-        results.append(res)
-        if progress and n < len(files):
-            progress(n, len(files), files[n][0])
-    if progress:
-        progress(len(files), len(files), "")
-    return results
-
-
-RESULT_COLUMNS = ["文件", "结果", "单位", "年度", "版本", "错误数", "警告数"]
-ISSUE_COLUMNS = ["文件", "位置", "级别", "问题"]
-
-
-def results_frame(results: Iterable[IngestResult]) -> pd.DataFrame:
-    rows = [[r.file_name, r.label, r.unit or "", r.year, r.version, len(r.report.errors), len(r.report.warnings)]
-            for r in results]
-    df = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-    for c in ("年度", "版本"):
-        df[c] = df[c].astype("Int64")
-    return df
-
-
-def issues_frame(results: Iterable[IngestResult]) -> pd.DataFrame:
-    """Every issue of every file: 文件, 位置, 级别, 问题 — errors before warnings within a file."""
-    rows = []
-    for r in results:
-        for i in r.report.rows():
-            rows.append([r.file_name, i["位置"], i["级别"], i["问题"]])
-    return pd.DataFrame(rows, columns=ISSUE_COLUMNS)
-
-
-def csv_bytes(df: pd.DataFrame) -> bytes:
-    """UTF-8 CSV with BOM (Excel opens it with the Chinese intact); users' text never a formula."""
-    from data.exports import csv_bytes as safe_csv
-
-    return safe_csv(df)
-
-
-def xlsx_bytes(df: pd.DataFrame, sheet: str = "问题清单") -> bytes:
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
-
-    from data.exports import defuse_workbook, sheet_title
-
-    buf = io.BytesIO()
-    sheet = sheet_title(sheet)
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        df.to_excel(xw, index=False, sheet_name=sheet)
-        ws = xw.sheets[sheet]
-        for n, col in enumerate(df.columns, start=1):
-            width = max([len(str(col))] + [len(str(v)) for v in df[col].head(500)]) * 2 + 2
-            ws.column_dimensions[get_column_letter(n)].width = min(max(width, 8), 80)
-            ws.cell(1, n).font = Font(bold=True)
-        for row in ws.iter_rows(min_row=2):
-            for c in row:
-                c.alignment = Alignment(wrap_text=True, vertical="top")
-        ws.freeze_panes = "A2"
-        defuse_workbook(xw.book)  # file names and messages are users' text: never formulas
-    return buf.getvalue()

@@ -16,7 +16,8 @@ from typing import Callable
 
 from data import closing as dc
 from data.ingest import ACCEPTED, ingest_bytes
-from data.review import approve, current_submission, get_original_file, snapshot, workflow_state
+from data.review import approve, current_submission, snapshot, workflow_state
+from data.history import get_original_file
 from data.store import as_of
 from core.vocab import Status
 from metrics import closing as mc

@@ -235,7 +235,8 @@ def test_upload_valid_and_invalid_files_through_the_page(app_db):
 
 
 def test_upload_handler_directly(app_db):
-    from data.review import ReviewError, issues_frame, submit_files
+    from data.review import ReviewError
+    from data.uploads import issues_frame, submit_files
 
     con = db(app_db)
     try:
@@ -261,7 +262,8 @@ def test_error_list_downloads_are_csv_with_bom_and_xlsx(app_db):
 
     import openpyxl
 
-    from data.review import csv_bytes, issues_frame, submit_files, xlsx_bytes
+    from data.exports import csv_bytes, xlsx_bytes
+    from data.uploads import issues_frame, submit_files
     con = db(app_db)
     try:
         res = submit_files(con, [("b.xlsx", fx.bad_workbook())], user=fx.user("shenhe"), received=dt.date(2020, 1, 9))
@@ -346,7 +348,7 @@ def test_full_cycle_upload_return_reupload_adjust_approve(app_db):
     unit_at.run()
     text = page_text(unit_at)
     assert "已审核通过" in text
-    from data.review import submit_files
+    from data.uploads import submit_files
     con = db(app_db)
     try:
         res = submit_files(con, [("v3.xlsx", fx.workbook(fx.CIVIL, reporter="赵六"))], user=fx.user("minzheng"),
@@ -401,7 +403,9 @@ def test_unit_user_never_sees_another_unit(app_db):
     assert any("没有访问此页面的权限" in str(e.value) for e in direct.error)
     assert fx.TOWN_SECRET not in page_text(direct) and fx.TOWN not in page_text(direct)
     # acting on another unit is refused
-    from data.review import ReviewError, get_original_file, submit_files
+    from data.review import ReviewError
+    from data.history import get_original_file
+    from data.uploads import submit_files
     con = db(app_db)
     try:
         with pytest.raises(ReviewError):
@@ -583,7 +587,7 @@ def test_admin_scheme_tab_states_answer_deadlines_without_the_sentinel_date(app_
 
 
 def test_review_header_tells_first_received_date_from_the_current_versions(app_db):
-    from data.review import submit_files
+    from data.uploads import submit_files
 
     con = db(app_db)
     try:

@@ -102,8 +102,9 @@ def test_unit_scorecard_workbook(county):
 
 
 def test_error_list_workbook_and_csv(county):
-    from data.review import csv_bytes as review_csv
-    from data.review import issues_frame, xlsx_bytes
+    from data.exports import csv_bytes as review_csv
+    from data.uploads import issues_frame
+    from data.exports import xlsx_bytes
 
     _, results = county
     df = issues_frame(results)

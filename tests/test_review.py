@@ -8,7 +8,9 @@ from decimal import Decimal
 
 import pytest
 
+from data import history as hist
 from data import review as rv
+from data import uploads as up
 from metrics import readouts as ro
 from data.ingest import ingest_bytes
 from data.access import SYSTEM
@@ -255,11 +257,11 @@ def test_penalties_for_unknown_unit_or_year(con):
 def test_audit_log_is_newest_first_with_before_and_after(con, sub):
     rv.set_review_score(con, sub, "A1", 3, "理由", REV, seen=seen(con, UNIT))
     rv.approve(con, UNIT, 2019, None, REV, seen=seen(con, UNIT))
-    log = rv.audit_log(con, UNIT, 2019)
+    log = hist.audit_log(con, UNIT, 2019)
     assert list(log.columns) == ["时间", "操作人", "操作", "内容", "修改前", "修改后"]
     assert list(log["操作"]) == ["审核通过", "调整审核分", "上传自评表"]
     assert list(log.iloc[0][["修改前", "修改后"]]) == ["待审核", "已审核"]
-    assert rv.audit_log(con, TOWN, 2019).empty
+    assert hist.audit_log(con, TOWN, 2019).empty
 
 
 def test_submission_history_versions_rejections_and_decisions(con, sub, received):
@@ -271,7 +273,7 @@ def test_submission_history_versions_rejections_and_decisions(con, sub, received
     assert junk.outcome == "rejected" and junk.unit is None
     v2 = _wb(reporter="李四")
     ingest_bytes(con, "第二版.xlsx", v2, received=received, actor="shenji")
-    h = rv.submission_history(con, UNIT, 2019)
+    h = hist.submission_history(con, UNIT, 2019)
     assert list(h.columns) == rv.HISTORY_COLUMNS
     events = list(h["事件"])
     assert events.count("上传·已接收") == 2 and events.count("上传·已拒收") == 2 and "审核·退回" in events
@@ -284,22 +286,22 @@ def test_submission_history_versions_rejections_and_decisions(con, sub, received
     assert "A1" in rej["说明"] and rej["操作人"] == "shenji"
     assert h[h["文件名"] == "乱码.xlsx"].iloc[0]["说明"]  # no unit in the file: found through the account
     # another unit's history is empty
-    assert rv.submission_history(con, TOWN, 2019).empty
+    assert hist.submission_history(con, TOWN, 2019).empty
 
 
 def test_original_file_and_versions(con, sub, received):
     content = con.execute("SELECT content FROM submissions WHERE id = ?", [sub]).fetchone()[0]
-    name, data = rv.get_original_file(con, sub)
+    name, data = hist.get_original_file(con, sub)
     assert name == "审计局.xlsx" and data == bytes(content)
-    assert rv.get_original_file(con, sub, unit=UNIT)[1] == data
+    assert hist.get_original_file(con, sub, unit=UNIT)[1] == data
     with pytest.raises(ReviewError):
-        rv.get_original_file(con, sub, unit=TOWN)
+        hist.get_original_file(con, sub, unit=TOWN)
     with pytest.raises(ReviewError):
-        rv.get_original_file(con, 12345)
+        hist.get_original_file(con, 12345)
     ingest_bytes(con, "dir/子目录/v2.xlsx", _wb(reporter="李四"), received=received)
-    vs = rv.versions(con, UNIT, 2019)
+    vs = hist.versions(con, UNIT, 2019)
     assert list(vs["version"]) == [2, 1]
-    assert rv.get_original_file(con, int(vs["id"].iloc[0]))[0] == "v2.xlsx"
+    assert hist.get_original_file(con, int(vs["id"].iloc[0]))[0] == "v2.xlsx"
 
 
 def test_review_queue(con, sub):
@@ -320,7 +322,7 @@ def test_indicator_sheet_and_evidence_links(con, sub):
     sheet = ro.indicator_sheet(con, 2019, UNIT)
     a1 = sheet[sheet["code"] == "A1"].iloc[0]
     assert a1["evidence"] == ["http://example.gov.cn/a"]
-    assert rv.evidence_links(["http://a/b", " 文件.pdf ", "", "www.x.gov.cn/p"]) == [
+    assert hist.evidence_links(["http://a/b", " 文件.pdf ", "", "www.x.gov.cn/p"]) == [
         ("http://a/b", "http://a/b"), ("文件.pdf", None), ("www.x.gov.cn/p", "http://www.x.gov.cn/p")]
     assert ro.indicator_sheet(con, 2019, TOWN).empty
 
@@ -440,11 +442,11 @@ def test_uploads_take_the_role_and_unit_from_the_database(con, received):
     create_user(con, "shenji", "unit", "shenji123", unit=UNIT, actor=SYSTEM)
     create_user(con, "lingdao", "leader", "lingdao123", actor=SYSTEM)
     # a unit account whose dict claims to be a reviewer still only uploads for its own unit
-    res = rv.submit_files(con, [("镇.xlsx", _wb(TOWN, "乡镇"))], user={"name": "shenji", "role": "reviewer"},
+    res = up.submit_files(con, [("镇.xlsx", _wb(TOWN, "乡镇"))], user={"name": "shenji", "role": "reviewer"},
                           received=received)
     assert res[0].outcome == "rejected" and "只能上报" in res[0].report.errors[-1].message
     with pytest.raises(ReviewError, match="没有上传自评表的权限"):
-        rv.submit_files(con, [("a.xlsx", _wb())], user={"name": "lingdao", "role": "admin"}, received=received)
+        up.submit_files(con, [("a.xlsx", _wb())], user={"name": "lingdao", "role": "admin"}, received=received)
     with pytest.raises(ReviewError, match="不存在"):
-        rv.submit_files(con, [("a.xlsx", _wb())], user={"name": "ghost", "role": "admin"}, received=received)
+        up.submit_files(con, [("a.xlsx", _wb())], user={"name": "ghost", "role": "admin"}, received=received)
     assert con.execute("SELECT count(*) FROM submissions").fetchone()[0] == 0

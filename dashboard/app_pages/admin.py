@@ -12,7 +12,7 @@ from dashboard.common import (ROLE_LABEL, bump_data_version, db, db_lock, flash,
 from dashboard.ui import LATE_BG as BAD, PENDING_BG as WARN, audit_viewer, dstr, fit_height, fmt2, num, show_error
 from dashboard.text import md
 from data.registry import RegistryError, get_units, load_units, parse_registry
-from data.review import csv_bytes
+from data.exports import csv_bytes
 from data.access import PermissionDenied
 from data.users import (MAX_FAILURES, MIN_PASSWORD, UserError, create_user, list_users, locked_names, reset_password,
                         set_active, set_role, unlock_user)

@@ -17,9 +17,8 @@ from dashboard.text import md
 from data.proposals import drop_proposal, proposals
 from data.registry import get_units
 from data.access import PermissionDenied
-from data.review import (ReviewError, StaleReview, apply_review_scores, current_submission, get_original_file,
-                         get_penalties, set_penalties, set_status, snapshot,
-                         submission_history, versions, workflow_state)
+from data.review import ReviewError, StaleReview, apply_review_scores, current_submission, get_penalties, set_penalties, set_status, snapshot, workflow_state
+from data.history import get_original_file, submission_history, versions
 from core.vocab import Status
 from metrics.readouts import indicator_sheet
 from metrics.engine import score_year

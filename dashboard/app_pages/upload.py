@@ -15,7 +15,8 @@ from dashboard.reconcile_ui import unit_section as reconcile_section
 from dashboard.ui import history_table, show_results, status_banner, submit_with_progress, unit_scorecard
 from dashboard.text import md
 from data.registry import Unit, get_units
-from data.review import current_submission, get_original_file, submission_history
+from data.review import current_submission
+from data.history import get_original_file, submission_history
 from core.vocab import Status
 from core.scheme import scheme_for
 
