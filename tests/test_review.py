@@ -274,7 +274,7 @@ def test_submission_history_versions_rejections_and_decisions(con, sub, received
     v2 = _wb(reporter="李四")
     ingest_bytes(con, "第二版.xlsx", v2, received=received, actor="shenji")
     h = hist.submission_history(con, UNIT, 2019)
-    assert list(h.columns) == rv.HISTORY_COLUMNS
+    assert list(h.columns) == hist.HISTORY_COLUMNS
     events = list(h["事件"])
     assert events.count("上传·已接收") == 2 and events.count("上传·已拒收") == 2 and "审核·退回" in events
     cur = h[h["版本"] == 2].iloc[0]
