@@ -32,6 +32,7 @@ import streamlit as st
 from dashboard.common import data_version, db
 from data.store import db_path
 from metrics import closing, engine
+from metrics import summary as summ
 from core.scheme import scheme_changes as _scheme_changes
 from core.scheme import scheme_for
 from core.scheme import years as scheme_years
@@ -443,26 +444,4 @@ def summary(year: int) -> dict | None:
 
 @st.cache_data(show_spinner=False, max_entries=24)
 def _summary(year: int, dv: int, which: str | None = None) -> dict:
-    df = _scores_view(year, dv, which)
-    sub = df[df["submitted"]]
-    reg = int(len(df))
-    n_sub = int(len(sub))
-    on_time = int((sub["late_submission"] == False).sum())  # noqa: E712 (object column)
-    prov = bool(df["provisional"].astype(bool).any()) if reg else False
-    reason = next((r for r in df["provisional_reason"] if r), "") if reg else ""
-
-    def mean(col):
-        v = sub[col].dropna()
-        return float(v.mean()) if len(v) else None
-
-    return {
-        "year": year, "registered": reg, "submitted": n_sub, "on_time": on_time,
-        "submit_rate": n_sub / reg if reg else None,
-        "on_time_rate": on_time / reg if reg else None,
-        "mean_total": mean("total"), "mean_score_rate": mean("score_rate"),
-        "grades": {g: int((sub["grade"] == g).sum()) for g in scheme_for(year).grade_names},
-        "mean_proactive": mean("proactive_rate"), "mean_coverage": mean("coverage_rate"),
-        "mean_request": mean("request_rate"),
-        "pending_review": int(sub["status"].isin([Status.PENDING, Status.RETURNED]).sum()),
-        "provisional": prov, "provisional_reason": reason,
-    }
+    return summ.summary_from_scores(_score_year(year, dv, which), scheme_for(year))

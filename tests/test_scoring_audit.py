@@ -31,7 +31,7 @@ from metrics_fixtures import (DEPT_REQUIRED, D, add_unit, cover, item, max_score
 
 Q = Decimal
 ROOT = Path(__file__).resolve().parent.parent
-BASE_TOML = (ROOT / "tests" / "fixtures" / "schemes" / "2019.toml").read_text(encoding="utf-8")
+BASE_TOML = (ROOT / "core" / "schemes" / "2019.toml").read_text(encoding="utf-8")
 
 
 @pytest.fixture
