@@ -36,10 +36,10 @@ from metrics import summary as summ
 from core.scheme import scheme_changes as _scheme_changes
 from core.scheme import scheme_for
 from core.scheme import years as scheme_years
-from core.vocab import UNIT_TYPES, ItemState, Status
+from core.vocab import ITEM_OUTCOMES, UNIT_TYPES, ItemState, Status
 
 #: the four states of a ledger item shown on the timeliness page
-ITEM_STATES = ("按时公开", "逾期公开", "逾期未公开", "未到期未公开")
+ITEM_STATES = tuple(str(o) for o in ITEM_OUTCOMES)
 BONUS_GROUP = "加分项"
 
 

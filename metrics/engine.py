@@ -32,7 +32,7 @@ from metrics.calendar import (DEFAULT_YEARS, WORKDAY_CTES, ensure_calendar, miss
                               needed_years, provisional_reason)
 from core.errors import GongkaiError
 from core.scheme import Scheme, load_catalogue
-from core.vocab import ItemOutcome, ItemState, Status, unit_type_order_sql
+from core.vocab import ItemState, Status, unit_type_order_sql
 
 CORRECTED = "纠正"
 #: G3: points deducted per counted request whose 复议诉讼结果 is 纠正 (methodology:
@@ -225,14 +225,6 @@ def _state_sql(done: str, deadline: str, cutoff: str) -> str:
     otherwise pending (left out of the rate)."""
     return (f"CASE WHEN {done} IS NOT NULL THEN CASE WHEN {done} <= {deadline} THEN '{ItemState.ON_TIME}' ELSE '{ItemState.LATE}' END "
             f"WHEN {deadline} < {cutoff} THEN '{ItemState.LATE}' ELSE '{ItemState.NOT_DUE}' END")
-
-
-def _outcome_sql(state: str, published: str) -> str:
-    """SQL: the :class:`~core.vocab.ItemOutcome` of an item from its state and 公开日期."""
-    return (f"CASE {state} WHEN '{ItemState.ON_TIME}' THEN '{ItemOutcome.ON_TIME}' "
-            f"WHEN '{ItemState.NOT_DUE}' THEN '{ItemOutcome.NOT_DUE}' "
-            f"ELSE CASE WHEN {published} IS NOT NULL THEN '{ItemOutcome.LATE_PUBLISHED}' "
-            f"ELSE '{ItemOutcome.LATE_UNPUBLISHED}' END END")
 
 
 def _days_late_sql(done: str) -> str:
@@ -570,7 +562,7 @@ def _item_facts_sql(unit_filter: bool, include_uncounted: bool) -> str:
         facts AS (
             SELECT f.unit, f.unit_type, f.year, f.sid AS submission_id, f.sheet_row, f.seq, f.title,
                    f.category, k.name AS category_name, f.formed, f.published, f.url, f.deadline, f.state,
-                   {_days_late_sql("published")} AS days_late, {_outcome_sql("f.state", "f.published")} AS outcome,
+                   {_days_late_sql("published")} AS days_late,
                    f.counted
             FROM f
             LEFT JOIN _eng_cat k ON k.code = f.category
@@ -589,8 +581,7 @@ def item_facts(con: duckdb.DuckDBPyConnection, year: int, unit: str | None = Non
     submission_id, sheet_row, seq, title, category (code), category_name,
     formed, published, url, deadline, state (按时/逾期/未到期), days_late
     (working days after the deadline: to 公开日期, or to the cut-off when
-    unpublished; 0 when on time; empty when pending), outcome
-    (:class:`~core.vocab.ItemOutcome`), counted.
+    unpublished; 0 when on time; empty when pending), counted.
 
     Only items formed in the assessment year count; others are returned only
     with ``include_uncounted=True`` (``counted`` = False). ``states`` keeps
@@ -613,23 +604,23 @@ def item_aggregates(con: duckdb.DuckDBPyConnection, year: int,
                     scheme: Scheme | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Small aggregates of the counted ledger items, for charts that must not
     load every item: ``(monthly, late_days)`` where ``monthly`` has unit,
-    unit_type, month (of 形成日期), state, published (bool), outcome, n and
+    unit_type, month (of 形成日期), state, published (bool), n and
     ``late_days`` has unit, unit_type, days_late, n of the late items."""
     s = _scheme(year, scheme)
     with _params(con, [s]):
         # one pass over the items: two grouping sets, told apart by grouping()
         tbl = _run(con, f"""{_item_facts_sql(False, False)},
             g AS (SELECT unit, unit_type, CAST(month(formed) AS INTEGER) AS month, state,
-                         published IS NOT NULL AS published, outcome,
+                         published IS NOT NULL AS published,
                          CASE WHEN state = '{ItemState.LATE}' THEN CAST(days_late AS INTEGER) END AS late_by
                   FROM facts)
-            SELECT unit, unit_type, month, state, published, outcome, late_by, count(*) AS n,
+            SELECT unit, unit_type, month, state, published, late_by, count(*) AS n,
                    grouping(month) AS by_days
             FROM g
-            GROUP BY GROUPING SETS ((unit, unit_type, month, state, published, outcome), (unit, unit_type, late_by))
+            GROUP BY GROUPING SETS ((unit, unit_type, month, state, published), (unit, unit_type, late_by))
             ORDER BY {_UNIT_ORDER}, month, state, late_by""")
     df = _big_frame(tbl)
-    monthly = df[df["by_days"] == 0][["unit", "unit_type", "month", "state", "published", "outcome", "n"]]
+    monthly = df[df["by_days"] == 0][["unit", "unit_type", "month", "state", "published", "n"]]
     late = df[(df["by_days"] == 1) & df["late_by"].notna()][["unit", "unit_type", "late_by", "n"]]
     return (monthly.reset_index(drop=True),
             late.rename(columns={"late_by": "days_late"}).reset_index(drop=True))

@@ -16,11 +16,13 @@ from data.store import connect
 #: these files (copied from the production directory), so adding core/schemes/2024.toml
 #: changes no test; servers and commands the tests start inherit the setting
 FIXTURE_YEARS = range(2019, 2024)
-FIXTURE_SCHEMES = Path(tempfile.mkdtemp(prefix="gongkai-schemes-"))
+_FIXTURE_ROOT = Path(tempfile.mkdtemp())
+FIXTURE_SCHEMES = _FIXTURE_ROOT / SCHEME_DIR.name  # named as the production directory (the 管理 page shows the name)
+FIXTURE_SCHEMES.mkdir()
 for _y in FIXTURE_YEARS:
     shutil.copy(SCHEME_DIR / f"{_y}.toml", FIXTURE_SCHEMES)
 os.environ["GONGKAI_SCHEMES"] = str(FIXTURE_SCHEMES)
-atexit.register(shutil.rmtree, FIXTURE_SCHEMES, ignore_errors=True)
+atexit.register(shutil.rmtree, _FIXTURE_ROOT, ignore_errors=True)
 
 REGISTRY = Path(__file__).resolve().parent.parent / "demo" / "fangzheng-units.csv"
 REGISTRY_TEXT = """单位名称,单位类型,附加必公开类别

@@ -293,8 +293,8 @@ def test_the_reviewers_comment_is_credited_to_the_reviewer_after_a_reupload(app_
         con.close()
     at = open_page(new_app("shenhe", review_unit=fx.AUDIT), "review_unit")
     captions = [str(c.value) for c in at.caption]
-    line = next(c for c in captions if c.startswith("最近审核意见"))
-    assert line.startswith("最近审核意见（shenhe ") and "B1 缺佐证" in line and "shenji" not in line
+    line = next(c for c in captions if c.startswith("上次退回意见"))  # the unit uploaded since
+    assert line.startswith("上次退回意见（shenhe ") and "B1 缺佐证" in line and "shenji" not in line
     # the unit sees who wrote it too
     up = open_page(new_app("shenji"), "upload")
     assert any("上次意见（shenhe" in str(i.value) for i in up.info), [i.value for i in up.info]

@@ -688,7 +688,7 @@ def test_a_reupload_offers_the_earlier_adjustments_as_proposals(app_db):
     t = page_text(at)
     assert "第1版的审核调整（共 2 项）" in t and "自评分 5.00 → **4.00**（单位已修改）" in t
     # the return comment is still the reviewer's, not attributed to the unit that re-uploaded
-    assert "上次退回意见：请补充 B1 佐证（单位已于" in t and "最近审核意见（shenji" not in t
+    assert "）：请补充 B1 佐证（单位已于" in t and "上次退回意见（shenhe " in t and "（shenji" not in t
     # approving before deciding is refused
     button(at, "通过").click()
     at.run()

@@ -81,7 +81,8 @@ if state["comment"]:
     if (state["status"] == Status.PENDING and vs is not None and len(vs) > 1
             and state["updated_by"] == vs.iloc[0]["uploaded_by"]):
         # the status was last set by the unit's re-upload: the comment is still the reviewer's 退回意见
-        st.caption(f"上次退回意见：{md(state['comment'])}（单位已于 {dstr(state['updated_at'])} 上传第{sub.version}版）")
+        st.caption(f"上次退回意见（{md(state['comment_by'] or '')} {dstr(state['comment_at'])}）：{md(state['comment'])}"
+                   f"（单位已于 {dstr(state['updated_at'])} 上传第{sub.version}版）")
     else:
         st.caption(f"最近审核意见（{md(state['comment_by'] or '')} {dstr(state['comment_at'])}）：{md(state['comment'])}")
 k1, k2 = int(card["k1_count"] or 0), bool(card["k2_veto"])
