@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
 from data.access import SYSTEM
 from data.ingest import ingest_bytes
 from data.registry import load_units, parse_registry
@@ -87,3 +89,15 @@ def prepare(path: Path) -> Path:
     finally:
         con.close()
     return path
+
+
+@pytest.fixture
+def app_db(tmp_path, monkeypatch):
+    """A fresh small database (:func:`prepare`) as the app's ``GONGKAI_DB``; connections closed around."""
+    from dashboard.common import close_connections
+
+    path = prepare(tmp_path / "app.duckdb")
+    monkeypatch.setenv("GONGKAI_DB", str(path))
+    close_connections()
+    yield path
+    close_connections()

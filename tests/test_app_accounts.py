@@ -9,18 +9,8 @@ import pytest
 from data.ingest import ingest_bytes
 from data.review import return_submission, snapshot
 from tests import app_fixtures as fx
+from tests.app_fixtures import app_db  # noqa: F401 - the fixture
 from tests.test_app_write import APP, AppTest, button, db, new_app, open_page, page_text, status_of
-
-
-@pytest.fixture
-def app_db(tmp_path, monkeypatch):
-    from dashboard.common import close_connections
-
-    path = fx.prepare(tmp_path / "app.duckdb")
-    monkeypatch.setenv("GONGKAI_DB", str(path))
-    close_connections()
-    yield path
-    close_connections()
 
 
 def sign_in_through_form(at: AppTest, name: str, password: str) -> AppTest:

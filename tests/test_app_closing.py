@@ -12,22 +12,12 @@ from data.review import approve, current_submission, set_penalties, set_review_s
 from data.store import connect
 from metrics import closing as mc
 from tests import app_fixtures as fx
+from tests.app_fixtures import app_db  # noqa: F401 - the fixture
 from tests.test_app_write import button, new_app, open_page
 
 TODAY = dt.date.today()
 ADMIN = fx.user("admin")
 REVIEWER = fx.user("shenhe")
-
-
-@pytest.fixture
-def app_db(tmp_path, monkeypatch):
-    from dashboard.common import close_connections
-
-    path = fx.prepare(tmp_path / "app.duckdb")
-    monkeypatch.setenv("GONGKAI_DB", str(path))
-    close_connections()
-    yield path
-    close_connections()
 
 
 def table(at, column: str, value=None):

@@ -5,26 +5,14 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-import pytest
 
 from data.review import return_submission, set_penalties, snapshot
 from data.store import connect
 from dashboard.text import md, md_link, web_url
 from tests import app_fixtures as fx
+from tests.app_fixtures import app_db  # noqa: F401 - the fixture
 from tests import wbfactory as wf
 from tests.test_app_write import new_app, open_page, upload_through_page
-
-
-
-@pytest.fixture
-def app_db(tmp_path, monkeypatch):
-    from dashboard.common import close_connections
-
-    path = fx.prepare(tmp_path / "app.duckdb")
-    monkeypatch.setenv("GONGKAI_DB", str(path))
-    close_connections()
-    yield path
-    close_connections()
 
 
 PIXEL = "![t](http://host/pixel.png)"

@@ -20,6 +20,7 @@ from data.access import SYSTEM
 from data.review import snapshot
 from data.store import connect
 from tests import app_fixtures as fx
+from tests.app_fixtures import app_db  # noqa: F401 - the fixture
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -31,17 +32,6 @@ WRITE_PAGES = {"upload": ("unit", "reviewer", "admin"),
                "admin": ("admin",)}
 ANALYTICS_PAGES = ("overview", "scorecard", "timeliness", "coverage", "trends")
 ROLE_USER = {"unit": "shenji", "reviewer": "shenhe", "leader": "lingdao", "admin": "admin"}
-
-
-@pytest.fixture
-def app_db(tmp_path, monkeypatch):
-    from dashboard.common import close_connections
-
-    path = fx.prepare(tmp_path / "app.duckdb")
-    monkeypatch.setenv("GONGKAI_DB", str(path))
-    close_connections()
-    yield path
-    close_connections()
 
 
 def new_app(name: str | None = None, *, year: int = 2019, **state) -> AppTest:

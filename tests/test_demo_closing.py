@@ -15,7 +15,7 @@ from metrics import closing as mc
 from metrics_fixtures import add_unit, max_scores, new_db, submit
 
 
-def test_close_demo_years():
+def _county():
     con = new_db()
     create_user(con, "shenhe", "reviewer", "shenhe123", actor=SYSTEM)  # the demo's reviewer and administrator
     create_user(con, "admin", "admin", "admin123", actor=SYSTEM)
@@ -25,6 +25,11 @@ def test_close_demo_years():
     for y, rec in ((2022, "2023-01-05"), (2023, "2024-01-05")):
         submit(con, "甲镇", y, rec, scores=max_scores(y, A1=1))
         submit(con, "乙镇", y, rec, scores=max_scores(y, A2=1))  # ranks below 甲镇
+    return con
+
+
+def test_close_demo_years():
+    con = _county()
     out = close_demo_years(con, today=dt.date(2026, 11, 30))
     assert out == {"final": [2022], "publicity": 2023, "appeals": 2}
     assert dc.stage_of(con, 2022) == "定稿" and dc.stage_of(con, 2023) == "公示"
@@ -40,19 +45,6 @@ def test_close_demo_years():
     assert mc.results(con, 2022, "final")["total"].tolist() == mc.results(con, 2022, "published")["total"].tolist()
     acts = {r[0] for r in con.execute("SELECT DISTINCT action FROM audit").fetchall()}
     assert {"审核通过", "年度阶段", "发布考核结果", "考核结果定稿", "提出申诉", "答复申诉"} <= acts
-
-
-def _county():
-    con = new_db()
-    create_user(con, "shenhe", "reviewer", "shenhe123", actor=SYSTEM)  # the demo's reviewer and administrator
-    create_user(con, "admin", "admin", "admin123", actor=SYSTEM)
-    for n in ("甲镇", "乙镇"):
-        add_unit(con, n, "乡镇")
-        create_user(con, f"u-{n}", "unit", "demo1234", unit=n, actor=SYSTEM)
-    for y, rec in ((2022, "2023-01-05"), (2023, "2024-01-05")):
-        submit(con, "甲镇", y, rec, scores=max_scores(y, A1=1))
-        submit(con, "乙镇", y, rec, scores=max_scores(y, A2=1))
-    return con
 
 
 def test_closing_actions_of_past_years_are_dated_on_their_days():
