@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,9 +41,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
-    db = fx.prepare(tmp_path / "browser.duckdb")
+@contextmanager
+def serve(db: Path, tmp_path: Path):
+    """``streamlit run dashboard/app.py`` on ``db``, until healthy: yields (base URL, db, process);
+    the server is stopped afterwards (its output in ``tmp_path/streamlit.log``)."""
     port = _free_port()
     env = dict(os.environ, GONGKAI_DB=str(db), PYTHONPATH=str(ROOT))
     log = open(tmp_path / "streamlit.log", "wb")
@@ -77,6 +79,12 @@ def server(tmp_path):
         log.close()
 
 
+@pytest.fixture
+def server(tmp_path):
+    with serve(fx.prepare(tmp_path / "browser.duckdb"), tmp_path) as s:
+        yield s
+
+
 def _shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(600)
@@ -89,6 +97,12 @@ def _login(page, base: str, name: str, password: str) -> None:
     page.get_by_label("密码", exact=True).fill(password)
     page.get_by_role("button", name="登录", exact=True).click()
     page.get_by_role("button", name="退出登录").wait_for(timeout=30_000)
+
+
+def _logout(page) -> None:
+    """Sign out and wait for the sign-in form (exactly 登录: "退出登录" contains it too)."""
+    page.get_by_role("button", name="退出登录").click()
+    page.get_by_role("button", name="登录", exact=True).wait_for()
 
 
 def _nav(page, title: str) -> None:
@@ -147,8 +161,7 @@ def test_unit_uploads_and_reviewer_approves(server, tmp_path):
             _shot(page, "02-上报自评-已接收")
             page.get_by_role("tab", name="公开及时性").click()
             _shot(page, "03-上报自评-及时性")
-            page.get_by_role("button", name="退出登录").click()
-            page.get_by_role("button", name="登录", exact=True).wait_for()
+            _logout(page)
 
             # the reviewer signs in, opens the unit from the queue and approves it
             _login(page, base, "shenhe", "shenhe123")
@@ -275,8 +288,7 @@ def test_no_english_for_any_role_and_phones_start_with_the_sidebar_closed(server
                         words += _english_on(page)
                     if words:
                         found[f"{name}/{title}"] = sorted(set(words))
-                page.get_by_role("button", name="退出登录").click()
-                page.get_by_role("button", name="登录", exact=True).wait_for()
+                _logout(page)
             # a phone: the sidebar starts closed after signing in
             phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True)
             phone.set_default_timeout(30_000)
@@ -344,8 +356,7 @@ def test_reviewer_types_a_reason_in_the_editor_and_a_reupload_carries_it_over(se
             page.get_by_label("退回意见（必填，单位会看到）").fill("请补充 B1 的意见采纳情况说明")
             page.get_by_role("button", name="退回", exact=True).click()
             page.get_by_text("已退回，单位将看到退回意见").wait_for()
-            page.get_by_role("button", name="退出登录").click()
-            page.get_by_role("button", name="登录", exact=True).wait_for()
+            _logout(page)
 
             # the unit sees the return and uploads a changed version
             _login(page, base, "shenji", "shenji123")
@@ -356,8 +367,7 @@ def test_reviewer_types_a_reason_in_the_editor_and_a_reupload_carries_it_over(se
             page.get_by_role("button", name="上传并校验").click()
             page.get_by_text("本次上传结果").wait_for(timeout=90_000)
             page.get_by_text("已接收").first.wait_for(state="attached")  # inside the result expander
-            page.get_by_role("button", name="退出登录").click()
-            page.get_by_role("button", name="登录", exact=True).wait_for()
+            _logout(page)
 
             # the reviewer: version 1's adjustment is offered, with the unit's change of its self score
             _login(page, base, "shenhe", "shenhe123")
@@ -384,8 +394,7 @@ def test_reviewer_types_a_reason_in_the_editor_and_a_reupload_carries_it_over(se
             _shot(page, "32-单位审核-已沿用")
             page.get_by_role("button", name="通过", exact=True).click()
             page.get_by_text(f"{fx.AUDIT}：已审核通过").wait_for()
-            page.get_by_role("button", name="退出登录").click()
-            page.get_by_role("button", name="登录", exact=True).wait_for()
+            _logout(page)
 
             # the unit sees the reviewer's new reason beside B1
             _login(page, base, "shenji", "shenji123")
@@ -452,8 +461,7 @@ def test_sign_in_survives_reload_sign_out_sticks_and_lockout(server):
             tab.close()
 
             # sign out, reload: signed out (the cookie is gone and its session revoked)
-            page.get_by_role("button", name="退出登录").click()
-            page.get_by_role("button", name="登录", exact=True).wait_for()
+            _logout(page)
             page.reload()
             page.get_by_role("button", name="登录", exact=True).wait_for()
             page.wait_for_timeout(1500)

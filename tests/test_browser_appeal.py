@@ -7,16 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from decimal import Decimal
 
 import pytest
 
 from tests import app_fixtures as fx
-from tests.test_browser import ARGS, CHROMIUM, ROOT, _free_port, _login, _nav, _shot
+from tests.test_browser import ARGS, CHROMIUM, _login, _logout, _nav, _shot, serve
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason="/usr/bin/chromium is missing (apt-get install chromium fonts-wqy-microhei)")
@@ -42,39 +38,8 @@ def _published(path):
 
 @pytest.fixture
 def server(tmp_path):
-    db = _published(tmp_path / "browser.duckdb")
-    port = _free_port()
-    env = dict(os.environ, GONGKAI_DB=str(db), PYTHONPATH=str(ROOT))
-    log = open(tmp_path / "streamlit.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail("streamlit did not start:\n" + (tmp_path / "streamlit.log").read_text(errors="replace"))
-            time.sleep(0.5)
-        yield base, db, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+    with serve(_published(tmp_path / "browser.duckdb"), tmp_path) as s:
+        yield s
 
 
 def test_unit_appeals_reviewer_answers_unit_sees_answer(server):
@@ -98,8 +63,7 @@ def test_unit_appeals_reviewer_answers_unit_sees_answer(server):
             page.get_by_role("button", name="提交申诉").click()
             page.get_by_text("申诉已提交").wait_for()
             _shot(page, "22-我的得分-已申诉")
-            page.get_by_role("button", name="退出登录").click()
-            page.get_by_role("button", name="登录", exact=True).wait_for()
+            _logout(page)
 
             # the reviewer: 待办 lists the appeal; 申诉处理 answers it 调整
             _login(page, base, "shenhe", "shenhe123")
@@ -114,8 +78,7 @@ def test_unit_appeals_reviewer_answers_unit_sees_answer(server):
             page.get_by_role("button", name="提交答复").click()
             page.get_by_text("申诉已答复：调整").wait_for()
             _shot(page, "24-申诉处理-已答复")
-            page.get_by_role("button", name="退出登录").click()
-            page.get_by_role("button", name="登录", exact=True).wait_for()
+            _logout(page)
 
             # the unit sees the answer (its 待办 and 我的得分)
             _login(page, base, "shenji", "shenji123")
