@@ -351,6 +351,8 @@ def test_reviewer_types_a_reason_in_the_editor_and_a_reupload_carries_it_over(se
             page.keyboard.type(reason, delay=5)
             page.get_by_role("button", name="保存调整").click()
             page.get_by_text("B1：审核分已保存").wait_for()
+            # the save reruns the page: wait until the redrawn form is the only one
+            expect(page.get_by_label(reason_label)).to_have_count(1, timeout=45_000)
             expect(page.get_by_label(reason_label)).to_have_value(reason)
             _shot(page, "30-单位审核-理由编辑")
             page.get_by_label("退回意见（必填，单位会看到）").fill("请补充 B1 的意见采纳情况说明")
@@ -382,6 +384,7 @@ def test_reviewer_types_a_reason_in_the_editor_and_a_reupload_carries_it_over(se
             # 修改: the form opens prefilled; the reviewer rewrites the reason and saves
             page.get_by_role("button", name="修改", exact=True).click()
             page.get_by_text("已按上一版的调整预填，请核对后保存。").wait_for()
+            expect(page.get_by_label(reason_label)).to_have_count(1, timeout=45_000)
             area = page.get_by_label(reason_label)
             expect(area).to_have_value(reason)
             expect(page.get_by_label("审核分（留空 = 按自评分计分）")).to_have_value("3.00")
