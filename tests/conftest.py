@@ -11,6 +11,7 @@ from core.scheme import SCHEME_DIR
 from data.access import SYSTEM
 from data.registry import load_units, parse_registry
 from data.store import connect
+from tests.pg_server import pg_server, pg_url  # noqa: F401 - fixtures: a private PostgreSQL server, a fresh database
 
 #: the scheme years the tests are written for: they read a private directory holding just
 #: these files (copied from the production directory), so adding core/schemes/2024.toml
