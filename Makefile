@@ -6,7 +6,7 @@ PORT ?= 8501
 # the demonstration county's own database; `make run` serves it unless GONGKAI_DB names a real one
 DEMO_DB := var/demo.duckdb
 
-.PHONY: run test lint demo bench clean-db
+.PHONY: run run-cluster test lint demo bench clean-db
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ ifeq ($(strip $(GONGKAI_DB)),)
 else
 	GONGKAI_DB="$(GONGKAI_DB)" $(STREAMLIT)
 endif
+
+## The province setup on this machine (docs/deployment.md): a private PostgreSQL under var/cluster, the
+## demonstration county in it, two dashboard replicas and HAProxy on port $(CLUSTER_PORT); Ctrl-C stops all
+CLUSTER_PORT ?= 8080
+run-cluster: $(VENV)/.run-installed
+	$(PY) -m deploy.run_cluster --port $(CLUSTER_PORT)
 
 ## Run the linter, then the whole test suite
 test: lint

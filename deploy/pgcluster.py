@@ -82,10 +82,10 @@ def hand_to_server_user(path: Path) -> None:
     import pwd
 
     pw = pwd.getpwnam(SERVER_OS_USER)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
     for root, dirs, files in os.walk(path):
-        os.chown(root, pw.pw_uid, pw.pw_gid)
-        for f in files:
-            os.chown(os.path.join(root, f), pw.pw_uid, pw.pw_gid)
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), pw.pw_uid, pw.pw_gid)
     probe = subprocess.run(as_server_user(["test", "-w", str(path)]), capture_output=True, cwd="/")
     if probe.returncode != 0:
         raise ClusterUnavailable(f"the '{SERVER_OS_USER}' OS user cannot reach {path} (a parent directory "
