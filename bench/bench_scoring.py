@@ -42,7 +42,7 @@ def task_full(db: str) -> dict:
 
 
 def _h1_sql() -> str:
-    from metrics.calendar import WORKDAY_CTES
+    from data.calendar import WORKDAY_CTES
     from core.vocab import ItemState
     from metrics.engine import ITEMS_SQL, _cur_sql
 

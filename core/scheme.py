@@ -184,6 +184,22 @@ class Scheme:
                 out.append(i.group)
         return out
 
+    @property
+    def group_codes(self) -> dict[str, list[str]]:
+        """一级指标 → its indicator codes (scheme order)."""
+        out: dict[str, list[str]] = {}
+        for i in self.indicators:
+            out.setdefault(i.group, []).append(i.code)
+        return out
+
+    @property
+    def group_max(self) -> dict[str, Decimal]:
+        """一级指标 → its maximum points (the sum of its indicators' maxima; scheme order)."""
+        out: dict[str, Decimal] = {}
+        for i in self.indicators:
+            out[i.group] = out.get(i.group, Decimal(0)) + i.max
+        return out
+
     def grade_of(self, total: Decimal, veto: bool = False) -> str:
         if veto:
             return self.fail_grade

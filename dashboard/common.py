@@ -46,22 +46,13 @@ def _close(manager) -> None:
         pass
 
 
-def _prepare(con) -> None:
-    """Fill the working-day calendar when a file is first opened (cheap when already done)."""
-    try:
-        from metrics.calendar import ensure_calendar
-    except ImportError:  # pragma: no cover
-        return
-    ensure_calendar(con)
-
-
 @st.cache_resource(show_spinner=False, on_release=_close)
 def _database(path: str):
     """The one cached database resource of this server process: the connection
     manager of the file (:class:`data.db.Database`).  It holds no connection
     between actions: the file is opened for a page run and released when the
     run ends, so the command line and a second server can use it too."""
-    return store_manager(path, on_open=_prepare)
+    return store_manager(path)
 
 
 def get_database(path: str | None = None):

@@ -36,7 +36,7 @@ from metrics import summary as summ
 from core.scheme import scheme_changes as _scheme_changes
 from core.scheme import scheme_for
 from core.scheme import years as scheme_years
-from core.vocab import ITEM_OUTCOMES, UNIT_TYPES, ItemState, Status
+from core.vocab import ITEM_OUTCOMES, ItemState, Status
 
 #: the four states of a ledger item shown on the timeliness page
 ITEM_STATES = tuple(str(o) for o in ITEM_OUTCOMES)
@@ -86,20 +86,8 @@ def previous_year(year: int) -> int | None:
 
 
 def group_maxima(year: int) -> dict[str, float]:
-    """一级指标 → its maximum points in ``year``'s scheme (scheme order)."""
-    s = scheme_for(year)
-    out: dict[str, float] = {}
-    for i in s.indicators:
-        out[i.group] = out.get(i.group, 0.0) + float(i.max)
-    return out
-
-
-def group_codes(year: int) -> dict[str, list[str]]:
-    s = scheme_for(year)
-    out: dict[str, list[str]] = {}
-    for i in s.indicators:
-        out.setdefault(i.group, []).append(i.code)
-    return out
+    """一级指标 → its maximum points in ``year``'s scheme (scheme order), as floats for display."""
+    return {g: float(m) for g, m in scheme_for(year).group_max.items()}
 
 
 def changes_vs_previous(year: int) -> list[str]:
@@ -176,22 +164,34 @@ def snapshot_info(year: int) -> dict:
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
+def _group_subtotals(year: int, dv: int, which: str | None = None) -> pd.DataFrame:
+    return summ.group_subtotals_from_scores(_score_year(year, dv, which), scheme_for(year))
+
+
+@st.cache_data(show_spinner=False, max_entries=24)
 def _group_rates(year: int, dv: int, which: str | None = None) -> pd.DataFrame:
-    df = _scores_view(year, dv, which)
-    sub = df[df["submitted"]]
-    gm = group_maxima(year)
-    out = sub[["unit", "unit_type", "status", "total", "grade", "rank", "score_rate"]].copy()
-    for g, codes in group_codes(year).items():
-        pts = sub[codes].sum(axis=1, min_count=1)
-        out[f"{g}|得分"] = pts
-        out[g] = pts / gm[g] if gm[g] else np.nan
-    return out.reset_index(drop=True)
+    out = to_float(_group_subtotals(year, dv, which))
+    for g in scheme_for(year).groups:
+        out[f"{g}|得分"] = pd.to_numeric(out[f"{g}|得分"], errors="coerce").astype("float64")
+    return out
 
 
 def group_rates(year: int) -> pd.DataFrame:
     """Per submitted unit: total, grade, rank, score_rate and, per 一级指标
-    ``g``: ``g`` = 得分率 (subtotal ÷ group max) and ``g|得分`` = subtotal."""
+    ``g``: ``g`` = 得分率 (subtotal ÷ group max) and ``g|得分`` = subtotal
+    (``metrics.summary.group_subtotals_from_scores``, floats for display)."""
     return _group_rates(int(year), data_version(), source())
+
+
+@st.cache_data(show_spinner=False, max_entries=24)
+def _group_means(year: int, unit_type: str | None, dv: int, which: str | None = None) -> pd.DataFrame:
+    return summ.group_means(_group_subtotals(year, dv, which), scheme_for(year), unit_type)
+
+
+def group_means(year: int, unit_type: str | None = None) -> pd.DataFrame:
+    """Per 一级指标: group, max, units, mean_points, mean_rate over the submitted
+    units (of ``unit_type``) — ``metrics.summary.group_means``."""
+    return _group_means(int(year), unit_type or None, data_version(), source())
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -234,24 +234,28 @@ def trend() -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
+def _trend_summary(dv: int, which: str | None = None) -> pd.DataFrame:
+    ys = scheme_years()
+    frames = [_score_year(y, dv, which)[summ.TREND_INPUT_COLUMNS] for y in ys]
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=summ.TREND_INPUT_COLUMNS)
+    return summ.trend_summary_from_trend(rows, ys)
+
+
+def trend_summary() -> pd.DataFrame:
+    """Per scope (全县/乡镇/部门) and scheme year: registered, submitted,
+    mean_total and the mean score_rate, proactive_rate, coverage_rate,
+    request_rate of the submitted units (``metrics.summary.trend_summary_from_trend``)."""
+    return _trend_summary(data_version(), source())
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
 def _group_trend(dv: int, which: str | None = None) -> pd.DataFrame:
-    rows = []
-    for y in scheme_years():
-        gm = group_maxima(y)
-        gr = _group_rates(y, dv, which)
-        for g, mx in gm.items():
-            for t in (None, *UNIT_TYPES):
-                part = gr if t is None else gr[gr["unit_type"] == t]
-                rows.append({"year": y, "scope": t or "全县", "group": g, "max": mx,
-                             "units": int(len(part)),
-                             "mean_points": float(part[f"{g}|得分"].mean()) if len(part) else np.nan,
-                             "mean_rate": float(part[g].mean()) if len(part) else np.nan})
-    return pd.DataFrame(rows)
+    return summ.group_means_over_years([(scheme_for(y), _group_subtotals(y, dv, which)) for y in scheme_years()])
 
 
 def group_trend() -> pd.DataFrame:
-    """Per year, scope (全县/乡镇/部门) and 一级指标: group max, mean points and
-    mean 得分率 over the submitted units."""
+    """Per year, 一级指标 and scope (全县/乡镇/部门): group max, units, mean points and
+    mean 得分率 over the submitted units (``metrics.summary.group_means_over_years``)."""
     return _group_trend(data_version(), source())
 
 
@@ -267,11 +271,7 @@ def _compact_items(df: pd.DataFrame) -> pd.DataFrame:
     for c in ("formed", "published", "deadline"):
         out[c] = pd.to_datetime(df[c], errors="coerce")
     out["days_late"] = pd.to_numeric(df["days_late"], errors="coerce").astype("Int64")
-    published = out["published"].notna().to_numpy()
-    state = out["state"]
-    codes = np.where((state == ItemState.ON_TIME).to_numpy(), 0,
-                     np.where((state == ItemState.NOT_DUE).to_numpy(), 3, np.where(published, 1, 2))).astype("int8")
-    out["state4"] = pd.Categorical.from_codes(codes, categories=list(ITEM_STATES))
+    out["state4"] = summ.item_outcomes(df["state"], out["published"].notna())
     out["month"] = out["formed"].dt.month.astype("int8")
     return out
 
@@ -299,14 +299,7 @@ def items(year: int) -> pd.DataFrame:
 
 @st.cache_data(show_spinner="正在统计主动公开台账…", max_entries=8)
 def _item_aggregates(year: int, dv: int, which: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    monthly, late = _call(closing.item_aggregates, int(year), which)
-    published = monthly["published"].astype(bool).to_numpy()
-    state = monthly["state"].astype(str).to_numpy()
-    codes = np.where(state == ItemState.ON_TIME, 0, np.where(state == ItemState.NOT_DUE, 3, np.where(published, 1, 2)))
-    monthly = monthly.assign(state4=pd.Categorical.from_codes(codes.astype("int8"), categories=list(ITEM_STATES)),
-                             month=monthly["month"].astype("int8"), n=monthly["n"].astype("int64"))
-    late = late.assign(days_late=late["days_late"].astype("int64"), n=late["n"].astype("int64"))
-    return monthly, late
+    return _call(closing.item_aggregates, int(year), which)
 
 
 def _item_mask(df: pd.DataFrame, unit_type: str | None, unit: str | None) -> pd.Series:
@@ -321,34 +314,14 @@ def _item_mask(df: pd.DataFrame, unit_type: str | None, unit: str | None) -> pd.
 @st.cache_data(show_spinner=False, max_entries=64)
 def _item_summary(year: int, unit_type: str | None, unit: str | None, dv: int, which: str | None = None) -> dict:
     monthly, late = _item_aggregates(year, dv, which)
-    part = monthly[_item_mask(monthly, unit_type, unit)]
-    by_month = (part.groupby(["month", "state4"], observed=False)["n"].sum().reset_index())
-    by_month = by_month[by_month["month"].between(1, 12)]
-    lp = late[_item_mask(late, unit_type, unit)]
-    hist = lp.groupby("days_late")["n"].sum().sort_index()
-    counts = part.groupby("state4", observed=False)["n"].sum().reindex(list(ITEM_STATES), fill_value=0)
-    late_n = int(hist.sum())
-    if late_n:  # the median of the late items, from the histogram
-        cum = hist.cumsum().to_numpy()
-        lo = hist.index[np.searchsorted(cum, (late_n + 1) // 2)]
-        hi = hist.index[np.searchsorted(cum, late_n // 2 + 1)]
-        median = (lo + hi) / 2
-    else:
-        median = np.nan
-    return {
-        "n": int(part["n"].sum()),
-        "counts": {k: int(v) for k, v in counts.items()},
-        "monthly": by_month.reset_index(drop=True),
-        "days_late": pd.DataFrame({"days_late": hist.index.astype(int), "n": hist.values.astype(int)}),
-        "late_n": late_n,
-        "late_median": float(median),
-    }
+    return summ.item_summary_from_aggregates(monthly, late, unit_type, unit)
 
 
 def item_summary(year: int, unit_type: str | None = None, unit: str | None = None) -> dict:
     """Small aggregates of the counted items (optionally one type / one unit),
-    computed in SQL: ``n``, ``counts`` per state4, ``monthly`` (month, state4,
-    n), ``days_late`` (days_late, n) of late items, ``late_n``, ``late_median``."""
+    ``metrics.summary.item_summary_from_aggregates``: ``n``, ``counts`` per
+    outcome, ``rate``, ``monthly`` (month, state4, n), ``days_late`` (days_late,
+    n) of late items, ``late_n``, ``late_median``."""
     return _item_summary(int(year), unit_type or None, unit or None, data_version(), source())
 
 

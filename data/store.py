@@ -558,6 +558,9 @@ def _preparer(path, read_only: bool):
             migrate(con)
         except duckdb.Error as e:
             raise DatabaseUnusable(describe_failure(e, path)) from e
+        from data.calendar import prepare_calendar  # calendar imports this module
+
+        prepare_calendar(con)  # built on opening for writing: reads never write
     return prepare
 
 

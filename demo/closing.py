@@ -21,7 +21,7 @@ from data.history import get_original_file
 from data.store import as_of
 from core.vocab import Status
 from metrics import closing as mc
-from metrics.calendar import add_workdays
+from data.calendar import add_workdays
 from core.scheme import scheme_for, years
 
 REVIEWER = {"name": "shenhe", "role": "reviewer", "unit": None}

@@ -8,7 +8,7 @@ when it reads a workbook — and has :mod:`demo.render` turn it into the bytes
 of an ``.xlsx`` or ``.xls`` file as a real clerk would make it. It is
 deterministic for a seed and touches no database.
 
-Working days come from the project's calendar (:mod:`metrics.calendar`),
+Working days come from the project's calendar (:mod:`data.calendar`),
 the words from ``words.toml``.
 """
 from __future__ import annotations
@@ -67,7 +67,7 @@ def units() -> list[Unit]:
 # =========================================================================== working days
 
 class Workdays:
-    """Working-day arithmetic over the project's calendar (:mod:`metrics.calendar`).
+    """Working-day arithmetic over the project's calendar (:mod:`data.calendar`).
 
     Same convention as the scoring engine: the N-th working day *after* a day
     never counts the day itself.
@@ -81,7 +81,7 @@ class Workdays:
     def for_years(cls, first: int, last: int, con=None) -> "Workdays":
         """The calendar of ``first - 1`` … ``last + 1``: from ``con`` (a database
         opened for writing) or else from a private in-memory database."""
-        from metrics.calendar import ensure_calendar, working_days
+        from data.calendar import ensure_calendar, working_days
 
         own = con is None
         if own:

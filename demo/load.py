@@ -25,7 +25,7 @@ from demo import steps as demo_steps
 from demo.accounts import REVIEWER, STAFF_ACCOUNTS, UNIT_PASSWORD, unit_account
 from demo.closing import final_state
 from demo.generate import SEED, DemoFile, Workdays, generate_county, required_of, story_of, units, words
-from metrics.calendar import ensure_calendar
+from data.calendar import ensure_calendar
 from core.scheme import load_catalogue, scheme_for, years
 
 DEMO_ACTOR = Actor("演示数据", "system")  # the generator acts as an administrator (data.access)

@@ -337,11 +337,10 @@ def cmd_reconcile(args) -> int:
 
 def cmd_calendar(args) -> int:
     from data.access import SYSTEM, Actor
-    from metrics.calendar import CalendarError, calendar_status, ensure_calendar, load_calendar_csv
+    from data.calendar import CalendarError, calendar_status, load_calendar_csv
 
     con = _open(args.db)
-    if args.cal_verb == "status":
-        ensure_calendar(con)
+    if args.cal_verb == "status":  # opened for writing: the calendar is built (data.calendar.prepare_calendar)
         for r in calendar_status(con):
             print(f"{r['year']}\t{r['label']}\t工作日 {r['workdays']} 天")
         return 0
@@ -352,7 +351,6 @@ def cmd_calendar(args) -> int:
         print(f"{args.file}: 无法读取：{e.strerror}", file=sys.stderr)
         return USAGE_ERROR
     try:
-        ensure_calendar(con)
         res = load_calendar_csv(con, args.year, raw, actor=Actor(args.actor or SYSTEM.name, "system"))
     except CalendarError as e:
         print_error(e, source=args.file)

@@ -25,7 +25,7 @@ from core import scheme as scheme_mod
 from core.errors import GongkaiError
 from core.vocab import ItemState, Status, unit_type_order_sql
 from metrics import engine
-from metrics.calendar import add_workdays, ensure_calendar, needed_years
+from data.calendar import add_workdays, needed_years, require_calendar
 
 LIVE, PUBLISHED, FINALISED = "live", "published", "final"
 WHICH_LABEL = {LIVE: "实时数据", PUBLISHED: DRAFT, FINALISED: FINAL_KIND}
@@ -54,14 +54,14 @@ def _scheme(year: int):
 
 def late_window_end(con, scheme) -> dt.date:
     """The last day of the late-submission window (cut-off + late_submission_days working days)."""
-    ensure_calendar(con, needed_years(scheme))
+    require_calendar(con, needed_years(scheme))
     return add_workdays(con, scheme.cutoff, scheme.late_submission_days)
 
 
 def publicity_period(con, start: dt.date, days: int) -> tuple[dt.date, dt.date]:
     """(start, end): the 公示期 of ``days`` working days beginning on ``start``
     (``start`` counts when it is a working day; else the next working day is the first)."""
-    ensure_calendar(con, [start.year, start.year + 1])
+    require_calendar(con, [start.year, start.year + 1])
     return start, add_workdays(con, start - dt.timedelta(days=1), days)
 
 
@@ -97,7 +97,7 @@ def not_approved(con, year: int, scored: pd.DataFrame | None = None) -> pd.DataF
 
 def _calendar_used(con, scheme) -> tuple[list, list]:
     ys = needed_years(scheme)
-    ensure_calendar(con, ys)
+    require_calendar(con, ys)
     days = con.execute("""SELECT day, is_workday FROM calendar
                           WHERE year(day) BETWEEN ? AND ? AND is_workday <> (isodow(day) <= 5) ORDER BY day""",
                        [min(ys), max(ys)]).fetchall()

@@ -28,8 +28,8 @@ import pandas as pd
 import pyarrow as pa
 
 from core import scheme as scheme_mod
-from metrics.calendar import (DEFAULT_YEARS, WORKDAY_CTES, ensure_calendar, missing_calendar_years,
-                              needed_years, provisional_reason)
+from data.calendar import (WORKDAY_CTES, calendar_years_for, missing_calendar_years, provisional_reason,
+                           require_calendar)
 from core.errors import GongkaiError
 from core.scheme import Scheme, load_catalogue
 from core.vocab import ItemState, Status, unit_type_order_sql
@@ -159,13 +159,13 @@ def _param_tables(schemes: list[Scheme]) -> dict[str, pa.Table]:
 
 @contextmanager
 def _params(con: duckdb.DuckDBPyConnection, schemes: list[Scheme]):
-    """Register the parameter tables of ``schemes`` and make sure the calendar
-    covers every day their scores depend on."""
-    need = set(DEFAULT_YEARS)
+    """Register the parameter tables of ``schemes`` after checking (never
+    writing) that the calendar covers every day their scores depend on: it is
+    built when the database is opened for writing (:func:`data.calendar.prepare_calendar`)."""
+    need: set[int] = set()
     for s in schemes:
-        need.update(needed_years(s))
-        need.update(range(s.year - 1, s.year + 4))
-    ensure_calendar(con, sorted(need))
+        need.update(calendar_years_for(s))
+    require_calendar(con, need)
     tables = _param_tables(schemes)
     for name, t in tables.items():
         con.register(name, t)
@@ -723,7 +723,6 @@ def scheme_changes(years: Iterable[int] | None = None) -> dict[int, list[str]]:
 def year_status(con: duckdb.DuckDBPyConnection, year: int, scheme: Scheme | None = None) -> dict:
     """``{"year", "provisional", "missing_calendar_years", "reason"}`` for UI banners."""
     s = _scheme(year, scheme)
-    ensure_calendar(con, needed_years(s))
     missing = missing_calendar_years(con, s)
     return {"year": s.year, "provisional": bool(missing), "missing_calendar_years": missing,
             "reason": provisional_reason(missing)}

@@ -126,7 +126,7 @@ def build_report(con: duckdb.DuckDBPyConnection, year: int, scheme=None, which: 
     s = engine._scheme(year, scheme)
     df = engine.score_year(con, year, scheme=s) if scheme is not None else results(con, year, which)
     groups = s.groups
-    group_max = {g: sum((i.max for i in s.indicators if i.group == g), Decimal(0)) for g in groups}
+    group_max = s.group_max
     subtotals = summary.group_subtotals_from_scores(df, s).set_index("unit")
     headers = (["排名", "单位名称", "报送状态", "总分", "等次"]
                + [f"{g}\n({group_max[g].normalize():f})" for g in groups]

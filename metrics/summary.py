@@ -9,25 +9,31 @@ same numbers from here:
   whether the year is provisional; :func:`summary_with_change` adds the
   previous scheme year and the change against it.
 * :func:`group_subtotals` — per submitted unit, the subtotal and 得分率 of
-  each 一级指标.
+  each 一级指标; :func:`group_means` / :func:`group_trend` their means per
+  scope (全县 and each unit type) and year.
+* :func:`trend_summary` — per scope and year: registered and submitted units,
+  mean total and the mean 得分率, timeliness, coverage and request rates (趋势).
+* :func:`item_summary` — the ledger items by outcome (按时公开/逾期公开/
+  逾期未公开/未到期未公开), by month and by working days late (及时性).
 * :func:`category_coverage` — per required category, how many units must
   disclose it and how many did.
 
 Each function has a ``from_*`` form that takes an already computed frame
-(:func:`metrics.engine.score_year` or :func:`metrics.engine.coverage_matrix`),
+(:func:`metrics.engine.score_year`, :func:`metrics.engine.trend`,
+:func:`metrics.engine.item_aggregates` or :func:`metrics.engine.coverage_matrix`),
 so a caller that caches those frames (the dashboard) does not score twice.
 The SQL runs on a private in-memory DuckDB over that frame.
 """
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 
 from core.scheme import Scheme, years
-from core.vocab import Status
+from core.vocab import ITEM_OUTCOMES, UNIT_TYPES, ItemOutcome, ItemState, Status
 from metrics import engine
 
 #: the keys of :func:`county_summary` that are numbers (compared year on year)
@@ -47,11 +53,14 @@ RATES = {"submit_rate", "on_time_rate", "mean_score_rate", "mean_proactive", "me
          "pooled_proactive", "pooled_coverage", "pooled_request"}
 
 
-def _query(frames: dict[str, pd.DataFrame], sql: str, params: dict | None = None) -> pd.DataFrame:
-    """Run ``sql`` on a private in-memory DuckDB where each frame is a table."""
+def _query(frames: dict[str, pd.DataFrame | pa.Table], sql: str, params: dict | None = None) -> pd.DataFrame:
+    """Run ``sql`` on a private in-memory DuckDB where each frame (or Arrow table) is a table."""
     con = duckdb.connect()
     try:
         for name, df in frames.items():
+            if isinstance(df, pa.Table):
+                con.register(name, df)
+                continue
             bare = df.copy(deep=False)
             bare.attrs = {}  # labels and snapshot markers are not table data (and not all JSON)
             con.register(name, pa.Table.from_pandas(bare, preserve_index=False))
@@ -169,18 +178,23 @@ def summary_table(s: dict) -> pd.DataFrame:
 def group_subtotals_from_scores(scores: pd.DataFrame, scheme: Scheme) -> pd.DataFrame:
     """Per submitted unit (scorecard order): unit, unit_type, status, total,
     grade, rank, score_rate and, per 一级指标 ``g`` (scheme order),
-    ``g|得分`` = subtotal (Decimal) and ``g`` = 得分率 (subtotal ÷ group max, float)."""
-    groups = scheme.groups
-    codes = scheme.codes
+    ``g|得分`` = subtotal (Decimal) and ``g`` = 得分率 (subtotal ÷ group max, float).
+
+    A subtotal is the SQL sum ``a + b + …`` of the group's indicator points, so
+    one indicator without points (a snapshot row missing) makes the subtotal
+    and its 得分率 empty: a partial sum would look like a real, low score. The
+    engine itself never leaves a submitted unit's indicator empty (an
+    indicator nobody scored counts 0 points there)."""
+    groups = scheme.group_codes
+    gmax = scheme.group_max
     sub = scores[scores["submission_id"].notna()]
     base = ["unit", "unit_type", "status", "total", "grade", "rank", "score_rate"]
     parts = []
-    for n, g in enumerate(groups):
-        members = [i for i in scheme.indicators if i.group == g]
-        gmax = sum((i.max for i in members), Decimal(0))
-        total = " + ".join('"' + i.code.replace('"', '""') + '"' for i in members)
-        parts.append(f'{total} AS "s{n}", CASE WHEN {gmax} > 0 THEN CAST({total} AS DOUBLE) / {gmax} END AS "r{n}"')
-    frame = sub[["unit", *codes]].reset_index(drop=True)
+    for n, (g, codes) in enumerate(groups.items()):
+        total = " + ".join('"' + c.replace('"', '""') + '"' for c in codes)
+        parts.append(f'{total} AS "s{n}", '
+                     f'CASE WHEN {gmax[g]} > 0 THEN CAST({total} AS DOUBLE) / {gmax[g]} END AS "r{n}"')
+    frame = sub[["unit", *scheme.codes]].reset_index(drop=True)
     res = _query({"p": frame}, f"SELECT {', '.join(parts)} FROM p") if len(frame) else None
     out = sub[base].reset_index(drop=True)
     for n, g in enumerate(groups):
@@ -189,30 +203,229 @@ def group_subtotals_from_scores(scores: pd.DataFrame, scheme: Scheme) -> pd.Data
     return out
 
 
+def _points(v) -> Decimal | None:
+    """Points as an exact 2-place Decimal (a float view of a subtotal is rounded back)."""
+    v = _num(v)
+    if v is None:
+        return None
+    return (v if isinstance(v, Decimal) else Decimal(repr(float(v)))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _long_subtotals(per_year: list[tuple[Scheme, pd.DataFrame]]) -> tuple[pa.Table, pa.Table]:
+    """The groups of each scheme (year, ord, grp, max) and the subtotals of
+    :func:`group_subtotals_from_scores` frames in long form (year, unit_type, grp, pts, rate)."""
+    groups: dict[str, list] = {"year": [], "ord": [], "grp": [], "max": []}
+    long: dict[str, list] = {"year": [], "unit_type": [], "grp": [], "pts": [], "rate": []}
+    for s, sub in per_year:
+        for n, (g, mx) in enumerate(s.group_max.items()):
+            groups["year"].append(s.year)
+            groups["ord"].append(n)
+            groups["grp"].append(g)
+            groups["max"].append(mx)
+            k = len(sub)
+            long["year"] += [s.year] * k
+            long["unit_type"] += [str(t) for t in sub["unit_type"]]
+            long["grp"] += [g] * k
+            long["pts"] += [_points(v) for v in sub[f"{g}|得分"]]
+            long["rate"] += [_num(v) for v in sub[g]]
+    dec = pa.decimal128(18, 2)
+    return (pa.table(groups, schema=pa.schema([("year", pa.int32()), ("ord", pa.int32()), ("grp", pa.string()),
+                                               ("max", dec)])),
+            pa.table(long, schema=pa.schema([("year", pa.int32()), ("unit_type", pa.string()), ("grp", pa.string()),
+                                             ("pts", dec), ("rate", pa.float64())])))
+
+
+def _scopes() -> pa.Table:
+    """全县 (every unit) and each unit type, in the one order of :data:`core.vocab.UNIT_TYPES`."""
+    return pa.table({"ord": list(range(len(UNIT_TYPES) + 1)), "scope": [COUNTY, *map(str, UNIT_TYPES)],
+                     "unit_type": [None, *map(str, UNIT_TYPES)]},
+                    schema=pa.schema([("ord", pa.int32()), ("scope", pa.string()), ("unit_type", pa.string())]))
+
+
+#: the scope of the whole county (every unit type)
+COUNTY = "全县"
+
 GROUP_MEANS_SQL = """
-    SELECT count(*) AS units, avg(pts) AS mean_points, avg(rate) AS mean_rate FROM g {where}"""
+    SELECT g.year, s.scope, g.grp AS "group", CAST(g.max AS DOUBLE) AS max,
+           count(l.pts) AS units, avg(l.pts) AS mean_points, avg(l.rate) AS mean_rate
+    FROM g CROSS JOIN s
+    LEFT JOIN l ON l.year = g.year AND l.grp = g.grp AND (s.unit_type IS NULL OR l.unit_type = s.unit_type)
+    WHERE s.scope IN (SELECT unnest($scopes))
+    GROUP BY g.year, g.ord, s.ord, s.scope, g.grp, g.max
+    ORDER BY g.year, g.ord, s.ord"""
+
+GROUP_MEANS_COLUMNS = ["year", "scope", "group", "max", "units", "mean_points", "mean_rate"]
+
+
+def group_means_over_years(per_year: list[tuple[Scheme, pd.DataFrame]],
+                           scopes: list[str] | None = None) -> pd.DataFrame:
+    """Per year, 一级指标 (scheme order) and scope (全县, then each unit type;
+    ``scopes`` keeps only those): year, scope, group, max (float), units (the
+    units with a subtotal), mean_points, mean_rate (the mean of the units'
+    得分率; NaN without units), from :func:`group_subtotals_from_scores` frames
+    each with its year's scheme. A unit whose subtotal is empty is left out of
+    the means and of ``units``."""
+    g, lt = _long_subtotals(per_year)
+    want = list(scopes) if scopes is not None else [COUNTY, *map(str, UNIT_TYPES)]
+    df = _query({"g": g, "l": lt, "s": _scopes()}, GROUP_MEANS_SQL, {"scopes": want})
+    out = pd.DataFrame({"year": df["year"].astype("int64"), "scope": df["scope"].astype(object),
+                        "group": df["group"].astype(object), "max": df["max"].astype("float64"),
+                        "units": df["units"].astype("int64"),
+                        "mean_points": pd.to_numeric(df["mean_points"].map(_num), errors="coerce").astype("float64"),
+                        "mean_rate": pd.to_numeric(df["mean_rate"].map(_num), errors="coerce").astype("float64")})
+    return out[GROUP_MEANS_COLUMNS].reset_index(drop=True)
 
 
 def group_means(subtotals: pd.DataFrame, scheme: Scheme, unit_type: str | None = None) -> pd.DataFrame:
     """Per 一级指标 (scheme order) over the units of a :func:`group_subtotals`
     frame (or those of ``unit_type``): group, max, units, mean_points, mean_rate
-    (the mean of the units' 得分率; NaN without units)."""
-    rows = []
-    for g in scheme.groups:
-        gmax = sum((i.max for i in scheme.indicators if i.group == g), Decimal(0))
-        frame = pd.DataFrame({"unit_type": subtotals["unit_type"].astype(object),
-                              "pts": subtotals[f"{g}|得分"].astype(object), "rate": subtotals[g].astype("float64")})
-        r = _query({"g": frame}, GROUP_MEANS_SQL.format(where="WHERE unit_type = $t" if unit_type else ""),
-                   {"t": unit_type} if unit_type else None).iloc[0]
-        rows.append({"group": g, "max": float(gmax), "units": int(r["units"]),
-                     "mean_points": float(r["mean_points"]) if _num(r["mean_points"]) is not None else float("nan"),
-                     "mean_rate": float(r["mean_rate"]) if _num(r["mean_rate"]) is not None else float("nan")})
-    return pd.DataFrame(rows, columns=["group", "max", "units", "mean_points", "mean_rate"])
+    (see :func:`group_means_over_years`)."""
+    df = group_means_over_years([(scheme, subtotals)], [str(unit_type) if unit_type else COUNTY])
+    return df[["group", "max", "units", "mean_points", "mean_rate"]]
 
 
 def group_subtotals(con: duckdb.DuckDBPyConnection, year: int) -> pd.DataFrame:
     s = engine._scheme(year)
     return group_subtotals_from_scores(engine.score_year(con, s.year, scheme=s), s)
+
+
+def group_trend(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """:func:`group_means_over_years` of every scheme year, each scored with its own scheme."""
+    per_year = [(s, group_subtotals_from_scores(engine.score_year(con, s.year, scheme=s), s))
+                for s in (engine._scheme(y) for y in years())]
+    return group_means_over_years(per_year)
+
+
+# --------------------------------------------------------------------------- trend over the years
+
+TREND_SQL = f"""
+    SELECT s.scope, y.year,
+           count(t.unit) AS registered,
+           count(t.unit) FILTER (WHERE t.status <> '{Status.MISSING}') AS submitted,
+           avg(t.total) FILTER (WHERE t.status <> '{Status.MISSING}') AS mean_total,
+           avg(t.score_rate) FILTER (WHERE t.status <> '{Status.MISSING}') AS score_rate,
+           avg(t.proactive_rate) FILTER (WHERE t.status <> '{Status.MISSING}') AS proactive_rate,
+           avg(t.coverage_rate) FILTER (WHERE t.status <> '{Status.MISSING}') AS coverage_rate,
+           avg(t.request_rate) FILTER (WHERE t.status <> '{Status.MISSING}') AS request_rate
+    FROM s CROSS JOIN (SELECT unnest($years) AS year) y
+    LEFT JOIN t ON t.year = y.year AND (s.unit_type IS NULL OR t.unit_type = s.unit_type)
+    GROUP BY s.ord, s.scope, y.year
+    ORDER BY s.ord, y.year"""
+
+#: the columns of a scorecard or trend frame :func:`trend_summary_from_trend` reads
+TREND_INPUT_COLUMNS = ["unit", "unit_type", "year", "status", "total", "score_rate", "proactive_rate",
+                       "coverage_rate", "request_rate"]
+TREND_SUMMARY_COLUMNS = ["scope", "year", "registered", "submitted", "mean_total", "score_rate", "proactive_rate",
+                         "coverage_rate", "request_rate"]
+
+
+def trend_summary_from_trend(trend: pd.DataFrame, years_: list[int]) -> pd.DataFrame:
+    """Per scope (全县, then each unit type) and year of ``years_``: registered
+    and submitted units, mean total and the means over the submitted units of
+    score_rate, proactive_rate, coverage_rate and request_rate (a unit without
+    a rate is left out of that mean; NaN when no unit has one), from an
+    :func:`metrics.engine.trend` frame (or its rows of several years' scorecards)."""
+    t = trend[TREND_INPUT_COLUMNS]
+    df = _query({"t": t, "s": _scopes()}, TREND_SQL, {"years": [int(y) for y in years_]})
+    out = pd.DataFrame({"scope": df["scope"].astype(object), "year": df["year"].astype("int64"),
+                        "registered": df["registered"].astype("int64"), "submitted": df["submitted"].astype("int64")})
+    for c in TREND_SUMMARY_COLUMNS[4:]:
+        out[c] = pd.to_numeric(df[c].map(_num), errors="coerce").astype("float64")
+    return out
+
+
+def trend_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """:func:`trend_summary_from_trend` of every scheme year."""
+    return trend_summary_from_trend(engine.trend(con), years())
+
+
+# --------------------------------------------------------------------------- ledger item outcomes
+
+#: SQL over ``state`` and ``published`` (bool): the item's :class:`core.vocab.ItemOutcome`
+OUTCOME_SQL = (f"CASE WHEN state = '{ItemState.ON_TIME}' THEN '{ItemOutcome.ON_TIME}' "
+               f"WHEN state = '{ItemState.NOT_DUE}' THEN '{ItemOutcome.NOT_DUE}' "
+               f"WHEN published THEN '{ItemOutcome.LATE_PUBLISHED}' ELSE '{ItemOutcome.LATE_UNPUBLISHED}' END")
+
+
+def item_outcomes(state, published) -> pd.Categorical:
+    """The :data:`core.vocab.ITEM_OUTCOMES` category of each item from its
+    state (按时/逾期/未到期) and whether it was published (bool)."""
+    frame = pa.table({"state": pa.array([None if v is None or v != v else str(v) for v in state], pa.string()),
+                      "published": pa.array([bool(v) for v in published], pa.bool_())})
+    res = _query({"i": frame}, f"SELECT {OUTCOME_SQL} AS outcome FROM i")
+    return pd.Categorical(res["outcome"].map(_num), categories=[str(o) for o in ITEM_OUTCOMES])
+
+
+ITEM_FILTER = "($t IS NULL OR unit_type = $t) AND ($u IS NULL OR unit = $u)"
+
+ITEM_MONTHS_SQL = f"""
+    WITH m AS (SELECT month, {OUTCOME_SQL} AS outcome, n FROM monthly WHERE {ITEM_FILTER})
+    SELECT mo.month, o.outcome, coalesce(sum(m.n), 0) AS n, o.ord
+    FROM range(1, 13) mo(month) CROSS JOIN o
+    LEFT JOIN m ON m.month = mo.month AND m.outcome = o.outcome
+    GROUP BY mo.month, o.outcome, o.ord ORDER BY mo.month, o.ord"""
+
+ITEM_COUNTS_SQL = f"""
+    WITH m AS (SELECT {OUTCOME_SQL} AS outcome, n FROM monthly WHERE {ITEM_FILTER})
+    SELECT o.outcome, coalesce(sum(m.n), 0) AS n FROM o LEFT JOIN m ON m.outcome = o.outcome
+    GROUP BY o.outcome, o.ord ORDER BY o.ord"""
+
+LATE_DAYS_SQL = f"""
+    SELECT days_late, sum(n) AS n FROM late WHERE days_late IS NOT NULL AND {ITEM_FILTER}
+    GROUP BY days_late ORDER BY days_late"""
+
+#: the median of the late items from their histogram: the mean of the two middle items (one when odd)
+LATE_MEDIAN_SQL = f"""
+    WITH h AS ({LATE_DAYS_SQL}),
+    c AS (SELECT days_late, sum(n) OVER (ORDER BY days_late) AS cum, sum(n) OVER () AS total FROM h)
+    SELECT (min(days_late) FILTER (WHERE cum >= (total + 1) // 2)
+            + min(days_late) FILTER (WHERE cum >= total // 2 + 1)) / 2 AS median
+    FROM c"""
+
+
+def item_summary_from_aggregates(monthly: pd.DataFrame, late: pd.DataFrame, unit_type: str | None = None,
+                                 unit: str | None = None) -> dict:
+    """County figures of the counted ledger items (of ``unit_type`` / ``unit``
+    when given) from :func:`metrics.engine.item_aggregates` frames: ``n``,
+    ``counts`` {outcome: n} in :data:`core.vocab.ITEM_OUTCOMES` order, ``rate``
+    (按时 ÷ (按时 + 逾期) over every item; None without any), ``monthly``
+    (month 1–12 × outcome, n), ``days_late`` (days_late, n of the late items),
+    ``late_n`` and ``late_median`` (working days; NaN without late items)."""
+    o = pa.table({"ord": list(range(len(ITEM_OUTCOMES))), "outcome": [str(x) for x in ITEM_OUTCOMES]})
+    m = monthly[["unit", "unit_type", "month", "state", "published", "n"]].astype(
+        {"unit": object, "unit_type": object, "state": object, "month": "Int64", "published": "boolean",
+         "n": "Int64"})
+    lt = late[["unit", "unit_type", "days_late", "n"]].astype({"unit": object, "unit_type": object,
+                                                              "days_late": "Int64", "n": "Int64"})
+    frames = {"monthly": m, "late": lt, "o": o}
+    params = {"t": unit_type or None, "u": unit or None}
+    counts = _query(frames, ITEM_COUNTS_SQL, params)
+    by_month = _query(frames, ITEM_MONTHS_SQL, params)
+    hist = _query(frames, LATE_DAYS_SQL, params)
+    median = _num(_query(frames, LATE_MEDIAN_SQL, params).iloc[0]["median"])
+    cnt = {str(k): int(v) for k, v in zip(counts["outcome"], counts["n"])}
+    on_time = cnt[ItemOutcome.ON_TIME]
+    late_n = cnt[ItemOutcome.LATE_PUBLISHED] + cnt[ItemOutcome.LATE_UNPUBLISHED]
+    return {
+        "n": sum(cnt.values()),
+        "counts": cnt,
+        "rate": on_time / (on_time + late_n) if on_time + late_n else None,
+        "monthly": pd.DataFrame({"month": [int(v) for v in by_month["month"]],
+                                 "state4": pd.Categorical([str(v) for v in by_month["outcome"]],
+                                                          categories=[str(x) for x in ITEM_OUTCOMES]),
+                                 "n": [int(v) for v in by_month["n"]]}),
+        "days_late": pd.DataFrame({"days_late": pd.Series([int(v) for v in hist["days_late"]], dtype="int64"),
+                                   "n": pd.Series([int(v) for v in hist["n"]], dtype="int64")}),
+        "late_n": int(sum(int(v) for v in hist["n"])),
+        "late_median": float(median) if median is not None else float("nan"),
+    }
+
+
+def item_summary(con: duckdb.DuckDBPyConnection, year: int, unit_type: str | None = None,
+                 unit: str | None = None) -> dict:
+    """:func:`item_summary_from_aggregates` of the live items of ``year``."""
+    monthly, late = engine.item_aggregates(con, int(year))
+    return item_summary_from_aggregates(monthly, late, unit_type, unit)
 
 
 # --------------------------------------------------------------------------- coverage per category

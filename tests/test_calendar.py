@@ -6,9 +6,9 @@ import datetime as dt
 import pytest
 
 from data.store import connect
-from metrics import calendar as cal
+from data import calendar as cal
 from data.access import SYSTEM
-from metrics.calendar import CalendarError, add_workdays, ensure_calendar, load_calendar_csv
+from data.calendar import CalendarError, add_workdays, ensure_calendar, load_calendar_csv
 from core.scheme import scheme_for
 
 D = dt.date.fromisoformat
@@ -208,3 +208,55 @@ def test_a_read_only_database_missing_calendar_years_says_so_and_writes_nothing(
         assert ro.execute("SELECT count(*) FROM calendar WHERE year(day) = 2031").fetchone()[0] == 0
     finally:
         ro.close()
+
+
+def test_opening_for_writing_builds_the_calendar_and_reading_never_writes(tmp_path):
+    """The calendar is built when the file is opened for writing; scoring only
+    checks it: a year without rows is a named error (read-only or not), and
+    nothing is written by the read."""
+    import duckdb
+
+    from metrics.engine import score_year, year_status
+
+    path = tmp_path / "cal.duckdb"
+    con = connect(path)  # opened for writing: every year the 2019 scores read is there
+    assert cal.calendar_years_for(scheme_for(2019)) == [2018, 2019, 2020, 2021, 2022]
+    cal.require_calendar(con, cal.calendar_years_for(scheme_for(2019)))
+    con.execute("DELETE FROM calendar WHERE year(day) = 2020")  # e.g. a file from before the calendar existed
+    con.close()
+
+    ro = duckdb.connect(str(path), read_only=True)
+    try:
+        with pytest.raises(CalendarError, match="缺少 2020 年.*只读") as e:
+            score_year(ro, 2019)
+        assert [i.code for i in e.value.issues] == ["calendar_missing"]
+        assert year_status(ro, 2019)["year"] == 2019  # the banner reads without building
+    finally:
+        ro.close()
+    raw = duckdb.connect(str(path))  # writable, but not opened through data.store: still no write by a read
+    try:
+        with pytest.raises(CalendarError, match="缺少 2020 年"):
+            score_year(raw, 2019)
+        assert raw.execute("SELECT count(*) FROM calendar WHERE year(day) = 2020").fetchone()[0] == 0
+    finally:
+        raw.close()
+
+    connect(path).close()  # opening for writing repairs the year
+    ro = duckdb.connect(str(path), read_only=True)
+    try:
+        assert ro.execute("SELECT count(*) FROM calendar WHERE year(day) = 2020").fetchone()[0] == 366
+        assert len(score_year(ro, 2019)) == 0  # no unit registered: an empty scorecard, no error
+    finally:
+        ro.close()
+
+
+def test_prepare_calendar_covers_every_scheme_and_this_year(tmp_path):
+    con = connect(":memory:")
+    try:
+        con.execute("DELETE FROM calendar")
+        built = cal.prepare_calendar(con, today=dt.date(2035, 6, 1))
+        assert {2004, 2030, 2035, 2036} <= set(built)  # the defaults, this year and the next
+        assert set(cal.calendar_years_for(scheme_for(2023))) <= set(built)
+        assert cal.prepare_calendar(con, today=dt.date(2035, 6, 1)) == []  # nothing left to build
+    finally:
+        con.close()

@@ -60,8 +60,8 @@ def test_registry_and_words_are_data_files_of_the_package(units):
 
 
 def test_working_days_are_the_projects_calendar():
-    """The generator's calendar is metrics.calendar's: National Day week and its make-up Saturday."""
-    from metrics.calendar import add_workdays, ensure_calendar
+    """The generator's calendar is data.calendar's: National Day week and its make-up Saturday."""
+    from data.calendar import add_workdays, ensure_calendar
 
     cal = Workdays.for_years(2019, 2023)
     assert not cal.is_workday(dt.date(2019, 10, 1))

@@ -14,7 +14,7 @@ from data.reader import ReadError
 from data.registry import RegistryError, parse_registry
 from data.review import ReviewError
 from data.users import UserError
-from metrics.calendar import CalendarError, parse_calendar_csv
+from data.calendar import CalendarError, parse_calendar_csv
 from metrics.engine import UnknownYear
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from decimal import ROUND_HALF_UP, Decimal
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from data.store import connect
@@ -87,6 +89,82 @@ def test_summary_numbers_by_hand(app_db):
         assert cat.iloc[0]["rate"] == pytest.approx(1 / 3)
     finally:
         con.close()
+
+
+def test_a_group_subtotal_missing_an_indicator_is_empty_not_partial(app_db):
+    """The rule for an indicator without points (a snapshot row missing): the
+    group's subtotal and 得分率 are empty and the unit is left out of the group's
+    means — a partial sum (民政局 决策公开 7 of 12 = 58%) would look like a real,
+    low score. The unit's other groups are unaffected."""
+    con = connect(app_db)
+    try:
+        s = engine._scheme(2019)
+        scores = engine.score_year(con, 2019)
+    finally:
+        con.close()
+    scores.loc[scores["unit"] == CIVIL, "B2"] = None
+    sub = sm.group_subtotals_from_scores(scores, s)
+    row = sub.set_index("unit").loc[CIVIL]
+    assert row["决策公开|得分"] is None and np.isnan(row["决策公开"])
+    assert row["组织领导|得分"] == Decimal("10.00") and row["组织领导"] == 1.0   # A1–A3 at their maxima
+    dept = sm.group_means(sub, s, "部门").set_index("group")
+    # 决策公开 over 审计局 alone (12 of 12); 组织领导 over both departments
+    assert dept.loc["决策公开", "units"] == 1 and dept.loc["决策公开", "mean_rate"] == 1.0
+    assert dept.loc["决策公开", "mean_points"] == 12.0 and dept.loc["决策公开", "max"] == 12.0
+    assert dept.loc["组织领导", "units"] == 2
+    towns = sm.group_means(sub, s, "乡镇").set_index("group")
+    assert towns.loc["决策公开", "units"] == 2
+
+
+def test_trend_summary_by_hand():
+    """Means over the submitted units of each scope and year; a unit without a
+    rate is left out of that rate's mean; a year or type without units is empty."""
+    D = Decimal
+    rows = [  # unit, type, year, status, total, score_rate, proactive, coverage, request
+        ("甲", "乡镇", 2019, "已审核", D("90.00"), D("0.9000"), D("0.8000"), None, None),
+        ("乙", "乡镇", 2019, "未报送", None, None, None, None, None),
+        ("丙", "部门", 2019, "待审核", D("70.00"), D("0.7000"), D("0.6000"), D("1.0000"), D("0.5000")),
+        ("丙", "部门", 2020, "已审核", D("80.00"), D("0.8000"), None, D("0.5000"), None),
+    ]
+    tr = pd.DataFrame(rows, columns=sm.TREND_INPUT_COLUMNS, dtype=object)
+    t = sm.trend_summary_from_trend(tr, [2019, 2020, 2021]).set_index(["scope", "year"])
+    assert list(t.index.get_level_values(0).unique()) == ["全县", "乡镇", "部门"]
+    c = t.loc[("全县", 2019)]
+    assert (c["registered"], c["submitted"]) == (3, 2)
+    assert c["mean_total"] == pytest.approx(80) and c["score_rate"] == pytest.approx(0.8)
+    assert c["proactive_rate"] == pytest.approx(0.7)
+    assert c["coverage_rate"] == pytest.approx(1.0) and c["request_rate"] == pytest.approx(0.5)  # 丙 alone
+    town = t.loc[("乡镇", 2019)]
+    assert (town["registered"], town["submitted"], town["mean_total"]) == (2, 1, pytest.approx(90))
+    assert np.isnan(town["coverage_rate"])
+    assert t.loc[("乡镇", 2020), "registered"] == 0 and np.isnan(t.loc[("乡镇", 2020), "mean_total"])
+    assert t.loc[("全县", 2021), "registered"] == 0 and np.isnan(t.loc[("全县", 2021), "score_rate"])
+
+
+def test_item_summary_by_hand():
+    """Outcomes, pooled rate, months and the median of the late items (mean of the two middle ones)."""
+    monthly = pd.DataFrame([  # unit, type, month, state, published, n
+        ("u1", "乡镇", 1, "按时", True, 3), ("u1", "乡镇", 2, "逾期", True, 2), ("u1", "乡镇", 2, "逾期", False, 1),
+        ("u2", "部门", 3, "逾期", True, 1), ("u2", "部门", 12, "未到期", False, 4)],
+        columns=["unit", "unit_type", "month", "state", "published", "n"])
+    late = pd.DataFrame([("u1", "乡镇", 1, 2), ("u1", "乡镇", 5, 1), ("u2", "部门", 10, 1)],
+                        columns=["unit", "unit_type", "days_late", "n"])
+    s = sm.item_summary_from_aggregates(monthly, late)
+    assert s["counts"] == {"按时公开": 3, "逾期公开": 3, "逾期未公开": 1, "未到期未公开": 4} and s["n"] == 11
+    assert s["rate"] == pytest.approx(3 / 7)          # the pending items are not counted
+    assert s["late_n"] == 4 and s["late_median"] == 3.0   # 1, 1, 5, 10 → (1 + 5) / 2
+    assert s["days_late"].values.tolist() == [[1, 2], [5, 1], [10, 1]]
+    feb = s["monthly"][s["monthly"]["month"] == 2].set_index("state4")["n"].to_dict()
+    assert feb == {"按时公开": 0, "逾期公开": 2, "逾期未公开": 1, "未到期未公开": 0}
+    assert len(s["monthly"]) == 12 * 4
+    town = sm.item_summary_from_aggregates(monthly, late, unit_type="乡镇")
+    assert (town["n"], town["rate"], town["late_median"]) == (6, 0.5, 1.0)   # 1, 1, 5
+    u2 = sm.item_summary_from_aggregates(monthly, late, unit="u2")
+    assert (u2["late_n"], u2["late_median"], u2["counts"]["未到期未公开"]) == (1, 10.0, 4)
+    none = sm.item_summary_from_aggregates(monthly.iloc[0:0], late.iloc[0:0])
+    assert none["n"] == 0 and none["rate"] is None and np.isnan(none["late_median"]) and none["days_late"].empty
+    assert list(sm.item_outcomes(["按时", "逾期", "逾期", "未到期"], [True, True, False, False])) == [
+        "按时公开", "逾期公开", "逾期未公开", "未到期未公开"]
 
 
 def test_cli_summary_unknown_year(app_db, capsys):

@@ -10,7 +10,7 @@ import pytest
 
 from metrics import engine
 from data.access import SYSTEM
-from metrics.calendar import load_calendar_csv
+from data.calendar import load_calendar_csv
 from metrics.engine import quantize2, quantize4
 from core.scheme import SchemeError, parse_scheme, scheme_for
 from metrics_fixtures import (DEPT_REQUIRED, TOWN_REQUIRED, D, add_unit, cover, item, max_scores, new_db, request,

@@ -24,7 +24,7 @@ from openpyxl import load_workbook
 
 from metrics import engine
 from metrics.__main__ import main
-from metrics.calendar import add_workdays, ensure_calendar, load_calendar_csv
+from data.calendar import add_workdays, ensure_calendar, load_calendar_csv
 from core.scheme import SchemeError, load_scheme_file
 from metrics_fixtures import (DEPT_REQUIRED, D, add_unit, cover, item, max_scores, new_db, request,
                               row_of, submit)

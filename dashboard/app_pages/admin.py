@@ -16,7 +16,7 @@ from data.exports import csv_bytes
 from data.access import PermissionDenied
 from data.users import (MAX_FAILURES, MIN_PASSWORD, UserError, create_user, list_users, locked_names, reset_password,
                         set_active, set_role, unlock_user)
-from metrics import calendar as cal
+from data import calendar as cal
 from core.scheme import SchemeError, load_catalogue, load_scheme_file, parse_scheme, scheme_changes, scheme_dir
 
 user = require_role("admin")

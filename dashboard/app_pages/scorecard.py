@@ -137,7 +137,7 @@ else:
         group = st.selectbox("查看一级指标的二级指标", ["（不展开）", *groups], key="scorecard_group",
                              format_func=lambda g: g if g == "（不展开）" else f"{g}（满分 {viz.pts(gmax[g])} 分）")
         if group != "（不展开）":
-            codes = q.group_codes(year)[group]
+            codes = scheme.group_codes[group]
             ind = {i.code: i for i in scheme.indicators}
             pts_by = sc.set_index("unit")
 
@@ -234,9 +234,8 @@ if row["late_submission"] is True:
 if notes:
     st.warning(" ".join(notes))
 
-county = q.group_rates(year)
-avg_all = {g: float(county[g].mean()) for g in groups}
-avg_type = {g: float(county[county["unit_type"] == row["unit_type"]][g].mean()) for g in groups}
+avg_all = q.group_means(year).set_index("group")["mean_rate"].to_dict()
+avg_type = q.group_means(year, row["unit_type"]).set_index("group")["mean_rate"].to_dict()
 mine = {g: float(gr.loc[unit, g]) for g in groups}
 fig = go.Figure()
 fig.add_bar(x=groups, y=[round(mine[g], 4) for g in groups], name=unit, marker_color="#2f80ed",

@@ -39,7 +39,7 @@ summ = q.item_summary(year, utype, unit)
 cnt = summ["counts"]
 on_time = cnt["按时公开"]
 late = cnt["逾期公开"] + cnt["逾期未公开"]
-rate = on_time / (on_time + late) if on_time + late else None
+rate = summ["rate"]
 st.subheader(f"主动公开及时率（{scope}）")
 t = st.columns(5)
 t[0].metric("计入事项", f"{summ['n']} 条", help=f"形成日期在{year}年内的台账事项", border=True)

@@ -7,7 +7,6 @@ charts; the 一级指标 are compared on 得分率 because their maxima change.
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -15,6 +14,7 @@ import streamlit as st
 from core.vocab import UNIT_TYPE_RANK, UNIT_TYPES, Status
 from dashboard import queries as q
 from dashboard import viz
+from metrics.summary import COUNTY
 from dashboard.common import require_role, selected_year
 from core.scheme import scheme_for
 from core.scheme import years as scheme_years
@@ -44,28 +44,10 @@ if prov_years:
     st.warning("以下年度缺少官方节假日安排，分数为暂定结果：" + "、".join(f"{y}年" for y in prov_years)
                + "。请管理员导入这些年度的节假日和调休上班日。", icon=":material/warning:")
 
-SCOPES = ("全县", *UNIT_TYPES)
+SCOPES = (COUNTY, *UNIT_TYPES)
 METRICS = {"score_rate": "得分率", "proactive_rate": "主动公开及时率", "coverage_rate": "必公开类别覆盖率",
            "request_rate": "依申请按期答复率"}
-
-
-def _agg() -> pd.DataFrame:
-    rows = []
-    for scope in SCOPES:
-        part = sub if scope == "全县" else sub[sub["unit_type"] == scope]
-        for y in all_years:
-            py = part[part["year"] == y]
-            reg = tr[(tr["year"] == y) & ((tr["unit_type"] == scope) if scope != "全县" else True)]
-            r = {"scope": scope, "year": y, "registered": int(len(reg)), "submitted": int(len(py)),
-                 "mean_total": float(py["total"].mean()) if len(py) else np.nan}
-            for k in METRICS:
-                v = py[k].dropna()
-                r[k] = float(v.mean()) if len(v) else np.nan
-            rows.append(r)
-    return pd.DataFrame(rows)
-
-
-agg = _agg()
+agg = q.trend_summary()
 first = sub.drop_duplicates("unit").assign(_t=lambda d: d["unit_type"].map(UNIT_TYPE_RANK))
 unit_names = first.sort_values(["_t", "unit"])["unit"].tolist()
 chosen = st.multiselect("加入对比的单位（可多选）", unit_names, key="trends_units", max_selections=8,

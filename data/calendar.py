@@ -1,5 +1,11 @@
 """The working-day calendar (工作日历) in DuckDB.
 
+The calendar is built when the database is opened for writing
+(:func:`prepare_calendar`, called by :mod:`data.store`) and by the commands
+that change it (:func:`load_calendar_csv`, :func:`reset_calendar_year`).
+Reading never writes: the scoring engine asks :func:`require_calendar`, which
+names the missing years (:class:`CalendarError`) instead of building them.
+
 Table ``calendar(day, is_workday, source)`` holds one row per day.  A year is
 built from, in this order of preference:
 
@@ -26,6 +32,7 @@ import io
 import duckdb
 import pyarrow as pa
 
+from core import scheme as scheme_mod
 from core.errors import GongkaiError, Issue, error
 from core.normalize import ParseError, norm_key, parse_date
 from data.access import ADMINS, require_actor
@@ -185,6 +192,48 @@ def ensure_calendar(con: duckdb.DuckDBPyConnection, years=DEFAULT_YEARS) -> list
     return todo
 
 
+def calendar_years_for(scheme) -> list[int]:
+    """Every calendar year the scores of ``scheme`` read: :func:`needed_years`
+    and the year before to three years after the assessment year (late answers,
+    items dated around the year)."""
+    return sorted(set(needed_years(scheme)) | set(range(scheme.year - 1, scheme.year + 4)))
+
+
+def prepare_calendar(con: duckdb.DuckDBPyConnection, today: dt.date | None = None) -> list[int]:
+    """Build what the calendar lacks when a database is opened for writing:
+    :data:`DEFAULT_YEARS`, the years every scheme's scores read
+    (:func:`calendar_years_for`) and this year and the next (publicity periods).
+    Returns the years (re)built; cheap when nothing is missing."""
+    today = today or dt.date.today()
+    years = set(DEFAULT_YEARS) | {today.year, today.year + 1}
+    try:
+        schemes = scheme_mod.load_schemes().values()
+    except scheme_mod.SchemeError:  # a broken scheme file is reported where it is used, not at every open
+        schemes = ()
+    for s in schemes:
+        years.update(calendar_years_for(s))
+    return ensure_calendar(con, years)
+
+
+def require_calendar(con: duckdb.DuckDBPyConnection, years) -> None:
+    """Check, without writing, that ``calendar`` has every day of ``years``;
+    raise :class:`CalendarError` (``calendar_missing``) naming the years it lacks.
+    A database opened for writing has them (:func:`prepare_calendar`)."""
+    years = sorted({int(y) for y in years})
+    if not years:
+        return
+    have = dict(con.execute("""SELECT CAST(year(day) AS INTEGER), count(*) FROM calendar
+                               WHERE day BETWEEN ? AND ? GROUP BY 1""",
+                            [dt.date(years[0], 1, 1), dt.date(years[-1], 12, 31)]).fetchall())
+    missing = [y for y in years if have.get(y) != _days_in_year(y)]
+    if not missing:
+        return
+    ys = "、".join(str(y) for y in missing)
+    how = ("数据库是只读打开的，无法补建；请以可写方式打开一次（例如运行 python -m metrics calendar status）"
+           if is_read_only(con) else "请重新打开数据库（打开时会补建工作日历）")
+    raise CalendarError(f"工作日历缺少 {ys} 年的数据，无法计算工作日；{how}", code="calendar_missing")
+
+
 def is_read_only(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether ``con`` was opened read-only (asked of DuckDB, not guessed from an error text)."""
     return con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only"
@@ -214,8 +263,7 @@ def needed_years(scheme) -> list[int]:
 
 def missing_calendar_years(con: duckdb.DuckDBPyConnection, scheme) -> list[int]:
     """Years whose official (or admin-loaded) calendar is needed to score the
-    scheme's year but is not available.  Non-empty → the scores are provisional."""
-    ensure_calendar(con, needed_years(scheme))
+    scheme's year but is not available.  Non-empty → the scores are provisional.  Reads only."""
     have = {int(r[0]) for r in con.execute("SELECT year FROM calendar_years").fetchall()}
     return [y for y in needed_years(scheme) if y not in have]
 
