@@ -554,13 +554,13 @@ def _preparer(path, read_only: bool):
             if v == 0:
                 raise DatabaseUnusable(f"数据库 {path} 是空的（还没有本系统的数据）")
             return
-        try:
-            migrate(con)
-        except duckdb.Error as e:
-            raise DatabaseUnusable(describe_failure(e, path)) from e
         from data.calendar import prepare_calendar  # calendar imports this module
 
-        prepare_calendar(con)  # built on opening for writing: reads never write
+        try:
+            migrate(con)
+            prepare_calendar(con)  # built on opening for writing: reads never write
+        except duckdb.Error as e:
+            raise DatabaseUnusable(describe_failure(e, path)) from e
     return prepare
 
 
