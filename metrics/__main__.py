@@ -1,7 +1,7 @@
 """Command line of the scoring engine (cli.md).
 
-    python -m metrics scorecard --year YEAR --csv OUT.csv [--db PATH]
-    python -m metrics summary --year YEAR [--csv OUT.csv] [--db PATH]
+    python -m metrics scorecard --year YEAR --csv OUT.csv [--snapshot live|published|final] [--db PATH]
+    python -m metrics summary --year YEAR [--csv OUT.csv] [--snapshot live|published|final] [--db PATH]
     python -m metrics report --year YEAR -o OUT.xlsx [--db PATH]
     python -m metrics unit-report --year YEAR --unit NAME -o OUT.xlsx [--db PATH]
     python -m metrics reconcile --year YEAR [--csv OUT.csv] [--db PATH]
@@ -77,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     sm = sub.add_parser("summary", help="全县汇总数字（与看板“总览”相同）：报送率、平均分、等次分布、及时率、覆盖率及与上年比较")
     sm.add_argument("--year", type=int, required=True, metavar="YEAR", help="考核年度")
     sm.add_argument("--csv", metavar="OUT.csv", help="另存为 CSV（UTF-8 带 BOM；比率为小数）")
+    sm.add_argument("--snapshot", choices=["live", "published", "final"], default=None,
+                    help="结果来源：live 实时计算、published 公示稿、final 定稿（默认：最新的结果稿，没有则实时，与看板相同）")
     db(sm)
 
     stg = sub.add_parser("stage", help="查看年度所处阶段（填报、审核、公示及公示期、定稿）")
@@ -267,15 +269,21 @@ def _csv_number(v) -> str:
 
 
 def cmd_summary(args) -> int:
+    from metrics.closing import SnapshotMissing
     from metrics.summary import LABELS, summary_table, summary_with_change
 
     _check_year(args.year)
     con = _open(args.db)
-    s = summary_with_change(con, args.year)
+    try:
+        s = summary_with_change(con, args.year, args.snapshot)
+    except SnapshotMissing as e:
+        print(str(e), file=sys.stderr)
+        return FAILURE
     keys = list(LABELS) + [f"等次·{g}" for g in s["current"]["grades"]]
     table = summary_table(s)
     prev = s["previous_year"] if s["previous"] else None
-    print(f"{args.year}年度全县汇总" + (f"（与{prev}年比较）" if prev else "（无上年数据可比）"))
+    print(f"{args.year}年度全县汇总（{s['current']['label']}）"
+          + (f"（与{prev}年比较）" if prev else "（无上年数据可比）"))
     for key, (label, cur, old, ch) in zip(keys, table.itertuples(index=False, name=None)):
         line = f"  {label}：{_fmt(key, cur)}"
         if prev is not None:

@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from core.scheme import Scheme, years
 from core.vocab import ITEM_OUTCOMES, UNIT_TYPES, ItemOutcome, ItemState, Status
-from metrics import engine
+from metrics import closing, engine
 
 #: the keys of :func:`county_summary` that are numbers (compared year on year)
 NUMBERS = ("registered", "submitted", "on_time", "submit_rate", "on_time_rate", "mean_total", "mean_score_rate",
@@ -124,15 +124,21 @@ def summary_from_scores(scores: pd.DataFrame, scheme: Scheme, unit_type: str | N
     out["grades"] = {g: int(counts.get(g, 0)) for g in scheme.grade_names}
     out["provisional"] = bool(scores.attrs.get("provisional", False))
     out["provisional_reason"] = scores.attrs.get("provisional_reason", "") or ""
+    out["label"] = scores.attrs.get("label", "") or closing.WHICH_LABEL[closing.LIVE]
     return out
 
 
-def county_summary(con: duckdb.DuckDBPyConnection, year: int, unit_type: str | None = None) -> dict:
+def county_summary(con: duckdb.DuckDBPyConnection, year: int, unit_type: str | None = None,
+                   which: str | None = closing.LIVE) -> dict:
     """Headline figures of ``year`` (see the module doc; keys :data:`NUMBERS`,
-    ``grades`` {grade: n} in scheme order, ``provisional``, ``provisional_reason``),
-    over every registered unit or those of ``unit_type``."""
+    ``grades`` {grade: n} in scheme order, ``provisional``, ``provisional_reason``,
+    ``label`` of the results read), over every registered unit or those of
+    ``unit_type``, from the results ``which`` names (:func:`metrics.closing.results`:
+    live by default; ``None`` the newest snapshot, as the pages show)."""
     s = engine._scheme(year)
-    return summary_from_scores(engine.score_year(con, s.year, scheme=s), s, unit_type)
+    scores = (engine.score_year(con, s.year, scheme=s) if which == closing.LIVE
+              else closing.results(con, s.year, which))
+    return summary_from_scores(scores, s, unit_type)
 
 
 def previous_year(year: int) -> int | None:
@@ -151,13 +157,16 @@ def change(current: dict, previous: dict | None) -> dict:
     return out
 
 
-def summary_with_change(con: duckdb.DuckDBPyConnection, year: int) -> dict:
+def summary_with_change(con: duckdb.DuckDBPyConnection, year: int, which: str | None = closing.LIVE) -> dict:
     """``{"year", "current", "previous_year", "previous", "change"}``: the
     county summary of ``year`` and of the previous scheme year (None when
-    there is none or it has no submission) and their difference."""
-    cur = county_summary(con, year)
+    there is none or it has no submission) and their difference.  ``which``
+    chooses the results of ``year`` (see :func:`county_summary`); the previous
+    year is read live when ``which`` is live, else from its newest snapshot
+    (as 总览 compares)."""
+    cur = county_summary(con, year, which=which)
     p = previous_year(year)
-    prev = county_summary(con, p) if p is not None else None
+    prev = county_summary(con, p, which=closing.LIVE if which == closing.LIVE else None) if p is not None else None
     if prev is not None and not prev["submitted"]:
         prev = None
     return {"year": int(year), "current": cur, "previous_year": p, "previous": prev, "change": change(cur, prev)}

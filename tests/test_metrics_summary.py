@@ -167,6 +167,42 @@ def test_item_summary_by_hand():
         "按时公开", "逾期公开", "逾期未公开", "未到期未公开"]
 
 
+def test_cli_summary_reads_the_snapshot_the_pages_show(tmp_path, capsys):
+    """--snapshot as scorecard takes it: by default the newest 公示稿/定稿 (as 总览),
+    live on request; a missing 定稿 is a refusal (exit 1). 甲镇 83 and 乙镇 82 are
+    published; then the reviewer gives 乙镇 A1 0 instead of its own 1 (live 81)."""
+    from tests.test_closing import county, published
+
+    path = tmp_path / "closing.duckdb"
+    con = county(path)
+    try:
+        published(con)
+        con.execute("INSERT INTO review_scores (submission_id, code, score, reason, reviewer) "
+                    "SELECT id, 'A1', 0, '无方案', '考核组乙' FROM submissions WHERE unit = '乙镇'")
+    finally:
+        con.close()
+
+    def run(*extra):
+        out = tmp_path / "s.csv"
+        code = main(["summary", "--year", "2023", "--csv", str(out), "--db", str(path), *extra])
+        printed = capsys.readouterr()
+        rows = {}
+        if code == 0:
+            with open(out, encoding="utf-8-sig", newline="") as f:
+                rows = {r[0]: r[2] for r in list(csv.reader(f))[1:]}
+        return code, printed, rows
+
+    code, printed, rows = run()
+    assert code == 0 and "全县汇总（公示稿" in printed.out
+    assert (rows["mean_total"], rows["submitted"], rows["registered"]) == ("82.5", "2", "3")
+    code, printed, published_rows = run("--snapshot", "published")
+    assert published_rows == rows
+    code, printed, rows = run("--snapshot", "live")
+    assert code == 0 and "全县汇总（实时数据）" in printed.out and rows["mean_total"] == "82"
+    code, printed, rows = run("--snapshot", "final")
+    assert code == 1 and "还没有定稿" in printed.err
+
+
 def test_cli_summary_unknown_year(app_db, capsys):
     with pytest.raises(SystemExit) as e:
         main(["summary", "--year", "2031", "--db", str(app_db)])
