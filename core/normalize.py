@@ -157,6 +157,44 @@ def parse_number(v) -> Decimal:
         raise ParseError(s) from e
 
 
+_CENT = Decimal("0.01")
+
+
+class ScoreError(ParseError):
+    """A typed score that cannot be used; ``str(e)`` is the Chinese message."""
+
+
+def score_text(v) -> str:
+    """A score for messages and audit rows: 4 → "4", 2.5 → "2.5", 2.25 → "2.25"; None → "—"."""
+    if v is None:
+        return "—"
+    d = Decimal(str(v)).quantize(_CENT)
+    return format(d, "f").rstrip("0").rstrip(".") or "0"
+
+
+def parse_score(v, what: str, high: Decimal | None = None) -> Decimal:
+    """A score typed by a reviewer (审核分, an appeal's new score): a number as
+    :func:`parse_number` reads it (``8``, ``8.5``, ``８``, ``8分``, a Decimal),
+    at most two decimal places (more are refused, never rounded), from 0 to
+    ``high`` when given.  Returns it with two places; raises :class:`ScoreError`
+    naming ``what`` (e.g. "A1：审核分", "调整后的分值")."""
+    if v is None or (isinstance(v, str) and not v.strip()):
+        raise ScoreError(f"{what}未填写")
+    try:
+        d = v if isinstance(v, Decimal) else parse_number(v)
+    except ParseError:
+        raise ScoreError(f"{what}“{v}”不是数字") from None
+    if not d.is_finite():
+        raise ScoreError(f"{what}“{v}”不是数字")
+    if d != d.quantize(_CENT):
+        raise ScoreError(f"{what} {v} 最多保留两位小数")
+    d = d.quantize(_CENT)
+    if d < 0 or (high is not None and d > high):
+        rng = f"应在 0 到 {score_text(high)} 分之间" if high is not None else "不能为负数"
+        raise ScoreError(f"{what} {score_text(d)} 超出范围，{rng}")
+    return d
+
+
 def col_letter(idx: int) -> str:
     """0-based column index -> A1 letters."""
     s = ""

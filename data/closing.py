@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Iterable
 
 import duckdb
@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 
 from core.errors import GongkaiError
+from core.normalize import ScoreError, parse_score
 from core.vocab import Status
 from data.access import PermissionDenied, require_actor, resolve_actor
 from data.store import audit, recorded_at, transaction
@@ -473,18 +474,11 @@ APPEAL_COLUMNS = ["id", "year", "unit", "code", "snapshot_id", "old_score", "rea
                   "filed_on", "status", "answer", "new_score", "answered_by", "answered_at", "files"]
 
 
-def _score(v, what: str) -> Decimal:
-    if isinstance(v, bool) or v is None or (isinstance(v, str) and not v.strip()):
-        raise ClosingError(f"请填写{what}")
+def _score(v, what: str, high=None) -> Decimal:
     try:
-        d = Decimal(str(v).strip().rstrip("分").strip())
-    except (InvalidOperation, ValueError):
-        raise ClosingError(f"{what}“{v}”不是数字")
-    if not d.is_finite():
-        raise ClosingError(f"{what}“{v}”不是数字")
-    if d != d.quantize(Decimal("0.01")):
-        raise ClosingError(f"{what} {v} 最多保留两位小数")
-    return d.quantize(Decimal("0.01"))
+        return parse_score(v, what, None if high is None else Decimal(high))
+    except ScoreError as e:
+        raise ClosingError(str(e)) from None
 
 
 def _safe_name(name: str) -> str:
@@ -579,12 +573,10 @@ def answer_appeal(con: duckdb.DuckDBPyConnection, appeal_id: int, decision: str,
             score = _score(0 if new_score in (None, "") else new_score, "调整后的分值")
             if score != 0:
                 raise ClosingError("K2 一票否决调整后只能取消（调整后的分值为 0）")
+        elif ap["code"] == "K1":  # the new deduction: at most the one appealed against
+            score = _score(new_score, "调整后的扣分", ap["old_score"])
         else:
-            score = _score(new_score, "调整后的分值")
-            hi = ap["old_score"] if ap["code"] == "K1" else max_score
-            if score < 0 or (hi is not None and score > hi):
-                what = "扣分" if ap["code"] == "K1" else "分值"
-                raise ClosingError(f"调整后的{what} {score} 超出范围，应在 0 到 {Decimal(hi):f} 之间")
+            score = _score(new_score, "调整后的分值", max_score)
         if ap["old_score"] is not None and score == Decimal(ap["old_score"]):
             raise ClosingError(f"调整后的分值与公示稿相同（{score}），如不改变分值请选择“{UPHELD}”")
     with transaction(con):

@@ -37,6 +37,7 @@ from typing import Iterable
 import duckdb
 
 from core.errors import GongkaiError
+from core.normalize import ScoreError, parse_score, score_text
 from data.access import REVIEWERS, require_actor
 from data.closing import FINAL, PUBLICITY, stage_of
 from core.scheme import scheme_for
@@ -124,15 +125,6 @@ class SubmissionRef:
     file_name: str
 
 
-def _fmt(v) -> str:
-    """A score for messages and audit rows: 4 → "4", 2.5 → "2.5", 2.25 → "2.25"."""
-    if v is None:
-        return "—"
-    d = Decimal(str(v)).quantize(Decimal("0.01"))
-    s = format(d, "f").rstrip("0").rstrip(".")
-    return s or "0"
-
-
 def get_submission(con: duckdb.DuckDBPyConnection, submission_id: int) -> SubmissionRef:
     row = con.execute("SELECT id, unit, year, version, received, file_name FROM submissions WHERE id = ?",
                       [int(submission_id)]).fetchone()
@@ -191,19 +183,6 @@ def _locked_message(unit: str, year: int) -> str:
 
 # --------------------------------------------------------------------------- review scores
 
-def _parse_score(v, code: str) -> Decimal:
-    if isinstance(v, bool):
-        raise ReviewError(f"{code}：审核分“{v}”不是数字")
-    try:
-        d = Decimal(str(v).strip().rstrip("分").strip()) if isinstance(v, str) else Decimal(str(v))
-    except (InvalidOperation, ValueError):
-        raise ReviewError(f"{code}：审核分“{v}”不是数字")
-    if not d.is_finite():
-        raise ReviewError(f"{code}：审核分“{v}”不是数字")
-    if d != d.quantize(Decimal("0.01")):
-        raise ReviewError(f"{code}：审核分 {v} 最多保留两位小数")
-    return d.quantize(Decimal("0.01"))
-
 
 def _check_score(con, sub: SubmissionRef, code: str, score, reason: str | None) -> tuple[str, Decimal, str, Decimal | None]:
     """Validate one review score; returns (code, score, reason, self score)."""
@@ -215,15 +194,16 @@ def _check_score(con, sub: SubmissionRef, code: str, score, reason: str | None) 
         raise ReviewError(f"指标“{code}”不在{sub.year}年度指标体系中")
     if not ind.self_scored:
         raise ReviewError(f"{code} 是系统自动计算的指标，不能人工调整")
-    d = _parse_score(score, code)
-    if d < 0 or d > ind.max:
-        raise ReviewError(f"{code}：审核分 {_fmt(d)} 超出范围，应在 0 到 {_fmt(ind.max)} 分之间")
+    try:
+        d = parse_score(score, f"{code}：审核分", high=ind.max)
+    except ScoreError as e:
+        raise ReviewError(str(e)) from None
     row = con.execute("SELECT score FROM self_scores WHERE submission_id = ? AND upper(code) = ?",
                       [sub.id, code]).fetchone()
     own = Decimal(row[0]) if row and row[0] is not None else None
     reason = (reason or "").strip()
     if (own is None or d != own) and not reason:
-        raise ReviewError(f"{code}：审核分 {_fmt(d)} 与自评分 {_fmt(own)} 不同，必须填写调整理由")
+        raise ReviewError(f"{code}：审核分 {score_text(d)} 与自评分 {score_text(own)} 不同，必须填写调整理由")
     return code, d, reason, own
 
 
@@ -245,10 +225,10 @@ def _write_score(con, sub: SubmissionRef, code: str, d: Decimal, reason: str, ow
                    ON CONFLICT (submission_id, code) DO UPDATE SET score = excluded.score, reason = excluded.reason,
                    reviewer = excluded.reviewer, updated_at = excluded.updated_at""",
                 [sub.id, code, d, reason or None, reviewer, recorded_at()])
-    before = f"审核 {_fmt(prev[0])}" if prev is not None else f"自评 {_fmt(own)}"
+    before = f"审核 {score_text(prev[0])}" if prev is not None else f"自评 {score_text(own)}"
     audit(con, SCORE_ACTIONS[0], actor=reviewer, unit=sub.unit, year=sub.year,
           detail=f"第{sub.version}版 {code}" + (f"：{reason}" if reason else ""),
-          before=before, after=f"审核 {_fmt(d)}")
+          before=before, after=f"审核 {score_text(d)}")
     return True
 
 
@@ -260,7 +240,7 @@ def _delete_score(con, sub: SubmissionRef, code: str, reviewer: str | None) -> b
     con.execute("DELETE FROM review_scores WHERE submission_id = ? AND code = ?", [sub.id, code])
     audit(con, SCORE_ACTIONS[1], actor=reviewer, unit=sub.unit, year=sub.year,
           detail=f"第{sub.version}版 {code}：恢复按自评分计分",
-          before=f"审核 {_fmt(prev[0])}", after=f"自评 {_fmt(own[0] if own else None)}")
+          before=f"审核 {score_text(prev[0])}", after=f"自评 {score_text(own[0] if own else None)}")
     return True
 
 

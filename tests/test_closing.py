@@ -435,7 +435,7 @@ def test_penalty_appeals_adjust_k1_and_lift_k2():
     k1 = dc.file_appeal(con, 2023, "乙镇", "K1", "其中一次已撤销", user=UNIT_B, today=D("2024-02-08"))
     k2 = dc.file_appeal(con, 2023, "乙镇", "K2", "未瞒报", user=UNIT_B, today=D("2024-02-08"))
     assert dc.get_appeal(con, k1)["old_score"] == Decimal("6.00")
-    with pytest.raises(ClosingError, match="0 到 6.00"):
+    with pytest.raises(ClosingError, match="调整后的扣分 9 超出范围，应在 0 到 6 分之间"):
         mc.answer_appeal(con, k1, "调整", "撤销一次", "9", user=REVIEWER)
     with pytest.raises(ClosingError, match="只能取消"):
         mc.answer_appeal(con, k2, "调整", "核实", "1", user=REVIEWER)

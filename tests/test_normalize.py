@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.normalize import (EXCEL_EPOCH, ParseError, addr, cell_text, clean_text, col_letter, is_blank, norm_key,
-                            parse_date, parse_number, to_halfwidth)
+from core.normalize import (EXCEL_EPOCH, ParseError, ScoreError, addr, cell_text, clean_text, col_letter, is_blank,
+                            norm_key, parse_date, parse_number, parse_score, score_text, to_halfwidth)
 
 FAST = settings(max_examples=150, deadline=None)
 
@@ -203,3 +203,35 @@ def test_garbage_is_not_a_number(bad):
 def test_text_without_digits_is_never_a_number(s):
     with pytest.raises(ParseError):
         parse_number(s)
+
+
+# --------------------------------------------------------------------------- reviewer scores
+
+@pytest.mark.parametrize("raw, value", [
+    (3, "3.00"), (2.5, "2.50"), ("2.5", "2.50"), (" 2.50 ", "2.50"), ("2.500", "2.50"), ("２．５", "2.50"),
+    ("３分", "3.00"), ("3 分", "3.00"), (Decimal("1.2"), "1.20"), (0, "0.00"), ("4", "4.00"),
+])
+def test_scores_read_as_typed(raw, value):
+    assert parse_score(raw, "A1：审核分", high=Decimal(4)) == Decimal(value)
+
+
+@pytest.mark.parametrize("raw, message", [
+    (None, "A1：审核分未填写"), ("", "A1：审核分未填写"), ("　 ", "A1：审核分未填写"),
+    ("abc", "A1：审核分“abc”不是数字"), ("三", "A1：审核分“三”不是数字"), (True, "A1：审核分“True”不是数字"),
+    (float("nan"), "A1：审核分“nan”不是数字"), (Decimal("Infinity"), "A1：审核分“Infinity”不是数字"),
+    ("8 5", "A1：审核分“8 5”不是数字"),
+    # more than two places are refused, never rounded (2.125 would be 2.13 half up, 2.12 half even)
+    ("2.125", "A1：审核分 2.125 最多保留两位小数"), (1.234, "A1：审核分 1.234 最多保留两位小数"),
+    (-1, "A1：审核分 -1 超出范围，应在 0 到 4 分之间"), ("4.01", "A1：审核分 4.01 超出范围，应在 0 到 4 分之间"),
+])
+def test_bad_scores_are_named(raw, message):
+    with pytest.raises(ScoreError) as e:
+        parse_score(raw, "A1：审核分", high=Decimal(4))
+    assert str(e.value) == message
+
+
+def test_score_without_upper_bound_and_score_text():
+    assert parse_score("120", "调整后的分值") == Decimal("120.00")
+    with pytest.raises(ScoreError, match="调整后的分值 -0.5 超出范围，不能为负数"):
+        parse_score("-0.5", "调整后的分值")
+    assert [score_text(v) for v in (4, 2.5, Decimal("2.25"), Decimal("0.00"), None)] == ["4", "2.5", "2.25", "0", "—"]

@@ -87,7 +87,7 @@ def test_reason_required_only_when_the_score_differs(con, sub):
 
 
 @pytest.mark.parametrize("score, message", [
-    (-1, "超出范围"), (4.5, "超出范围"), ("abc", "不是数字"), ("", "不是数字"), (True, "不是数字"),
+    (-1, "超出范围"), (4.5, "超出范围"), ("abc", "不是数字"), ("", "未填写"), (True, "不是数字"),
     (float("nan"), "不是数字"), ("1.234", "最多保留两位小数"),
 ])
 def test_bad_review_scores_are_refused(con, sub, score, message):
