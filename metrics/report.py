@@ -117,14 +117,14 @@ def _remark(r, scheme) -> str:
     return "；".join(parts)
 
 
-def build_report(con: duckdb.DuckDBPyConnection, year: int, scheme=None, which: str | None = None) -> bytes:
+def build_report(con: duckdb.DuckDBPyConnection, year: int, which: str | None = None) -> bytes:
     """The 考核结果 workbook of ``year`` (sheets 乡镇 and 部门) as ``.xlsx`` bytes,
     from the newest snapshot (公示稿/定稿, named in the note) unless ``which``
     says otherwise (see :func:`metrics.closing.results`)."""
     from metrics.closing import results
 
-    s = engine._scheme(year, scheme)
-    df = engine.score_year(con, year, scheme=s) if scheme is not None else results(con, year, which)
+    s = engine._scheme(year)
+    df = results(con, year, which)
     groups = s.groups
     group_max = s.group_max
     subtotals = summary.group_subtotals_from_scores(df, s).set_index("unit")
@@ -185,51 +185,22 @@ def build_report(con: duckdb.DuckDBPyConnection, year: int, scheme=None, which: 
     return workbook_bytes(wb)
 
 
-def build_unit_scorecard(con: duckdb.DuckDBPyConnection, year: int, unit: str, scheme=None,
-                         which: str | None = None) -> bytes:
+def build_unit_scorecard(con: duckdb.DuckDBPyConnection, year: int, unit: str, which: str | None = None) -> bytes:
     """One unit's scorecard of ``year`` as ``.xlsx`` bytes: sheet 得分表 (every
     indicator), 主动公开台账核算, 依申请公开核算, 必公开类别覆盖 — from the
     newest snapshot (its stored details) unless ``which`` says otherwise (see
-    :func:`metrics.closing.results`); a ``scheme`` given scores live with it."""
+    :func:`metrics.closing.results`; ``closing.LIVE`` scores the database now).
+    Every part is read with the same ``which``, so it picks the same snapshot."""
     from metrics import closing
 
-    s = engine._scheme(year, scheme)
+    s = engine._scheme(year)
     known = con.execute("SELECT unit_type FROM units WHERE name = ?", [unit]).fetchall()
     if not known:
         raise ValueError(f"单位“{unit}”不在单位名录中")
-    if scheme is not None:
-        card = engine.score_year(con, year, scheme=s, unit=unit)
-        label = ""
-
-        def points():
-            return engine.indicator_points(con, year, unit=unit, scheme=s)
-
-        def items():
-            return engine.item_facts(con, year, unit=unit, include_uncounted=True, scheme=s)
-
-        def requests():
-            return engine.request_facts(con, year, unit=unit, include_uncounted=True, scheme=s)
-
-        def coverage():
-            return engine.coverage_matrix(con, year, unit=unit, scheme=s)
-    else:
-        full = closing.results(con, year, which)
-        card = full[full["unit"] == unit].reset_index(drop=True)
-        card.attrs.update(full.attrs)
-        label = full.attrs.get("label") or ""
-        src = which  # the same choice picks the same snapshot as ``results`` did
-
-        def points():
-            return closing.indicator_points(con, year, unit=unit, which=src)
-
-        def items():
-            return closing.item_facts(con, year, unit=unit, include_uncounted=True, which=src)
-
-        def requests():
-            return closing.request_facts(con, year, unit=unit, include_uncounted=True, which=src)
-
-        def coverage():
-            return closing.coverage_matrix(con, year, unit=unit, which=src)
+    full = closing.results(con, year, which)
+    card = full[full["unit"] == unit].reset_index(drop=True)
+    card.attrs.update(full.attrs)
+    label = full.attrs.get("label") or ""
     r = card.iloc[0]
     k1_points = (r["k1_points"] if "k1_points" in card.columns and r["k1_points"] is not None
                  else (r["k1_count"] or 0) * s.k1_points)
@@ -249,7 +220,7 @@ def build_unit_scorecard(con: duckdb.DuckDBPyConnection, year: int, unit: str, s
     _write_header(ws, headers, widths)
     row = HEADER_ROW
     if submitted:
-        pts = points()
+        pts = closing.indicator_points(con, year, unit=unit, which=which)
         type_label = {"self": "自评", "auto": "自动计算", "bonus": "加分"}
         for p in pts.to_dict("records"):
             row += 1
@@ -290,19 +261,21 @@ def build_unit_scorecard(con: duckdb.DuckDBPyConnection, year: int, unit: str, s
     _print_setup(ws, HEADER_ROW, landscape=False)
 
     if submitted:
-        _fact_sheet(wb, "主动公开台账核算", items(),
+        _fact_sheet(wb, "主动公开台账核算",
+                    closing.item_facts(con, year, unit=unit, include_uncounted=True, which=which),
                     [("sheet_row", "行号", 6), ("title", "信息名称", 36), ("category_name", "公开类别", 14),
                      ("formed", "形成日期", 11), ("published", "公开日期", 11), ("deadline", "公开期限", 11),
                      ("state", "状态", 8), ("days_late", "逾期工作日", 9), ("counted", "计入本年度", 9)],
                     f"{unit} · 主动公开台账核算（期限 = 形成日期起第 {s.proactive_days} 个工作日）")
-        _fact_sheet(wb, "依申请公开核算", requests(),
+        _fact_sheet(wb, "依申请公开核算",
+                    closing.request_facts(con, year, unit=unit, include_uncounted=True, which=which),
                     [("sheet_row", "行号", 6), ("request_no", "申请编号", 14), ("received", "收到日期", 11),
                      ("corrected", "补正日期", 11), ("extended", "延期", 6), ("rule_basis", "适用规定", 20),
                      ("days_allowed", "期限(工作日)", 10), ("deadline", "答复期限", 11), ("answered", "答复日期", 11),
                      ("state", "状态", 8), ("days_taken", "用时(工作日)", 10), ("days_late", "逾期工作日", 9),
                      ("review_result", "复议诉讼结果", 11), ("counted", "计入本年度", 9)],
                     f"{unit} · 依申请公开答复核算")
-        cov = coverage()
+        cov = closing.coverage_matrix(con, year, unit=unit, which=which)
         cov = cov[cov["required"].astype(bool) | cov["covered"].astype(bool)]
         _fact_sheet(wb, "必公开类别覆盖", cov,
                     [("code", "类别编码", 9), ("name", "类别名称", 20), ("required", "必公开", 8),
