@@ -62,7 +62,9 @@ _ITEMS = [c for rows in RESULT_ROWS.values() for c in rows]
 _COLS = _values([(c.code, c.name, n) for n, c in enumerate(COLUMNS_3)])
 _ROWS = _values([(ln.code, printed_label(ln.code), n) for n, ln in enumerate(LINES)])
 _GROUPS = _values([(g, name, n) for n, (g, name) in enumerate(REVIEW_GROUPS)])
-_RESULTS = _values([(name, n, "|".join(rows), name) for n, (name, rows) in enumerate(RESULT_ROWS.items())])
+_RESULTS = _values([(name, n, name) for n, (name, rows) in enumerate(RESULT_ROWS.items())])
+#: result group -> the rows of table 三 that count it (one row per pair)
+_RESULT_ROWS = _values([(name, code) for name, rows in RESULT_ROWS.items() for code in dict.fromkeys(rows)])
 _REVIEW = _values([(v, col, n, dict((c, nm) for c, nm, _ in REVIEW_COLS)[col])
                    for n, (v, col) in enumerate(REVIEW_RESULT_COL.items())])
 _APPL = _values([(COL3[c].name, c) for c in APPLICANT_COLS])
@@ -87,7 +89,8 @@ t AS (
 cols(col_code, col_name, ord) AS ({_COLS}),
 rownames(row_code, row_name, ord) AS ({_ROWS}),
 grps(grp, grp_name, ord) AS ({_GROUPS}),
-res(result, ord, row_codes, res_name) AS ({_RESULTS}),
+res(result, ord, res_name) AS ({_RESULTS}),
+res_rows(result, row_code) AS ({_RESULT_ROWS}),
 rev(review, col_code, ord, col_name) AS ({_REVIEW}),
 appl(applicant_type, col_code) AS ({_APPL}),
 c AS (SELECT c.* FROM annual_report_cells c JOIN t ON c.submission_id = t.sid),
@@ -138,29 +141,43 @@ led AS (
     FROM t LEFT JOIN req ON req.sid = t.sid
     GROUP BY t.sid
 ),
--- L2: per result group, the ledger's count and the report's (column 总计)
+-- L2: per result group, the ledger's count and the report's (column 总计); a sum of no rows is 0,
+-- the cell range of no rows stays NULL
+l2rep AS (
+    SELECT c.submission_id AS sid, rr.result, sum(c.value) AS n_rep, min(c.cell) AS cell0,
+           min(c.sheet_row) AS row0, max(c.sheet_row) AS row1
+    FROM c JOIN res_rows rr ON rr.row_code = c.row_code
+    WHERE c.col_code = 'total'
+    GROUP BY c.submission_id, rr.result
+),
+l2led AS (
+    SELECT sid, result, count(*) AS n FROM req WHERE answered_in_year GROUP BY sid, result
+),
 l2 AS (
-    SELECT t.sid, res.result, res.ord, res.res_name,
-           (SELECT count(*) FROM req WHERE req.sid = t.sid AND req.answered_in_year AND req.result = res.result) AS n_led,
-           (SELECT coalesce(sum(value), 0) FROM c WHERE c.submission_id = t.sid AND c.col_code = 'total'
-                AND list_contains(string_split(res.row_codes, '|'), c.row_code)) AS n_rep,
-           (SELECT regexp_extract(min(cell), '^[A-Z]+') || min(sheet_row)
-                   || CASE WHEN min(sheet_row) < max(sheet_row) THEN ':' || regexp_extract(min(cell), '^[A-Z]+') || max(sheet_row) ELSE '' END
-            FROM c WHERE c.submission_id = t.sid AND c.col_code = 'total'
-                AND list_contains(string_split(res.row_codes, '|'), c.row_code)) AS cell
+    SELECT t.sid, res.result, res.ord, res.res_name, coalesce(l.n, 0) AS n_led, coalesce(r.n_rep, 0) AS n_rep,
+           regexp_extract(r.cell0, '^[A-Z]+') || r.row0
+               || CASE WHEN r.row0 < r.row1 THEN ':' || regexp_extract(r.cell0, '^[A-Z]+') || r.row1 ELSE '' END AS cell
     FROM t CROSS JOIN res
+         LEFT JOIN l2rep r ON r.sid = t.sid AND r.result = res.result
+         LEFT JOIN l2led l ON l.sid = t.sid AND l.result = res.result
 ),
 -- L4: per 复议诉讼结果, the ledger's count and the sum over the three groups of table 四
+l4rep AS (
+    SELECT submission_id AS sid, col_code, sum(value) AS n_rep,
+           string_agg(cell, '、' ORDER BY sheet_row, cell) AS cells,
+           any_value(cell) FILTER (WHERE row_code = {_q(REVIEW_GROUPS[0][0])}) AS cell
+    FROM c WHERE row_code IN {_in([g for g, _ in REVIEW_GROUPS])}
+    GROUP BY submission_id, col_code
+),
+l4led AS (
+    SELECT sid, review_result, count(*) AS n FROM req GROUP BY sid, review_result
+),
 l4 AS (
-    SELECT t.sid, rev.review, rev.ord, rev.col_name,
-           (SELECT count(*) FROM req WHERE req.sid = t.sid AND req.review_result = rev.review) AS n_led,
-           (SELECT coalesce(sum(value), 0) FROM c WHERE c.submission_id = t.sid AND c.col_code = rev.col_code
-                AND c.row_code IN {_in([g for g, _ in REVIEW_GROUPS])}) AS n_rep,
-           (SELECT string_agg(cell, '、' ORDER BY sheet_row, cell) FROM c WHERE c.submission_id = t.sid
-                AND c.col_code = rev.col_code AND c.row_code IN {_in([g for g, _ in REVIEW_GROUPS])}) AS cells,
-           (SELECT any_value(cell) FROM c WHERE c.submission_id = t.sid AND c.col_code = rev.col_code
-                AND c.row_code = {_q(REVIEW_GROUPS[0][0])}) AS cell
+    SELECT t.sid, rev.review, rev.ord, rev.col_name, coalesce(l.n, 0) AS n_led, coalesce(r.n_rep, 0) AS n_rep,
+           r.cells, r.cell
     FROM t CROSS JOIN rev
+         LEFT JOIN l4rep r ON r.sid = t.sid AND r.col_code = rev.col_code
+         LEFT JOIN l4led l ON l.sid = t.sid AND l.review_result = rev.review
 ),
 f AS (
     SELECT sid, 'T1' AS rule, 1 AS ord, cols.ord AS k, total_cell AS cell,

@@ -14,11 +14,13 @@ import datetime as dt
 import io
 import re
 import zipfile
+from copy import copy
 from decimal import Decimal
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.cell_range import MultiCellRange
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from data.annual import S_ANNUAL, TITLE_3, TITLE_4, edition_for_year, published_layout
@@ -49,6 +51,12 @@ _TITLE_FONT = Font(name="宋体", size=16, bold=True)
 _BOLD = Font(bold=True)
 #: cells the unit fills in on 年报数据
 _INPUT = PatternFill("solid", fgColor="FFF2CC")
+_MIDDLE = Alignment(horizontal="center", vertical="center")
+_LEFT = Alignment(horizontal="left", vertical="center")
+_TOP_WRAP = Alignment(wrap_text=True, vertical="top")
+_HINT_FONT = Font(color="808080", size=9)
+_AUTO_FONT = Font(color="595959", italic=True)
+_HEADING_FONT = Font(name="黑体", size=12, bold=True)
 
 # Excel serial numbers bounding "any plausible date" for the date validation
 _DATE_MIN = (dt.date(2000, 1, 1) - dt.date(1899, 12, 30)).days
@@ -82,6 +90,35 @@ def template_file_name(scheme: Scheme, unit: Unit | None = None) -> str:
 
 # --------------------------------------------------------------------------- helpers
 
+class Styler:
+    """Gives cells fonts, fills, borders, alignments and number formats, each combination at the
+    cost of one: openpyxl hashes every style object on every assignment (most of the time spent
+    building a template), so a combination already applied in this workbook is copied instead.
+
+    Keyed by the cell's current style and the identities of the style objects, which the cache
+    keeps alive (an identity is never reused while the cache exists). One per workbook."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple, tuple] = {}
+
+    def __call__(self, cell, **styles):
+        now = cell._style
+        key = (None if now is None else tuple(now), *((k, id(v)) for k, v in styles.items()))
+        hit = self._seen.get(key)
+        if hit is None:
+            for k, v in styles.items():
+                setattr(cell, k, v)
+            self._seen[key] = (copy(cell._style), tuple(styles.values()))
+        else:
+            cell._style = copy(hit[0])
+        return cell
+
+
+def _add_cells(dv: DataValidation, cells: list[str]) -> None:
+    """Add single cells (all different) to a validation at once (``dv.add`` checks each against all)."""
+    dv.sqref = MultiCellRange(" ".join([*(str(r) for r in dv.sqref.ranges), *cells]))
+
+
 def _title(ws, text: str, ncols: int) -> None:
     ws.cell(TITLE_ROW, 1, text).font = _TITLE_FONT
     ws.cell(TITLE_ROW, 1).alignment = Alignment(horizontal="center", vertical="center")
@@ -91,12 +128,9 @@ def _title(ws, text: str, ncols: int) -> None:
 
 
 def _header(ws, headers, widths) -> None:
+    st = Styler()
     for c, (h, w) in enumerate(zip(headers, widths), start=1):
-        cell = ws.cell(HEADER_ROW, c, h)
-        cell.font = _BOLD
-        cell.fill = _HEAD
-        cell.border = _BORDER
-        cell.alignment = _CENTER
+        st(ws.cell(HEADER_ROW, c, h), font=_BOLD, fill=_HEAD, border=_BORDER, alignment=_CENTER)
         ws.column_dimensions[get_column_letter(c)].width = w
     ws.row_dimensions[HEADER_ROW].height = 24
     ws.freeze_panes = ws.cell(FIRST_DATA_ROW, 1)
@@ -237,11 +271,11 @@ def _help_sheet(wb: Workbook, scheme: Scheme, unit: Unit | None, catalogue: Cata
         ("七、其他" if scheme.annual_report != "none" else "六、其他", True),
         ("有错误的表格将被整体退回并列明错误所在的单元格，修改后重新报送即可；审核通过前可多次报送，以最后一次为准。", False),
     ]
+    st = Styler()
     for r, (text, bold) in enumerate(lines, start=1):
-        c = ws.cell(r, 1, text)
-        c.alignment = Alignment(wrap_text=True, vertical="top")
+        c = st(ws.cell(r, 1, text), alignment=_TOP_WRAP)
         if bold:
-            c.font = _TITLE_FONT if r == 1 else _BOLD
+            st(c, font=_TITLE_FONT if r == 1 else _BOLD)
     _print_setup(ws)
     ws.page_setup.orientation = "portrait"
 
@@ -261,13 +295,11 @@ def _info_sheet(wb: Workbook, scheme: Scheme, unit: Unit | None) -> None:
     if unit is not None:
         values["单位名称"] = unit.name
         values["单位类型"] = unit.unit_type
+    st = Styler()
     for r, label in enumerate(INFO_NAMES, start=HEADER_ROW):
-        a = ws.cell(r, 1, label)
-        a.font, a.fill, a.border, a.alignment = _BOLD, _LABEL, _BORDER, _CENTER
-        b = ws.cell(r, 2, values.get(label))
-        b.border, b.alignment = _BORDER, Alignment(horizontal="left", vertical="center")
-        h = ws.cell(r, 3, hints[label])
-        h.font = Font(color="808080", size=9)
+        st(ws.cell(r, 1, label), font=_BOLD, fill=_LABEL, border=_BORDER, alignment=_CENTER)
+        st(ws.cell(r, 2, values.get(label)), border=_BORDER, alignment=_LEFT)
+        st(ws.cell(r, 3, hints[label]), font=_HINT_FONT)
         ws.row_dimensions[r].height = 22
     date_row = HEADER_ROW + INFO_NAMES.index("填报日期")
     ws.cell(date_row, 2).number_format = DATE_FORMAT
@@ -293,17 +325,18 @@ def _scores_sheet(wb: Workbook, scheme: Scheme) -> None:
     auto_cells: list[str] = []
     start_of_group: tuple[int, str] | None = None
     r = FIRST_DATA_ROW
+    st = Styler()
     for ind in scheme.indicators:
         auto = ind.type == "auto"
         row = [ind.code, ind.group, ind.text, num(ind.max), None, AUTO_TEXT if auto else None, None]
         for c, v in enumerate(row, start=1):
             cell = ws.cell(r, c, v)
-            cell.border = _BORDER
-            cell.alignment = _CENTER if c in (1, 2, 4, 5) else _WRAP
             if auto:
-                cell.fill = _GREY
+                st(cell, border=_BORDER, alignment=_CENTER if c in (1, 2, 4, 5) else _WRAP, fill=_GREY)
+            else:
+                st(cell, border=_BORDER, alignment=_CENTER if c in (1, 2, 4, 5) else _WRAP)
         if auto:
-            ws.cell(r, 6).font = Font(color="595959", italic=True)
+            st(ws.cell(r, 6), font=_AUTO_FONT)
             auto_cells.append(f"E{r}")
         else:
             by_max.setdefault(ind.max, []).append(f"E{r}")
@@ -320,8 +353,7 @@ def _scores_sheet(wb: Workbook, scheme: Scheme) -> None:
         dv.errorTitle, dv.error = "分数超出范围", f"自评得分应为 0 至 {num(mx)} 之间的数字"
         dv.showInputMessage = True
         dv.promptTitle, dv.prompt = "自评得分", f"填写 0 至 {num(mx)} 的数字"
-        for c in cells:
-            dv.add(c)
+        _add_cells(dv, cells)
         ws.add_data_validation(dv)
     if auto_cells:
         dv = DataValidation(type="textLength", operator="equal", formula1="0", allow_blank=True)
@@ -329,8 +361,7 @@ def _scores_sheet(wb: Workbook, scheme: Scheme) -> None:
         dv.errorTitle, dv.error = AUTO_TEXT, "该指标由系统根据台账和报送日期自动计算，无需填写自评得分"
         dv.showInputMessage = True
         dv.promptTitle, dv.prompt = AUTO_TEXT, "该指标由系统自动计算，无需填写"
-        for c in auto_cells:
-            dv.add(c)
+        _add_cells(dv, auto_cells)
         ws.add_data_validation(dv)
     _print_setup(ws)
 
@@ -394,10 +425,11 @@ def _annual_sheet(wb: Workbook, scheme: Scheme, unit: Unit | None) -> None:
         ws.merge_cells(m)
     heading = 1
     ws.cell(heading, 1).font = _TITLE_FONT
-    ws.cell(heading, 1).alignment = Alignment(horizontal="center", vertical="center")
+    ws.cell(heading, 1).alignment = _MIDDLE
     ws.row_dimensions[heading].height = 30
+    st = Styler()
     for r in lay.titles:
-        ws.cell(r, 1).font = Font(name="黑体", size=12, bold=True)
+        st(ws.cell(r, 1), font=_HEADING_FONT)
         ws.row_dimensions[r].height = 22
     input_rows = {r for r, _ in lay.inputs.values()}
     width = max(len(row) for row in lay.rows)
@@ -405,22 +437,20 @@ def _annual_sheet(wb: Workbook, scheme: Scheme, unit: Unit | None) -> None:
         for c in range(1, 16):
             cell = ws.cell(r, c)
             if c <= (10 if r < lay.titles[1] else 15):
-                cell.font, cell.fill, cell.border, cell.alignment = _BOLD, _HEAD, _BORDER, _CENTER
+                st(cell, font=_BOLD, fill=_HEAD, border=_BORDER, alignment=_CENTER)
     for r in input_rows:
         for c in range(1, lay.label_cols + 1):
             if r < lay.titles[1]:
-                cell = ws.cell(r, c)
-                cell.fill, cell.border, cell.alignment = _LABEL, _BORDER, _WRAP
+                st(ws.cell(r, c), fill=_LABEL, border=_BORDER, alignment=_WRAP)
     dv = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True)
     dv.showErrorMessage = True
     dv.errorTitle, dv.error = "应为整数", "请照抄年度报告中的数字：不小于 0 的整数，没有的填 0 或留空"
     dv.showInputMessage = True
     dv.promptTitle, dv.prompt = "照抄年度报告", "填写已公布的年度报告中的数字（不小于 0 的整数），不要更正"
+    coords = []
     for (r, c) in lay.inputs.values():
-        cell = ws.cell(r, c)
-        cell.fill, cell.border = _INPUT, _BORDER
-        cell.alignment = Alignment(horizontal="center", vertical="center")
-        dv.add(cell.coordinate)
+        coords.append(st(ws.cell(r, c), fill=_INPUT, border=_BORDER, alignment=_MIDDLE).coordinate)
+    _add_cells(dv, list(dict.fromkeys(coords)))
     ws.add_data_validation(dv)
     ws.column_dimensions["A"].width = 14
     ws.column_dimensions["B"].width = 16

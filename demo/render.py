@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from data.template import (AUTO_TEXT, FIRST_DATA_ROW, LEDGER_HEADERS, REQUEST_HEADERS, SHEET_ANNUAL, SHEET_INFO,
-                           SHEET_LEDGER, SHEET_REQUESTS, SHEET_SCORES, annual_layout, build_workbook, county_of, num,
+                           SHEET_LEDGER, SHEET_REQUESTS, SHEET_SCORES, Styler, annual_layout, build_workbook, county_of, num,
                            stable_xlsx, workbook_bytes)
 from data.annual import SHEET_ALIASES
 from data.validate import Submission
@@ -343,6 +343,7 @@ def _grids_to_xlsx(grids: list[Grid]) -> bytes:
     wb.remove(wb.active)
     bold = Font(bold=True)
     wrap = Alignment(wrap_text=True, vertical="center")
+    st = Styler()
     for g in grids:
         ws = wb.create_sheet(g.name)
         inside = {(r, c) for r0, c0, r1, c1 in g.merges for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)
@@ -352,13 +353,13 @@ def _grids_to_xlsx(grids: list[Grid]) -> bytes:
                 continue
             cell = ws.cell(r + 1, c + 1, v)
             if isinstance(v, dt.datetime):
-                cell.number_format = "yyyy-mm-dd hh:mm"
+                st(cell, number_format="yyyy-mm-dd hh:mm")
             elif isinstance(v, dt.date):
-                cell.number_format = g.date_format
+                st(cell, number_format=g.date_format)
             elif isinstance(v, str) and "\n" in v:
-                cell.alignment = wrap
+                st(cell, alignment=wrap)
             if r in g.bold:
-                cell.font = bold
+                st(cell, font=bold)
         for r0, c0, r1, c1 in g.merges:
             ws.merge_cells(start_row=r0 + 1, start_column=c0 + 1, end_row=r1 + 1, end_column=c1 + 1)
         for c, w in g.widths.items():
@@ -421,6 +422,7 @@ def _template_xlsx(rng: random.Random, prof: Profile, f: Submission, scheme: Sch
     ws = wb[SHEET_SCORES]
     by_code = {s.code: s for s in _form_rows(f, scheme, scheme)}
     wrap = Alignment(wrap_text=True, vertical="center")
+    st = Styler()
     for r in range(FIRST_DATA_ROW, ws.max_row + 1):
         s = by_code.get(ws.cell(r, 1).value)
         if s is None or s.auto or s.score is None:
@@ -428,7 +430,7 @@ def _template_xlsx(rng: random.Random, prof: Profile, f: Submission, scheme: Sch
         ws.cell(r, 5).value = num(s.score)
         ws.cell(r, 6).value = s.note or None
         ws.cell(r, 7).value = prof.evidence_sep.join(s.evidence) or None
-        ws.cell(r, 7).alignment = wrap
+        st(ws.cell(r, 7), alignment=wrap)
     text_dates = prof.date_style in ("slash", "cn") and rng.random() < 0.5  # pasted from another table
     style = prof.date_style if text_dates else "date"
     ws = wb[SHEET_LEDGER]
