@@ -108,6 +108,9 @@ def create_demo_database(path: str | os.PathLike | None = None, *, reset: bool =
     _remove(tmp)  # left over by an interrupted build
     con = connect(tmp)
     try:
+        # thousands of small statements: one thread each is cheaper, and leaves the other cores to
+        # the processes rendering the workbooks meanwhile (this new file is open nowhere else)
+        con.execute("SET threads = 1")
         summary = build_demo(con, progress=progress, seed=seed, after_load=after_load, files=files)
         con.execute("CHECKPOINT")
     except BaseException:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from data.registry import Unit, parse_registry
 from core.scheme import Scheme, scheme_for, years
@@ -675,12 +675,20 @@ def _render_job(job: tuple) -> tuple[bytes, str]:
 
 def _render_all(jobs: list[tuple], workers: int | None, fn: Callable[[tuple], tuple] = _render_job,
                 progress: Callable[[str], None] | None = None) -> list[tuple[bytes, str]]:
-    """Render every job, on up to ``workers`` processes (default: the machine's cores, at most 4).
+    """Every job rendered, in order (see :func:`_render_iter`)."""
+    return list(_render_iter(jobs, workers, fn, progress))
+
+
+def _render_iter(jobs: list[tuple], workers: int | None, fn: Callable[[tuple], tuple] = _render_job,
+                 progress: Callable[[str], None] | None = None) -> Iterator[tuple[bytes, str]]:
+    """Render every job on up to ``workers`` processes (default: the machine's cores, at most 4),
+    yielding the results in the jobs' order as soon as each is ready (the caller may use the first
+    ones while the processes render the rest).
 
     The processes come from a fork server: a fresh, single-threaded interpreter, so they inherit
     none of the caller's threads, locks or database connections (forking a busy app or test process
     directly can leave a child that dies at once). Should a rendering process die all the same, the
-    jobs are rendered here, one after another: the same bytes, only slower."""
+    jobs not yet yielded are rendered here, one after another: the same bytes, only slower."""
     import os
 
     import multiprocessing
@@ -688,18 +696,26 @@ def _render_all(jobs: list[tuple], workers: int | None, fn: Callable[[tuple], tu
     n = workers if workers is not None else min(4, os.cpu_count() or 1)
     method = next((m for m in ("forkserver", "spawn") if m in multiprocessing.get_all_start_methods()), None)
     if n <= 1 or len(jobs) < 8 or method is None:
-        return [fn(j) for j in jobs]
+        yield from map(fn, jobs)
+        return
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = multiprocessing.get_context(method)
+    done = 0
     try:
-        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-            return list(pool.map(fn, jobs, chunksize=max(1, len(jobs) // (4 * n))))
+        pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+        try:
+            # small chunks: the first results come early, and the processes stay evenly busy
+            for out in pool.map(fn, jobs, chunksize=max(1, len(jobs) // (8 * n))):
+                done += 1
+                yield out
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     except (BrokenProcessPool, OSError) as e:
         if progress:
             progress(f"  并行生成中断（{type(e).__name__}），改为逐份生成…")
-        return [fn(j) for j in jobs]
+        yield from map(fn, jobs[done:])
 
 
 def generate_county(seed: int = SEED, progress: Callable[[str], None] | None = None,
@@ -709,6 +725,14 @@ def generate_county(seed: int = SEED, progress: Callable[[str], None] | None = N
     Deterministic for ``seed`` (whatever ``workers``, the number of rendering processes).
     Ordered by year, then unit (registry order), then version.
     """
+    _n, files = county_files(seed, progress, cal, workers)
+    return list(files)
+
+
+def county_files(seed: int = SEED, progress: Callable[[str], None] | None = None,
+                 cal: Workdays | None = None, workers: int | None = None) -> tuple[int, Iterator[DemoFile]]:
+    """:func:`generate_county` as a stream: (how many files, the files in the same order, each
+    yielded as soon as it is rendered while the processes render the next ones)."""
     rng = random.Random(seed)
     us = units()
     yrs = years()
@@ -753,6 +777,10 @@ def generate_county(seed: int = SEED, progress: Callable[[str], None] | None = N
             job(prof, sub, y, fmt, printed, received, 1, tags + (["old_form"] if key == story.old_form else []))
     if progress:
         progress(f"  生成 {yrs[0]}–{yrs[-1]} 年度各单位自评表（{len(jobs)} 份）…")
-    rendered = _render_all(jobs, workers, progress=progress)
-    return [DemoFile(unit, y, name, content, received, version, tags)
-            for (unit, y, name, received, version, tags), (content, _ext) in zip(meta, rendered)]
+
+    def stream() -> Iterator[DemoFile]:
+        for (unit, y, name, received, version, tags), (content, _ext) in zip(
+                meta, _render_iter(jobs, workers, progress=progress)):
+            yield DemoFile(unit, y, name, content, received, version, tags)
+
+    return len(jobs), stream()

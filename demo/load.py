@@ -13,7 +13,7 @@ import datetime as dt
 import random
 import time
 from decimal import Decimal
-from typing import Callable
+from typing import Callable, Iterator
 
 from data.ingest import ACCEPTED, ingest_bytes
 from data.registry import load_units
@@ -24,7 +24,7 @@ from data.users import create_user
 from demo import steps as demo_steps
 from demo.accounts import REVIEWER, STAFF_ACCOUNTS, UNIT_PASSWORD, unit_account
 from demo.closing import final_state
-from demo.generate import SEED, DemoFile, Workdays, generate_county, required_of, story_of, units, words
+from demo.generate import SEED, DemoFile, Workdays, county_files, required_of, story_of, units, words
 from data.calendar import ensure_calendar
 from core.scheme import load_catalogue, scheme_for, years
 
@@ -69,10 +69,15 @@ def build_demo(con, progress: Callable[[str], None] | None = None, seed: int = S
             create_user(con, name, "unit", UNIT_PASSWORD, unit=unit, demo=True, actor=DEMO_ACTOR)
     say(f"已导入单位名录：{len(us)} 个单位；已建演示账号 {len(STAFF_ACCOUNTS) + len(accounts)} 个")
 
-    files = files if files is not None else generate_county(seed, progress=say, cal=cal)
-    ctx.files = files
-    say(f"已生成 {len(files)} 份自评表（{sum(f.is_xls for f in files)} 份 .xls），开始逐份导入…")
-    outcomes, problems, warnings = _ingest_all(con, ctx, rng, files, say)
+    if files is not None:
+        total, stream = len(files), iter(sorted(files, key=lambda f: f.year))  # stable: in order within a year
+        say(f"已生成 {total} 份自评表（{sum(f.is_xls for f in files)} 份 .xls），开始逐份导入…")
+    else:
+        # each year's workbooks are loaded while the rendering processes make the next years'
+        total, stream = county_files(seed, progress=say, cal=cal)
+        say(f"开始逐份导入 {total} 份自评表（后续年度的表格同时生成）…")
+    ctx.files = files = []  # as they come, in the order generated
+    outcomes, problems, warnings = _ingest_all(con, ctx, rng, stream, total, say)
     current = {(u, y): (sid, rec) for u, y, sid, rec in con.execute(
         """SELECT unit, year, arg_max(id, version), arg_max(received, version) FROM submissions GROUP BY ALL""").fetchall()}
     adjustments = _adjust_scores(con, ctx, rng, current)
@@ -107,13 +112,25 @@ def build_demo(con, progress: Callable[[str], None] | None = None, seed: int = S
     }
 
 
-def _ingest_all(con, ctx, rng: random.Random, files: list[DemoFile], say) -> tuple[dict, list, int]:
-    order = sorted(range(len(files)), key=lambda i: (files[i].year, files[i].received, i))
+def _by_year(files: list[DemoFile], stream: Iterator[DemoFile]) -> Iterator[DemoFile]:
+    """The files of ``stream`` (ordered by year) in the order they reached the county (year, received,
+    then generation order), each year's as soon as all of them have come; every file is also appended
+    to ``files``."""
+    first = len(files)
+    for f in stream:
+        if len(files) > first and f.year != files[first].year:
+            yield from (files[i] for i in sorted(range(first, len(files)), key=lambda i: (files[i].received, i)))
+            first = len(files)
+        files.append(f)
+    yield from (files[i] for i in sorted(range(first, len(files)), key=lambda i: (files[i].received, i)))
+
+
+def _ingest_all(con, ctx, rng: random.Random, stream: Iterator[DemoFile], total: int,
+                say) -> tuple[dict, list, int]:
     outcomes: dict[str, int] = {}
     problems: list[str] = []
     warnings = 0
-    for n, i in enumerate(order, start=1):
-        f = files[i]
+    for n, f in enumerate(_by_year(ctx.files, stream), start=1):
         if f.version > 1:  # the reviewer returned version 1 before the unit sent the corrected one
             with ctx.at(ctx.calendar.sub(f.received, 1), rng):
                 set_status(con, f.unit, f.year, "return", _return_comment(con, f), ctx.reviewer,
@@ -128,7 +145,7 @@ def _ingest_all(con, ctx, rng: random.Random, files: list[DemoFile], say) -> tup
             continue
         warnings += len(res.report.warnings)
         if n % 25 == 0:
-            say(f"  已导入 {n}/{len(files)} 份")
+            say(f"  已导入 {n}/{total} 份")
     return outcomes, problems, warnings
 
 
