@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             r = subprocess.run([sys.executable, "-m", "demo", "--if-missing", "--db", url], cwd=PROJECT_DIR)
             if r.returncode != 0:
                 say(f"演示县未能写入 PostgreSQL 数据库（python -m demo 退出码 {r.returncode}，原因见上）。"
-                    "看板仍会启动，但数据库中没有演示数据。")
+                    "看板仍会启动，但演示数据没有或不完整；重建：.venv/bin/python -m demo --reset --db " + url)
 
         env = dict(os.environ, GONGKAI_DB=url, STREAMLIT_SERVER_COOKIE_SECRET=cookie_secret(directory))
         ports = []
