@@ -139,19 +139,21 @@ def _rebuild_years(con, years: list[int], listed: dict[int, str]) -> None:
     exc = _official_exceptions(off_years)
     ex = pa.table({"day": pa.array([e[0] for e in exc], pa.date32()),
                    "is_workday": pa.array([e[1] for e in exc], pa.bool_())})
+    days = [dt.date(y, 1, 1) + dt.timedelta(days=i) for y in years
+            for i in range((dt.date(y + 1, 1, 1) - dt.date(y, 1, 1)).days)]
+    dd = pa.table({"day": pa.array(days, pa.date32()),
+                   "weekday": pa.array([d.isoweekday() <= 5 for d in days], pa.bool_()),
+                   "year": pa.array([d.year for d in days], pa.int32())})
     con.register("_cal_years", ys)
     con.register("_cal_exc", ex)
+    con.register("_cal_days", dd)
     try:
-        con.execute("DELETE FROM calendar WHERE year(day) IN (SELECT year FROM _cal_years)")
+        con.execute("DELETE FROM calendar WHERE day IN (SELECT day FROM _cal_days)")
         con.execute("""
             INSERT INTO calendar (day, is_workday, source)
-            SELECT d.day,
-                   coalesce(o.is_workday, e.is_workday, isodow(d.day) <= 5),
-                   y.source
-            FROM (SELECT year, source FROM _cal_years) y,
-                 LATERAL (SELECT CAST(r.range AS DATE) AS day
-                          FROM range(make_date(y.year, 1, 1)::TIMESTAMP, make_date(y.year + 1, 1, 1)::TIMESTAMP,
-                                     INTERVAL 1 DAY) r) d
+            SELECT d.day, coalesce(o.is_workday, e.is_workday, d.weekday), y.source
+            FROM _cal_days d
+            JOIN _cal_years y ON y.year = d.year
             LEFT JOIN _cal_exc e ON e.day = d.day
             LEFT JOIN calendar_overrides o ON o.day = d.day
         """)
@@ -162,6 +164,7 @@ def _rebuild_years(con, years: list[int], listed: dict[int, str]) -> None:
     finally:
         con.unregister("_cal_years")
         con.unregister("_cal_exc")
+        con.unregister("_cal_days")
 
 
 # --------------------------------------------------------------------------- public API

@@ -458,3 +458,58 @@ class Database:
     def version(self) -> tuple:
         """Changes whenever anybody (this process, the command line, another server) changed the file."""
         return file_token(self.path) if not is_memory(self.path) else ()
+
+
+class PgDatabase(Database):
+    """The connection manager of a PostgreSQL database (:mod:`data.pg`): the same interface,
+    but nothing to release between actions (the server handles many writers), so the
+    store (its connection pool and this process's DuckDB copy) stays open; writes are
+    transactions of the data layer; the cache key is the database's data version."""
+
+    backend = "postgres"
+
+    def __init__(self, url: str, *, opener, on_open=None):
+        super().__init__(":memory:", on_open=on_open, linger=0)
+        self.path = url
+        self._opener = opener
+
+    def _open(self) -> None:
+        store = self._opener()
+        self._con, self._open_ident = store, ("postgres",)
+        self._known_ident = ("postgres",)
+        self.opens += 1
+        if self._on_open is not None and self._prepared_ident is None:
+            cur = store.cursor()
+            try:
+                self._on_open(cur)
+            except Exception:  # preparing is a convenience; never keep the app from reading
+                log.exception("preparing the database failed")
+            finally:
+                cur.close()
+            self._prepared_ident = ("postgres",)
+
+    def lease(self):
+        with self._mu:
+            self._generation += 1
+            if self._con is None:
+                self._open()
+            self._refs += 1
+            cur = self._con.cursor()
+            self._cursors.append(cur)
+            return cur
+
+    def _maybe_close(self) -> None:
+        return  # the pool and the copy stay for the next action
+
+    def check_identity(self) -> None:
+        return
+
+    def checkpoint(self, cur) -> None:
+        return
+
+    def version(self) -> tuple:
+        with self._mu:
+            if self._con is None:
+                self._open()
+            store = self._con
+        return ("postgres", store.data_version())

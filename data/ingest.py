@@ -22,7 +22,7 @@ from data.closing import upload_refusal
 from data.reconcile import store_findings, store_report
 from core.vocab import Status
 from data.registry import get_units
-from data.store import audit, bump_revision, recorded_at, transaction
+from data.store import audit, bump_revision, lock_unit_year, recorded_at, transaction
 from data.validate import Submission
 from data.worker import Task, WorkerPool, default_pool
 
@@ -69,10 +69,13 @@ def _approved_error(unit: str, year: int, cell: str | None = None):
 
 def _state(con, unit: str, year: int) -> tuple[int | None, int, str | None, str | None]:
     """(current id, current version or 0, its sha256, workflow status) in one query."""
-    return con.execute(
-        """SELECT arg_max(id, version), coalesce(max(version), 0), arg_max(sha256, version),
+    row = con.execute(
+        """SELECT s.id, coalesce(s.version, 0), s.sha256,
                   (SELECT status FROM workflow WHERE unit = $1 AND year = $2)
-           FROM submissions WHERE unit = $1 AND year = $2""", [unit, year]).fetchone()
+           FROM (SELECT 1) AS one
+           LEFT JOIN (SELECT id, version, sha256 FROM submissions WHERE unit = $1 AND year = $2
+                      ORDER BY version DESC LIMIT 1) AS s ON true""", [unit, year]).fetchone()
+    return row[0], int(row[1]), row[2], row[3]
 
 
 def ingest_bytes(con: duckdb.DuckDBPyConnection, file_name: str, content: bytes, *, received: dt.date,
@@ -218,6 +221,7 @@ def _decide(con, file_name: str, content: bytes, sub: Submission | None, report:
         if _state(con, sub.unit, sub.year)[3] == Status.APPROVED:
             report.add(_approved_error(sub.unit, sub.year, sub.unit_cell))
     if report.ok:
+        lock_unit_year(con, sub.unit, sub.year)  # two servers storing the same unit: versions n and n+1
         cur_id, cur_version, cur_sha, status = _state(con, sub.unit, sub.year)
         if cur_sha == sha:
             res.outcome, res.version, res.submission_id = UNCHANGED, cur_version, cur_id

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from data import pg
 from data.db import (RESTORE_HINT, Database, DatabaseBusy, DatabaseMissing,  # noqa: F401 - re-exported
                      DatabaseProblem, DatabaseReplaced, DatabaseUnusable, describe_failure, is_memory,
                      open_connection)
@@ -23,11 +24,15 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DB = PROJECT_DIR / "var" / "gongkai.duckdb"
 
 
-def db_path(path: str | os.PathLike | None = None) -> Path:
-    if path:
-        return Path(path)
-    env = os.environ.get("GONGKAI_DB")
-    return Path(env) if env else DEFAULT_DB
+def db_path(path: str | os.PathLike | None = None):
+    """The database to use: ``path``, else ``GONGKAI_DB``, else the project's default file.
+    A DuckDB file as a :class:`~pathlib.Path`; a PostgreSQL URL (``postgresql://…``) as it is."""
+    target = path or os.environ.get("GONGKAI_DB")
+    if not target:
+        return DEFAULT_DB
+    if pg.is_url(str(target)):
+        return str(target)
+    return Path(target)
 
 
 MIGRATIONS: list[str] = [
@@ -455,8 +460,9 @@ MIGRATIONS: list[str] = [
     ALTER TABLE workflow ADD COLUMN comment_by VARCHAR;      -- account that wrote the comment
     ALTER TABLE workflow ADD COLUMN comment_at TIMESTAMP;
     UPDATE workflow SET
-        comment_by = (SELECT arg_max(a.actor, a.id) FROM audit a WHERE a.unit = workflow.unit
-                      AND a.year = workflow.year AND a.action IN ('审核通过', '退回', '重新打开')),
+        comment_by = (SELECT a.actor FROM audit a WHERE a.unit = workflow.unit
+                      AND a.year = workflow.year AND a.action IN ('审核通过', '退回', '重新打开')
+                      ORDER BY a.id DESC LIMIT 1),
         comment_at = (SELECT max(a.at_time) FROM audit a WHERE a.unit = workflow.unit
                       AND a.year = workflow.year AND a.action IN ('审核通过', '退回', '重新打开'))
     WHERE comment IS NOT NULL;
@@ -501,6 +507,9 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    if getattr(con, "dialect", "duckdb") == "postgres":
+        return {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()").fetchall()}
     return {r[0] for r in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'"
     ).fetchall()}
@@ -547,8 +556,17 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     return len(MIGRATIONS)
 
 
-def _preparer(path, read_only: bool):
+def _preparer(path, read_only: bool, locked: bool = False):
     def prepare(con):
+        if locked:  # replicas starting together: one migrates, the others wait and find it done
+            con.execute("SELECT pg_advisory_lock(4242001)")
+            try:
+                return _prepare(con)
+            finally:
+                con.execute("SELECT pg_advisory_unlock(4242001)")
+        return _prepare(con)
+
+    def _prepare(con):
         v = check_schema(con, path)
         if read_only:
             if v == 0:
@@ -573,6 +591,8 @@ def connect(path: str | os.PathLike | None = None, read_only: bool = False, *, c
     :class:`DatabaseUnusable` for a file that is not a database of this product,
     is newer or is damaged (see :mod:`data.db`)."""
     p = db_path(path)
+    if isinstance(p, str):
+        return pg_store(p, read_only=read_only).cursor(owner=True)
     if not is_memory(p):
         p.parent.mkdir(parents=True, exist_ok=True)
     return open_connection(p, read_only=read_only, create=create, wait=wait,
@@ -583,9 +603,34 @@ def manager(path: str | os.PathLike | None = None, *, on_open=None, wait: float 
     """A :class:`data.db.Database` (connection manager) for the configured file,
     checking and migrating the schema on every open."""
     p = db_path(path)
+    if isinstance(p, str):
+        from data.db import PgDatabase
+        return PgDatabase(p, opener=lambda: pg_store(p), on_open=on_open)
     if not is_memory(p):
         p.parent.mkdir(parents=True, exist_ok=True)
     return Database(p, prepare=_preparer(p, False), on_open=on_open, wait=wait)
+
+
+def _duck_schema(con) -> None:
+    """The schema of the DuckDB copy a PostgreSQL process reads from (the same migrations)."""
+    migrate(con)
+
+
+def pg_store(url: str, *, read_only: bool = False) -> "pg.Store":
+    """The PostgreSQL database at ``url`` for this process: schema checked and migrated
+    (every replica runs the same migrations; the first one to start applies them), the
+    DuckDB copy the reads run on. Raises :class:`DatabaseUnusable` with a Chinese message
+    when the server cannot be reached or the database is not one of this product."""
+    shown = pg.redact(url)
+    try:
+        return pg.Store(url, prepare_pg=_preparer(shown, read_only, locked=True), prepare_duck=_duck_schema)
+    except DatabaseProblem:
+        raise
+    except duckdb.IOException as e:
+        raise DatabaseUnusable(f"无法连接 PostgreSQL 数据库 {shown}：{e}。请检查 GONGKAI_DB、数据库服务是否运行、"
+                               "用户名和密码") from e
+    except duckdb.Error as e:
+        raise DatabaseUnusable(describe_failure(e, shown)) from e
 
 
 @contextmanager
@@ -661,6 +706,15 @@ def bump_revision(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> int:
     return con.execute("""INSERT INTO revisions (unit, year, counter) VALUES (?, ?, 1)
                           ON CONFLICT (unit, year) DO UPDATE SET counter = revisions.counter + 1
                           RETURNING counter""", [unit, int(year)]).fetchone()[0]
+
+
+def lock_unit_year(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> None:
+    """Inside a write's transaction: wait until no other writer is changing ``unit``'s
+    ``year`` (its version numbers, its workflow). On the DuckDB file there is one writer
+    anyway; on PostgreSQL, several servers write at once: a lock held until the
+    transaction ends (``pg_advisory_xact_lock``)."""
+    if getattr(con, "dialect", "duckdb") == "postgres":
+        con.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [f"{unit}\x1f{int(year)}"])
 
 
 def revision(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> int:

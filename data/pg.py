@@ -1,0 +1,720 @@
+"""PostgreSQL as the shared system of record, DuckDB as the engine in every process.
+
+``GONGKAI_DB`` (or ``--db``) may name a PostgreSQL database
+(``postgresql://user@host:port/db``) instead of a DuckDB file. Then:
+
+* **Every write goes to PostgreSQL**, through the same data-layer functions as
+  on the file: :class:`PgConnection` speaks the small DuckDB dialect they use
+  (``?``, ``$1`` and ``$name`` parameters, ``BLOB``/``DOUBLE``/``[]`` in the
+  schema, ``string_split``/``list_contains``, Arrow tables registered by name
+  and used in ``INSERT … SELECT``), so the schema versions and migrations are
+  the same on both backends. Raw workbook bytes are stored as ``bytea``.
+* **Every read runs in DuckDB**, on a per-process in-memory copy of the
+  database (:class:`Mirror`), refreshed from PostgreSQL through ADBC into Arrow
+  when the data version changed: the scoring engine's SQL (``arg_max``,
+  ``* EXCLUDE``, list ``unnest``, registered parameter tables) stays one
+  definition, unchanged. Submissions and their rows are append-only, so a
+  refresh fetches only the submissions the copy lacks and re-reads the small
+  mutable tables.
+* :class:`HybridConnection` routes each statement: inside a transaction
+  (``BEGIN`` … ``COMMIT``) and for every write, to PostgreSQL; a read outside
+  a transaction, to the DuckDB copy (brought up to date first). Reads of the
+  stored file bytes (``content``) go to PostgreSQL (the copy does not hold
+  them). After a write is committed the data version (a sequence, so writers
+  never wait on one another) is advanced and announced with ``NOTIFY``.
+* Errors of PostgreSQL are raised as the DuckDB exception of the same kind
+  (a unique violation as ``duckdb.ConstraintException`` …), so the data
+  layer's handling is the same on both backends.
+
+Nothing above the data layer knows which backend it runs on.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+URL_PREFIXES = ("postgresql://", "postgres://")
+#: the data version: advanced after every committed write (a sequence: writers never wait on each other)
+VERSION_SEQ = "gongkai_data_version"
+#: the channel on which committed writes are announced
+CHANNEL = "gongkai_data"
+
+
+def is_url(target) -> bool:
+    return isinstance(target, str) and target.startswith(URL_PREFIXES)
+
+
+def redact(url: str) -> str:
+    """The URL without its password (for messages and logs)."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+# --------------------------------------------------------------------------- the dialect
+
+#: functions of DuckDB the data layer uses in writes, defined in PostgreSQL
+COMPAT_SQL = f"""
+CREATE OR REPLACE FUNCTION string_split(text, text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE AS 'SELECT string_to_array($1, $2)';
+CREATE OR REPLACE FUNCTION list_contains(anycompatiblearray, anycompatible) RETURNS boolean
+    LANGUAGE sql IMMUTABLE AS 'SELECT $2 = ANY($1)';
+CREATE OR REPLACE FUNCTION year(date) RETURNS integer
+    LANGUAGE sql IMMUTABLE AS 'SELECT extract(year FROM $1)::integer';
+CREATE OR REPLACE FUNCTION year(timestamp) RETURNS integer
+    LANGUAGE sql IMMUTABLE AS 'SELECT extract(year FROM $1)::integer';
+CREATE SEQUENCE IF NOT EXISTS {VERSION_SEQ};
+"""
+
+_DDL = re.compile(r"^\s*(CREATE|ALTER)\b", re.I)
+_TYPE_FIXES = [
+    (re.compile(r"\bBLOB\b", re.I), "BYTEA"),
+    (re.compile(r"\bDOUBLE\b(?!\s+PRECISION)", re.I), "DOUBLE PRECISION"),
+    (re.compile(r"\bDEFAULT\s+\[\s*\]", re.I), "DEFAULT '{}'"),
+]
+
+
+_TYPE_WORDS = re.compile(r"\b(BLOB|DOUBLE)\b", re.I)
+
+
+def _scan(sql: str):
+    """Split ``sql`` into (kind, text) pieces: 'code', 'string' ('…'), 'ident' ("…"), comments dropped."""
+    i, n, start = 0, len(sql), 0
+    out = []
+    while i < n:
+        c = sql[i]
+        if c in "'\"":
+            if start < i:
+                out.append(("code", sql[start:i]))
+            j = i + 1
+            while j < n:
+                if sql[j] == c:
+                    if j + 1 < n and sql[j + 1] == c:
+                        j += 2
+                        continue
+                    break
+                j += 1
+            out.append(("string" if c == "'" else "ident", sql[i:j + 1]))
+            i = start = j + 1
+            continue
+        if c == "-" and sql.startswith("--", i):
+            if start < i:
+                out.append(("code", sql[start:i]))
+            j = sql.find("\n", i)
+            i = start = n if j < 0 else j
+            continue
+        i += 1
+    if start < n:
+        out.append(("code", sql[start:]))
+    return out
+
+
+_PARAM = re.compile(r"\?|\$(\d+)|\$([A-Za-z_][A-Za-z0-9_]*)|%")
+
+
+def translate(sql: str, params=None) -> tuple[str, Any]:
+    """DuckDB's statement and parameters → psycopg's (``%s`` / ``%(name)s`` placeholders)."""
+    pieces = _scan(sql)
+    code = "".join(t for k, t in pieces if k == "code")
+    if _DDL.match(code) or _TYPE_WORDS.search(code):
+        fixed = []
+        for k, t in pieces:
+            if k == "code":
+                for rx, rep in _TYPE_FIXES:
+                    t = rx.sub(rep, t)
+            fixed.append((k, t))
+        pieces = fixed
+    if params is None or (not isinstance(params, dict) and len(params) == 0 and "?" not in code):
+        return "".join(t for _k, t in pieces), None
+    positional = isinstance(params, (list, tuple))
+    numbered = positional and re.search(r"\$\d+", code) is not None
+    out = []
+    for k, t in pieces:
+        if k != "code":
+            out.append(t.replace("%", "%%") if k == "string" else t)
+            continue
+
+        def rep(m):
+            if m.group(0) == "%":
+                return "%%"
+            if m.group(0) == "?":
+                return "%s"
+            if m.group(1):
+                return f"%(p{m.group(1)})s"
+            return f"%({m.group(2)})s"
+        out.append(_PARAM.sub(rep, t))
+    q = "".join(out)
+    if numbered:
+        params = {f"p{i}": v for i, v in enumerate(params, start=1)}
+    return q, (dict(params) if isinstance(params, dict) else list(params))
+
+
+_ARROW_PG = [
+    (pa.types.is_boolean, "boolean"), (pa.types.is_int8, "smallint"), (pa.types.is_int16, "smallint"),
+    (pa.types.is_int32, "integer"), (pa.types.is_int64, "bigint"), (pa.types.is_floating, "double precision"),
+    (pa.types.is_decimal, "numeric"), (pa.types.is_date, "date"), (pa.types.is_timestamp, "timestamp"),
+    (pa.types.is_binary, "bytea"), (pa.types.is_large_binary, "bytea"),
+]
+
+
+def _pg_type(t: pa.DataType) -> str:
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _pg_type(t.value_type) + "[]"
+    for test, name in _ARROW_PG:
+        if test(t):
+            return name
+    return "text"
+
+
+# --------------------------------------------------------------------------- errors as DuckDB's
+
+def _as_duckdb_error(e: Exception) -> duckdb.Error:
+    import psycopg.errors as pe
+
+    msg = f"{type(e).__name__}: {str(e).strip()}"
+    if isinstance(e, pe.IntegrityError):
+        cls = duckdb.ConstraintException
+    elif isinstance(e, (pe.UndefinedTable, pe.UndefinedObject, pe.InvalidSchemaName)):
+        cls = duckdb.CatalogException
+    elif isinstance(e, (pe.UndefinedColumn, pe.UndefinedFunction, pe.AmbiguousColumn, pe.DatatypeMismatch)):
+        cls = duckdb.BinderException
+    elif isinstance(e, (pe.SerializationFailure, pe.DeadlockDetected, pe.InFailedSqlTransaction,
+                        pe.LockNotAvailable)):
+        cls = duckdb.TransactionException
+    elif isinstance(e, pe.DataError):
+        cls = duckdb.ConversionException
+    elif isinstance(e, pe.SyntaxError):
+        cls = duckdb.ParserException
+    elif isinstance(e, (pe.OperationalError, pe.InterfaceError)):
+        cls = duckdb.IOException   # the server is gone or refuses: the store is unusable right now
+    else:
+        cls = duckdb.InvalidInputException
+    return cls(msg)
+
+
+# --------------------------------------------------------------------------- PostgreSQL connection
+
+def _duckdb_timezone() -> str:
+    try:
+        return duckdb.connect().execute("SELECT current_setting('TimeZone')").fetchone()[0]
+    except Exception:  # pragma: no cover
+        return "UTC"
+
+
+_TZ: list[str] = []
+
+
+class PgConnection:
+    """One PostgreSQL connection with the DuckDB connection's interface (as the data layer uses it)."""
+
+    dialect = "postgres"
+
+    def __init__(self, url: str, *, connect_timeout: float = 10.0):
+        import psycopg
+        from psycopg.types.string import TextLoader
+
+        if not _TZ:
+            _TZ.append(_duckdb_timezone())
+        self.url = url
+        try:
+            self._conn = psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor,
+                                         connect_timeout=max(1, int(connect_timeout)),
+                                         options=f"-c TimeZone={_TZ[0]} -c client_min_messages=warning")
+        except psycopg.Error as e:
+            raise _as_duckdb_error(e) from e
+        for name in ("json", "jsonb"):   # JSON columns read as text, as DuckDB gives them
+            self._conn.adapters.register_loader(name, TextLoader)
+        self._cur = None
+        self._registered: dict[str, pa.Table] = {}
+        self._materialised: set[str] = set()
+
+    # DuckDB's interface --------------------------------------------------
+    def execute(self, sql: str, params=None):
+        import psycopg
+
+        stripped = "".join(t for k, t in _scan(sql) if k == "code").strip().rstrip(";").strip()
+        if stripped.upper() == "CHECKPOINT":
+            return self  # PostgreSQL writes its log itself
+        self._materialise(stripped)
+        q, p = translate(sql, params)
+        cur = self._conn.cursor()
+        try:
+            cur.execute(q, p) if p is not None else cur.execute(q)
+        except psycopg.Error as e:
+            raise _as_duckdb_error(e) from e
+        self._cur = cur
+        return self
+
+    def _materialise(self, code: str) -> None:
+        """Create the registered Arrow tables a statement names as temporary tables (once each)."""
+        for name, tbl in self._registered.items():
+            if name in self._materialised or not re.search(rf"\b{re.escape(name)}\b", code):
+                continue
+            cols = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in tbl.schema)
+            with self._conn.cursor() as cur:
+                cur.execute(f'DROP TABLE IF EXISTS pg_temp."{name}"')
+                cur.execute(f'CREATE TEMP TABLE "{name}" ({cols})')
+                names = ", ".join(f'"{f}"' for f in tbl.column_names)
+                with cur.copy(f'COPY "{name}" ({names}) FROM STDIN') as cp:
+                    for row in tbl.to_pylist():
+                        cp.write_row(list(row.values()))
+            self._materialised.add(name)
+
+    def register(self, name: str, table) -> None:
+        if not isinstance(table, pa.Table):
+            table = pa.Table.from_pandas(table, preserve_index=False)
+        self._registered[name] = table
+        self._materialised.discard(name)
+
+    def unregister(self, name: str) -> None:
+        self._registered.pop(name, None)
+        if name in self._materialised:
+            self._materialised.discard(name)
+            try:
+                with self._conn.cursor() as cur:
+                    cur.execute(f'DROP TABLE IF EXISTS pg_temp."{name}"')
+            except Exception:  # an aborted transaction: the table goes with it
+                pass
+
+    @property
+    def description(self):
+        return None if self._cur is None else self._cur.description
+
+    def fetchall(self):
+        return [] if self._cur is None or self._cur.description is None else self._cur.fetchall()
+
+    def fetchone(self):
+        return None if self._cur is None or self._cur.description is None else self._cur.fetchone()
+
+    def fetchmany(self, size: int = 1):
+        return self._cur.fetchmany(size)
+
+    def _columns(self):
+        return [d.name for d in self._cur.description]
+
+    def df(self):
+        import pandas as pd
+
+        rows = self.fetchall()
+        return pd.DataFrame.from_records(rows, columns=self._columns())
+
+    fetchdf = fetch_df = df
+
+    def arrow(self):
+        rows = self.fetchall()
+        cols = self._columns()
+        return pa.table({c: [r[i] for r in rows] for i, c in enumerate(cols)})
+
+    fetch_arrow_table = to_arrow_table = arrow
+
+    def cursor(self):
+        return PgConnection(self.url)
+
+    def close(self) -> None:
+        try:
+            self._conn.close()
+        except Exception:  # pragma: no cover
+            pass
+
+    @property
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+        return self._conn.info.transaction_status != TransactionStatus.IDLE
+
+    def prepare_compat(self) -> None:
+        for stmt in COMPAT_SQL.split(";\n"):
+            if stmt.strip():
+                try:
+                    self.execute(stmt)
+                except duckdb.ConstraintException:  # another replica created it at the same moment
+                    pass
+
+    def data_version(self) -> int:
+        row = self.execute(f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {VERSION_SEQ}").fetchone()
+        return int(row[0])
+
+    def announce(self) -> int:
+        """Advance the data version after a committed write and tell the other processes."""
+        v = int(self.execute(f"SELECT nextval('{VERSION_SEQ}')").fetchone()[0])
+        self.execute(f"NOTIFY {CHANNEL}, '{v}'")
+        return v
+
+
+# --------------------------------------------------------------------------- the DuckDB copy
+
+#: append-only tables, fetched by the key of the rows the copy lacks
+APPEND_BY_SUBMISSION = ("self_scores", "ledger_items", "requests", "annual_reports", "annual_report_cells")
+APPEND_BY_SNAPSHOT = ("snapshot_units", "snapshot_points", "snapshot_calendar", "snapshot_calendar_years",
+                      "snapshot_details", "snapshot_indicators", "snapshot_penalties", "snapshot_items",
+                      "snapshot_item_months", "snapshot_item_late_days", "snapshot_requests", "snapshot_coverage")
+#: append-only tables with their own id: the window of recent ids is compared (a slow transaction commits late)
+APPEND_BY_ID = ("audit", "rejections")
+ID_WINDOW = 20000
+#: columns the copy does not hold (file bytes): read from PostgreSQL
+NOT_COPIED = {"submissions": ("content",), "appeal_files": ("content",)}
+_READS_CONTENT = re.compile(r"\bcontent\b", re.I)
+
+
+class Mirror:
+    """The per-process DuckDB copy of a PostgreSQL database, refreshed when its data version moves."""
+
+    def __init__(self, url: str, prepare_duck):
+        self.url = url
+        self.duck = duckdb.connect(":memory:")
+        prepare_duck(self.duck)
+        for table, cols in NOT_COPIED.items():
+            for c in cols:
+                self.duck.execute(f"ALTER TABLE {table} ALTER COLUMN {c} DROP NOT NULL")
+        self.duck.execute("SELECT 1").fetchall()
+        self.version = -1
+        self._lock = threading.Lock()
+        self._adbc = None
+        self.tables = [r[0] for r in self.duck.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY table_name").fetchall()]
+        self.columns = {t: [r[0] for r in self.duck.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main' "
+            "ORDER BY column_index", [t]).fetchall()] for t in self.tables}
+        self.syncs = 0
+        self.last_sync_seconds = 0.0
+
+    def _source(self):
+        if self._adbc is None:
+            import adbc_driver_postgresql.dbapi as adbc
+            self._adbc = adbc.connect(self.url, autocommit=True)
+        return self._adbc
+
+    def cursor(self):
+        return self.duck.cursor()
+
+    def refresh(self, version: int) -> None:
+        """Bring the copy up to ``version`` (read just before; a later commit shows in the next check)."""
+        if version == self.version:
+            return
+        with self._lock:
+            if version == self.version:
+                return
+            t0 = time.perf_counter()
+            try:
+                self._refresh()
+            except Exception:
+                if self._adbc is not None:
+                    try:
+                        self._adbc.close()
+                    except Exception:  # pragma: no cover
+                        pass
+                    self._adbc = None
+                raise
+            self.version = version
+            self.syncs += 1
+            self.last_sync_seconds = time.perf_counter() - t0
+
+    def _fetch(self, cur, sql: str, params=None) -> pa.Table:
+        cur.execute(sql, params)
+        return cur.fetch_arrow_table()
+
+    def _select(self, table: str) -> str:
+        skip = NOT_COPIED.get(table, ())
+        return ", ".join(f'"{c}"' for c in self.columns[table] if c not in skip)
+
+    def _refresh(self) -> None:
+        src = self._source()
+        d = self.duck.cursor()
+        with src.cursor() as cur:
+            cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                loads: list[tuple[str, str, pa.Table]] = []   # (table, mode, rows)
+                full: set[str] = set()
+                for parent, children, key in (("submissions", APPEND_BY_SUBMISSION, "submission_id"),
+                                              ("snapshots", APPEND_BY_SNAPSHOT, "snapshot_id")):
+                    have = {r[0] for r in d.execute(f"SELECT id FROM {parent}").fetchall()}
+                    ids = set(self._fetch(cur, f"SELECT id FROM {parent}").column("id").to_pylist())
+                    if have - ids:  # rows were deleted (never in normal use): copy these tables whole
+                        full.update((parent, *children))
+                        continue
+                    new = sorted(ids - have)
+                    if new:
+                        if parent == "submissions":
+                            loads.append((parent, "append", self._fetch(
+                                cur, f"SELECT {self._select(parent)} FROM {parent} WHERE id = ANY($1)", [new])))
+                        for t in children:
+                            loads.append((t, "append", self._fetch(
+                                cur, f"SELECT {self._select(t)} FROM {t} WHERE {key} = ANY($1)", [new])))
+                for t in APPEND_BY_ID:
+                    top = d.execute(f"SELECT coalesce(max(id), 0), count(*) FROM {t}").fetchone()
+                    low = max(0, int(top[0]) - ID_WINDOW)
+                    there = {r[0] for r in d.execute(f"SELECT id FROM {t} WHERE id > ?", [low]).fetchall()}
+                    got = self._fetch(cur, f"SELECT id FROM {t} WHERE id > $1", [low]).column("id").to_pylist()
+                    missing = sorted(set(got) - there)
+                    total = self._fetch(cur, f"SELECT count(*) AS n FROM {t}").column("n")[0].as_py()
+                    if there - set(got) or total != int(top[1]) + len(missing):
+                        full.add(t)  # deleted rows, or a transaction that committed very late
+                    elif missing:
+                        loads.append((t, "append", self._fetch(
+                            cur, f"SELECT {self._select(t)} FROM {t} WHERE id = ANY($1)", [missing])))
+                fixed = {"submissions", "snapshots", *APPEND_BY_SUBMISSION, *APPEND_BY_SNAPSHOT, *APPEND_BY_ID}
+                loads = [x for x in loads if x[0] not in full]
+                for t in self.tables:
+                    if t not in fixed or t in full:
+                        loads.append((t, "replace", self._fetch(cur, f"SELECT {self._select(t)} FROM {t}")))
+                if "snapshots" not in full:  # its withdrawal columns change: always re-read (small)
+                    loads.append(("snapshots", "replace", self._fetch(cur, f"SELECT {self._select('snapshots')} FROM snapshots")))
+            finally:
+                cur.execute("ROLLBACK")
+        d.execute("BEGIN TRANSACTION")
+        try:
+            for t, mode, rows in loads:
+                if mode == "replace":
+                    d.execute(f"DELETE FROM {t}")
+                if rows.num_rows:
+                    d.register("_pg_rows", rows)
+                    names = ", ".join(f'"{c}"' for c in rows.column_names)
+                    d.execute(f"INSERT INTO {t} ({names}) SELECT {names} FROM _pg_rows")
+                    d.unregister("_pg_rows")
+            d.execute("COMMIT")
+        except BaseException:
+            d.execute("ROLLBACK")
+            raise
+        finally:
+            d.close()
+
+    def close(self) -> None:
+        for c in (self._adbc, self.duck):
+            try:
+                if c is not None:
+                    c.close()
+            except Exception:  # pragma: no cover
+                pass
+        self._adbc = None
+
+
+# --------------------------------------------------------------------------- the connection the data layer gets
+
+_READ = re.compile(r"^\s*\(?\s*(SELECT|WITH|FROM|SHOW|DESCRIBE|SUMMARIZE|PRAGMA|EXPLAIN|VALUES|TABLE)\b", re.I)
+_WRITE_IN = re.compile(r"\b(INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b", re.I)
+_TX = re.compile(r"^\s*(BEGIN|START\s+TRANSACTION|COMMIT|ROLLBACK|ABORT|END)\b", re.I)
+
+
+class HybridConnection:
+    """The data layer's connection on PostgreSQL: writes and transactions to PostgreSQL,
+    reads to the DuckDB copy (refreshed first when the data version moved)."""
+
+    dialect = "postgres"
+
+    def __init__(self, pg: PgConnection, mirror: Mirror, *, on_close=None):
+        self.pg = pg
+        self.mirror = mirror
+        self._duck = mirror.cursor()
+        self._last = None
+        self._in_tx = False
+        self._wrote = False
+        self._on_close = on_close
+        self.closed = False
+
+    # routing -------------------------------------------------------------
+    def execute(self, sql: str, params=None):
+        code = "".join(t for k, t in _scan(sql) if k == "code")
+        tx = _TX.match(code)
+        if tx:
+            word = tx.group(1).upper()
+            if word in ("BEGIN", "START"):
+                self.pg.execute("BEGIN")
+                self._in_tx, self._wrote = True, False
+            else:
+                if not self._in_tx:  # as DuckDB: ending a transaction that is not open is an error
+                    raise duckdb.TransactionException(
+                        f"TransactionContext Error: cannot {word.lower()} - no transaction is active")
+                wrote = self._wrote
+                self._in_tx, self._wrote = False, False
+                self.pg.execute("ROLLBACK" if word in ("ROLLBACK", "ABORT") else "COMMIT")
+                if wrote and word not in ("ROLLBACK", "ABORT"):
+                    self._committed()
+            self._last = self.pg
+            return self
+        is_read = _READ.match(code) is not None and not _WRITE_IN.search(code)
+        if self._in_tx or not is_read or _READS_CONTENT.search(code) and self._names_uncopied(code):
+            try:
+                self.pg.execute(sql, params)
+            except duckdb.Error:
+                if self._in_tx:
+                    self._wrote = True  # the caller rolls back
+                raise
+            if not is_read:
+                if self._in_tx:
+                    self._wrote = True
+                else:
+                    self._committed()
+            self._last = self.pg
+            return self
+        self.refresh()
+        if params is None:
+            self._duck.execute(sql)
+        else:
+            self._duck.execute(sql, params)
+        self._last = self._duck
+        return self
+
+    @staticmethod
+    def _names_uncopied(code: str) -> bool:
+        return any(re.search(rf"\b{t}\b", code) for t in NOT_COPIED)
+
+    def _committed(self) -> None:
+        try:
+            self.mirror_version_hint = self.pg.announce()
+        except duckdb.Error:  # pragma: no cover - the next check reads the version anyway
+            log.exception("announcing a write failed")
+
+    def refresh(self) -> None:
+        """Bring this process's copy up to the database's current data version."""
+        self.mirror.refresh(self.pg.data_version())
+
+    # DuckDB's interface --------------------------------------------------
+    def sql(self, query: str, params=None):
+        if self._in_tx:
+            raise duckdb.InvalidInputException("relational reads are not available inside a PostgreSQL transaction")
+        self.refresh()
+        return self._duck.sql(query, params=params)
+
+    def _settle(self) -> None:
+        """End a read of the copy that a later statement (sent to PostgreSQL) has superseded."""
+        if self._last is not self._duck:
+            try:
+                self._duck.abort()
+            except duckdb.Error:  # pragma: no cover - nothing pending
+                pass
+
+    def register(self, name: str, table) -> None:
+        self._settle()
+        self._duck.register(name, table)
+        self.pg.register(name, table)
+
+    def unregister(self, name: str) -> None:
+        self._settle()
+        try:
+            self._duck.unregister(name)
+        except duckdb.Error:  # pragma: no cover
+            pass
+        self.pg.unregister(name)
+
+    @property
+    def description(self):
+        return None if self._last is None else self._last.description
+
+    def fetchall(self):
+        return self._last.fetchall()
+
+    def fetchone(self):
+        return self._last.fetchone()
+
+    def fetchmany(self, size: int = 1):
+        return self._last.fetchmany(size)
+
+    def df(self):
+        return self._last.df()
+
+    fetchdf = fetch_df = df
+
+    def arrow(self):
+        return self._last.fetch_arrow_table() if self._last is self._duck else self._last.arrow()
+
+    fetch_arrow_table = arrow
+
+    def cursor(self):
+        return HybridConnection(PgConnection(self.pg.url), self.mirror, on_close=PgConnection.close)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._duck.close()
+        except Exception:  # pragma: no cover
+            pass
+        if self._in_tx:
+            try:
+                self.pg.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            self._in_tx = False
+        if self._on_close is not None:
+            self._on_close(self.pg)
+
+
+class Store:
+    """A PostgreSQL database for this process: one DuckDB copy, a pool of connections.
+
+    ``cursor()`` gives a :class:`HybridConnection` (a pooled PostgreSQL connection
+    and a cursor of the copy); ``close()`` closes them all."""
+
+    def __init__(self, url: str, *, prepare_pg, prepare_duck, pool_size: int = 8):
+        self.url = url
+        first = PgConnection(url)
+        try:
+            first.prepare_compat()
+            prepare_pg(first)
+        except BaseException:
+            first.close()
+            raise
+        self.mirror = Mirror(url, prepare_duck)
+        self._idle: list[PgConnection] = [first]
+        self._mu = threading.Lock()
+        self.pool_size = pool_size
+
+    def _take(self) -> PgConnection:
+        with self._mu:
+            while self._idle:
+                pg = self._idle.pop()
+                if not pg._conn.closed:
+                    return pg
+        return PgConnection(self.url)
+
+    def _give(self, pg: PgConnection) -> None:
+        if pg.in_transaction:
+            try:
+                pg.execute("ROLLBACK")
+            except duckdb.Error:
+                pg.close()
+                return
+        pg._registered.clear()
+        pg._materialised.clear()
+        with self._mu:
+            if len(self._idle) < self.pool_size and not pg._conn.closed:
+                self._idle.append(pg)
+                return
+        pg.close()
+
+    def cursor(self, owner: bool = False) -> HybridConnection:
+        """A connection for one action; ``owner=True``: closing it closes this store too
+        (a command line's single connection)."""
+        if owner:
+            def done(pg: PgConnection) -> None:
+                self._give(pg)
+                self.close()
+            return HybridConnection(self._take(), self.mirror, on_close=done)
+        return HybridConnection(self._take(), self.mirror, on_close=self._give)
+
+    def execute(self, sql: str, params=None):   # a one-off statement (tests)
+        c = self.cursor()
+        try:
+            return c.execute(sql, params).fetchall()
+        finally:
+            c.close()
+
+    def data_version(self) -> int:
+        pg = self._take()
+        try:
+            return pg.data_version()
+        finally:
+            self._give(pg)
+
+    def close(self) -> None:
+        with self._mu:
+            idle, self._idle = self._idle, []
+        for pg in idle:
+            pg.close()
+        self.mirror.close()
