@@ -44,8 +44,16 @@ log = logging.getLogger(__name__)
 URL_PREFIXES = ("postgresql://", "postgres://")
 #: the data version: advanced after every committed write (a sequence: writers never wait on each other)
 VERSION_SEQ = "gongkai_data_version"
+#: advanced after a write that changed rows the copies hold as append-only (rows added to an
+#: existing submission, rows updated or deleted): every copy then re-reads those tables whole
+EPOCH_SEQ = "gongkai_copy_epoch"
 #: the channel on which committed writes are announced
 CHANNEL = "gongkai_data"
+
+
+def table_seq(table: str) -> str:
+    """The sequence counting committed writes to ``table`` (so a copy re-reads only what changed)."""
+    return f"gongkai_w_{table}"
 
 
 def is_url(target) -> bool:
@@ -69,7 +77,10 @@ CREATE OR REPLACE FUNCTION year(date) RETURNS integer
     LANGUAGE sql IMMUTABLE AS 'SELECT extract(year FROM $1)::integer';
 CREATE OR REPLACE FUNCTION year(timestamp) RETURNS integer
     LANGUAGE sql IMMUTABLE AS 'SELECT extract(year FROM $1)::integer';
+CREATE OR REPLACE FUNCTION range(bigint) RETURNS SETOF bigint
+    LANGUAGE sql IMMUTABLE AS 'SELECT generate_series(0, $1 - 1)';
 CREATE SEQUENCE IF NOT EXISTS {VERSION_SEQ};
+CREATE SEQUENCE IF NOT EXISTS {EPOCH_SEQ};
 """
 
 _DDL = re.compile(r"^\s*(CREATE|ALTER)\b", re.I)
@@ -251,12 +262,26 @@ class PgConnection:
         self._cur = cur
         return self
 
+    def _target_types(self, code: str) -> dict[str, str]:
+        """The column types of the table an ``INSERT INTO`` statement fills (empty otherwise)."""
+        m = re.match(r"^\s*INSERT\s+INTO\s+\"?(\w+)", code, re.I)
+        if not m:
+            return {}
+        with self._conn.cursor() as cur:
+            rows = cur.execute("SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+                               "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped",
+                               [m.group(1)]).fetchall()
+        return dict(rows)
+
     def _materialise(self, code: str) -> None:
-        """Create the registered Arrow tables a statement names as temporary tables (once each)."""
+        """Create the registered Arrow tables a statement names as temporary tables (once each).
+        A column named as a column of the table being filled gets that column's type (as
+        DuckDB casts on insert: a decimal passed as text, a column of nulls)."""
         for name, tbl in self._registered.items():
             if name in self._materialised or not re.search(rf"\b{re.escape(name)}\b", code):
                 continue
-            cols = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in tbl.schema)
+            target = self._target_types(code)
+            cols = ", ".join(f'"{f.name}" {target.get(f.name) or _pg_type(f.type)}' for f in tbl.schema)
             with self._conn.cursor() as cur:
                 cur.execute(f'DROP TABLE IF EXISTS pg_temp."{name}"')
                 cur.execute(f'CREATE TEMP TABLE "{name}" ({cols})')
@@ -335,14 +360,32 @@ class PgConnection:
                 except duckdb.ConstraintException:  # another replica created it at the same moment
                     pass
 
-    def data_version(self) -> int:
-        row = self.execute(f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {VERSION_SEQ}").fetchone()
-        return int(row[0])
+    def data_version(self) -> tuple[int, int]:
+        """(data version, copy epoch): read without touching the caller's result."""
+        import psycopg
 
-    def announce(self) -> int:
-        """Advance the data version after a committed write and tell the other processes."""
-        v = int(self.execute(f"SELECT nextval('{VERSION_SEQ}')").fetchone()[0])
-        self.execute(f"NOTIFY {CHANNEL}, '{v}'")
+        try:
+            with self._conn.cursor() as cur:
+                row = cur.execute(
+                    f"SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {VERSION_SEQ}), "
+                    f"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {EPOCH_SEQ})").fetchone()
+        except psycopg.Error as e:
+            raise _as_duckdb_error(e) from e
+        return int(row[0]), int(row[1])
+
+    def announce(self, epoch: bool = False, tables=()) -> int:
+        """Advance the data version after a committed write (and the change counter of
+        each table written) and tell the other processes."""
+        import psycopg
+
+        seqs = [table_seq(t) for t in sorted(tables)] + ([EPOCH_SEQ] if epoch else []) + [VERSION_SEQ]
+        try:   # on a cursor of its own: the caller's result (e.g. INSERT … RETURNING) stays readable
+            with self._conn.cursor() as cur:
+                row = cur.execute("SELECT " + ", ".join(f"nextval('{q}')" for q in seqs)).fetchone()
+                v = int(row[-1])
+                cur.execute(f"NOTIFY {CHANNEL}, '{v}'")
+        except psycopg.Error as e:
+            raise _as_duckdb_error(e) from e
         return v
 
 
@@ -356,6 +399,9 @@ APPEND_BY_SNAPSHOT = ("snapshot_units", "snapshot_points", "snapshot_calendar", 
 #: append-only tables with their own id: the window of recent ids is compared (a slow transaction commits late)
 APPEND_BY_ID = ("audit", "rejections")
 ID_WINDOW = 20000
+APPEND_TABLES = frozenset(("submissions", "snapshots", *APPEND_BY_SUBMISSION, *APPEND_BY_SNAPSHOT, *APPEND_BY_ID))
+#: the parent whose insertion in the same transaction makes rows of a child table new rows of a new parent
+PARENT = {**{t: "submissions" for t in APPEND_BY_SUBMISSION}, **{t: "snapshots" for t in APPEND_BY_SNAPSHOT}}
 #: columns the copy does not hold (file bytes): read from PostgreSQL
 NOT_COPIED = {"submissions": ("content",), "appeal_files": ("content",)}
 _READS_CONTENT = re.compile(r"\bcontent\b", re.I)
@@ -372,7 +418,7 @@ class Mirror:
             for c in cols:
                 self.duck.execute(f"ALTER TABLE {table} ALTER COLUMN {c} DROP NOT NULL")
         self.duck.execute("SELECT 1").fetchall()
-        self.version = -1
+        self.version: tuple = (-1, -1)
         self._lock = threading.Lock()
         self._adbc = None
         self.tables = [r[0] for r in self.duck.execute(
@@ -382,6 +428,14 @@ class Mirror:
             "ORDER BY column_index", [t]).fetchall()] for t in self.tables}
         self.syncs = 0
         self.last_sync_seconds = 0.0
+        self.table_versions: dict[str, int] = {}
+        self._versions_sql = " UNION ALL ".join(
+            f"SELECT '{t}' AS t, CASE WHEN is_called THEN last_value ELSE 0 END AS v FROM {table_seq(t)}"
+            for t in self.tables)
+
+    def create_counters(self, pg_con) -> None:
+        """The per-table change counters on the server (idempotent; every replica may run it)."""
+        pg_con.execute("; ".join(f"CREATE SEQUENCE IF NOT EXISTS {table_seq(t)}" for t in self.tables))
 
     def _source(self):
         if self._adbc is None:
@@ -392,8 +446,9 @@ class Mirror:
     def cursor(self):
         return self.duck.cursor()
 
-    def refresh(self, version: int) -> None:
-        """Bring the copy up to ``version`` (read just before; a later commit shows in the next check)."""
+    def refresh(self, version: tuple) -> None:
+        """Bring the copy up to ``version`` (data version, copy epoch; read just before:
+        a later commit shows in the next check)."""
         if version == self.version:
             return
         with self._lock:
@@ -401,7 +456,7 @@ class Mirror:
                 return
             t0 = time.perf_counter()
             try:
-                self._refresh()
+                self._refresh(whole=version[1] != self.version[1] or self.version[0] < 0)
             except Exception:
                 if self._adbc is not None:
                     try:
@@ -422,16 +477,24 @@ class Mirror:
         skip = NOT_COPIED.get(table, ())
         return ", ".join(f'"{c}"' for c in self.columns[table] if c not in skip)
 
-    def _refresh(self) -> None:
+    def _refresh(self, whole: bool = False) -> None:
         src = self._source()
         d = self.duck.cursor()
         with src.cursor() as cur:
             cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
+                now = dict(zip(*self._fetch(cur, self._versions_sql).to_pydict().values()))
+                changed = {t for t in self.tables if now.get(t) != self.table_versions.get(t)}
+                if changed & {"submissions", *APPEND_BY_SUBMISSION}:
+                    changed |= {"submissions", *APPEND_BY_SUBMISSION}
+                if changed & {"snapshots", *APPEND_BY_SNAPSHOT}:
+                    changed |= {"snapshots", *APPEND_BY_SNAPSHOT}
                 loads: list[tuple[str, str, pa.Table]] = []   # (table, mode, rows)
-                full: set[str] = set()
+                full: set[str] = set(APPEND_TABLES) if whole else set()
                 for parent, children, key in (("submissions", APPEND_BY_SUBMISSION, "submission_id"),
                                               ("snapshots", APPEND_BY_SNAPSHOT, "snapshot_id")):
+                    if whole or parent not in changed:
+                        continue
                     have = {r[0] for r in d.execute(f"SELECT id FROM {parent}").fetchall()}
                     ids = set(self._fetch(cur, f"SELECT id FROM {parent}").column("id").to_pylist())
                     if have - ids:  # rows were deleted (never in normal use): copy these tables whole
@@ -446,6 +509,8 @@ class Mirror:
                             loads.append((t, "append", self._fetch(
                                 cur, f"SELECT {self._select(t)} FROM {t} WHERE {key} = ANY($1)", [new])))
                 for t in APPEND_BY_ID:
+                    if whole or t not in changed:
+                        continue
                     top = d.execute(f"SELECT coalesce(max(id), 0), count(*) FROM {t}").fetchone()
                     low = max(0, int(top[0]) - ID_WINDOW)
                     there = {r[0] for r in d.execute(f"SELECT id FROM {t} WHERE id > ?", [low]).fetchall()}
@@ -460,12 +525,13 @@ class Mirror:
                 fixed = {"submissions", "snapshots", *APPEND_BY_SUBMISSION, *APPEND_BY_SNAPSHOT, *APPEND_BY_ID}
                 loads = [x for x in loads if x[0] not in full]
                 for t in self.tables:
-                    if t not in fixed or t in full:
+                    if (t not in fixed and t in changed) or t in full:
                         loads.append((t, "replace", self._fetch(cur, f"SELECT {self._select(t)} FROM {t}")))
-                if "snapshots" not in full:  # its withdrawal columns change: always re-read (small)
+                if "snapshots" not in full and "snapshots" in changed:  # withdrawals change rows: re-read (small)
                     loads.append(("snapshots", "replace", self._fetch(cur, f"SELECT {self._select('snapshots')} FROM snapshots")))
             finally:
                 cur.execute("ROLLBACK")
+        self._pending_versions = now
         d.execute("BEGIN TRANSACTION")
         try:
             for t, mode, rows in loads:
@@ -482,6 +548,7 @@ class Mirror:
             raise
         finally:
             d.close()
+        self.table_versions = self._pending_versions
 
     def close(self) -> None:
         for c in (self._adbc, self.duck):
@@ -498,6 +565,7 @@ class Mirror:
 _READ = re.compile(r"^\s*\(?\s*(SELECT|WITH|FROM|SHOW|DESCRIBE|SUMMARIZE|PRAGMA|EXPLAIN|VALUES|TABLE)\b", re.I)
 _WRITE_IN = re.compile(r"\b(INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b", re.I)
 _TX = re.compile(r"^\s*(BEGIN|START\s+TRANSACTION|COMMIT|ROLLBACK|ABORT|END)\b", re.I)
+_TARGET = re.compile(r"^\s*(?:WITH\b.*?\)\s*)?(INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+\"?(\w+)", re.I | re.S)
 
 
 class HybridConnection:
@@ -513,6 +581,9 @@ class HybridConnection:
         self._last = None
         self._in_tx = False
         self._wrote = False
+        self._epoch = False          # the write changed rows the copies treat as append-only
+        self._parents: set[str] = set()   # parents inserted in the open transaction
+        self._touched: set[str] = set()   # tables written since the last announcement
         self._on_close = on_close
         self.closed = False
 
@@ -524,7 +595,8 @@ class HybridConnection:
             word = tx.group(1).upper()
             if word in ("BEGIN", "START"):
                 self.pg.execute("BEGIN")
-                self._in_tx, self._wrote = True, False
+                self._in_tx, self._wrote, self._epoch = True, False, False
+                self._parents, self._touched = set(), set()
             else:
                 if not self._in_tx:  # as DuckDB: ending a transaction that is not open is an error
                     raise duckdb.TransactionException(
@@ -534,6 +606,8 @@ class HybridConnection:
                 self.pg.execute("ROLLBACK" if word in ("ROLLBACK", "ABORT") else "COMMIT")
                 if wrote and word not in ("ROLLBACK", "ABORT"):
                     self._committed()
+                else:
+                    self._epoch, self._parents, self._touched = False, set(), set()
             self._last = self.pg
             return self
         is_read = _READ.match(code) is not None and not _WRITE_IN.search(code)
@@ -545,6 +619,7 @@ class HybridConnection:
                     self._wrote = True  # the caller rolls back
                 raise
             if not is_read:
+                self._note_target(code)
                 if self._in_tx:
                     self._wrote = True
                 else:
@@ -559,13 +634,39 @@ class HybridConnection:
         self._last = self._duck
         return self
 
+    @property
+    def in_transaction(self) -> bool:
+        return self._in_tx
+
     @staticmethod
     def _names_uncopied(code: str) -> bool:
         return any(re.search(rf"\b{t}\b", code) for t in NOT_COPIED)
 
+    def _note_target(self, code: str) -> None:
+        m = _TARGET.match(code)
+        if not m:
+            self._touched.update(self.mirror.tables)  # DDL or a statement not understood: every table
+            return
+        verb, table = m.group(1).split()[0].upper(), m.group(2).lower()
+        if table in self.mirror.columns:
+            self._touched.add(table)
+        if table not in APPEND_TABLES or table == "snapshots":  # snapshots: re-read at every refresh
+            return
+        family = PARENT.get(table, table)
+        if verb == "INSERT" and table in ("submissions", "snapshots"):
+            self._parents.add(table)
+        elif verb == "INSERT" and table in APPEND_BY_ID:
+            return  # new ids: found by the id window
+        elif family not in self._parents:
+            # rows added to, changed in or deleted from what the copies may already hold
+            self._epoch = True
+
     def _committed(self) -> None:
+        epoch, self._epoch = self._epoch, False
+        touched, self._touched = self._touched, set()
+        self._parents = set()
         try:
-            self.mirror_version_hint = self.pg.announce()
+            self.pg.announce(epoch=epoch, tables=touched)
         except duckdb.Error:  # pragma: no cover - the next check reads the version anyway
             log.exception("announcing a write failed")
 
@@ -661,6 +762,7 @@ class Store:
             first.close()
             raise
         self.mirror = Mirror(url, prepare_duck)
+        self.mirror.create_counters(first)
         self._idle: list[PgConnection] = [first]
         self._mu = threading.Lock()
         self.pool_size = pool_size

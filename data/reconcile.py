@@ -18,6 +18,7 @@ report's figure.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 
 import duckdb
@@ -257,11 +258,54 @@ class Finding:
         return warning(ISSUE_PREFIX + self.rule.lower(), f"年报勾稽{self.rule}：{self.message}", S_ANNUAL, self.cell)
 
 
+#: the tables the checks read, each with the column naming its submission
+CHECK_TABLES = {"submissions": "id", "annual_reports": "submission_id", "annual_report_cells": "submission_id",
+                "requests": "submission_id"}
+_SCRATCH = threading.local()
+
+
+def _scratch() -> duckdb.DuckDBPyConnection:
+    """This thread's in-memory DuckDB with the product's schema (for checks over PostgreSQL rows)."""
+    if getattr(_SCRATCH, "con", None) is None:
+        from data.store import migrate
+
+        c = duckdb.connect(":memory:")
+        migrate(c)
+        c.execute("ALTER TABLE submissions ALTER COLUMN content DROP NOT NULL")
+        _SCRATCH.con = c
+    return _SCRATCH.con
+
+
+def _in_server_transaction(con) -> bool:
+    return getattr(con, "dialect", "duckdb") == "postgres" and bool(getattr(con, "in_transaction", False))
+
+
+def _check_rows(con, ids: list[int]) -> list[tuple]:
+    """The rows of CHECK_SQL for ``ids``. The checks are DuckDB SQL: on PostgreSQL they run
+    in-process over the rows of these submissions as the caller's transaction sees them."""
+    if not _in_server_transaction(con):
+        return con.execute(CHECK_SQL, {"ids": ids}).fetchall()
+    scratch = _scratch()
+    scratch.execute("BEGIN TRANSACTION")
+    try:
+        for table, key in CHECK_TABLES.items():
+            cols = [r[0] for r in scratch.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main' "
+                "ORDER BY column_index", [table]).fetchall() if r[0] != "content"]
+            names = ", ".join(cols)
+            rows = con.execute(f"SELECT {names} FROM {table} WHERE {key} = ANY(?)", [ids]).fetchall()
+            if rows:
+                scratch.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(cols))})", rows)
+        return scratch.execute(CHECK_SQL, {"ids": ids}).fetchall()
+    finally:
+        scratch.execute("ROLLBACK")
+
+
 def check(con: duckdb.DuckDBPyConnection, submission_ids: list[int]) -> list[Finding]:
     """Run the checks over stored submissions (those without a report give nothing)."""
     if not submission_ids:
         return []
-    rows = con.execute(CHECK_SQL, {"ids": [int(i) for i in submission_ids]}).fetchall()
+    rows = _check_rows(con, [int(i) for i in submission_ids])
     return [Finding(int(sid), rule, cell, int(exp), int(act), msg) for sid, rule, _o, _k, cell, exp, act, msg in rows]
 
 
@@ -271,10 +315,18 @@ def store_findings(con: duckdb.DuckDBPyConnection, submission_ids: list[int]) ->
         return []
     ids = [int(i) for i in submission_ids]
     con.execute("DELETE FROM reconcile_findings WHERE submission_id IN (SELECT unnest($ids::INTEGER[]))", {"ids": ids})
-    con.execute(f"""INSERT INTO reconcile_findings (submission_id, seq, rule, cell, expected, actual, message)
-                    SELECT submission_id, row_number() OVER (PARTITION BY submission_id ORDER BY ord, k, cell),
-                           rule, cell, expected, actual, message
-                    FROM ({CHECK_SQL})""", {"ids": ids})
+    if _in_server_transaction(con):
+        rows = _check_rows(con, ids)
+        seq: dict[int, int] = {}
+        for sid, rule, _o, _k, cell, exp, act, msg in sorted(rows, key=lambda r: (r[0], r[2], r[3], r[4])):
+            seq[sid] = seq.get(sid, 0) + 1
+            con.execute("INSERT INTO reconcile_findings (submission_id, seq, rule, cell, expected, actual, message) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)", [sid, seq[sid], rule, cell, exp, act, msg])
+    else:
+        con.execute(f"""INSERT INTO reconcile_findings (submission_id, seq, rule, cell, expected, actual, message)
+                        SELECT submission_id, row_number() OVER (PARTITION BY submission_id ORDER BY ord, k, cell),
+                               rule, cell, expected, actual, message
+                        FROM ({CHECK_SQL})""", {"ids": ids})
     return [Finding(int(r[0]), r[1], r[2], int(r[3]), int(r[4]), r[5]) for r in con.execute(
         """SELECT submission_id, rule, cell, expected, actual, message FROM reconcile_findings
            WHERE submission_id IN (SELECT unnest($ids::INTEGER[])) ORDER BY submission_id, seq""",

@@ -18,7 +18,8 @@ from typing import Callable
 
 import duckdb
 
-from data.store import PROJECT_DIR, connect, is_demo
+from data import pg
+from data.store import PROJECT_DIR, connect, is_demo, is_empty
 from demo.accounts import STAFF_ACCOUNTS, UNIT_PASSWORD
 from demo.generate import SEED
 
@@ -96,6 +97,9 @@ def create_demo_database(path: str | os.PathLike | None = None, *, reset: bool =
     """
     from demo.load import build_demo
 
+    if pg.is_url(str(path or "")):
+        return _create_in_postgres(str(path), reset=reset, if_missing=if_missing, seed=seed, progress=progress,
+                                   after_load=after_load, files=files)
     p = demo_path(path)
     if p.exists():
         check_existing(p)
@@ -124,6 +128,43 @@ def create_demo_database(path: str | os.PathLike | None = None, *, reset: bool =
         _remove(Path(str(p) + ".wal"))
     os.replace(tmp, p)
     return summary_line(p, summary), summary
+
+
+def _create_in_postgres(url: str, *, reset: bool, if_missing: bool, seed: int, progress, after_load,
+                        files) -> tuple[str, dict | None]:
+    """The demonstration county in a PostgreSQL database: only an empty database, or (``reset``)
+    one marked as a demo, whose tables are dropped first. There is no atomic swap on a
+    server: an interrupted build leaves a database marked as a demo, to be rebuilt with ``--reset``."""
+    from demo.load import build_demo
+
+    shown = pg.redact(url)
+    con = connect(url)
+    try:
+        empty = is_empty(con) and con.execute("SELECT count(*) FROM submissions").fetchone()[0] == 0
+        demo = is_demo(con)
+    finally:
+        con.close()
+    if not empty or demo:
+        if not demo:
+            raise DemoRefused(f"数据库 {shown} 不是演示数据库（已有数据，未标记为演示数据），演示数据不会写入或覆盖它。"
+                              "请指定一个新建的空数据库")
+        if not reset:
+            if if_missing:
+                return f"演示数据库 {shown} 已存在，未作更改（如需重建请使用 --reset）", None
+            raise DemoRefused(f"演示数据库 {shown} 已存在：如需重建请加 --reset")
+        wipe = pg.PgConnection(url)
+        try:
+            if not is_demo(wipe):  # checked again on the server itself, just before dropping
+                raise DemoRefused(f"数据库 {shown} 不是演示数据库，未作更改")
+            wipe.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        finally:
+            wipe.close()
+    con = connect(url)
+    try:
+        summary = build_demo(con, progress=progress, seed=seed, after_load=after_load, files=files)
+    finally:
+        con.close()
+    return summary_line(shown, summary), summary
 
 
 def summary_line(p: Path, s: dict) -> str:

@@ -35,9 +35,71 @@ REGISTRY_TEXT = """单位名称,单位类型,附加必公开类别
 """
 
 
+# --------------------------------------------------------------------------- the two backends
+# A test module marked ``pytestmark = pytest.mark.both_backends`` runs each of its tests on
+# the DuckDB file and on PostgreSQL (ids ``[duckdb]`` / ``[postgres]``): its databases
+# (the ``con`` and ``db_target`` fixtures, ``metrics_fixtures.new_db()``) are of that backend.
+
+BACKENDS = ("duckdb", "postgres")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "both_backends: run the test on the DuckDB file and on PostgreSQL")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def con(tmp_path):
-    c = connect(tmp_path / "t.duckdb")
+def backend(request):
+    """The backend of this test's databases: "duckdb" unless the module runs on both."""
+    return getattr(request, "param", "duckdb")
+
+
+@pytest.fixture(autouse=True)
+def _backend_databases(backend, request):
+    """On PostgreSQL, ``metrics_fixtures.new_db()`` gives a fresh database of the test server."""
+    if backend != "postgres":
+        yield
+        return
+    import sys
+
+    import metrics_fixtures
+
+    # the helpers are imported under two names (``metrics_fixtures`` and ``tests.metrics_fixtures``)
+    mods = [m for m in (metrics_fixtures, sys.modules.get("tests.metrics_fixtures")) if m is not None]
+    server = request.getfixturevalue("pg_server")
+    made: list[str] = []
+
+    def fresh() -> str:
+        name, url = server.create_database()
+        made.append(name)
+        return url
+
+    for m in mods:
+        m.FRESH_DATABASE[0] = fresh
+    try:
+        yield
+    finally:
+        for m in mods:
+            m.FRESH_DATABASE[0] = None
+        for name in made:
+            server.drop_database(name)
+
+
+@pytest.fixture
+def db_target(backend, tmp_path, request):
+    """Where this test's database lives: a DuckDB file, or a fresh PostgreSQL database (URL)."""
+    if backend == "postgres":
+        return request.getfixturevalue("pg_url")
+    return tmp_path / "t.duckdb"
+
+
+@pytest.fixture
+def con(db_target):
+    c = connect(db_target)
     load_units(c, parse_registry(REGISTRY_TEXT), actor=SYSTEM)
     yield c
     c.close()

@@ -15,7 +15,14 @@ TOWN_REQUIRED = ["C01", "C03", "C07", "C15", "C20", "C21", "C22", "C23", "C24", 
 DEPT_REQUIRED = ["C01", "C03", "C07", "C15", "C16", "C18", "C19", "C20"]
 
 
-def new_db(path=":memory:"):
+#: set by the tests' conftest while a test runs on PostgreSQL: makes a fresh database, returns its URL
+FRESH_DATABASE: list = [None]
+
+
+def new_db(path=None):
+    """A new empty database: ``path``, else one of the test's backend (in memory on DuckDB)."""
+    if path is None:
+        path = FRESH_DATABASE[0]() if FRESH_DATABASE[0] is not None else ":memory:"
     return connect(path)
 
 
@@ -50,7 +57,8 @@ def submit(con, unit, year=2019, received="2020-01-10", scores=None, status="待
     for n, (code, score) in enumerate(scores.items(), start=4):
         con.execute("INSERT INTO self_scores (submission_id, code, score, sheet_row) VALUES (?, ?, ?, ?)",
                     [sid, code, Decimal(str(score)), n])
-    con.execute("INSERT OR REPLACE INTO workflow (unit, year, status) VALUES (?, ?, ?)", [unit, year, status])
+    con.execute("INSERT INTO workflow (unit, year, status) VALUES (?, ?, ?) "
+                "ON CONFLICT (unit, year) DO UPDATE SET status = excluded.status", [unit, year, status])
     return sid
 
 

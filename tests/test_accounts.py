@@ -16,6 +16,8 @@ from data.access import SYSTEM, Actor, PermissionDenied
 from data.auditlog import audit_entries, audit_filters
 from data.users import AccountLocked, LoginFailed, UserError
 
+pytestmark = pytest.mark.both_backends  # each test on the DuckDB file and on PostgreSQL
+
 T0 = dt.datetime(2026, 3, 2, 9, 0)
 
 

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from data.audit import audit_facets, audit_search
+
+pytestmark = pytest.mark.both_backends  # each test on the DuckDB file and on PostgreSQL
 
 
 def _log(con, rows):

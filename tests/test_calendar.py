@@ -5,18 +5,22 @@ import datetime as dt
 
 import pytest
 
+from metrics_fixtures import new_db
+
 from data.store import connect
 from data import calendar as cal
 from data.access import SYSTEM
 from data.calendar import CalendarError, add_workdays, ensure_calendar, load_calendar_csv
 from core.scheme import scheme_for
 
+pytestmark = pytest.mark.both_backends  # each test on the DuckDB file and on PostgreSQL
+
 D = dt.date.fromisoformat
 
 
 @pytest.fixture
 def con():
-    c = connect(":memory:")
+    c = new_db()
     ensure_calendar(c)
     yield c
     c.close()

@@ -15,6 +15,8 @@ from metrics import closing as mc
 from metrics.__main__ import main as metrics_main
 from metrics_fixtures import D, add_unit, max_scores, new_db, submit
 
+pytestmark = pytest.mark.both_backends  # each test on the DuckDB file and on PostgreSQL
+
 ADMIN = {"name": "管理员甲", "role": "admin", "unit": None}
 REVIEWER = {"name": "考核组乙", "role": "reviewer", "unit": None}
 LEADER = {"name": "领导丙", "role": "leader", "unit": None}

@@ -17,6 +17,8 @@ from data.store import as_of
 from metrics import closing as mc
 from metrics_fixtures import D, add_account, add_unit, item, max_scores, new_db, request, submit
 
+pytestmark = pytest.mark.both_backends  # each test on the DuckDB file and on PostgreSQL
+
 ADMIN = {"name": "管理员甲", "role": "admin", "unit": None}
 REVIEWER = {"name": "考核组乙", "role": "reviewer", "unit": None}
 UNIT_A = {"name": "甲镇账号", "role": "unit", "unit": "甲镇"}

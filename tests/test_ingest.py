@@ -16,6 +16,8 @@ from data.ingest import ACCEPTED, REJECTED, UNCHANGED, StoreError, ingest_bytes,
 from core.scheme import scheme_for
 from tests.wbfactory import TOWN, UNIT, build, valid_sheets
 
+pytestmark = pytest.mark.both_backends  # each test on the DuckDB file and on PostgreSQL
+
 SCHEME = scheme_for(2019)
 LOGS = ("rejections", "audit")
 

@@ -1,7 +1,10 @@
 """Aggregates of ledger items for the charts (computed in SQL, not by loading
 every item), and the state filter of item_facts."""
+import pytest
 from metrics import engine
 from tests.metrics_fixtures import add_unit, item, new_db, submit
+
+pytestmark = pytest.mark.both_backends  # each test on the DuckDB file and on PostgreSQL
 
 
 def _db():

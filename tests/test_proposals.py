@@ -3,11 +3,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from data import review as rv
 from data.ingest import ingest_bytes
 from data.proposals import DROP_ACTION, drop_proposal, proposals
 from tests.test_review import REV, UNIT, _wb
 from tests.test_review import reviewer  # noqa: F401 - the reviewer's account (autouse fixture)
+
+pytestmark = pytest.mark.both_backends  # each test on the DuckDB file and on PostgreSQL
 
 
 def _adjust(con, sub_id, changes):

@@ -13,6 +13,8 @@ from data.annual import COLUMNS_3, REVIEW_COLS, REVIEW_GROUPS, lines_of, publish
 from core.normalize import addr
 from data.reconcile import check
 
+pytestmark = pytest.mark.both_backends  # each test on the DuckDB file and on PostgreSQL
+
 D = dt.date
 COLS = [c.code for c in COLUMNS_3]
 

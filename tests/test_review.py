@@ -19,6 +19,8 @@ from data.users import create_user
 from metrics.engine import score_year
 from tests import wbfactory as wf
 
+pytestmark = pytest.mark.both_backends  # each test on the DuckDB file and on PostgreSQL
+
 UNIT, TOWN = wf.UNIT, wf.TOWN
 REV = "shenhe"
 

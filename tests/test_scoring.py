@@ -16,6 +16,8 @@ from core.scheme import SchemeError, parse_scheme, scheme_for
 from metrics_fixtures import (DEPT_REQUIRED, TOWN_REQUIRED, D, add_unit, cover, item, max_scores, new_db, request,
                               row_of, submit)
 
+pytestmark = pytest.mark.both_backends  # each test on the DuckDB file and on PostgreSQL
+
 Q = Decimal
 
 

@@ -29,6 +29,8 @@ from core.scheme import SchemeError, load_scheme_file
 from metrics_fixtures import (DEPT_REQUIRED, D, add_unit, cover, item, max_scores, new_db, request,
                               row_of, submit)
 
+pytestmark = pytest.mark.both_backends  # each test on the DuckDB file and on PostgreSQL
+
 Q = Decimal
 ROOT = Path(__file__).resolve().parent.parent
 BASE_TOML = (ROOT / "core" / "schemes" / "2019.toml").read_text(encoding="utf-8")
