@@ -115,8 +115,12 @@ def _days_in_year(y: int) -> int:
 
 
 def _year_states(con) -> tuple[dict[int, tuple[int, tuple[str, ...]]], dict[int, str]]:
-    stored = {int(y): (int(n), tuple(sorted(s))) for y, n, s in con.execute(
-        "SELECT year(day), count(*), list(DISTINCT source) FROM calendar GROUP BY 1").fetchall()}
+    counts: dict[int, int] = {}
+    sources: dict[int, set[str]] = {}
+    for y, src, n in con.execute("SELECT year(day), source, count(*) FROM calendar GROUP BY 1, 2").fetchall():
+        counts[int(y)] = counts.get(int(y), 0) + int(n)
+        sources.setdefault(int(y), set()).add(src)
+    stored = {y: (n, tuple(sorted(sources[y]))) for y, n in counts.items()}
     listed = {int(y): s for y, s in con.execute("SELECT year, source FROM calendar_years").fetchall()}
     return stored, listed
 
@@ -238,7 +242,10 @@ def require_calendar(con: duckdb.DuckDBPyConnection, years) -> None:
 
 
 def is_read_only(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether ``con`` was opened read-only (asked of DuckDB, not guessed from an error text)."""
+    """Whether ``con`` was opened read-only (asked of DuckDB, not guessed from an error text;
+    a PostgreSQL connection is never read-only here)."""
+    if getattr(con, "dialect", "duckdb") == "postgres":
+        return False
     return con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only"
 
 

@@ -75,7 +75,7 @@ def bad_workbook() -> bytes:
     return wf.build(sheets)
 
 
-def prepare(path: Path) -> Path:
+def prepare(path):
     con = connect(path)
     try:
         load_units(con, parse_registry(REGISTRY_TEXT), actor=SYSTEM)
@@ -92,11 +92,12 @@ def prepare(path: Path) -> Path:
 
 
 @pytest.fixture
-def app_db(tmp_path, monkeypatch):
-    """A fresh small database (:func:`prepare`) as the app's ``GONGKAI_DB``; connections closed around."""
+def app_db(db_target, monkeypatch):
+    """A fresh small database (:func:`prepare`) as the app's ``GONGKAI_DB``: a DuckDB file, or a
+    PostgreSQL database in a module marked ``both_backends``; connections closed around."""
     from dashboard.common import close_connections
 
-    path = prepare(tmp_path / "app.duckdb")
+    path = prepare(db_target)
     monkeypatch.setenv("GONGKAI_DB", str(path))
     close_connections()
     yield path

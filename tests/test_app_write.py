@@ -45,6 +45,8 @@ def new_app(name: str | None = None, *, year: int = 2019, **state) -> AppTest:
     return at
 
 
+pytestmark = pytest.mark.both_backends  # every page on the DuckDB file and on PostgreSQL
+
 def open_page(at: AppTest, page: str) -> AppTest:
     at.run()
     at.switch_page(f"app_pages/{page}.py")
