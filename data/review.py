@@ -42,7 +42,7 @@ from data.access import REVIEWERS, require_actor
 from data.closing import FINAL, PUBLICITY, stage_of
 from core.scheme import scheme_for
 from core.vocab import Status
-from data.store import audit, bump_revision, recorded_at, transaction
+from data.store import audit, bump_revision, lock_unit_year, recorded_at, transaction
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,7 @@ def check_seen(con: duckdb.DuckDBPyConnection, unit: str, year: int, seen) -> No
         seen = Seen(int(seen[0]), int(seen[1]))
     if not isinstance(seen, Seen):
         raise ReviewError("缺少页面上显示的版本和修改计数，未作任何修改；请刷新页面后重新操作")
+    lock_unit_year(con, unit, year)  # several servers: one change of a unit-year at a time, then compare
     now = snapshot(con, unit, year)
     if now != seen:
         what = (f"单位已上传新版本（第{now.version}版）" if now.version != seen.version
