@@ -83,14 +83,15 @@ def indicator_table(own: pd.DataFrame, props: pd.DataFrame, *, key: str):
         "上版建议": [two(proposed[c]) if c in proposed else "" for c in own["code"]],
         "佐证": [next((u for _, u in evidence_links(e) if u), None) for e in own["evidence"]],
     })
-    order = ["编号", "二级指标", "满分", "自评分", "审核分", "最终得分", "调整理由", "佐证"]
+    # the figures right after the code: a phone (about 360 px for the grid) shows them without swiping
+    order = ["编号", "满分", "自评分", "审核分", "最终得分", "二级指标", "调整理由", "佐证"]
     if proposed:
-        order.insert(5, "上版建议")
+        order.insert(order.index("最终得分"), "上版建议")
     right = {"alignment": "right"}
     ev = st.dataframe(
         view.style.apply(_adjusted, axis=1), hide_index=True, width="stretch", key=f"{key}_grid", placeholder="",
         column_order=order, on_select="rerun", selection_mode="single-row", height=fit_height(len(view)),
-        column_config={"编号": st.column_config.TextColumn(width=44, pinned=True),
+        column_config={"编号": st.column_config.TextColumn(width=44),  # not pinned: drawn faded grey
                        "二级指标": st.column_config.TextColumn(width="large"),
                        "满分": st.column_config.TextColumn(width=56, **right),
                        "自评分": st.column_config.TextColumn(width=60, **right),

@@ -202,7 +202,7 @@ def indicator_view(sheet: pd.DataFrame) -> pd.DataFrame:
 
 
 SCORE_COLUMNS = {c: st.column_config.TextColumn(c, width=64, **RIGHT) for c in ("满分", "自评分", "审核分", "最终得分")}
-SCORE_COLUMNS.update({"编号": st.column_config.TextColumn("编号", width=44, pinned=True),
+SCORE_COLUMNS.update({"编号": st.column_config.TextColumn("编号", width=44),
                       "一级指标": st.column_config.TextColumn("一级指标", width=100),
                       "二级指标": st.column_config.TextColumn("二级指标", width=330),
                       "类型": st.column_config.TextColumn("类型", width=64),
@@ -210,8 +210,10 @@ SCORE_COLUMNS.update({"编号": st.column_config.TextColumn("编号", width=44, 
                       "自评说明": st.column_config.TextColumn("自评说明", width="medium"),
                       "佐证材料": st.column_config.TextColumn("佐证材料", width="medium")})
 #: the unit's score table at 1440 px (44 + 330 + 4 × 64 + 2 × 200 px fit the 1,070 px beside the sidebar);
-#: 一级指标 and 自评说明 behind the toggle beside it
-SCORE_ORDER = ["编号", "二级指标", "满分", "自评分", "审核分", "最终得分", "调整理由", "佐证材料"]
+#: 一级指标 and 自评说明 behind the toggle beside it. The figures come right after the code, so that a
+#: phone (about 360 px for the table) shows code and scores without swiping; nothing is pinned (a pinned
+#: column is drawn faded grey, and a table this narrow needs none)
+SCORE_ORDER = ["编号", "满分", "自评分", "审核分", "最终得分", "二级指标", "调整理由", "佐证材料"]
 
 
 def fit_height(n: int, *, max_rows: int = 40) -> int:
@@ -267,8 +269,7 @@ def unit_scorecard(con, year: int, unit: str, *, key: str) -> None:
         cap.caption("蓝色底纹的行为考核组调整过的指标；最终得分 = 审核分（如有）否则自评分；自动计算指标由系统根据台账计算。")
         order = list(SCORE_ORDER)
         if more.toggle("显示全部列", key=f"{key}_ind_all", help="另外显示“一级指标”“类型”和“自评说明”"):
-            order[1:1] = ["一级指标"]
-            order[order.index("满分") + 1:order.index("满分") + 1] = ["类型"]
+            order[order.index("二级指标"):order.index("二级指标")] = ["类型", "一级指标"]
             order.append("自评说明")
         st.dataframe(view.style.apply(_adjusted, axis=1), column_config=SCORE_COLUMNS, column_order=order,
                      hide_index=True, width="stretch", key=f"{key}_ind", height=fit_height(len(view)))

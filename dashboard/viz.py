@@ -264,6 +264,15 @@ def layout(fig: go.Figure, height: int = 420, **kw) -> go.Figure:
     return fig
 
 
+def score_ticks(lines: list[float], top: float = 100, step: float = 20, gap: float = 12) -> list[float]:
+    """Ticks of a 0…``top`` points axis: the grade lines, and the round numbers every ``step`` that are
+    at least ``gap`` points from every grade line (on a phone "90" and "100" side by side touch)."""
+    round_ = [float(step * k) for k in range(int(top // step) + 1)]
+    if round_[-1] != top:
+        round_.append(top)
+    return sorted(set(lines) | {t for t in round_ if t in lines or all(abs(t - x) >= gap for x in lines)})
+
+
 def cap_units(df: pd.DataFrame, n: int = CHART_UNIT_CAP) -> tuple[pd.DataFrame, bool]:
     """First and last n/2 rows of an ordered frame when it is longer than n."""
     if len(df) <= n:

@@ -236,6 +236,8 @@ def test_overview_tiles_rankings_and_missing_units(app_db):
     assert set(depts) == {"优秀"}
     # rank 1 at the top
     assert figs["overview_rank_部门"]["layout"]["yaxis"]["categoryarray"] == [CIVIL, AUDIT]
+    # the grade lines 60 / 80 / 90 are ticks; 100 is not (10 points from 90: on a phone the labels touch)
+    assert figs["overview_rank_部门"]["layout"]["xaxis"]["tickvals"] == [0, 20, 40, 60, 80, 90]
 
     assert f"部门未报送（1 个）：** {ECO}" in text(at)
     assert "乡镇全部报送" in text(at)
@@ -465,6 +467,15 @@ def test_pages_refuse_a_unit_account(app_db):
         at.session_state["auth_user"] = {"name": "shenji", "role": "unit", "unit": AUDIT}
         at.run()
         assert [e.value for e in at.error] == ["您没有访问此页面的权限。"]
+
+
+def test_score_ticks_keep_grade_lines_and_drop_round_numbers_beside_them():
+    from dashboard.viz import score_ticks
+
+    assert score_ticks([60, 80, 90]) == [0, 20, 40, 60, 80, 90]
+    assert score_ticks([60, 75, 85]) == [0, 20, 40, 60, 75, 85, 100]   # 100 is 15 points from 85
+    assert score_ticks([]) == [0, 20, 40, 60, 80, 100]
+    assert score_ticks([50], top=90) == [0, 20, 50, 80, 90]            # 40 and 60 are 10 from the line
 
 
 def test_csv_has_bom_and_xlsx_opens():

@@ -53,19 +53,20 @@ def _text(v) -> str:
     return v if isinstance(v, str) else ""
 
 
+# the figures right after the code: a phone (about 360 px for the table) shows them without swiping
 table = pd.DataFrame({
-    "编号": ind["code"], "指标": ind["text"], "满分": [score_text(x) for x in ind["max"]],
-    "类型": [TYPE.get(t, t) for t in ind["type"]],
+    "编号": ind["code"], "满分": [score_text(x) for x in ind["max"]],
     "自评分": [score_text(x, "") for x in ind["self_score"]],
     "审核分": [score_text(x, "") for x in ind["review_score"]],
+    "得分": [score_text(x) for x in (ind["published"] if snap is not None else ind["points"])],
+    "指标": ind["text"], "类型": [TYPE.get(t, t) for t in ind["type"]],
     "调整理由": [_text(r) for r in ind["review_reason"]],
     "审核人": [_text(r) for r in ind["reviewer"]],
-    "得分": [score_text(x) for x in (ind["published"] if snap is not None else ind["points"])],
 })
 _num = {"width": 64, "alignment": "right"}
 # every row without an inner scroll bar; the reasons in full below (a table cell cuts long text)
 st.dataframe(table, hide_index=True, width="stretch", key="my_indicators", height=fit_height(len(table)),
-             column_config={"编号": st.column_config.TextColumn(width=44, pinned=True),
+             column_config={"编号": st.column_config.TextColumn(width=44),  # not pinned: drawn faded grey
                             "指标": st.column_config.TextColumn(width="large"),
                             "满分": st.column_config.TextColumn(**_num), "类型": st.column_config.TextColumn(width=72),
                             "自评分": st.column_config.TextColumn(**_num), "审核分": st.column_config.TextColumn(**_num),

@@ -87,7 +87,7 @@ def ranking_figure(part, unit_type: str) -> go.Figure:
         fig.add_vline(x=float(low), line_dash="dot", line_color=scheme.grade_color(name), line_width=1,
                       layer="below")
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)), title=None)
-    fig.update_xaxes(range=[0, xmax], title="最终得分", tickvals=[0, 20, 40] + lines + [100])
+    fig.update_xaxes(range=[0, xmax], title="最终得分", tickvals=viz.score_ticks(lines))
     fig.update_traces(cliponaxis=False, constraintext="none")
     viz.layout(fig, height=max(260, 26 * len(order) + 110), barmode="overlay", showlegend=False,
                title=dict(text=f"{unit_type}排名（共 {len(part)} 个）" + ("，仅显示首尾各30名" if capped else ""),
