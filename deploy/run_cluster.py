@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     def on_signal(signum, frame):
         raise Stop("收到停止信号")
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C, even where it was inherited ignored
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
     procs: list[tuple[str, subprocess.Popen]] = []
