@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from data.access import SYSTEM
 from data.ingest import ingest_bytes
@@ -33,6 +34,7 @@ ACCOUNTS = {
     "fangzheng": ("fangzheng123", "unit", TOWN),
 }
 RECEIVED = dt.date(2020, 1, 8)
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
 
 def user(name: str) -> dict:
@@ -55,6 +57,39 @@ def signed_in(name: str, path: str | Path | None = None, **override) -> dict:
         con.close()
     return {"auth_user": user(name) if name in ACCOUNTS else {"name": name, "role": "leader", "unit": None},
             "auth_sid": sid, "auth_token": token, **override}
+
+
+def new_app(user: str | dict | None = None, *, year: int = 2019, path: str | Path | None = None,
+            timeout: float = 60, **state) -> AppTest:
+    """The router (dashboard/app.py) before its first run, signed in as ``user``
+    through a real session (in ``path``, else ``GONGKAI_DB``): an account name,
+    or a user dict (kept as the session's user as given); ``year`` and ``state``
+    set in the session."""
+    at = AppTest.from_file(str(APP), default_timeout=timeout)
+    if user:
+        keys = (signed_in(user["name"], path, auth_user=dict(user)) if isinstance(user, dict)
+                else signed_in(user, path))
+        for k, v in keys.items():
+            at.session_state[k] = v
+    at.session_state["year"] = year
+    for k, v in state.items():
+        at.session_state[k] = v
+    return at
+
+
+def show(at: AppTest, page: str) -> AppTest:
+    """Run the router, switch to ``app_pages/<page>.py``, run it; no exception allowed."""
+    at.run()
+    at.switch_page(f"app_pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def open_page(page: str, user: str | dict | None = None, *, year: int = 2019, path: str | Path | None = None,
+              timeout: float = 60, **state) -> AppTest:
+    """``page`` shown to ``user`` (see :func:`new_app`)."""
+    return show(new_app(user, year=year, path=path, timeout=timeout, **state), page)
 
 
 def workbook(unit: str = AUDIT, unit_type: str = "部门", *, overrides: dict | None = None,

@@ -34,6 +34,7 @@ from streamlit.testing.v1 import AppTest
 
 from data.access import SYSTEM
 from data.users import create_user
+from tests.app_fixtures import open_page
 from tests.metrics_fixtures import DEPT_REQUIRED, TOWN_REQUIRED, add_unit, item, max_scores, new_db, request, submit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,24 +125,6 @@ def app_db(tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- helpers
 
-def open_page(page: str, year: int = 2019, user: dict | None = None, **state) -> AppTest:
-    """The router (dashboard/app.py) signed in as a leader, switched to ``page``."""
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    from tests.app_fixtures import signed_in
-
-    u = dict(user or LEADER)
-    for k, v in signed_in(u["name"], auth_user=u).items():
-        at.session_state[k] = v
-    at.session_state["year"] = year
-    for k, v in state.items():
-        at.session_state[k] = v
-    at.run()
-    at.switch_page(f"app_pages/{page}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def metrics(at: AppTest) -> dict[str, tuple[str, str]]:
     return {m.label: (m.value, m.proto.delta) for m in at.get("metric")}
 
@@ -215,7 +198,7 @@ def test_fixture_numbers_are_the_engines(app_db):
 # --------------------------------------------------------------------------- 总览
 
 def test_overview_tiles_rankings_and_missing_units(app_db):
-    at = open_page("overview", 2019)
+    at = open_page("overview", LEADER, year=2019)
     assert [t.value for t in at.title] == ["总览 · 2019年度"]
     m = metrics(at)
     assert m["报送率"] == ("80.0%", "")           # 4 of 5; no 2018 scheme → no delta
@@ -249,7 +232,7 @@ def test_overview_tiles_rankings_and_missing_units(app_db):
 
 
 def test_overview_delta_against_previous_year(app_db):
-    at = open_page("overview", 2020)
+    at = open_page("overview", LEADER, year=2020)
     m = metrics(at)
     assert m["报送率"] == ("20.0%", "-60.0 个百分点")
     assert m["平均分"] == ("98.00", "+8.74 分")
@@ -258,7 +241,7 @@ def test_overview_delta_against_previous_year(app_db):
 
 
 def test_overview_empty_year(app_db):
-    at = open_page("overview", 2021)
+    at = open_page("overview", LEADER, year=2021)
     assert "2021年度还没有单位报送自检自评材料" in text(at)
     assert not at.get("metric") and not at.get("plotly_chart")
 
@@ -267,7 +250,7 @@ def test_overview_marks_a_changed_scheme_and_provisional_scores(app_db, monkeypa
     import metrics.engine as engine
 
     monkeypatch.setattr(engine, "missing_calendar_years", lambda con, scheme: [2023])
-    at = open_page("overview", 2022)
+    at = open_page("overview", LEADER, year=2022)
     t = text(at)
     assert "2022年考核指标体系较2021年有调整" in t and "H1 分值 2021年 10 → 2022年 12" in t
     assert "本年度分数为暂定结果" in t and "缺少2023年的官方节假日安排" in t
@@ -276,7 +259,7 @@ def test_overview_marks_a_changed_scheme_and_provisional_scores(app_db, monkeypa
 # --------------------------------------------------------------------------- 评分卡
 
 def test_scorecard_table_bands_and_trend(app_db):
-    at = open_page("scorecard", 2019)
+    at = open_page("scorecard", LEADER, year=2019)
     tbl = table(at, "scorecard_table").set_index("单位")
     assert tbl.loc[AUDIT, "公开时效（10.00分）"] == pytest.approx(0.8)
     assert tbl.loc[AUDIT, "公开覆盖（8.00分）"] == pytest.approx(1.0)
@@ -294,7 +277,7 @@ def test_scorecard_table_bands_and_trend(app_db):
 
 
 def test_scorecard_heatmap_by_group_and_drill_down_to_indicators(app_db):
-    at = open_page("scorecard", 2019)
+    at = open_page("scorecard", LEADER, year=2019)
     hm = figures(at)["scorecard_heatmap"]["data"][0]
     groups, rows = hm["x"], hm["y"]
     # rows: towns then departments, each by rank, with the rank before the name; 未报送 is not a row
@@ -312,7 +295,7 @@ def test_scorecard_heatmap_by_group_and_drill_down_to_indicators(app_db):
 
 
 def test_scorecard_drilldown_scores_against_county_average(app_db):
-    at = open_page("scorecard", 2019)
+    at = open_page("scorecard", LEADER, year=2019)
     at.selectbox(key="scorecard_unit").set_value(CIVIL).run()
     assert not at.exception
     m = metrics(at)
@@ -332,7 +315,7 @@ def test_scorecard_drilldown_scores_against_county_average(app_db):
 
 
 def test_scorecard_unit_without_requests_and_scheme_maxima_2022(app_db):
-    at = open_page("scorecard", 2022)
+    at = open_page("scorecard", LEADER, year=2022)
     tbl = table(at, "scorecard_table").set_index("单位")
     assert "公开时效（12.00分）" in tbl.columns and "组织领导（8.00分）" in tbl.columns
     assert tbl.loc[AUDIT, "公开时效（12.00分）"] == pytest.approx(0.8)         # 9.60 / 12
@@ -344,7 +327,7 @@ def test_scorecard_unit_without_requests_and_scheme_maxima_2022(app_db):
 
 
 def test_scorecard_trend_arrow(app_db):
-    at = open_page("scorecard", 2020)
+    at = open_page("scorecard", LEADER, year=2020)
     tbl = table(at, "scorecard_table").set_index("单位")
     assert tbl.loc[AUDIT, "较2019年"] == "→" and tbl.loc[AUDIT, "变化（百分点）"] == 0.0
 
@@ -352,7 +335,7 @@ def test_scorecard_trend_arrow(app_db):
 # --------------------------------------------------------------------------- 及时性
 
 def test_timeliness_rates_histogram_months_and_requests(app_db):
-    at = open_page("timeliness", 2019)
+    at = open_page("timeliness", LEADER, year=2019)
     m = metrics(at)
     assert m["计入事项"][0] == "46 条" and m["按时公开"][0] == "38 条"
     assert m["逾期"][0] == "7 条" and m["未到期"][0] == "1 条"
@@ -382,7 +365,7 @@ def test_timeliness_rates_histogram_months_and_requests(app_db):
 
 
 def test_timeliness_unit_without_requests_and_without_late_items(app_db):
-    at = open_page("timeliness", 2019)
+    at = open_page("timeliness", LEADER, year=2019)
     at.selectbox(key="timeliness_unit").set_value(JIA).run()
     assert not at.exception
     t = text(at)
@@ -394,7 +377,7 @@ def test_timeliness_unit_without_requests_and_without_late_items(app_db):
 # --------------------------------------------------------------------------- 覆盖缺口
 
 def test_coverage_heatmap_category_rates_and_gap_list(app_db):
-    at = open_page("coverage", 2019)
+    at = open_page("coverage", LEADER, year=2019)
     figs = figures(at)
     hm = figs["coverage_heatmap"]["data"][0]
     x, y, z = hm["x"], hm["y"], hm["z"]
@@ -423,7 +406,7 @@ def test_coverage_heatmap_category_rates_and_gap_list(app_db):
 # --------------------------------------------------------------------------- 趋势
 
 def test_trends_score_rate_marks_the_changed_scheme(app_db):
-    at = open_page("trends", 2022, trends_units=[AUDIT])
+    at = open_page("trends", LEADER, year=2022, trends_units=[AUDIT])
     figs = figures(at)
     score = traces(figs["trends_score"])
     assert score["全县平均"]["x"] == [2019, 2020, 2021, 2022, 2023]
@@ -451,10 +434,10 @@ def test_trends_without_any_submission(tmp_path, monkeypatch):
     monkeypatch.setenv("GONGKAI_DB", str(tmp_path / "empty.duckdb"))
     _clear_caches()
     try:
-        at = open_page("trends", 2019)
+        at = open_page("trends", LEADER, year=2019)
         assert "还没有任何年度的报送数据" in text(at)
         for page in ("scorecard", "timeliness", "coverage"):
-            assert "2019年度还没有单位报送" in text(open_page(page, 2019))
+            assert "2019年度还没有单位报送" in text(open_page(page, LEADER, year=2019))
     finally:
         _clear_caches()
 
@@ -498,7 +481,7 @@ def test_trends_marks_provisional_years(app_db, monkeypatch):
 
     monkeypatch.setattr(engine, "missing_calendar_years",
                         lambda con, scheme: [scheme.year + 1] if scheme.year == 2022 else [])
-    at = open_page("trends", 2022)
+    at = open_page("trends", LEADER, year=2022)
     assert "以下年度缺少官方节假日安排，分数为暂定结果：2022年" in text(at)
 
 
@@ -519,9 +502,9 @@ def test_rates_on_screen_round_half_up(app_db):
     finally:
         con.close()
     _clear_caches()
-    at = open_page("timeliness", 2020, timeliness_unit=JIA)
+    at = open_page("timeliness", LEADER, year=2020, timeliness_unit=JIA)
     assert metrics(at)["及时率"][0] == "81.3%"
-    sc = open_page("scorecard", 2020)
+    sc = open_page("scorecard", LEADER, year=2020)
     sc.selectbox(key="scorecard_unit").set_value(JIA).run()
     assert not sc.exception
     from dashboard.viz import pct, pts
@@ -529,7 +512,7 @@ def test_rates_on_screen_round_half_up(app_db):
 
 
 def test_chart_toolbar_speaks_chinese(app_db):
-    at = open_page("overview", 2019)
+    at = open_page("overview", LEADER, year=2019)
     charts = at.get("plotly_chart")
     assert charts
     for p in charts:
@@ -543,13 +526,13 @@ def test_chart_toolbar_speaks_chinese(app_db):
 
 def test_scorecard_shows_total_and_grade_next_to_the_unit(app_db):
     """With ten 一级指标 columns, 总分 and 等次 at the far right were off screen on a laptop."""
-    at = open_page("scorecard", 2019)
+    at = open_page("scorecard", LEADER, year=2019)
     tbl = table(at, "scorecard_table")
     assert list(tbl.columns)[:4] == ["排名", "单位", "总分", "等次"]
 
 
 def test_timeliness_explains_pooled_rate_against_the_average_of_units(app_db):
-    at = open_page("timeliness", 2019)
+    at = open_page("timeliness", LEADER, year=2019)
     assert metrics(at)["总体及时率"][0] == "84.4%"
     assert "各单位及时率的平均值" in text(at)
 
@@ -564,14 +547,14 @@ def test_request_exception_list_puts_overdue_before_pending(app_db):
     finally:
         con.close()
     _clear_caches()
-    at = open_page("timeliness", 2019)
+    at = open_page("timeliness", LEADER, year=2019)
     lst = table(at, "timeliness_req_list")
     assert lst["申请编号"].tolist() == ["MZ-2", "MZ-3"] and lst["状态"].tolist() == ["逾期", "未到期"]
 
 
 def test_timeliness_bar_labels_drop_the_shared_county_prefix(app_db):
     """Thirty rotated names like 方正县人力资源和社会保障局 ran into each other on a laptop screen."""
-    at = open_page("timeliness", 2019)
+    at = open_page("timeliness", LEADER, year=2019)
     spec = figures(at)["timeliness_rates"]
     assert spec["data"][0]["x"] == [CIVIL, JIA, AUDIT, YI]          # hover and data keep the full names
     assert spec["layout"]["xaxis"]["ticktext"] == ["民政局", "甲镇", "审计局", "乙镇", "生态环境局"]  # 未报送 last

@@ -20,7 +20,7 @@ from data.registry import load_units, parse_registry
 from data.store import connect
 from data.users import create_user
 from tests import wbfactory as wf
-from tests.app_fixtures import signed_in
+from tests.app_fixtures import open_page
 from tests.conftest import REGISTRY_TEXT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,20 +85,6 @@ def app_db(db_file, monkeypatch):
     _clear()
     yield db_file
     _clear()
-
-
-def open_page(page, user, year=2019, **state):
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    for k, v in signed_in(user["name"]).items():  # a real session row, as a browser's cookie carries
-        at.session_state[k] = v
-    at.session_state["year"] = year
-    for k, v in state.items():
-        at.session_state[k] = v
-    at.run()
-    at.switch_page(f"app_pages/{page}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 LEADER = {"name": "lingdao", "role": "leader", "unit": None}

@@ -21,6 +21,8 @@ from data.review import snapshot
 from data.store import connect
 from tests import app_fixtures as fx
 from tests.app_fixtures import app_db  # noqa: F401 - the fixture
+from tests.app_fixtures import new_app
+from tests.app_fixtures import show as open_page  # (at, page): these modules build the app first
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -34,25 +36,7 @@ ANALYTICS_PAGES = ("overview", "scorecard", "timeliness", "coverage", "trends")
 ROLE_USER = {"unit": "shenji", "reviewer": "shenhe", "leader": "lingdao", "admin": "admin"}
 
 
-def new_app(name: str | None = None, *, year: int = 2019, **state) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    if name:
-        for k, v in fx.signed_in(name).items():
-            at.session_state[k] = v
-    at.session_state["year"] = year
-    for k, v in state.items():
-        at.session_state[k] = v
-    return at
-
-
 pytestmark = pytest.mark.both_backends  # every page on the DuckDB file and on PostgreSQL
-
-def open_page(at: AppTest, page: str) -> AppTest:
-    at.run()
-    at.switch_page(f"app_pages/{page}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def page_text(at: AppTest) -> str:

@@ -27,7 +27,7 @@ from demo.accounts import working_demo_accounts
 from demo.database import DemoRefused, create_demo_database
 from demo.generate import REGISTRY_FILE, SEED, Workdays, generate_county, story_of, words
 from demo.load import build_demo
-from tests.app_fixtures import signed_in
+from tests.app_fixtures import open_page
 from tests.conftest import REGISTRY_TEXT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -450,7 +450,6 @@ def test_reconcile_page_on_the_demo(demo_copy, story, monkeypatch):
     import json
 
     import streamlit as st
-    from streamlit.testing.v1 import AppTest
 
     from dashboard.common import close_connections
 
@@ -458,14 +457,7 @@ def test_reconcile_page_on_the_demo(demo_copy, story, monkeypatch):
     close_connections()
     st.cache_data.clear()
     try:
-        at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
-        for k, v in signed_in("lingdao", demo_copy).items():  # a real session, as the cookie carries
-            at.session_state[k] = v
-        at.session_state["year"] = 2023
-        at.run()
-        at.switch_page("app_pages/reconcile.py")
-        at.run()
-        assert not at.exception, [e.value for e in at.exception]
+        at = open_page("reconcile", "lingdao", year=2023, path=demo_copy, timeout=120)  # a real session
         m = {x.label: x.value for x in at.metric}
         assert m == {"填报年报数据的单位": "32 个", "勾稽一致": "31 个", "有问题": "1 个", "一致率": "96.9%"}
         assert at.selectbox(key="reconcile_unit").value == story.annual_l1[0]

@@ -13,7 +13,8 @@ from data.store import connect
 from metrics import engine
 from metrics import summary as sm
 from metrics.__main__ import main
-from tests.test_app_analytics import AUDIT, CIVIL, JIA, YI, app_db, metrics, open_page  # noqa: F401 - fixture
+from tests.app_fixtures import open_page
+from tests.test_app_analytics import AUDIT, CIVIL, JIA, LEADER, YI, app_db, metrics  # noqa: F401 - fixture
 
 
 def pct(v: str) -> str:
@@ -37,7 +38,7 @@ def summary_csv(db, year, tmp_path, capsys) -> dict[str, list[str]]:
 @pytest.mark.parametrize("year", [2019, 2020])
 def test_cli_summary_reproduces_the_overview_tiles(app_db, tmp_path, capsys, year):
     s = summary_csv(app_db, year, tmp_path, capsys)
-    m = metrics(open_page("overview", year))
+    m = metrics(open_page("overview", LEADER, year=year))
     cur = {k: v[1] for k, v in s.items()}
     assert m["报送率"][0] == pct(cur["submit_rate"])
     assert m["按时报送率"][0] == pct(cur["on_time_rate"])

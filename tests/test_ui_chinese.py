@@ -10,7 +10,7 @@ set are translated in the browser by dashboard/zh.py; the browser test
 from __future__ import annotations
 
 from data.access import SYSTEM
-from tests.app_fixtures import signed_in
+from tests.app_fixtures import open_page
 
 import json
 import re
@@ -138,15 +138,7 @@ def test_every_page_speaks_chinese(ui_db, role, monkeypatch):
     problems = {}
     try:
         for page in PAGES[role]:
-            at = AppTest.from_file(str(APP), default_timeout=90)
-            for k, v in signed_in(USERS[role]["name"], ui_db).items():  # a real session, as the cookie carries
-                at.session_state[k] = v
-            at.session_state["year"] = 2019
-            at.session_state["review_unit"] = AUDIT
-            at.run()
-            at.switch_page(f"app_pages/{page}.py")
-            at.run()
-            assert not at.exception, (page, [e.value for e in at.exception])
+            at = open_page(page, USERS[role]["name"], path=ui_db, timeout=90, review_unit=AUDIT)  # a real session
             texts = page_texts(at)
             assert len(texts) > 10, (page, texts)  # the page's texts were read
             bad = sorted({w for t in texts for w in english(t)})
