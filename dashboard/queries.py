@@ -365,6 +365,17 @@ def coverage(year: int) -> pd.DataFrame:
     return _coverage(int(year), data_version(), source())
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _category_coverage(year: int, units: tuple[str, ...], dv: int, which: str | None = None) -> pd.DataFrame:
+    return summ.category_coverage_from_matrix(_coverage(year, dv, which), units=list(units))
+
+
+def category_coverage(year: int, units: list[str]) -> pd.DataFrame:
+    """Per required category of ``units``: code, name, required, covered, rate,
+    lowest rate first (``metrics.summary.category_coverage_from_matrix``)."""
+    return _category_coverage(int(year), tuple(units), data_version(), source())
+
+
 # --------------------------------------------------------------------------- workbooks
 
 @st.cache_data(show_spinner="正在生成考核结果工作簿…", max_entries=8)
@@ -405,16 +416,17 @@ def unit_scorecard_bytes(year: int, unit: str, dv: int | None = None) -> bytes:
 
 # --------------------------------------------------------------------------- summary figures
 
-def summary(year: int) -> dict | None:
-    """Headline figures of a year (None when the year has no scheme):
+def summary(year: int, unit_type: str | None = None) -> dict | None:
+    """Headline figures of a year (None when the year has no scheme), over
+    every unit or those of ``unit_type`` (``metrics.summary.summary_from_scores``):
     registered, submitted, on_time, submit_rate, on_time_rate, mean_total,
     mean_score_rate, grades {grade: n}, mean_proactive, mean_coverage,
-    mean_request, pending_review, provisional, provisional_reason."""
+    mean_request, pooled rates, pending_review, provisional, provisional_reason."""
     if year is None or scheme_for(year) is None:
         return None
-    return _summary(int(year), data_version(), source())
+    return _summary(int(year), data_version(), source(), unit_type or None)
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
-def _summary(year: int, dv: int, which: str | None = None) -> dict:
-    return summ.summary_from_scores(_score_year(year, dv, which), scheme_for(year))
+def _summary(year: int, dv: int, which: str | None = None, unit_type: str | None = None) -> dict:
+    return summ.summary_from_scores(_score_year(year, dv, which), scheme_for(year), unit_type)

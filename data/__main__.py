@@ -12,6 +12,7 @@ import datetime as dt
 import getpass
 import sys
 
+from core.cli import Parser, date_arg
 from core.errors import print_error
 from core.logs import configure as configure_logging
 from core.vocab import Role
@@ -19,31 +20,17 @@ from core.vocab import Role
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # usage errors exit 2 with a Chinese hint
-        self.print_usage(sys.stderr)
-        print(f"用法错误：{message}", file=sys.stderr)
-        sys.exit(EXIT_USAGE)
-
-
-def _date(s: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"日期“{s}”应为 YYYY-MM-DD 格式")
-
-
 def _db_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", help="数据库文件（默认：环境变量 GONGKAI_DB，或项目内置数据库）")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m data", description="政务公开年度考核：单位名录、自评表导入、模板与用户账号")
-    sub = p.add_subparsers(dest="verb", parser_class=_Parser)
+    p = Parser(prog="python -m data", description="政务公开年度考核：单位名录、自评表导入、模板与用户账号")
+    sub = p.add_subparsers(dest="verb", parser_class=Parser)
     sub.required = True
 
     units = sub.add_parser("units", help="单位名录")
-    usub = units.add_subparsers(dest="action", parser_class=_Parser)
+    usub = units.add_subparsers(dest="action", parser_class=Parser)
     usub.required = True
     load = usub.add_parser("load", help="导入（新增或更新）单位名录 CSV")
     load.add_argument("file")
@@ -51,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ing = sub.add_parser("ingest", help="校验并保存自评表")
     ing.add_argument("files", nargs="+")
-    ing.add_argument("--received", type=_date, help="文件送达县里的日期（默认今天）")
+    ing.add_argument("--received", type=date_arg, help="文件送达县里的日期（默认今天）")
     ing.add_argument("--by", help="操作人（记入审计日志）")
     _db_arg(ing)
 
@@ -70,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(rs)
 
     users = sub.add_parser("users", help="用户账号")
-    ussub = users.add_subparsers(dest="action", parser_class=_Parser)
+    ussub = users.add_subparsers(dest="action", parser_class=Parser)
     ussub.required = True
     add = ussub.add_parser("add", help="新增用户（密码从提示或标准输入读取）")
     add.add_argument("name")

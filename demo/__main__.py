@@ -8,18 +8,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from core.cli import Parser
+
 EXIT_OK, EXIT_USAGE = 0, 2
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        print(f"用法错误：{message}", file=sys.stderr)
-        sys.exit(EXIT_USAGE)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m demo",
+    p = Parser(prog="python -m demo",
                 description="生成演示县（方正县，各年度自评表、审核记录和演示账号）。演示数据只写入新文件或已标记为演示的数据库。")
     p.add_argument("--db", help="演示数据库文件（默认 var/demo.duckdb；不使用环境变量 GONGKAI_DB）")
     g = p.add_mutually_exclusive_group()

@@ -20,65 +20,39 @@ from __future__ import annotations
 import argparse
 import logging
 import csv
-import re
 import sys
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+from core.cli import Parser, date_arg
 from core.errors import GongkaiError, print_error
 from core.logs import configure as configure_logging
 from core.vocab import UNIT_TYPES, Status
 
 USAGE_ERROR, FAILURE = 2, 1
 
-_ARGPARSE_ZH = [
-    (r"the following arguments are required: (.*)", r"缺少必需的参数：\1"),
-    (r"argument (\S+): invalid int value: '(.*)'", r"参数 \1 的值“\2”不是整数"),
-    (r"argument (\S+): invalid choice: '?(.*?)'? \(choose from (.*)\)", r"参数 \1 的值“\2”无效（可选：\3）"),
-    (r"argument (\S+): expected one argument", r"参数 \1 需要一个值"),
-    (r"unrecognized arguments: (.*)", r"无法识别的参数：\1"),
-]
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # Chinese usage errors, exit 2
-        for pat, rep in _ARGPARSE_ZH:
-            if re.fullmatch(pat, message):
-                message = re.sub(pat, rep, message)
-                break
-        self.print_usage(sys.stderr)
-        self.exit(USAGE_ERROR, f"{self.prog}：用法错误：{message}\n")
-
-
-def _date_arg(s: str):
-    import datetime as dt
-
-    try:
-        return dt.date.fromisoformat(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"日期“{s}”应为 YYYY-MM-DD 格式")
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m metrics", description="政务公开年度考核：计分、计分表导出、考核结果报表、工作日历")
-    sub = p.add_subparsers(dest="verb", metavar="命令", parser_class=_Parser)
+    p = Parser(prog="python -m metrics", description="政务公开年度考核：计分、计分表导出、考核结果报表、工作日历")
+    sub = p.add_subparsers(dest="verb", metavar="命令", parser_class=Parser)
     sub.required = True
 
     def db(sp):
         sp.add_argument("--db", metavar="PATH", help="数据库文件（默认：环境变量 GONGKAI_DB，或项目内置数据库）")
 
+    def snapshot(sp):  # a missing snapshot is a GongkaiError (SnapshotMissing): exit 1 with its message
+        sp.add_argument("--snapshot", choices=["live", "published", "final"], default=None,
+                        help="结果来源：live 实时计算、published 公示稿、final 定稿（默认：最新的结果稿，没有则实时，与看板相同）")
+
     sc = sub.add_parser("scorecard", help="导出计分表 CSV（UTF-8 带 BOM）")
     sc.add_argument("--year", type=int, required=True, metavar="YEAR", help="考核年度")
     sc.add_argument("--csv", required=True, metavar="OUT.csv", help="输出文件")
-    sc.add_argument("--snapshot", choices=["live", "published", "final"], default=None,
-                    help="结果来源：live 实时计算、published 公示稿、final 定稿（默认：最新的结果稿，没有则实时）")
+    snapshot(sc)
     db(sc)
 
     sm = sub.add_parser("summary", help="全县汇总数字（与看板“总览”相同）：报送率、平均分、等次分布、及时率、覆盖率及与上年比较")
     sm.add_argument("--year", type=int, required=True, metavar="YEAR", help="考核年度")
     sm.add_argument("--csv", metavar="OUT.csv", help="另存为 CSV（UTF-8 带 BOM；比率为小数）")
-    sm.add_argument("--snapshot", choices=["live", "published", "final"], default=None,
-                    help="结果来源：live 实时计算、published 公示稿、final 定稿（默认：最新的结果稿，没有则实时，与看板相同）")
+    snapshot(sm)
     db(sm)
 
     stg = sub.add_parser("stage", help="查看年度所处阶段（填报、审核、公示及公示期、定稿）")
@@ -91,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
     pb = sub.add_parser("publish", help="发布考核结果（生成公示稿，进入公示期）")
     pb.add_argument("--year", type=int, required=True, metavar="YEAR", help="考核年度")
-    pb.add_argument("--date", type=_date_arg, metavar="YYYY-MM-DD", help="发布日期（默认今天；公示期从这天起算）")
+    pb.add_argument("--date", type=date_arg, metavar="YYYY-MM-DD", help="发布日期（默认今天；公示期从这天起算）")
     pb.add_argument("--by", metavar="NAME", help="操作人（记入审计日志，默认“命令行”）")
     db(pb)
 
@@ -99,15 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     fz.add_argument("--year", type=int, required=True, metavar="YEAR", help="考核年度")
     fz.add_argument("--early", action="store_true", help="公示期未结束或仍有未答复申诉时提前定稿（需 --reason）")
     fz.add_argument("--reason", metavar="TEXT", help="提前定稿的理由")
-    fz.add_argument("--date", type=_date_arg, metavar="YYYY-MM-DD", help="定稿日期（默认今天）")
+    fz.add_argument("--date", type=date_arg, metavar="YYYY-MM-DD", help="定稿日期（默认今天）")
     fz.add_argument("--by", metavar="NAME", help="操作人（记入审计日志，默认“命令行”）")
     db(fz)
 
     nt = sub.add_parser("notice", help="生成考核结果通报（.docx 草稿）")
     nt.add_argument("--year", type=int, required=True, metavar="YEAR", help="考核年度")
     nt.add_argument("-o", "--output", required=True, metavar="OUT.docx", help="输出文件")
-    nt.add_argument("--snapshot", choices=["live", "published", "final"], default=None,
-                    help="结果来源（默认：最新的结果稿，没有则实时）")
+    snapshot(nt)
     db(nt)
 
     rp = sub.add_parser("report", help="导出考核结果工作簿（xlsx，按乡镇、部门分表）")
@@ -127,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     db(rc)
 
     cal = sub.add_parser("calendar", help="工作日历：查看状态、导入某年节假日和调休上班日")
-    csub = cal.add_subparsers(dest="cal_verb", metavar="操作", parser_class=_Parser)
+    csub = cal.add_subparsers(dest="cal_verb", metavar="操作", parser_class=Parser)
     csub.required = True
     cl = csub.add_parser("load", help="导入一年的节假日 CSV（列：日期,类型；类型为 节假日 或 调休上班）")
     cl.add_argument("--year", type=int, required=True, metavar="YEAR")
@@ -206,14 +179,10 @@ def cmd_scorecard(args) -> int:
     from metrics import engine
 
     _check_year(args.year)
-    from metrics.closing import SnapshotMissing, results
+    from metrics.closing import results
 
     con = _open(args.db)
-    try:
-        df = results(con, args.year, args.snapshot)
-    except SnapshotMissing as e:
-        print(str(e), file=sys.stderr)
-        return FAILURE
+    df = results(con, args.year, args.snapshot)
     snap = df.attrs.get("snapshot")
     cols = engine.SCORECARD_COLUMNS + list(snap["codes"]) if snap else engine.scorecard_columns(args.year)
     out = Path(args.csv)
@@ -269,16 +238,11 @@ def _csv_number(v) -> str:
 
 
 def cmd_summary(args) -> int:
-    from metrics.closing import SnapshotMissing
     from metrics.summary import LABELS, summary_table, summary_with_change
 
     _check_year(args.year)
     con = _open(args.db)
-    try:
-        s = summary_with_change(con, args.year, args.snapshot)
-    except SnapshotMissing as e:
-        print(str(e), file=sys.stderr)
-        return FAILURE
+    s = summary_with_change(con, args.year, args.snapshot)
     keys = list(LABELS) + [f"等次·{g}" for g in s["current"]["grades"]]
     table = summary_table(s)
     prev = s["previous_year"] if s["previous"] else None

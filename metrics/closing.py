@@ -282,7 +282,7 @@ def _final_rows(con, draft: dict, scheme) -> tuple[pd.DataFrame, pd.DataFrame]:
                     (CAST((2 * 10000 * t.total_c + t.base_c) // (2 * t.base_c) AS DECIMAL(18,0)) * 0.0001)::DECIMAL(18,4)
                END AS score_rate
         FROM t2 t
-        ORDER BY CASE t.unit_type WHEN '乡镇' THEN 0 WHEN '部门' THEN 1 ELSE 2 END, t.unit_type,
+        ORDER BY {unit_type_order_sql('t.unit_type')}, t.unit_type,
                  t.submission_id IS NULL, rank NULLS LAST, t.unit""", params=params).to_arrow_table()
     u = pd.DataFrame({n: pd.Series(units.column(n).to_pylist(), dtype=object) for n in units.column_names})
     return u, pts
@@ -660,9 +660,9 @@ def _staff_todo(con, y, s, st, today) -> list[dict]:
         if n:
             out.append({"year": y, "kind": "待审核", "level": "warning", "text": f"{y}年度有 {n} 份自评材料待审核。"})
         if today > s.cutoff:
-            missing = [r[0] for r in con.execute("""SELECT name FROM units u WHERE NOT EXISTS
+            missing = [r[0] for r in con.execute(f"""SELECT name FROM units u WHERE NOT EXISTS
                            (SELECT 1 FROM submissions s WHERE s.unit = u.name AND s.year = ?)
-                           ORDER BY CASE unit_type WHEN '乡镇' THEN 0 ELSE 1 END, sort_order, name""", [y]).fetchall()]
+                           ORDER BY {unit_type_order_sql()}, sort_order, name""", [y]).fetchall()]
             if missing and (_current_year(y, today) or stage == REVIEW):
                 more = "等" if len(missing) > 5 else ""
                 out.append({"year": y, "kind": "未报送", "level": "warning",
@@ -700,7 +700,7 @@ def chase_list(con: duckdb.DuckDBPyConnection, year: int) -> pd.DataFrame:
     填报人 / 联系电话 of the unit's last workbook (any year) where one exists."""
     s = _scheme(year)
     cutoff, late_end = _deadline(con, s)
-    rows = con.execute("""
+    rows = con.execute(f"""
         WITH last AS (SELECT unit, arg_max(reporter, uploaded_at) AS reporter, arg_max(phone, uploaded_at) AS phone
                       FROM submissions WHERE reporter IS NOT NULL OR phone IS NOT NULL GROUP BY unit),
         cur AS (SELECT unit, max(version) AS v FROM submissions WHERE year = $y GROUP BY unit)
@@ -712,7 +712,7 @@ def chase_list(con: duckdb.DuckDBPyConnection, year: int) -> pd.DataFrame:
         LEFT JOIN workflow w ON w.unit = u.name AND w.year = $y
         LEFT JOIN last ON last.unit = u.name
         WHERE cur.v IS NULL OR w.status = $returned
-        ORDER BY CASE u.unit_type WHEN '乡镇' THEN 0 ELSE 1 END, u.sort_order, u.name""",
+        ORDER BY {unit_type_order_sql('u.unit_type')}, u.sort_order, u.name""",
                        {"y": int(year), "missing": MISSING, "pending": PENDING, "returned": RETURNED}).fetchall()
     data = [[n, t, st, cutoff.isoformat(), late_end.isoformat(), (c or "") if st == RETURNED else "", r or "", p or ""]
             for n, t, st, c, r, p in rows]

@@ -20,11 +20,12 @@ from data.exports import csv_cell
 from data.reconcile import RULE_CODES, RULES, store_findings
 from data.store import transaction
 from core import scheme as scheme_mod
+from core.vocab import unit_type_order_sql
 
 PASSED, FAILED, NOT_FILLED, NOT_SUBMITTED = "通过", "未通过", "未填报", "未报送"
 CONSISTENT, INCONSISTENT = "一致", "有问题"
 CSV_COLUMNS = ["unit", "rule", "location", "expected", "actual", "message"]
-_TYPE_ORDER = "CASE u.unit_type WHEN '乡镇' THEN 0 WHEN '部门' THEN 1 ELSE 2 END"
+_TYPE_ORDER = unit_type_order_sql("u.unit_type")
 
 _CUR = """
     cur AS (

@@ -122,11 +122,7 @@ st.caption("先乡镇后部门，各自按覆盖率从低到高排列" + ("；�
 
 # --------------------------------------------------------------------------- per category
 st.subheader("各类别覆盖率")
-rq_ = cv[cv["required"]]
-per_cat = (rq_.groupby("code").agg(required=("unit", "size"), covered=("covered", "sum")).reset_index())
-per_cat["rate"] = per_cat["covered"] / per_cat["required"]
-per_cat["name"] = per_cat["code"].map(names)
-per_cat = per_cat.sort_values(["rate", "code"], ascending=[True, True])
+per_cat = q.category_coverage(year, units["unit"].tolist())  # lowest rate first
 if per_cat.empty:
     viz.empty("所选单位没有必公开类别。")
 else:

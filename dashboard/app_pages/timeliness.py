@@ -65,7 +65,7 @@ if summ["n"] == 0:
 rates = pool[["unit", "unit_type", "proactive_rate", "proactive_counted", "proactive_on_time"]].copy()
 no_items = rates[rates["proactive_rate"].isna()]["unit"].tolist()
 rates = rates.dropna(subset=["proactive_rate"]).sort_values(["proactive_rate", "unit"], ascending=[False, True])
-county_avg = sub["proactive_rate"].dropna().mean()
+county_avg = q.summary(year)["mean_proactive"]  # the mean of the units' rates, as on 总览
 # units without an accepted submission: grey 未报送 bars at the end (no ledger, no rate; not in the averages)
 missing = sc[~sc["submitted"]]
 if utype:
@@ -90,7 +90,7 @@ if not rates.empty:
     fig.add_hline(y=round(float(county_avg), 4), line_dash="dash", line_color="#1f2933",
                   annotation_text=f"全县平均 {viz.pct(county_avg)}", annotation_position="top right")
     if utype:
-        tavg = rates["proactive_rate"].mean()
+        tavg = q.summary(year, utype)["mean_proactive"]
         fig.add_hline(y=round(float(tavg), 4), line_dash="dot", line_color=viz.TYPE_COLORS[utype],
                       annotation_text=f"{utype}平均 {viz.pct(tavg)}", annotation_position="bottom right")
     fig.update_yaxes(tickformat=".0%", range=[0, 1.12], title="及时率")
