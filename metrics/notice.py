@@ -27,7 +27,6 @@ from core.vocab import UNIT_TYPES, Status
 NOTICE_FILE = Path(__file__).resolve().parent / "notice.toml"
 BODY_FONT, HEADING_FONT, TITLE_FONT = "仿宋", "黑体", "方正小标宋简体"
 BODY_PT, TITLE_PT, TABLE_PT = 16, 22, 14
-GRADES = ("优秀", "良好", "合格", "不合格")
 TIMELINESS_LINE = Decimal("0.8")
 NUMERALS = "一二三四五六七八九十"
 
@@ -53,7 +52,8 @@ def notice_facts(con: duckdb.DuckDBPyConnection, year: int, which: str | None = 
     sub = df[df["status"] != Status.MISSING]
     on_time = sub[sub["late_submission"] == False]  # noqa: E712 (object column)
     types = [t for t in UNIT_TYPES if (df["unit_type"] == t).any()]
-    grades = {t: {g: list(sub[(sub["unit_type"] == t) & (sub["grade"] == g)]["unit"]) for g in GRADES} for t in types}
+    names = scheme_for(int(year)).grade_names  # a renamed grade is listed under its new name, never dropped
+    grades = {t: {g: list(sub[(sub["unit_type"] == t) & (sub["grade"] == g)]["unit"]) for g in names} for t in types}
     ranking = {t: [(r["rank"], r["unit"], r["total"], r["grade"]) for _, r in sub[sub["unit_type"] == t].iterrows()]
                for t in types}
     missed = Counter()
@@ -147,8 +147,7 @@ def build_notice(con: duckdb.DuckDBPyConnection, year: int, which: str | None = 
     heading(f"{next(n)}、考核等次")
     for k, (ut, by_grade) in enumerate(f["grades"].items()):
         para(f"（{NUMERALS[k]}）{ut}", font=HEADING_FONT)
-        for g in GRADES:
-            names = by_grade[g]
+        for g, names in by_grade.items():
             para(f"{g}（{len(names)}个）：{'、'.join(names) if names else '无'}。")
 
     heading(f"{next(n)}、考核排名")

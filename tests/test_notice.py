@@ -116,3 +116,24 @@ def test_scheme_publicity_days_key():
     d["rules"]["publicity_days"] = 0
     with pytest.raises(SchemeError, match="publicity_days"):
         parse_scheme(d, "x.toml")
+
+
+def test_notice_lists_the_grades_of_the_scheme(monkeypatch):
+    """Grade names come from the year's scheme: a renamed grade is listed under its
+    new name (a fixed list of names would drop its units from the notice)."""
+    import dataclasses
+
+    from core import scheme as scheme_mod
+
+    real = scheme_mod.scheme_for
+    s = real(2023)
+    renamed = dataclasses.replace(s, grades=tuple(("一等" if n == "优秀" else n, low) for n, low in s.grades))
+
+    def fake(y):
+        return renamed if int(y) == 2023 else real(y)
+
+    monkeypatch.setattr(scheme_mod, "scheme_for", fake)
+    monkeypatch.setattr("metrics.notice.scheme_for", fake)
+    f = notice_facts(county(), 2023)
+    assert list(f["grades"]["乡镇"]) == ["一等", "良好", "合格", "不合格"]
+    assert f["grades"]["乡镇"]["一等"] == ["甲镇"] and f["grades"]["部门"]["一等"] == ["丙局"]

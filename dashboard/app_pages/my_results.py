@@ -92,7 +92,7 @@ if pen["k1_count"] or pen["k2_veto"]:
         rows.append({"项目": "K1 被上级通报批评", "情况": f"{pen['k1_count']} 次，扣 {fmt2(pen['k1_points'])} 分",
                      "理由": pen["reason"] or "", "审核人": pen["reviewer"] or ""})
     if pen["k2_veto"]:
-        rows.append({"项目": "K2 一票否决", "情况": "是（等次为不合格）", "理由": pen["reason"] or "",
+        rows.append({"项目": "K2 一票否决", "情况": f"是（等次为{scheme.fail_grade}）", "理由": pen["reason"] or "",
                      "审核人": pen["reviewer"] or ""})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="my_penalties")
 else:
