@@ -33,7 +33,6 @@ from dashboard.common import data_version, db
 from data.store import db_path
 from metrics import closing, engine
 from metrics import summary as summ
-from core.scheme import scheme_changes as _scheme_changes
 from core.scheme import scheme_for
 from core.scheme import years as scheme_years
 from core.vocab import ITEM_OUTCOMES, ItemState, Status
@@ -79,10 +78,8 @@ def to_float(df: pd.DataFrame, columns=None) -> pd.DataFrame:
     return out
 
 
-def previous_year(year: int) -> int | None:
-    """The scheme year just before ``year`` (None for the first one)."""
-    ys = [y for y in scheme_years() if y < int(year)]
-    return ys[-1] if ys else None
+#: the scheme year just before a year (None for the first one)
+previous_year = summ.previous_year
 
 
 def group_maxima(year: int) -> dict[str, float]:
@@ -92,20 +89,12 @@ def group_maxima(year: int) -> dict[str, float]:
 
 def changes_vs_previous(year: int) -> list[str]:
     """The scheme's changes against the previous scheme year (empty = none)."""
-    p = previous_year(year)
-    if p is None:
-        return []
-    return _scheme_changes(scheme_for(p), scheme_for(year))
+    return engine.scheme_changes().get(int(year), [])
 
 
 def all_scheme_changes() -> dict[int, list[str]]:
     """Year → its changes against the previous scheme year (years with changes only)."""
-    out = {}
-    for y in scheme_years():
-        ch = changes_vs_previous(y)
-        if ch:
-            out[y] = ch
-    return out
+    return {y: ch for y, ch in engine.scheme_changes().items() if ch}
 
 
 # --------------------------------------------------------------------------- scorecards
