@@ -235,8 +235,7 @@ with tabs[3]:
     prov_rows = []
     need = set()
     for y, sc in sorted(schemes.items()):
-        cal.ensure_calendar(con, cal.needed_years(sc))
-        miss = cal.missing_calendar_years(con, sc)
+        miss = cal.missing_calendar_years(con, sc)  # reads only: the calendar is built when the file is opened
         need.update(cal.needed_years(sc))
         prov_rows.append({"考核年度": f"{y}年度", "计分状态": "暂定" if miss else "正式",
                           "缺少官方日历的年份": "、".join(str(m) for m in miss)})
