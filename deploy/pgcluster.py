@@ -166,8 +166,11 @@ class Cluster:
                            capture_output=True, cwd="/")
         return r.returncode == 0
 
+    def stop_command(self) -> list[str]:
+        """pg_ctl stop -m fast (open sessions are disconnected), as the server's user."""
+        return as_server_user([str(self.pg_ctl), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
+
     def stop(self) -> None:
-        """pg_ctl stop -m fast (open sessions are disconnected); quiet when not running."""
+        """Stop the server; quiet when it is not running."""
         if self.exists() and self.running():
-            subprocess.run(as_server_user([str(self.pg_ctl), "-D", str(self.data_dir), "-m", "fast", "-w",
-                                           "stop"]), capture_output=True, cwd="/", timeout=60)
+            subprocess.run(self.stop_command(), capture_output=True, cwd="/", timeout=60)

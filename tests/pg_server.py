@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +32,8 @@ import pytest
 from deploy.pgcluster import Cluster, ClusterUnavailable, free_port, hand_to_server_user
 
 ENV_URL = "GONGKAI_TEST_PG"
+#: the project's root (the tests run from it)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def with_database(url: str, name: str) -> str:
@@ -45,6 +50,7 @@ class PgServer:
         self.startup_seconds = 0.0
         self._names = itertools.count(1)
         self._admin = None
+        self._lifeline: int | None = None  # write end of the watchdog's pipe
 
     def _connection(self):
         import psycopg
@@ -81,6 +87,33 @@ class PgServer:
                 self.cluster = None
                 if self.tmp is not None:
                     shutil.rmtree(self.tmp, ignore_errors=True)
+        if self._lifeline is not None:
+            os.close(self._lifeline)  # the watchdog finds nothing left to do and ends
+            self._lifeline = None
+
+
+#: run by the watchdog: wait for end of file on standard input (the session holding the pipe's
+#: other end is gone, however it ended), then stop the server and remove its directory
+_WATCHDOG = """
+import json, shutil, subprocess, sys
+stop, tmp = json.loads(sys.argv[1]), sys.argv[2]
+sys.stdin.buffer.read()
+subprocess.run(stop, capture_output=True, cwd="/", timeout=60)
+shutil.rmtree(tmp, ignore_errors=True)
+"""
+
+
+def _start_watchdog(server: PgServer, cluster: Cluster, tmp: Path) -> None:
+    r, w = os.pipe()  # not inherited by other children (close_fds)
+    try:
+        subprocess.Popen([sys.executable, "-c", _WATCHDOG, json.dumps(cluster.stop_command()), str(tmp)], stdin=r,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/", start_new_session=True)
+    except BaseException:
+        os.close(w)
+        raise
+    finally:
+        os.close(r)
+    server._lifeline = w
 
 
 def _temp_dir() -> Path:
@@ -109,6 +142,7 @@ def start_private_server(attempts: int = 3) -> PgServer:
     atexit.register(server.stop)
     try:
         cluster = server.cluster = Cluster(tmp / "data", free_port(), socket_dir=tmp, fast=True)
+        _start_watchdog(server, cluster, tmp)
         cluster.init()
         for attempt in range(attempts):
             try:

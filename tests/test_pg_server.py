@@ -139,3 +139,35 @@ def test_as_root_the_server_programs_run_as_the_postgres_user(monkeypatch):
         assert "no 'postgres' OS user" in str(e)
     else:
         assert cmd == ["su", "postgres", "-s", "/bin/sh", "-c", "initdb -D 'a dir'"]
+
+
+def test_a_killed_session_leaves_no_server_behind(pg_server, tmp_path):
+    """SIGKILL runs no atexit: the watchdog stops the server and removes its directory."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.pg_server import ROOT
+
+    child = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom tests.pg_server import start_private_server\n"
+                              "s = start_private_server()\nprint(s.tmp, flush=True)\ntime.sleep(600)"],
+                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        tmp = child.stdout.readline().strip()
+        assert tmp and os.path.isdir(tmp)
+        pid_file = os.path.join(tmp, "data", "postmaster.pid")
+        postmaster = int(open(pid_file).readline())
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and os.path.exists(tmp):
+        time.sleep(0.2)
+    assert not os.path.exists(tmp)
+    try:  # gone, or a zombie that nobody reaped (its parent is init, which may not reap in a container)
+        with open(f"/proc/{postmaster}/stat") as f:
+            assert f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        pass
