@@ -1,0 +1,476 @@
+"""Load benchmark (not a test): several app replicas over one PostgreSQL database,
+against one process over the DuckDB file.
+
+    .venv/bin/python -m bench.bench_cluster [--units N] [--sessions N] [--seconds S] [--save]
+
+A synthetic county (``--units``, one year, ``--items`` ledger rows per unit,
+built with :mod:`bench.synth`) is put on a throw-away PostgreSQL server and in
+a DuckDB file. Then simulated users ("sessions") run a mix of what the pages
+do, through the normal data-layer and metrics functions and the connection
+manager the app uses (:func:`data.store.manager`: ``connection()`` for a page,
+``writing()`` for a write):
+
+* ``upload``       — ``data.ingest.ingest_bytes`` of a generated workbook (a new
+  version of a unit; 500 ledger rows, 30 requests);
+* ``review_save``  — ``data.review.set_review_score`` with the ``data.review.snapshot``
+  read on the page as ``seen`` (units are drawn from a small set, so two users
+  sometimes save the same unit: the second gets :class:`StaleReview`, counted apart);
+* ``score_year``   — ``metrics.engine.score_year`` of the year (the ranking page);
+* ``scorecard``    — ``metrics.readouts.indicator_sheet`` of one unit;
+* ``review_queue`` — ``metrics.readouts.review_queue`` of the year.
+
+PostgreSQL: ``--replicas`` processes (default 2), the sessions split between
+them as threads. While they run, one replica saves a probe score every half
+second and the other polls a read until it sees it: the visibility delay
+across replicas. DuckDB: the same sessions as threads of one process (DuckDB
+refuses a second writing process). Every session stops after ``--ops``
+operations or ``--seconds``, whichever comes first.
+
+Printed (and with ``--save`` written to docs/benchmarks/cluster.md): per
+operation count, throughput, p50/p95 latency, errors and stale saves, the
+ratios PostgreSQL/DuckDB, the visibility delay, and the refresh cost of each
+replica's DuckDB copy (:class:`data.pg.Mirror`).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import multiprocessing as mp
+import os
+import platform
+import queue
+import random
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+
+YEAR = 2022
+RECEIVED = dt.date(YEAR + 1, 1, 20)
+OPS = ("upload", "review_save", "score_year", "scorecard", "review_queue")
+WEIGHTS = {"upload": 1, "review_save": 3, "score_year": 2, "scorecard": 3, "review_queue": 2}
+HOT_UNITS = 12          # reviewer saves go to this many units (so that two users sometimes meet)
+PROBE_EVERY = 0.5       # seconds between two probe writes
+PROBE_TIMEOUT = 10.0
+COPIED = ("users", "units", "submissions", "workflow", "self_scores", "ledger_items", "requests")
+PROJECT = Path(__file__).resolve().parent.parent
+DOC = PROJECT / "docs" / "benchmarks" / "cluster.md"
+
+
+def unit_name(i: int) -> str:
+    return "单位" + str(i).rjust(5, "0")          # as bench.synth names them
+
+
+def unit_type(i: int) -> str:
+    return "乡镇" if i % 4 == 0 else "部门"
+
+
+# --------------------------------------------------------------------------- the data
+
+def reviewer(rid: int, s: int) -> str:
+    return f"reviewer{rid}x{s}"
+
+
+PROBE_ACCOUNT = "probe"
+
+
+def build_file(path: Path, units: int, items: int, replicas: int, sessions: int) -> dict:
+    """The synthetic county in a DuckDB file; every unit-year open for review (待审核);
+    a reviewer account per simulated user."""
+    from bench.synth import build_province
+    from data.access import SYSTEM
+    from data.users import create_user
+
+    con, stats = build_province(path, units=units, years=(YEAR,), items=items)
+    con.execute("UPDATE workflow SET status = '待审核'")
+    # the ids were written explicitly: move the sequence past them (DuckDB has no setval)
+    con.execute("SELECT max(nextval('submission_id_seq')) FROM range((SELECT max(id) FROM submissions))").fetchall()
+    for name in [PROBE_ACCOUNT] + [reviewer(r, s) for r in range(max(replicas, 1)) for s in range(sessions)]:
+        create_user(con, name, "reviewer", "Bench-2022-load!", actor=SYSTEM)
+    con.execute("CHECKPOINT")
+    con.close()
+    return stats
+
+
+def copy_to_pg(path: Path, url: str) -> float:
+    """The file's synthetic tables into the (migrated, empty) PostgreSQL database ``url``."""
+    import duckdb
+
+    from data.store import connect
+
+    t = time.perf_counter()
+    src = duckdb.connect(str(path), read_only=True)
+    dst = connect(url)
+    try:
+        dst.execute("BEGIN")
+        for table in COPIED:
+            rows = src.execute(f"SELECT * FROM {table}").to_arrow_table()
+            names = ", ".join(f'"{c}"' for c in rows.column_names)
+            dst.register("_bench_rows", rows)
+            dst.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _bench_rows")
+            dst.unregister("_bench_rows")
+        dst.execute("SELECT setval('submission_id_seq', (SELECT max(id) FROM submissions))")
+        dst.execute("COMMIT")
+    finally:
+        dst.close()
+        src.close()
+    return time.perf_counter() - t
+
+
+def workbook(unit: int, salt: int) -> bytes:
+    from bench.bench_ingest import typical_sheets
+    from tests.wbfactory import build, info_sheet
+
+    name = unit_name(unit)
+    sheets = typical_sheets(name, YEAR, salt=salt)
+    sheets["单位信息"] = info_sheet(unit=name, unit_type=unit_type(unit), year=YEAR, date=f"{YEAR + 1}-01-05")
+    return build(sheets, "xlsx")
+
+
+# --------------------------------------------------------------------------- one replica
+
+def replica(target: str, rid: int, sessions: int, cfg: dict, ready, start, results, probe_q) -> None:
+    """One app process: ``sessions`` simulated users as threads; results put on ``results``."""
+    try:
+        results.put(_replica(target, rid, sessions, cfg, ready, start, probe_q))
+    except BaseException:
+        results.put({"rid": rid, "fatal": traceback.format_exc()})
+
+
+def _replica(target, rid, sessions, cfg, ready, start, probe_q) -> dict:
+    from data import pg
+    from data.ingest import ACCEPTED, ingest_bytes
+    from data.review import StaleReview, current_submission, set_review_score, snapshot
+    from data.store import manager
+    from metrics.engine import score_year
+    from metrics.readouts import indicator_sheet, review_queue
+    from core.scheme import scheme_for
+
+    is_pg = pg.is_url(target)
+    sync_times: list[float] = []
+    version_checks: list[float] = []
+    if is_pg:  # instrument this process's copy: the cost of each refresh, of each version check
+        orig_refresh, orig_version = pg.Mirror.refresh, pg.PgConnection.data_version
+
+        def refresh(self, version):
+            before = self.syncs
+            orig_refresh(self, version)
+            if self.syncs != before:
+                sync_times.append(self.last_sync_seconds)
+
+        def data_version(self):
+            t = time.perf_counter()
+            try:
+                return orig_version(self)
+            finally:
+                version_checks.append(time.perf_counter() - t)
+
+        pg.Mirror.refresh, pg.PgConnection.data_version = refresh, data_version
+
+    db = manager(target)
+    rng = random.Random(cfg["seed"] * 100 + rid)
+    with db.connection() as c:
+        submitted = sorted(int(r[0][2:]) for r in c.execute(
+            "SELECT DISTINCT unit FROM submissions WHERE year = ?", [YEAR]).fetchall())
+        score_year(c, YEAR)  # warm: the copy, the engine's first run
+    probe_unit = submitted[0]  # the probe's unit: saved by replica 0, read by the others; no load on it
+    pool = [u for u in submitted if u != probe_unit]
+    hot = pool[:HOT_UNITS]
+    codes = [(i.code, float(i.max)) for i in scheme_for(YEAR).self_indicators if i.code != "J1" and i.max >= 1]
+
+    # workbooks made before the start (generating them is not what is measured)
+    per_session = max(1, round(cfg["ops"] * WEIGHTS["upload"] / sum(WEIGHTS.values())) + 1)
+    books = [[(u, workbook(u, salt=rid * 1000 + s * 50 + k))
+              for k, u in enumerate(rng.sample(pool, per_session))] for s in range(sessions)]
+
+    records: list[tuple[str, float, str]] = []   # (operation, seconds, ok | stale | error)
+    errors: list[str] = []
+    mu = threading.Lock()
+    stop_at = [0.0]
+
+    def user(s: int) -> None:
+        r = random.Random(cfg["seed"] * 10000 + rid * 100 + s)
+        mine = list(books[s])
+        for _ in range(cfg["ops"]):
+            if time.monotonic() >= stop_at[0]:
+                return
+            ops = [o for o in OPS if o != "upload" or mine]
+            op = r.choices(ops, weights=[WEIGHTS[o] for o in ops])[0]
+            status = "ok"
+            t = time.perf_counter()
+            try:
+                if op == "upload":
+                    u, content = mine.pop()
+                    with db.writing() as c:
+                        res = ingest_bytes(c, f"{unit_name(u)}.xlsx", content, received=RECEIVED,
+                                           actor=reviewer(rid, s))
+                    if res.outcome != ACCEPTED:
+                        raise RuntimeError(f"upload {res.outcome}: {res.report.rows()[:2]}")
+                elif op == "review_save":
+                    u = unit_name(r.choice(hot))
+                    code, mx = r.choice(codes)
+                    with db.connection() as c:          # the page: what the reviewer sees
+                        seen = snapshot(c, u, YEAR)
+                        sub = current_submission(c, u, YEAR)
+                    time.sleep(r.uniform(0, 0.02))      # the click
+                    with db.writing() as c:
+                        set_review_score(c, sub.id, code, r.randrange(0, int(mx * 2) + 1) / 2, "基准测试调整",
+                                         reviewer(rid, s), seen=seen)
+                elif op == "score_year":
+                    with db.connection() as c:
+                        score_year(c, YEAR)
+                elif op == "scorecard":
+                    with db.connection() as c:
+                        indicator_sheet(c, YEAR, unit_name(r.choice(pool)))
+                else:
+                    with db.connection() as c:
+                        review_queue(c, YEAR)
+            except StaleReview:
+                status = "stale"
+            except Exception as e:
+                status = "error"
+                with mu:
+                    errors.append(f"{op}: {type(e).__name__}: {str(e)[:300]}")
+            with mu:
+                records.append((op, time.perf_counter() - t, status))
+
+    probe_delays: list[float] = []
+    probe_missed = [0]
+    probe_code, probe_max = codes[0]
+
+    def probe_writer() -> None:
+        k = 0
+        while time.monotonic() + PROBE_EVERY < stop_at[0]:
+            time.sleep(PROBE_EVERY)
+            k += 1
+            value = probe_max if k % 2 else probe_max - 0.5
+            try:
+                with db.writing() as c:
+                    seen = snapshot(c, unit_name(probe_unit), YEAR)
+                    sub = current_submission(c, unit_name(probe_unit), YEAR)
+                    set_review_score(c, sub.id, probe_code, value, "可见性探测", PROBE_ACCOUNT, seen=seen)
+                probe_q.put((sub.id, value, time.monotonic()))
+            except Exception as e:
+                with mu:
+                    errors.append(f"probe write: {type(e).__name__}: {e}")
+        probe_q.put(None)
+
+    def probe_reader() -> None:
+        while True:
+            try:
+                item = probe_q.get(timeout=cfg["seconds"] + 60)
+            except queue.Empty:
+                return
+            if item is None:
+                return
+            sub_id, value, t0 = item
+            while True:
+                with db.connection() as c:
+                    row = c.execute("SELECT score FROM review_scores WHERE submission_id = ? AND code = ?",
+                                    [sub_id, probe_code]).fetchone()
+                if row is not None and float(row[0]) == value:
+                    probe_delays.append(time.monotonic() - t0)
+                    break
+                if time.monotonic() - t0 > PROBE_TIMEOUT:
+                    probe_missed[0] += 1
+                    break
+                time.sleep(0.002)
+
+    syncs_before = len(sync_times)
+    checks_before = len(version_checks)
+    ready.put(rid)
+    start.wait()
+    began = time.monotonic()
+    stop_at[0] = began + cfg["seconds"]
+    threads = [threading.Thread(target=user, args=(s,)) for s in range(sessions)]
+    if probe_q is not None:
+        threads.append(threading.Thread(target=probe_writer if rid == 0 else probe_reader))
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    ended = time.monotonic()
+    out = {"rid": rid, "records": records, "errors": errors, "began": began, "ended": ended,
+           "probe_delays": probe_delays, "probe_missed": probe_missed[0]}
+    if is_pg:
+        out["sync_times"] = sync_times[syncs_before:]
+        out["version_checks"] = version_checks[checks_before:]
+    db.close()
+    return out
+
+
+# --------------------------------------------------------------------------- a run
+
+def run(target: str, replicas: int, sessions: int, cfg: dict) -> dict:
+    ctx = mp.get_context("spawn")
+    ready, results, start = ctx.Queue(), ctx.Queue(), ctx.Event()
+    probe_q = ctx.Queue() if replicas > 1 else None
+    split = [sessions // replicas + (1 if i < sessions % replicas else 0) for i in range(replicas)]
+    procs = [ctx.Process(target=replica, args=(target, i, split[i], cfg, ready, start, results, probe_q))
+             for i in range(replicas)]
+    for p in procs:
+        p.start()
+    outs = []
+    waiting = replicas
+    while waiting:  # every replica warm and its workbooks made (or failed)
+        try:
+            ready.get(timeout=1)
+            waiting -= 1
+        except queue.Empty:
+            while True:
+                try:
+                    outs.append(results.get_nowait())
+                except queue.Empty:
+                    break
+            if any("fatal" in o for o in outs):
+                break
+            if not any(p.is_alive() for p in procs):
+                raise SystemExit("a replica ended before starting")
+    start.set()
+    while len(outs) < replicas:
+        outs.append(results.get(timeout=cfg["seconds"] + 600))
+    for p in procs:
+        p.join(timeout=60)
+    fatal = [o["fatal"] for o in outs if "fatal" in o]
+    if fatal:
+        raise SystemExit("a replica failed:\n" + "\n".join(fatal))
+    return summarise(outs)
+
+
+def pct(xs: list[float], q: float) -> float:
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, max(0, round(q * (len(xs) - 1))))]
+
+
+def summarise(outs: list[dict]) -> dict:
+    wall = max(o["ended"] for o in outs) - min(o["began"] for o in outs)
+    recs = [r for o in outs for r in o["records"]]
+    per = {}
+    for op in (*OPS, "all"):
+        mine = [r for r in recs if op == "all" or r[0] == op]
+        ok = [r[1] for r in mine if r[2] == "ok"]
+        per[op] = {"count": len(mine), "ok": len(ok), "per_s": len(ok) / wall if wall else 0.0,
+                   "p50": pct(ok, 0.5), "p95": pct(ok, 0.95),
+                   "errors": sum(r[2] == "error" for r in mine), "stale": sum(r[2] == "stale" for r in mine)}
+    res = {"wall": wall, "ops": per, "errors": [e for o in outs for e in o["errors"]],
+           "probe": [d for o in outs for d in o["probe_delays"]],
+           "probe_missed": sum(o["probe_missed"] for o in outs)}
+    if any("sync_times" in o for o in outs):
+        res["syncs"] = [o.get("sync_times", []) for o in outs]
+        res["checks"] = [o.get("version_checks", []) for o in outs]
+    return res
+
+
+# --------------------------------------------------------------------------- the report
+
+def ms(v: float) -> str:
+    return "–" if v != v else f"{v * 1000:.0f}"
+
+
+def report(cfg: dict, setup: dict, pgr: dict, dkr: dict) -> str:
+    names = {"upload": "上传 upload", "review_save": "审核保存 review save", "score_year": "排名 score_year",
+             "scorecard": "单位得分 scorecard", "review_queue": "审核队列 review queue", "all": "合计 all"}
+    lines = [
+        "# Load benchmark: replicas on PostgreSQL vs one process on the DuckDB file",
+        "",
+        f"`python -m bench.bench_cluster --units {cfg['units']} --sessions {cfg['sessions']} "
+        f"--seconds {cfg['seconds']:g} --ops {cfg['ops']} --replicas {cfg['replicas']} --items {cfg['items']}`, "
+        f"measured {dt.date.today().isoformat()}.",
+        "",
+        f"Machine: {os.cpu_count()} cores shared with other jobs running at the same time "
+        f"({platform.python_implementation()} {platform.python_version()}); the figures are upper bounds "
+        "of latency and lower bounds of throughput. PostgreSQL: a private local cluster without fsync.",
+        "",
+        f"Data: {setup['units']} units, one year ({YEAR}), {setup['submissions']} submissions, "
+        f"{setup['ledger_items']:,} ledger rows, {setup['requests']:,} requests. "
+        f"{cfg['sessions']} simulated users: PostgreSQL = {cfg['replicas']} replica processes × threads, "
+        f"DuckDB file = threads of one process. Each user stops after {cfg['ops']} operations or "
+        f"{cfg['seconds']:g} s. Mix (weights): " + ", ".join(f"{k} {v}" for k, v in WEIGHTS.items()) + ".",
+        "",
+        "| operation | PG count | PG ops/s | PG p50 ms | PG p95 ms | PG errors | PG stale "
+        "| file count | file ops/s | file p50 ms | file p95 ms | file errors | file stale "
+        "| ops/s PG÷file | p95 PG÷file |",
+        "|---|" + "---:|" * 14,
+    ]
+    for op in (*OPS, "all"):
+        a, b = pgr["ops"][op], dkr["ops"][op]
+        thr = a["per_s"] / b["per_s"] if b["per_s"] else float("nan")
+        lat = a["p95"] / b["p95"] if b["p95"] and b["p95"] == b["p95"] else float("nan")
+        lines.append(f"| {names[op]} | {a['count']} | {a['per_s']:.1f} | {ms(a['p50'])} | {ms(a['p95'])} | "
+                     f"{a['errors']} | {a['stale']} | {b['count']} | {b['per_s']:.1f} | {ms(b['p50'])} | "
+                     f"{ms(b['p95'])} | {b['errors']} | {b['stale']} | {thr:.2f} | {lat:.2f} |")
+    lines += ["", f"Wall time of the load: PostgreSQL {pgr['wall']:.1f} s, DuckDB file {dkr['wall']:.1f} s.", ""]
+    p = pgr["probe"]
+    lines.append(f"Visibility across replicas (a review score saved on replica 0, polled every 2 ms on replica 1 "
+                 f"until its read shows it): {len(p)} probes, p50 {ms(pct(p, 0.5))} ms, p95 {ms(pct(p, 0.95))} ms, "
+                 f"max {ms(max(p) if p else float('nan'))} ms, not seen within {PROBE_TIMEOUT:g} s: "
+                 f"{pgr['probe_missed']}. (One process on the file: a write is visible to the next read.)")
+    lines.append("")
+    for i, (st, ck) in enumerate(zip(pgr.get("syncs", []), pgr.get("checks", []))):
+        lines.append(f"Replica {i}: DuckDB copy refreshed {len(st)} times, p50 {ms(pct(st, 0.5))} ms, "
+                     f"p95 {ms(pct(st, 0.95))} ms, max {ms(max(st) if st else float('nan'))} ms, "
+                     f"total {sum(st):.1f} s; data-version checks {len(ck)}, p50 {ms(pct(ck, 0.5))} ms, "
+                     f"p95 {ms(pct(ck, 0.95))} ms.")
+    errs = pgr["errors"] + dkr["errors"]
+    lines += ["", f"Errors: {len(errs)}" + ("" if not errs else " — first: " + "; ".join(errs[:3]).replace("|", "/"))]
+    lines += ["", f"Setup: synthetic file {setup['build_s']:.1f} s, copy into PostgreSQL {setup['copy_s']:.1f} s, "
+                  f"PostgreSQL start {setup['pg_start_s']:.1f} s."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="多副本（PostgreSQL）与单进程（DuckDB 文件）负载对比基准")
+    ap.add_argument("--units", type=int, default=200)
+    ap.add_argument("--items", type=int, default=500, help="ledger rows per unit in the synthetic data")
+    ap.add_argument("--sessions", type=int, default=16, help="simulated users in all")
+    ap.add_argument("--replicas", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=40.0, help="at most this long per backend")
+    ap.add_argument("--ops", type=int, default=40, help="at most this many operations per user")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--save", action="store_true", help=f"write the figures to {DOC.relative_to(PROJECT)}")
+    args = ap.parse_args(argv)
+    if args.units < HOT_UNITS + 4 or args.replicas < 1 or args.sessions < args.replicas:
+        ap.error("需要至少 16 个单位，且每个副本至少一个用户")
+    cfg = {k: getattr(args, k) for k in ("units", "items", "sessions", "replicas", "seconds", "ops", "seed")}
+
+    from tests.pg_server import start_private_server
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
+    server = None
+    try:
+        t = time.perf_counter()
+        server = start_private_server()
+        setup = {"pg_start_s": time.perf_counter() - t}
+        path = tmp / "county.duckdb"
+        t = time.perf_counter()
+        setup.update(build_file(path, args.units, args.items, args.replicas, args.sessions))
+        setup["build_s"] = time.perf_counter() - t
+        _, url = server.create_database()
+        setup["copy_s"] = copy_to_pg(path, url)
+        print(f"data ready: {setup}", flush=True)
+
+        pgr = run(url, args.replicas, args.sessions, cfg)
+        print(f"PostgreSQL load done in {pgr['wall']:.1f} s", flush=True)
+        dkr = run(str(path), 1, args.sessions, cfg)
+        print(f"DuckDB file load done in {dkr['wall']:.1f} s", flush=True)
+        text = report(cfg, setup, pgr, dkr)
+        print(text)
+        if args.save:
+            DOC.parent.mkdir(parents=True, exist_ok=True)
+            DOC.write_text(text, encoding="utf-8")
+        errs = pgr["errors"] + dkr["errors"]
+        for e in errs[:20]:
+            print("error:", e)
+        return 1 if errs else 0
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
