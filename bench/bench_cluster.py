@@ -69,14 +69,15 @@ def unit_type(i: int) -> str:
 
 # --------------------------------------------------------------------------- the data
 
-def reviewer(rid: int, s: int) -> str:
-    return f"reviewer{rid}x{s}"
+def reviewer(g: int) -> str:
+    """The account of simulated user ``g`` (numbered across the replicas)."""
+    return f"reviewer{g:03d}"
 
 
 PROBE_ACCOUNT = "probe"
 
 
-def build_file(path: Path, units: int, items: int, replicas: int, sessions: int) -> dict:
+def build_file(path: Path, units: int, items: int, sessions: int) -> dict:
     """The synthetic county in a DuckDB file; every unit-year open for review (待审核);
     a reviewer account per simulated user."""
     from bench.synth import build_province
@@ -87,8 +88,10 @@ def build_file(path: Path, units: int, items: int, replicas: int, sessions: int)
     con.execute("UPDATE workflow SET status = '待审核'")
     # the ids were written explicitly: move the sequence past them (DuckDB has no setval)
     con.execute("SELECT max(nextval('submission_id_seq')) FROM range((SELECT max(id) FROM submissions))").fetchall()
-    for name in [PROBE_ACCOUNT] + [reviewer(r, s) for r in range(max(replicas, 1)) for s in range(sessions)]:
+    for name in [PROBE_ACCOUNT] + [reviewer(g) for g in range(sessions)]:
         create_user(con, name, "reviewer", "Bench-2022-load!", actor=SYSTEM)
+    stats["submitted"] = sorted(int(r[0][2:]) for r in con.execute(
+        "SELECT DISTINCT unit FROM submissions WHERE year = ?", [YEAR]).fetchall())
     con.execute("CHECKPOINT")
     con.close()
     return stats
@@ -106,7 +109,7 @@ def copy_to_pg(path: Path, url: str) -> float:
     try:
         dst.execute("BEGIN")
         for table in COPIED:
-            rows = src.execute(f"SELECT * FROM {table}").to_arrow_table()
+            rows = src.sql(f"SELECT * FROM {table}").to_arrow_table()
             names = ", ".join(f'"{c}"' for c in rows.column_names)
             dst.register("_bench_rows", rows)
             dst.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _bench_rows")
@@ -131,17 +134,18 @@ def workbook(unit: int, salt: int) -> bytes:
 
 # --------------------------------------------------------------------------- one replica
 
-def replica(target: str, rid: int, sessions: int, cfg: dict, ready, start, results, probe_q) -> None:
-    """One app process: ``sessions`` simulated users as threads; results put on ``results``."""
+def replica(target: str, rid: int, users: list, cfg: dict, ready, start, results, probe_q) -> None:
+    """One app process: ``users`` ((number, workbooks) of each simulated user) as threads;
+    results put on ``results``."""
     try:
-        results.put(_replica(target, rid, sessions, cfg, ready, start, probe_q))
+        results.put(_replica(target, rid, users, cfg, ready, start, probe_q))
     except BaseException:
         results.put({"rid": rid, "fatal": traceback.format_exc()})
 
 
-def _replica(target, rid, sessions, cfg, ready, start, probe_q) -> dict:
+def _replica(target, rid, users, cfg, ready, start, probe_q) -> dict:
     from data import pg
-    from data.ingest import ACCEPTED, ingest_bytes
+    from data.ingest import ACCEPTED, check_workbook, ingest_bytes
     from data.review import StaleReview, current_submission, set_review_score, snapshot
     from data.store import manager
     from metrics.engine import score_year
@@ -170,29 +174,23 @@ def _replica(target, rid, sessions, cfg, ready, start, probe_q) -> dict:
         pg.Mirror.refresh, pg.PgConnection.data_version = refresh, data_version
 
     db = manager(target)
-    rng = random.Random(cfg["seed"] * 100 + rid)
     with db.connection() as c:
-        submitted = sorted(int(r[0][2:]) for r in c.execute(
-            "SELECT DISTINCT unit FROM submissions WHERE year = ?", [YEAR]).fetchall())
-        score_year(c, YEAR)  # warm: the copy, the engine's first run
-    probe_unit = submitted[0]  # the probe's unit: saved by replica 0, read by the others; no load on it
-    pool = [u for u in submitted if u != probe_unit]
+        score_year(c, YEAR)  # warm: the copy, the engine's first run, the worker pool
+        if users and users[0][1]:
+            check_workbook(c, "warm.xlsx", users[0][1][0][1], today=RECEIVED)
+    probe_unit, pool = cfg["probe_unit"], cfg["pool"]
     hot = pool[:HOT_UNITS]
     codes = [(i.code, float(i.max)) for i in scheme_for(YEAR).self_indicators if i.code != "J1" and i.max >= 1]
 
-    # workbooks made before the start (generating them is not what is measured)
-    per_session = max(1, round(cfg["ops"] * WEIGHTS["upload"] / sum(WEIGHTS.values())) + 1)
-    books = [[(u, workbook(u, salt=rid * 1000 + s * 50 + k))
-              for k, u in enumerate(rng.sample(pool, per_session))] for s in range(sessions)]
 
     records: list[tuple[str, float, str]] = []   # (operation, seconds, ok | stale | error)
     errors: list[str] = []
     mu = threading.Lock()
     stop_at = [0.0]
 
-    def user(s: int) -> None:
-        r = random.Random(cfg["seed"] * 10000 + rid * 100 + s)
-        mine = list(books[s])
+    def user(g: int, books: list) -> None:
+        r = random.Random(cfg["seed"] * 10000 + g)   # the same user does the same things on both backends
+        mine = list(books)
         for _ in range(cfg["ops"]):
             if time.monotonic() >= stop_at[0]:
                 return
@@ -203,21 +201,23 @@ def _replica(target, rid, sessions, cfg, ready, start, probe_q) -> dict:
             try:
                 if op == "upload":
                     u, content = mine.pop()
-                    with db.writing() as c:
+                    # as the upload page: read and validated in the worker pool, the write lock held only
+                    # while the file is stored
+                    with db.connection() as c:
                         res = ingest_bytes(c, f"{unit_name(u)}.xlsx", content, received=RECEIVED,
-                                           actor=reviewer(rid, s))
+                                           actor=reviewer(g), write_lock=db.writing)
                     if res.outcome != ACCEPTED:
                         raise RuntimeError(f"upload {res.outcome}: {res.report.rows()[:2]}")
                 elif op == "review_save":
                     u = unit_name(r.choice(hot))
                     code, mx = r.choice(codes)
-                    with db.connection() as c:          # the page: what the reviewer sees
+                    with db.connection() as c:          # the page: what the reviewer sees, then the click
                         seen = snapshot(c, u, YEAR)
                         sub = current_submission(c, u, YEAR)
-                    time.sleep(r.uniform(0, 0.02))      # the click
-                    with db.writing() as c:
-                        set_review_score(c, sub.id, code, r.randrange(0, int(mx * 2) + 1) / 2, "基准测试调整",
-                                         reviewer(rid, s), seen=seen)
+                        time.sleep(r.uniform(0, 0.02))
+                        with db.writing():              # as the review page's write
+                            set_review_score(c, sub.id, code, r.randrange(0, int(mx * 2) + 1) / 2, "基准测试调整",
+                                             reviewer(g), seen=seen)
                 elif op == "score_year":
                     with db.connection() as c:
                         score_year(c, YEAR)
@@ -247,10 +247,11 @@ def _replica(target, rid, sessions, cfg, ready, start, probe_q) -> dict:
             k += 1
             value = probe_max if k % 2 else probe_max - 0.5
             try:
-                with db.writing() as c:
+                with db.connection() as c:
                     seen = snapshot(c, unit_name(probe_unit), YEAR)
                     sub = current_submission(c, unit_name(probe_unit), YEAR)
-                    set_review_score(c, sub.id, probe_code, value, "可见性探测", PROBE_ACCOUNT, seen=seen)
+                    with db.writing():
+                        set_review_score(c, sub.id, probe_code, value, "可见性探测", PROBE_ACCOUNT, seen=seen)
                 probe_q.put((sub.id, value, time.monotonic()))
             except Exception as e:
                 with mu:
@@ -284,7 +285,7 @@ def _replica(target, rid, sessions, cfg, ready, start, probe_q) -> dict:
     start.wait()
     began = time.monotonic()
     stop_at[0] = began + cfg["seconds"]
-    threads = [threading.Thread(target=user, args=(s,)) for s in range(sessions)]
+    threads = [threading.Thread(target=user, args=u) for u in users]
     if probe_q is not None:
         threads.append(threading.Thread(target=probe_writer if rid == 0 else probe_reader))
     for th in threads:
@@ -301,14 +302,71 @@ def _replica(target, rid, sessions, cfg, ready, start, probe_q) -> dict:
     return out
 
 
+# --------------------------------------------------------------------------- one refresh, looked into
+
+def refresh_anatomy(url: str) -> list[tuple[str, float, list]]:
+    """What a replica's copy does after one write of another replica: (write, refresh seconds,
+    [(statement, seconds, rows)] slowest first), for a review save and for an upload."""
+    from data import pg
+    from data.ingest import ingest_bytes
+    from data.review import current_submission, set_review_score, snapshot
+    from data.store import pg_store
+
+    fetches: list[tuple[str, float, int]] = []
+    orig = pg.Mirror._fetch
+
+    def fetch(self, cur, sql, params=None):
+        t = time.perf_counter()
+        rows = orig(self, cur, sql, params)
+        fetches.append((" ".join(sql.split())[:90], time.perf_counter() - t, rows.num_rows))
+        return rows
+
+    writer, reader = pg_store(url), pg_store(url)
+    out = []
+    try:
+        w = writer.cursor()
+        r = reader.cursor()
+        r.refresh()
+        unit = w.execute("SELECT max(unit) FROM submissions").fetchone()[0]  # far from the hot units
+        path_unit = int(unit[2:])
+        for label in ("review save", "upload"):
+            if label == "review save":
+                seen = snapshot(w, unit, YEAR)
+                sub = current_submission(w, unit, YEAR)
+                set_review_score(w, sub.id, _first_code(), 0,
+                                 "刷新测量", PROBE_ACCOUNT, seen=seen)
+            else:
+                ingest_bytes(w, f"{unit}.xlsx", workbook(path_unit, salt=999), received=RECEIVED, actor=PROBE_ACCOUNT)
+            fetches.clear()
+            pg.Mirror._fetch = fetch
+            t = time.perf_counter()
+            try:
+                r.refresh()
+            finally:
+                pg.Mirror._fetch = orig
+            out.append((label, time.perf_counter() - t, sorted(fetches, key=lambda x: -x[1])))
+        w.close()
+        r.close()
+    finally:
+        writer.close()
+        reader.close()
+    return out
+
+
+def _first_code() -> str:
+    from core.scheme import scheme_for
+
+    return next(i.code for i in scheme_for(YEAR).self_indicators if i.code != "J1" and i.max >= 1)
+
+
 # --------------------------------------------------------------------------- a run
 
 def run(target: str, replicas: int, sessions: int, cfg: dict) -> dict:
     ctx = mp.get_context("spawn")
     ready, results, start = ctx.Queue(), ctx.Queue(), ctx.Event()
     probe_q = ctx.Queue() if replicas > 1 else None
-    split = [sessions // replicas + (1 if i < sessions % replicas else 0) for i in range(replicas)]
-    procs = [ctx.Process(target=replica, args=(target, i, split[i], cfg, ready, start, results, probe_q))
+    users = list(enumerate(cfg["books"]))
+    procs = [ctx.Process(target=replica, args=(target, i, users[i::replicas], cfg, ready, start, results, probe_q))
              for i in range(replicas)]
     for p in procs:
         p.start()
@@ -371,7 +429,7 @@ def ms(v: float) -> str:
     return "–" if v != v else f"{v * 1000:.0f}"
 
 
-def report(cfg: dict, setup: dict, pgr: dict, dkr: dict) -> str:
+def report(cfg: dict, setup: dict, pgr: dict, dkr: dict, anatomy=()) -> str:
     names = {"upload": "上传 upload", "review_save": "审核保存 review save", "score_year": "排名 score_year",
              "scorecard": "单位得分 scorecard", "review_queue": "审核队列 review queue", "all": "合计 all"}
     lines = [
@@ -389,7 +447,9 @@ def report(cfg: dict, setup: dict, pgr: dict, dkr: dict) -> str:
         f"{setup['ledger_items']:,} ledger rows, {setup['requests']:,} requests. "
         f"{cfg['sessions']} simulated users: PostgreSQL = {cfg['replicas']} replica processes × threads, "
         f"DuckDB file = threads of one process. Each user stops after {cfg['ops']} operations or "
-        f"{cfg['seconds']:g} s. Mix (weights): " + ", ".join(f"{k} {v}" for k, v in WEIGHTS.items()) + ".",
+        f"{cfg['seconds']:g} s, without pausing between operations (a closed loop: the machine is saturated, "
+        "so latencies include queueing). The same users do the same operations, with the same workbooks, on both "
+        "backends. Mix (weights): " + ", ".join(f"{k} {v}" for k, v in WEIGHTS.items()) + ".",
         "",
         "| operation | PG count | PG ops/s | PG p50 ms | PG p95 ms | PG errors | PG stale "
         "| file count | file ops/s | file p50 ms | file p95 ms | file errors | file stale "
@@ -415,10 +475,16 @@ def report(cfg: dict, setup: dict, pgr: dict, dkr: dict) -> str:
                      f"p95 {ms(pct(st, 0.95))} ms, max {ms(max(st) if st else float('nan'))} ms, "
                      f"total {sum(st):.1f} s; data-version checks {len(ck)}, p50 {ms(pct(ck, 0.5))} ms, "
                      f"p95 {ms(pct(ck, 0.95))} ms.")
+    for label, total, fetches in anatomy:
+        top = "; ".join(f"`{q}` {x * 1000:.0f} ms, {n:,} rows" for q, x, n in fetches[:4])
+        lines.append(f"After one {label} on another process (load over): the copy's refresh took {total * 1000:.0f} ms "
+                     f"in all, {len(fetches)} reads from PostgreSQL taking {sum(f[1] for f in fetches) * 1000:.0f} ms; "
+                     f"slowest: {top}.")
     errs = pgr["errors"] + dkr["errors"]
     lines += ["", f"Errors: {len(errs)}" + ("" if not errs else " — first: " + "; ".join(errs[:3]).replace("|", "/"))]
     lines += ["", f"Setup: synthetic file {setup['build_s']:.1f} s, copy into PostgreSQL {setup['copy_s']:.1f} s, "
-                  f"PostgreSQL start {setup['pg_start_s']:.1f} s."]
+                  f"PostgreSQL start {setup['pg_start_s']:.1f} s, "
+                  f"{sum(len(b) for b in cfg['books'])} workbooks generated in {setup['workbooks_s']:.1f} s."]
     return "\n".join(lines) + "\n"
 
 
@@ -428,8 +494,8 @@ def main(argv=None) -> int:
     ap.add_argument("--items", type=int, default=500, help="ledger rows per unit in the synthetic data")
     ap.add_argument("--sessions", type=int, default=16, help="simulated users in all")
     ap.add_argument("--replicas", type=int, default=2)
-    ap.add_argument("--seconds", type=float, default=40.0, help="at most this long per backend")
-    ap.add_argument("--ops", type=int, default=40, help="at most this many operations per user")
+    ap.add_argument("--seconds", type=float, default=30.0, help="at most this long per backend")
+    ap.add_argument("--ops", type=int, default=30, help="at most this many operations per user")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--save", action="store_true", help=f"write the figures to {DOC.relative_to(PROJECT)}")
     args = ap.parse_args(argv)
@@ -447,17 +513,27 @@ def main(argv=None) -> int:
         setup = {"pg_start_s": time.perf_counter() - t}
         path = tmp / "county.duckdb"
         t = time.perf_counter()
-        setup.update(build_file(path, args.units, args.items, args.replicas, args.sessions))
+        setup.update(build_file(path, args.units, args.items, args.sessions))
         setup["build_s"] = time.perf_counter() - t
+        # the probe's unit: saved by replica 0, read by the others; no load on it
+        cfg["probe_unit"], *cfg["pool"] = setup.pop("submitted")
+        # every user's workbooks, made before the start (not what is measured; the same on both backends)
+        t = time.perf_counter()
+        rng = random.Random(args.seed)
+        per_user = max(1, round(args.ops * WEIGHTS["upload"] / sum(WEIGHTS.values())) + 1)
+        cfg["books"] = [[(u, workbook(u, salt=g * 50 + k)) for k, u in enumerate(rng.sample(cfg["pool"], per_user))]
+                        for g in range(args.sessions)]
+        setup["workbooks_s"] = time.perf_counter() - t
         _, url = server.create_database()
         setup["copy_s"] = copy_to_pg(path, url)
         print(f"data ready: {setup}", flush=True)
 
         pgr = run(url, args.replicas, args.sessions, cfg)
         print(f"PostgreSQL load done in {pgr['wall']:.1f} s", flush=True)
+        anatomy = refresh_anatomy(url)
         dkr = run(str(path), 1, args.sessions, cfg)
         print(f"DuckDB file load done in {dkr['wall']:.1f} s", flush=True)
-        text = report(cfg, setup, pgr, dkr)
+        text = report(cfg, setup, pgr, dkr, anatomy)
         print(text)
         if args.save:
             DOC.parent.mkdir(parents=True, exist_ok=True)
