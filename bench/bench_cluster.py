@@ -45,6 +45,7 @@ import tempfile
 import threading
 import time
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 YEAR = 2022
@@ -155,12 +156,18 @@ def _replica(target, rid, users, cfg, ready, start, probe_q) -> dict:
     is_pg = pg.is_url(target)
     sync_times: list[float] = []
     version_checks: list[float] = []
+    refresh_calls: list[float] = []   # every read's call of the copy's refresh, waiting included
+    lock_waits: list[float] = []      # time to get this process's write lock (db.writing())
     if is_pg:  # instrument this process's copy: the cost of each refresh, of each version check
         orig_refresh, orig_version = pg.Mirror.refresh, pg.PgConnection.data_version
 
         def refresh(self, version):
             before = self.syncs
-            orig_refresh(self, version)
+            t = time.perf_counter()
+            try:
+                orig_refresh(self, version)
+            finally:
+                refresh_calls.append(time.perf_counter() - t)
             if self.syncs != before:
                 sync_times.append(self.last_sync_seconds)
 
@@ -174,6 +181,16 @@ def _replica(target, rid, users, cfg, ready, start, probe_q) -> dict:
         pg.Mirror.refresh, pg.PgConnection.data_version = refresh, data_version
 
     db = manager(target)
+    plain_writing = db.writing
+
+    @contextmanager
+    def writing():
+        t = time.perf_counter()
+        with plain_writing() as cur:
+            lock_waits.append(time.perf_counter() - t)
+            yield cur
+
+    db.writing = writing
     with db.connection() as c:
         score_year(c, YEAR)  # warm: the copy, the engine's first run, the worker pool
         if users and users[0][1]:
@@ -279,8 +296,8 @@ def _replica(target, rid, users, cfg, ready, start, probe_q) -> dict:
                     break
                 time.sleep(0.002)
 
-    syncs_before = len(sync_times)
-    checks_before = len(version_checks)
+    syncs_before, checks_before, calls_before = len(sync_times), len(version_checks), len(refresh_calls)
+    waits_before = len(lock_waits)
     ready.put(rid)
     start.wait()
     began = time.monotonic()
@@ -294,10 +311,11 @@ def _replica(target, rid, users, cfg, ready, start, probe_q) -> dict:
         th.join()
     ended = time.monotonic()
     out = {"rid": rid, "records": records, "errors": errors, "began": began, "ended": ended,
-           "probe_delays": probe_delays, "probe_missed": probe_missed[0]}
+           "probe_delays": probe_delays, "probe_missed": probe_missed[0], "lock_waits": lock_waits[waits_before:]}
     if is_pg:
         out["sync_times"] = sync_times[syncs_before:]
         out["version_checks"] = version_checks[checks_before:]
+        out["refresh_calls"] = refresh_calls[calls_before:]
     db.close()
     return out
 
@@ -417,9 +435,11 @@ def summarise(outs: list[dict]) -> dict:
     res = {"wall": wall, "ops": per, "errors": [e for o in outs for e in o["errors"]],
            "probe": [d for o in outs for d in o["probe_delays"]],
            "probe_missed": sum(o["probe_missed"] for o in outs)}
+    res["lock_waits"] = [o["lock_waits"] for o in outs]
     if any("sync_times" in o for o in outs):
         res["syncs"] = [o.get("sync_times", []) for o in outs]
         res["checks"] = [o.get("version_checks", []) for o in outs]
+        res["calls"] = [o.get("refresh_calls", []) for o in outs]
     return res
 
 
@@ -470,11 +490,19 @@ def report(cfg: dict, setup: dict, pgr: dict, dkr: dict, anatomy=()) -> str:
                  f"max {ms(max(p) if p else float('nan'))} ms, not seen within {PROBE_TIMEOUT:g} s: "
                  f"{pgr['probe_missed']}. (One process on the file: a write is visible to the next read.)")
     lines.append("")
-    for i, (st, ck) in enumerate(zip(pgr.get("syncs", []), pgr.get("checks", []))):
+    for i, (st, ck, ca) in enumerate(zip(pgr.get("syncs", []), pgr.get("checks", []), pgr.get("calls", []))):
         lines.append(f"Replica {i}: DuckDB copy refreshed {len(st)} times, p50 {ms(pct(st, 0.5))} ms, "
                      f"p95 {ms(pct(st, 0.95))} ms, max {ms(max(st) if st else float('nan'))} ms, "
-                     f"total {sum(st):.1f} s; data-version checks {len(ck)}, p50 {ms(pct(ck, 0.5))} ms, "
-                     f"p95 {ms(pct(ck, 0.95))} ms.")
+                     f"total {sum(st):.1f} s of the {pgr['wall']:.1f} s; reads of the copy: "
+                     f"{len(ca)}, each first reads the data version from PostgreSQL (p50 {ms(pct(ck, 0.5))} ms, "
+                     f"p95 {ms(pct(ck, 0.95))} ms, {len(ck)} reads) and then waits in the copy's refresh (for "
+                     f"one under way or its own): p50 {ms(pct(ca, 0.5))} ms, p95 {ms(pct(ca, 0.95))} ms, "
+                     f"{sum(ca):.1f} s in all.")
+    for label, r in (("PostgreSQL", pgr), ("DuckDB file", dkr)):
+        w = [x for ws in r["lock_waits"] for x in ws]
+        lines.append(f"{label}: waiting for the process's write lock (`writing()`, one writer per process on both "
+                     f"backends): {len(w)} writes, p50 {ms(pct(w, 0.5))} ms, p95 {ms(pct(w, 0.95))} ms, "
+                     f"{sum(w):.1f} s in all.")
     for label, total, fetches in anatomy:
         top = "; ".join(f"`{q}` {x * 1000:.0f} ms, {n:,} rows" for q, x, n in fetches[:4])
         lines.append(f"After one {label} on another process (load over): the copy's refresh took {total * 1000:.0f} ms "
