@@ -158,6 +158,7 @@ def _replica(target, rid, users, cfg, ready, start, probe_q) -> dict:
     version_checks: list[float] = []
     refresh_calls: list[float] = []   # every read's call of the copy's refresh, waiting included
     lock_waits: list[float] = []      # time to get this process's write lock (db.writing())
+    lock_holds: list[float] = []      # time it is held (the write itself)
     if is_pg:  # instrument this process's copy: the cost of each refresh, of each version check
         orig_refresh, orig_version = pg.Mirror.refresh, pg.PgConnection.data_version
 
@@ -187,8 +188,12 @@ def _replica(target, rid, users, cfg, ready, start, probe_q) -> dict:
     def writing():
         t = time.perf_counter()
         with plain_writing() as cur:
-            lock_waits.append(time.perf_counter() - t)
-            yield cur
+            got = time.perf_counter()
+            lock_waits.append(got - t)
+            try:
+                yield cur
+            finally:
+                lock_holds.append(time.perf_counter() - got)
 
     db.writing = writing
     with db.connection() as c:
@@ -297,7 +302,7 @@ def _replica(target, rid, users, cfg, ready, start, probe_q) -> dict:
                 time.sleep(0.002)
 
     syncs_before, checks_before, calls_before = len(sync_times), len(version_checks), len(refresh_calls)
-    waits_before = len(lock_waits)
+    waits_before, holds_before = len(lock_waits), len(lock_holds)
     ready.put(rid)
     start.wait()
     began = time.monotonic()
@@ -311,7 +316,8 @@ def _replica(target, rid, users, cfg, ready, start, probe_q) -> dict:
         th.join()
     ended = time.monotonic()
     out = {"rid": rid, "records": records, "errors": errors, "began": began, "ended": ended,
-           "probe_delays": probe_delays, "probe_missed": probe_missed[0], "lock_waits": lock_waits[waits_before:]}
+           "probe_delays": probe_delays, "probe_missed": probe_missed[0], "lock_waits": lock_waits[waits_before:],
+           "lock_holds": lock_holds[holds_before:]}
     if is_pg:
         out["sync_times"] = sync_times[syncs_before:]
         out["version_checks"] = version_checks[checks_before:]
@@ -436,6 +442,7 @@ def summarise(outs: list[dict]) -> dict:
            "probe": [d for o in outs for d in o["probe_delays"]],
            "probe_missed": sum(o["probe_missed"] for o in outs)}
     res["lock_waits"] = [o["lock_waits"] for o in outs]
+    res["lock_holds"] = [o["lock_holds"] for o in outs]
     if any("sync_times" in o for o in outs):
         res["syncs"] = [o.get("sync_times", []) for o in outs]
         res["checks"] = [o.get("version_checks", []) for o in outs]
@@ -500,9 +507,11 @@ def report(cfg: dict, setup: dict, pgr: dict, dkr: dict, anatomy=()) -> str:
                      f"{sum(ca):.1f} s in all.")
     for label, r in (("PostgreSQL", pgr), ("DuckDB file", dkr)):
         w = [x for ws in r["lock_waits"] for x in ws]
-        lines.append(f"{label}: waiting for the process's write lock (`writing()`, one writer per process on both "
-                     f"backends): {len(w)} writes, p50 {ms(pct(w, 0.5))} ms, p95 {ms(pct(w, 0.95))} ms, "
-                     f"{sum(w):.1f} s in all.")
+        h = [x for hs in r["lock_holds"] for x in hs]
+        lines.append(f"{label}: the process's write lock (`writing()`, one writer per process on both backends): "
+                     f"{len(w)} writes waited for it p50 {ms(pct(w, 0.5))} ms, p95 {ms(pct(w, 0.95))} ms "
+                     f"({sum(w):.1f} s in all) and held it p50 {ms(pct(h, 0.5))} ms, p95 {ms(pct(h, 0.95))} ms "
+                     f"({sum(h):.1f} s in all).")
     for label, total, fetches in anatomy:
         top = "; ".join(f"`{q}` {x * 1000:.0f} ms, {n:,} rows" for q, x, n in fetches[:4])
         lines.append(f"After one {label} on another process (load over): the copy's refresh took {total * 1000:.0f} ms "
