@@ -494,7 +494,7 @@ class PgDatabase(Database):
             if self._con is None:
                 self._open()
             self._refs += 1
-            cur = self._con.cursor()
+            cur = self._con.cursor(strict=False)  # one consistent state per action (page run)
             self._cursors.append(cur)
             return cur
 

@@ -30,6 +30,7 @@ Nothing above the data layer knows which backend it runs on.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -94,36 +95,32 @@ _TYPE_FIXES = [
 _TYPE_WORDS = re.compile(r"\b(BLOB|DOUBLE)\b", re.I)
 
 
-def _scan(sql: str):
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*")
+
+
+@functools.lru_cache(maxsize=4096)
+def _scan(sql: str) -> tuple:
     """Split ``sql`` into (kind, text) pieces: 'code', 'string' ('…'), 'ident' ("…"), comments dropped."""
-    i, n, start = 0, len(sql), 0
     out = []
-    while i < n:
-        c = sql[i]
-        if c in "'\"":
-            if start < i:
-                out.append(("code", sql[start:i]))
-            j = i + 1
-            while j < n:
-                if sql[j] == c:
-                    if j + 1 < n and sql[j + 1] == c:
-                        j += 2
-                        continue
-                    break
-                j += 1
-            out.append(("string" if c == "'" else "ident", sql[i:j + 1]))
-            i = start = j + 1
-            continue
-        if c == "-" and sql.startswith("--", i):
-            if start < i:
-                out.append(("code", sql[start:i]))
-            j = sql.find("\n", i)
-            i = start = n if j < 0 else j
-            continue
-        i += 1
-    if start < n:
-        out.append(("code", sql[start:]))
-    return out
+    pos = 0
+    for m in _TOKENS.finditer(sql):
+        if m.start() > pos:
+            out.append(("code", sql[pos:m.start()]))
+        t = m.group(0)
+        if t[0] == "'":
+            out.append(("string", t))
+        elif t[0] == '"':
+            out.append(("ident", t))
+        pos = m.end()
+    if pos < len(sql):
+        out.append(("code", sql[pos:]))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _code(sql: str) -> str:
+    """The statement without its strings and comments (for routing decisions)."""
+    return "".join(t for k, t in _scan(sql) if k == "code")
 
 
 _PARAM = re.compile(r"\?|\$(\d+)|\$([A-Za-z_][A-Za-z0-9_]*)|%")
@@ -132,7 +129,7 @@ _PARAM = re.compile(r"\?|\$(\d+)|\$([A-Za-z_][A-Za-z0-9_]*)|%")
 def translate(sql: str, params=None) -> tuple[str, Any]:
     """DuckDB's statement and parameters → psycopg's (``%s`` / ``%(name)s`` placeholders)."""
     pieces = _scan(sql)
-    code = "".join(t for k, t in pieces if k == "code")
+    code = _code(sql)
     if _DDL.match(code) or _TYPE_WORDS.search(code):
         fixed = []
         for k, t in pieces:
@@ -249,7 +246,7 @@ class PgConnection:
     def execute(self, sql: str, params=None):
         import psycopg
 
-        stripped = "".join(t for k, t in _scan(sql) if k == "code").strip().rstrip(";").strip()
+        stripped = _code(sql).strip().rstrip(";").strip()
         if stripped.upper() == "CHECKPOINT":
             return self  # PostgreSQL writes its log itself
         self._materialise(stripped)
@@ -473,6 +470,20 @@ class Mirror:
         cur.execute(sql, params)
         return cur.fetch_arrow_table()
 
+    @staticmethod
+    def _diff(d, table: str, ids: pa.Table, low: int = -1) -> tuple[bool, list[int]]:
+        """(whether the copy holds ids the server no longer has, the ids the copy lacks), for the
+        ids above ``low``: compared in DuckDB, not in Python."""
+        d.register("_pg_ids", ids)
+        try:
+            gone = d.execute(f"SELECT count(*) FROM (SELECT id FROM {table} WHERE id > ? "
+                             "EXCEPT SELECT id FROM _pg_ids)", [low]).fetchall()[0][0]
+            new = [r[0] for r in d.execute(f"SELECT id FROM _pg_ids EXCEPT SELECT id FROM {table} WHERE id > ? "
+                                           "ORDER BY 1", [low]).fetchall()]
+        finally:
+            d.unregister("_pg_ids")
+        return bool(gone), new
+
     def _select(self, table: str) -> str:
         skip = NOT_COPIED.get(table, ())
         return ", ".join(f'"{c}"' for c in self.columns[table] if c not in skip)
@@ -495,12 +506,11 @@ class Mirror:
                                               ("snapshots", APPEND_BY_SNAPSHOT, "snapshot_id")):
                     if whole or parent not in changed:
                         continue
-                    have = {r[0] for r in d.execute(f"SELECT id FROM {parent}").fetchall()}
-                    ids = set(self._fetch(cur, f"SELECT id FROM {parent}").column("id").to_pylist())
-                    if have - ids:  # rows were deleted (never in normal use): copy these tables whole
+                    ids = self._fetch(cur, f"SELECT id FROM {parent}")
+                    gone, new = self._diff(d, parent, ids)
+                    if gone:  # rows were deleted (never in normal use): copy these tables whole
                         full.update((parent, *children))
                         continue
-                    new = sorted(ids - have)
                     if new:
                         if parent == "submissions":
                             loads.append((parent, "append", self._fetch(
@@ -511,13 +521,12 @@ class Mirror:
                 for t in APPEND_BY_ID:
                     if whole or t not in changed:
                         continue
-                    top = d.execute(f"SELECT coalesce(max(id), 0), count(*) FROM {t}").fetchone()
-                    low = max(0, int(top[0]) - ID_WINDOW)
-                    there = {r[0] for r in d.execute(f"SELECT id FROM {t} WHERE id > ?", [low]).fetchall()}
-                    got = self._fetch(cur, f"SELECT id FROM {t} WHERE id > $1", [low]).column("id").to_pylist()
-                    missing = sorted(set(got) - there)
+                    top, count = d.execute(f"SELECT coalesce(max(id), 0), count(*) FROM {t}").fetchall()[0]
+                    low = max(0, int(top) - ID_WINDOW)
+                    got = self._fetch(cur, f"SELECT id FROM {t} WHERE id > $1", [low])
+                    gone, missing = self._diff(d, t, got, low)
                     total = self._fetch(cur, f"SELECT count(*) AS n FROM {t}").column("n")[0].as_py()
-                    if there - set(got) or total != int(top[1]) + len(missing):
+                    if gone or total != int(count) + len(missing):
                         full.add(t)  # deleted rows, or a transaction that committed very late
                     elif missing:
                         loads.append((t, "append", self._fetch(
@@ -574,9 +583,13 @@ class HybridConnection:
 
     dialect = "postgres"
 
-    def __init__(self, pg: PgConnection, mirror: Mirror, *, on_close=None):
+    def __init__(self, pg: PgConnection, mirror: Mirror, *, on_close=None, strict: bool = True):
         self.pg = pg
         self.mirror = mirror
+        # strict: the data version is checked before every read (a command, a test); else once per
+        # action (a page run of the dashboard: one consistent state per page) and after own writes
+        self.strict = strict
+        self._fresh = False
         self._duck = mirror.cursor()
         self._last = None
         self._in_tx = False
@@ -589,7 +602,7 @@ class HybridConnection:
 
     # routing -------------------------------------------------------------
     def execute(self, sql: str, params=None):
-        code = "".join(t for k, t in _scan(sql) if k == "code")
+        code = _code(sql)
         tx = _TX.match(code)
         if tx:
             word = tx.group(1).upper()
@@ -662,6 +675,7 @@ class HybridConnection:
             self._epoch = True
 
     def _committed(self) -> None:
+        self._fresh = False
         epoch, self._epoch = self._epoch, False
         touched, self._touched = self._touched, set()
         self._parents = set()
@@ -672,7 +686,10 @@ class HybridConnection:
 
     def refresh(self) -> None:
         """Bring this process's copy up to the database's current data version."""
+        if self._fresh and not self.strict:
+            return
         self.mirror.refresh(self.pg.data_version())
+        self._fresh = True
 
     # DuckDB's interface --------------------------------------------------
     def sql(self, query: str, params=None):
@@ -726,7 +743,9 @@ class HybridConnection:
     fetch_arrow_table = arrow
 
     def cursor(self):
-        return HybridConnection(PgConnection(self.pg.url), self.mirror, on_close=PgConnection.close)
+        """Another handle on this action's connection (its own cursor of the copy, the same
+        PostgreSQL connection: the dashboard hands each page run one of these)."""
+        return HybridConnection(self.pg, self.mirror, on_close=None, strict=self.strict)
 
     def close(self) -> None:
         if self.closed:
@@ -790,15 +809,16 @@ class Store:
                 return
         pg.close()
 
-    def cursor(self, owner: bool = False) -> HybridConnection:
+    def cursor(self, owner: bool = False, strict: bool = True) -> HybridConnection:
         """A connection for one action; ``owner=True``: closing it closes this store too
-        (a command line's single connection)."""
+        (a command line's single connection); ``strict=False``: the data version is read
+        once (and after the action's own writes), not before every read."""
         if owner:
             def done(pg: PgConnection) -> None:
                 self._give(pg)
                 self.close()
             return HybridConnection(self._take(), self.mirror, on_close=done)
-        return HybridConnection(self._take(), self.mirror, on_close=self._give)
+        return HybridConnection(self._take(), self.mirror, on_close=self._give, strict=strict)
 
     def execute(self, sql: str, params=None):   # a one-off statement (tests)
         c = self.cursor()

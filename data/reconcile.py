@@ -293,9 +293,11 @@ def _check_rows(con, ids: list[int]) -> list[tuple]:
                 "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main' "
                 "ORDER BY column_index", [table]).fetchall() if r[0] != "content"]
             names = ", ".join(cols)
-            rows = con.execute(f"SELECT {names} FROM {table} WHERE {key} = ANY(?)", [ids]).fetchall()
-            if rows:
-                scratch.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(cols))})", rows)
+            rows = con.execute(f"SELECT {names} FROM {table} WHERE {key} = ANY(?)", [ids]).arrow()
+            if rows.num_rows:
+                scratch.register("_check_rows", rows)
+                scratch.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _check_rows")
+                scratch.unregister("_check_rows")
         return scratch.execute(CHECK_SQL, {"ids": ids}).fetchall()
     finally:
         scratch.execute("ROLLBACK")
