@@ -124,9 +124,20 @@ def inspect_file(path) -> tuple[int, dict[str, int]]:
     return v, counts
 
 
+def _refuse_server(db, what: str) -> None:
+    """Backup and restore here are of the DuckDB file; a PostgreSQL database has its own tools."""
+    from data import pg
+
+    if pg.is_url(str(db)):
+        tool = "pg_dump -Fc" if what == "备份" else "pg_restore --clean"
+        raise BackupRefused(f"{pg.redact(str(db))} 是 PostgreSQL 数据库：本命令只{what} DuckDB 数据库文件。"
+                            f"PostgreSQL 请用 {tool}（见 docs/deployment.md 的“备份与恢复”）")
+
+
 def backup(db, out, *, wait: float | None = None) -> BackupResult:
     """Write a consistent, verified copy of the database ``db`` to ``out``
     (a file, or an existing folder: then ``<name>-<timestamp>.duckdb`` in it)."""
+    _refuse_server(db, "备份")
     src = Path(db)
     if not src.exists():
         raise DatabaseMissing(f"数据库文件 {src} 不存在，无法备份")
@@ -210,6 +221,7 @@ class _FileLock:
 def restore(db, file, *, wait: float | None = None) -> RestoreResult:
     """Replace the database ``db`` by the backup ``file`` (checked first); the
     replaced database is kept beside it as ``<name>.replaced-<timestamp><suffix>``."""
+    _refuse_server(db, "恢复")
     target, src = Path(db), Path(file)
     if not src.is_file():
         raise FileNotFoundError(f"文件 {src} 不存在")

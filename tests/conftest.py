@@ -73,8 +73,10 @@ def _backend_databases(backend, request):
     server = request.getfixturevalue("pg_server")
     made: list[str] = []
 
+    template = request.getfixturevalue("pg_template")
+
     def fresh() -> str:
-        name, url = server.create_database()
+        name, url = server.create_database(template=template)
         made.append(name)
         return url
 
@@ -89,11 +91,27 @@ def _backend_databases(backend, request):
             server.drop_database(name)
 
 
+@pytest.fixture(scope="session")
+def pg_template(pg_server):
+    """A database with the product's schema (migrated once per session): copied for each test."""
+    name, url = pg_server.create_database()
+    connect(url).close()
+    return name
+
+
+@pytest.fixture
+def migrated_pg_url(pg_server, pg_template):
+    """A fresh PostgreSQL database with the product's schema, as a first start leaves it."""
+    name, url = pg_server.create_database(template=pg_template)
+    yield url
+    pg_server.drop_database(name)
+
+
 @pytest.fixture
 def db_target(backend, tmp_path, request):
     """Where this test's database lives: a DuckDB file, or a fresh PostgreSQL database (URL)."""
     if backend == "postgres":
-        return request.getfixturevalue("pg_url")
+        return request.getfixturevalue("migrated_pg_url")
     return tmp_path / "t.duckdb"
 
 

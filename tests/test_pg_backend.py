@@ -68,8 +68,9 @@ def wb(unit: str = UNIT, reporter: str = "张三") -> bytes:
 
 
 @pytest.fixture
-def pair(pg_url):
+def pair(migrated_pg_url):
     """Two connections with their own DuckDB copies (two dashboard processes) on one database."""
+    pg_url = migrated_pg_url
     a = connect(pg_url)
     load_units(a, parse_registry(REGISTRY_TEXT), actor=SYSTEM)
     create_user(a, "shenhe", "reviewer", "shenhe123", actor=SYSTEM)
@@ -190,3 +191,12 @@ def test_a_server_that_cannot_be_reached_is_a_clear_chinese_error():
     with pytest.raises(DatabaseUnusable, match="无法连接 PostgreSQL 数据库") as e:
         connect("postgresql://nobody:secret@127.0.0.1:1/none")
     assert "secret" not in str(e.value)
+
+
+def test_backup_and_restore_of_a_server_database_point_to_its_own_tools(pg_url, tmp_path):
+    from data.backup import BackupRefused, backup, restore
+
+    with pytest.raises(BackupRefused, match="pg_dump"):
+        backup(pg_url, tmp_path)
+    with pytest.raises(BackupRefused, match="pg_restore"):
+        restore(pg_url, tmp_path / "x.duckdb")
