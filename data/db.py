@@ -507,6 +507,16 @@ class PgDatabase(Database):
     def checkpoint(self, cur) -> None:
         return
 
+    @contextmanager
+    def writing(self):
+        """A write: no lock in this process (the server takes many writers at once; the data
+        layer's transactions lock what must be changed one at a time, e.g. a unit-year)."""
+        cur = self.lease()
+        try:
+            yield cur
+        finally:
+            self.release(cur)
+
     def version(self) -> tuple:
         with self._mu:
             if self._con is None:

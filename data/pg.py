@@ -389,13 +389,14 @@ class PgConnection:
 # --------------------------------------------------------------------------- the DuckDB copy
 
 #: append-only tables, fetched by the key of the rows the copy lacks
-APPEND_BY_SUBMISSION = ("self_scores", "ledger_items", "requests", "annual_reports", "annual_report_cells")
+APPEND_BY_SUBMISSION = ("self_scores", "ledger_items", "requests", "annual_reports", "annual_report_cells",
+                        "reconcile_findings")
 APPEND_BY_SNAPSHOT = ("snapshot_units", "snapshot_points", "snapshot_calendar", "snapshot_calendar_years",
                       "snapshot_details", "snapshot_indicators", "snapshot_penalties", "snapshot_items",
                       "snapshot_item_months", "snapshot_item_late_days", "snapshot_requests", "snapshot_coverage")
 #: append-only tables with their own id: the window of recent ids is compared (a slow transaction commits late)
 APPEND_BY_ID = ("audit", "rejections")
-ID_WINDOW = 20000
+ID_WINDOW = 2000
 APPEND_TABLES = frozenset(("submissions", "snapshots", *APPEND_BY_SUBMISSION, *APPEND_BY_SNAPSHOT, *APPEND_BY_ID))
 #: the parent whose insertion in the same transaction makes rows of a child table new rows of a new parent
 PARENT = {**{t: "submissions" for t in APPEND_BY_SUBMISSION}, **{t: "snapshots" for t in APPEND_BY_SNAPSHOT}}
