@@ -167,8 +167,11 @@ def _write_group(con, group: list[tuple[str, bytes, Submission | None, Report]],
 
     def attempt(members):
         with transaction(con):
-            return [_decide(con, name, content, sub, Report(list(report.issues)), received=received, actor=actor,
-                            only_unit=only_unit) for name, content, sub, report in members]
+            results = [_decide(con, name, content, sub, Report(list(report.issues)), received=received, actor=actor,
+                               only_unit=only_unit) for name, content, sub, report in members]
+            _store_group_findings(con, [res for res, (_, _, sub, _) in zip(results, members)
+                                        if res.outcome == ACCEPTED and sub.annual is not None])
+            return results
 
     try:
         return attempt(group)
@@ -189,6 +192,24 @@ def _write_group(con, group: list[tuple[str, bytes, Submission | None, Report]],
         except Exception as e:  # noqa: BLE001 - the other files of the batch go on
             out.append(_store_failed(member[0], f"保存失败（程序内部错误），数据库未作任何更改：{type(e).__name__}: {e}"))
     return out
+
+
+def _store_group_findings(con, accepted: list[IngestResult]) -> None:
+    """年报勾稽 of the versions just stored with a 年报数据 sheet (inside the group's transaction): the
+    findings are computed once for all of them (the check costs the same for one submission or many)
+    and added to each file's report and its stored warnings (annual-report.md)."""
+    if not accepted:
+        return
+    by_sid: dict[int, list] = {}
+    for f in store_findings(con, [res.submission_id for res in accepted]):
+        by_sid.setdefault(f.submission_id, []).append(f)
+    for res in accepted:
+        findings = by_sid.get(res.submission_id)
+        if findings:
+            res.report.extend(f.issue() for f in findings)
+            con.execute("UPDATE submissions SET warnings = ? WHERE id = ?",
+                        [json.dumps([i.to_dict() for i in res.report.warnings], ensure_ascii=False),
+                         res.submission_id])
 
 
 def _store_failed(file_name: str, message: str) -> IngestResult:
@@ -309,13 +330,9 @@ def _store(con, sub: Submission, file_name: str, content: bytes, sha: str, recei
             "review_result": pa.array([r.review_result for r in reqs], pa.string()),
         })
     if sub.annual is not None:
-        # 年报勾稽: the findings are warnings stored with the submission (annual-report.md)
+        # 年报勾稽: its findings are computed for the whole group once every file of it is stored
+        # (_store_group_findings, same transaction)
         store_report(con, sid, sub.annual)
-        findings = store_findings(con, [sid])
-        if findings:
-            report.extend(f.issue() for f in findings)
-            con.execute("UPDATE submissions SET warnings = ? WHERE id = ?",
-                        [json.dumps([i.to_dict() for i in report.warnings], ensure_ascii=False), sid])
     if before is None:
         con.execute("INSERT INTO workflow (unit, year, status, comment, updated_by, updated_at) "
                     "VALUES (?,?,?,NULL,?, coalesce(?, now()))", [sub.unit, sub.year, Status.PENDING, actor, recorded_at()])

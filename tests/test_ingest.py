@@ -413,3 +413,80 @@ def test_an_ods_workbook_with_an_error_names_the_cell(con, received):
     res = ingest_bytes(con, "审计局.ods", build(s, "ods"), received=received)
     assert res.outcome == REJECTED
     assert [(i.code, i.location) for i in res.report.errors] == [("category_unknown", "主动公开台账!C3")]
+
+
+def _annual_workbook(unit: str, unit_type: str, values: dict) -> bytes:
+    from tests.wbfactory import annual_sheet, requests_sheet
+    sheets = valid_sheets(unit=unit, unit_type=unit_type)
+    sheets["依申请公开台账"] = requests_sheet([
+        ["SQ-001", "自然人", "2019-06-03", "", "否", "2019-06-20", "予以公开", ""],
+        ["SQ-002", "商业企业", "2019-07-01", "", "否", "2019-07-10", "不予公开", "纠正"]])
+    sheets["年报数据"] = annual_sheet(values)
+    return build(sheets)
+
+
+def _annual_batch():
+    from tests.wbfactory import annual_values
+    good = annual_values(new={"natural": 1, "business": 1}, r_open={"natural": 1}, r_deny_1={"business": 1})
+    good.update({("rv_review", "corrected"): 1, ("rv_review", "total"): 1})
+    bad = dict(good)
+    bad[("new", "natural")], bad[("new", "total")] = 2, 3  # T1 in 自然人 and 总计, L1 in both
+    worse = dict(bad)
+    worse[("rv_review", "total")] = 2  # and T4
+    return [("a.xlsx", _annual_workbook(UNIT, "部门", bad)), ("b.xlsx", _annual_workbook(TOWN, "乡镇", good)),
+            ("a2.xlsx", _annual_workbook(UNIT, "部门", worse))]
+
+
+def _findings_of(con):
+    return con.execute("""SELECT s.file_name, f.seq, f.rule, f.cell, f.expected, f.actual, f.message
+                          FROM reconcile_findings f JOIN submissions s ON s.id = f.submission_id
+                          ORDER BY s.file_name, f.seq""").fetchall()
+
+
+def test_annual_findings_are_checked_once_per_group_and_each_file_gets_its_own(con, received, monkeypatch):
+    calls = []
+    real = ingest_mod.store_findings
+
+    def counting(con_, ids):
+        calls.append(list(ids))
+        return real(con_, ids)
+
+    monkeypatch.setattr(ingest_mod, "store_findings", counting)
+    res = list(ingest_mod.ingest_many(con, _annual_batch(), received=received))
+    assert [r.outcome for r in res] == [ACCEPTED] * 3 and [r.version for r in res] == [1, 1, 2]
+    assert calls == [[r.submission_id for r in res]]  # one check for the group
+    rules = [[i.code for i in r.report.warnings if i.code.startswith("annual_")] for r in res]
+    assert rules == [["annual_t1", "annual_t1", "annual_l1", "annual_l1"], [],
+                     ["annual_t1", "annual_t1", "annual_t4", "annual_l1", "annual_l1"]]
+    stored = dict(con.execute("SELECT file_name, warnings FROM submissions").fetchall())
+    for r in res:
+        assert [i["code"] for i in json.loads(stored[r.file_name])] == [i.code for i in r.report.warnings]
+    grouped = _findings_of(con)
+    assert [(f, s, ru) for f, s, ru, *_ in grouped if f == "a.xlsx"] == [
+        ("a.xlsx", 1, "T1"), ("a.xlsx", 2, "T1"), ("a.xlsx", 3, "L1"), ("a.xlsx", 4, "L1")]
+    # the same rows, in the same order, as when the files come one by one
+    from data.store import transaction
+    with transaction(con):
+        con.execute("DELETE FROM reconcile_findings")
+        for r in res:
+            real(con, [r.submission_id])
+    assert _findings_of(con) == grouped
+
+
+def test_annual_findings_survive_the_one_by_one_fallback(con, received, monkeypatch):
+    """The group's check fails: the group is rolled back and stored file by file, each with its findings."""
+    real = ingest_mod.store_findings
+    calls = []
+
+    def failing_once(con_, ids):
+        calls.append(list(ids))
+        if len(calls) == 1:
+            con_.execute("INSERT INTO no_such_table VALUES (1)")
+        return real(con_, ids)
+
+    monkeypatch.setattr(ingest_mod, "store_findings", failing_once)
+    res = list(ingest_mod.ingest_many(con, _annual_batch(), received=received))
+    assert [r.outcome for r in res] == [ACCEPTED] * 3 and [r.version for r in res] == [1, 1, 2]
+    assert len(calls) == 4 and [len(c) for c in calls] == [3, 1, 1, 1]
+    assert [len([i for i in r.report.warnings if i.code.startswith("annual_")]) for r in res] == [4, 0, 5]
+    assert [f for f, *_ in _findings_of(con)] == ["a.xlsx"] * 4 + ["a2.xlsx"] * 5
