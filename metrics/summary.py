@@ -469,3 +469,78 @@ def category_coverage_from_matrix(matrix: pd.DataFrame, unit_type: str | None = 
 def category_coverage(con: duckdb.DuckDBPyConnection, year: int, unit_type: str | None = None) -> pd.DataFrame:
     return category_coverage_from_matrix(engine.coverage_matrix(con, int(year)), unit_type)
 
+
+
+UNIT_COVERAGE_SQL = """
+    SELECT count(*) AS units,
+           avg(coverage_rate) AS mean_coverage,
+           count(*) FILTER (WHERE covered_categories < required_categories) AS with_gaps,
+           coalesce(sum(required_categories), 0) AS required,
+           coalesce(sum(covered_categories), 0) AS covered,
+           CASE WHEN sum(required_categories) > 0 THEN sum(covered_categories) / sum(required_categories) END
+               AS pooled_coverage
+    FROM sc"""
+
+
+def unit_coverage_totals(scores: pd.DataFrame) -> dict:
+    """Coverage figures of the submitted units in ``scores`` (rows of
+    ``engine.score_year``, already filtered as the page shows them): ``units``,
+    ``mean_coverage`` (mean of the units' rates; None without units),
+    ``with_gaps`` (units covering fewer categories than required),
+    ``required``, ``covered``, ``missing`` (category sums) and
+    ``pooled_coverage`` (covered ÷ required; None when nothing is required)."""
+    sc = scores[["coverage_rate", "covered_categories", "required_categories"]].astype(
+        {"coverage_rate": "float64", "covered_categories": "Int64", "required_categories": "Int64"})
+    row = _query({"sc": sc}, UNIT_COVERAGE_SQL).iloc[0]
+    mean, pooled = _num(row["mean_coverage"]), _num(row["pooled_coverage"])
+    req, cov = int(row["required"]), int(row["covered"])
+    return {"units": int(row["units"]), "mean_coverage": None if mean is None else float(mean),
+            "with_gaps": int(row["with_gaps"]), "required": req, "covered": cov, "missing": req - cov,
+            "pooled_coverage": None if pooled is None else float(pooled)}
+
+
+# --------------------------------------------------------------------------- requests and late days
+
+REQUEST_COUNTS_SQL = f"""
+    SELECT count(*) AS n,
+           count(*) FILTER (WHERE state = '{ItemState.ON_TIME}') AS on_time,
+           count(*) FILTER (WHERE state = '{ItemState.LATE}') AS late,
+           count(*) FILTER (WHERE state = '{ItemState.NOT_DUE}') AS not_due,
+           count(*) FILTER (WHERE NOT answered) AS unanswered
+    FROM rq"""
+
+
+def request_counts(requests: pd.DataFrame) -> dict:
+    """Counts of the counted requests in ``requests`` (rows of
+    ``engine.request_facts``, filtered as shown): ``n``, ``on_time``, ``late``,
+    ``not_due``, ``unanswered`` and ``rate`` = on_time ÷ (on_time + late),
+    None when no request is due."""
+    rq = pa.table({"state": pa.array([None if v is None or v != v else str(v) for v in requests["state"]],
+                                     pa.string()),
+                   "answered": pa.array(requests["answered"].notna().tolist(), pa.bool_())})
+    row = _query({"rq": rq}, REQUEST_COUNTS_SQL).iloc[0]
+    out = {k: int(row[k]) for k in ("n", "on_time", "late", "not_due", "unanswered")}
+    due = out["on_time"] + out["late"]
+    out["rate"] = out["on_time"] / due if due else None
+    return out
+
+
+#: the working-day bands of the late-days chart: (from, to), to None = open-ended
+LATE_BINS = ((1, 5), (6, 10), (11, 20), (21, 40), (41, 60), (61, None))
+
+LATE_BINS_SQL = """
+    SELECT b.label, coalesce(sum(h.n), 0) AS n
+    FROM b LEFT JOIN h ON h.days_late >= b.lo AND (b.hi IS NULL OR h.days_late <= b.hi)
+    GROUP BY b.ord, b.label ORDER BY b.ord"""
+
+
+def late_day_bins(days_late: pd.DataFrame) -> pd.DataFrame:
+    """The late items of a ``days_late`` histogram (days_late, n) counted in
+    :data:`LATE_BINS` bands: label ("1–5" … "60以上"), n."""
+    b = pa.table({"ord": list(range(len(LATE_BINS))), "lo": [a for a, _ in LATE_BINS],
+                  "hi": pa.array([z for _, z in LATE_BINS], pa.int64()),
+                  "label": [f"{a}–{z}" if z else f"{a - 1}以上" for a, z in LATE_BINS]})
+    h = pa.table({"days_late": pa.array([int(v) for v in days_late["days_late"]], pa.int64()),
+                  "n": pa.array([int(v) for v in days_late["n"]], pa.int64())})
+    df = _query({"b": b, "h": h}, LATE_BINS_SQL)
+    return pd.DataFrame({"label": [str(v) for v in df["label"]], "n": [int(v) for v in df["n"]]})

@@ -209,3 +209,33 @@ def test_cli_summary_unknown_year(app_db, capsys):
         main(["summary", "--year", "2031", "--db", str(app_db)])
     assert e.value.code == 2
     assert "没有2031年度" in capsys.readouterr().err
+
+
+def test_unit_coverage_totals_by_hand():
+    sc = pd.DataFrame({"coverage_rate": [1.0, 0.5, 0.75], "covered_categories": [4, 3, 3],
+                       "required_categories": [4, 6, 4]})
+    t = sm.unit_coverage_totals(sc)
+    assert t["units"] == 3 and t["with_gaps"] == 2
+    assert t["required"] == 14 and t["covered"] == 10 and t["missing"] == 4
+    assert t["mean_coverage"] == pytest.approx(0.75)  # (1 + 0.5 + 0.75) / 3
+    assert t["pooled_coverage"] == pytest.approx(10 / 14)
+    empty = sm.unit_coverage_totals(sc.iloc[:0])
+    assert empty == {"units": 0, "mean_coverage": None, "with_gaps": 0, "required": 0, "covered": 0,
+                     "missing": 0, "pooled_coverage": None}
+
+
+def test_request_counts_by_hand():
+    rq = pd.DataFrame({"state": ["按时", "按时", "逾期", "未到期", "按时"],
+                       "answered": pd.to_datetime(["2024-01-02", "2024-01-03", None, None, "2024-02-01"])})
+    c = sm.request_counts(rq)
+    assert (c["n"], c["on_time"], c["late"], c["not_due"], c["unanswered"]) == (5, 3, 1, 1, 2)
+    assert c["rate"] == pytest.approx(3 / 4)
+    assert sm.request_counts(rq[rq["state"] == "未到期"])["rate"] is None
+
+
+def test_late_day_bins_by_hand():
+    h = pd.DataFrame({"days_late": [1, 5, 6, 20, 21, 60, 61, 200], "n": [2, 1, 3, 1, 4, 1, 2, 5]})
+    b = sm.late_day_bins(h)
+    assert b["label"].tolist() == ["1–5", "6–10", "11–20", "21–40", "41–60", "60以上"]
+    assert b["n"].tolist() == [3, 3, 1, 4, 1, 7]
+    assert sm.late_day_bins(h.iloc[:0])["n"].tolist() == [0] * 6

@@ -14,6 +14,7 @@ from core.vocab import UNIT_TYPE_RANK
 from dashboard import queries as q
 from dashboard import viz
 from dashboard.text import md
+from metrics import summary as msum
 from core.scheme import load_catalogue
 
 year, scheme = viz.start_analytics_page("覆盖缺口", lambda scheme: "必公开类别：按单位类型确定，另加单位名录中登记的附加类别。某类别在本年度至少有一条"
@@ -43,17 +44,15 @@ if utype:
 
 # --------------------------------------------------------------------------- tiles
 t = st.columns(4)
-req = int(units["required_categories"].sum()) if len(units) else 0
-covd = int(units["covered_categories"].sum()) if len(units) else 0
-t[0].metric("单位数", f"{len(units) + len(missing)} 个", border=True,
-            help=f"已报送 {len(units)} 个，未报送 {len(missing)} 个；未报送的单位没有台账，不计得分，"
+tot = msum.unit_coverage_totals(units)
+t[0].metric("单位数", f"{tot['units'] + len(missing)} 个", border=True,
+            help=f"已报送 {tot['units']} 个，未报送 {len(missing)} 个；未报送的单位没有台账，不计得分，"
                  "不计入平均覆盖率和缺失类别合计" if len(missing) else "所选单位均已报送")
-t[1].metric("平均覆盖率", viz.pct(units["coverage_rate"].mean()) if len(units) else "—", border=True,
+t[1].metric("平均覆盖率", viz.pct(tot["mean_coverage"]) if tot["units"] else "—", border=True,
             help="各单位覆盖率（已覆盖 ÷ 必公开类别数）的平均值")
-t[2].metric("有缺口的单位", f"{int((units['covered_categories'] < units['required_categories']).sum())} 个",
-            border=True)
-t[3].metric("缺失类别合计", f"{req - covd} 项", border=True, help=f"必公开 {req} 项，已覆盖 {covd} 项")
-
+t[2].metric("有缺口的单位", f"{tot['with_gaps']} 个", border=True)
+t[3].metric("缺失类别合计", f"{tot['missing']} 项", border=True,
+            help=f"必公开 {tot['required']} 项，已覆盖 {tot['covered']} 项")
 if len(missing):
     st.warning(f"未报送（{len(missing)} 个）：" + "、".join(md(n) for n in missing["unit"]) + "。这些单位没有台账，无法判断覆盖情况，"
                "在下方热力图和缺口清单中以灰色“未报送”行列出。", icon=":material/mail:")

@@ -16,6 +16,7 @@ from core.vocab import UNIT_TYPE_RANK, ItemState
 from dashboard import queries as q
 from dashboard import viz
 from dashboard.text import md
+from metrics import summary as msum
 from core.scheme import load_catalogue
 
 year, scheme = viz.start_analytics_page("及时性", lambda scheme: f"主动公开：形成之日起 {scheme.proactive_days} 个工作日内公开；统计截止日 "
@@ -113,10 +114,8 @@ with c1:
     if hist.empty:
         viz.empty(f"{scope}没有逾期事项，全部按时公开。" if summ["n"] else "没有可统计的事项。", icon=":material/check_circle:")
     else:
-        bins = [(1, 5), (6, 10), (11, 20), (21, 40), (41, 60), (61, None)]
-        labels = [f"{a}–{b}" if b else f"{a - 1}以上" for a, b in bins]
-        dl = hist["days_late"].to_numpy()
-        counts = [int(hist["n"][(dl >= a) & ((dl <= b) if b else True)].sum()) for a, b in bins]
+        binned = msum.late_day_bins(hist)
+        labels, counts = binned["label"].tolist(), binned["n"].tolist()
         fig = go.Figure()
         fig.add_bar(x=labels, y=counts, marker_color="#f28e2b", name="逾期事项", text=counts, textposition="outside",
                     cliponaxis=False, hovertemplate="逾期 %{x} 个工作日：%{y} 条<extra></extra>")
@@ -155,15 +154,13 @@ if rq.empty:
     else:
         viz.empty(f"{scope}{year}年度没有收到依申请公开申请。")
 else:
-    n_on = int((rq["state"] == ItemState.ON_TIME).sum())
-    n_late = int((rq["state"] == ItemState.LATE).sum())
-    n_pend = int((rq["state"] == ItemState.NOT_DUE).sum())
+    rc = msum.request_counts(rq)
     r = st.columns(5)
-    r[0].metric("计入申请", f"{len(rq)} 件", border=True)
-    r[1].metric("按期答复", f"{n_on} 件", border=True)
-    r[2].metric("逾期答复", f"{n_late} 件", border=True)
-    r[3].metric("未到答复期限", f"{n_pend} 件", border=True)
-    r[4].metric("按期答复率", viz.pct(n_on / (n_on + n_late)) if n_on + n_late else "—", border=True)
+    r[0].metric("计入申请", f"{rc['n']} 件", border=True)
+    r[1].metric("按期答复", f"{rc['on_time']} 件", border=True)
+    r[2].metric("逾期答复", f"{rc['late']} 件", border=True)
+    r[3].metric("未到答复期限", f"{rc['not_due']} 件", border=True)
+    r[4].metric("按期答复率", viz.pct(rc["rate"]) if rc["rate"] is not None else "—", border=True)
     ans = rq.dropna(subset=["days_taken"])
     sampled = len(ans) > SCATTER_CAP
     if sampled:
@@ -196,7 +193,7 @@ else:
         viz.show(fig, key="timeliness_requests")
     if sampled:
         st.caption(f"申请较多，图中随机抽取 {SCATTER_CAP} 件显示；统计数字按全部申请计算。")
-    unanswered = int(rq["answered"].isna().sum())
+    unanswered = rc["unanswered"]
     if unanswered:
         st.caption(f"尚未答复的申请 {unanswered} 件（图中未画出），见下方清单。")
 
