@@ -279,6 +279,15 @@ def flash(key: str, message: str, kind: str = "success") -> None:
     st.session_state.setdefault(key, []).append((kind, message))
 
 
+def after_write(flash_key: str | None = None, message: str | None = None, kind: str = "success") -> None:
+    """After a successful write: refresh every cached figure, keep ``message``
+    for the next run of the page (under ``flash_key``) and rerun the page."""
+    if flash_key is not None and message:
+        flash(flash_key, message, kind)
+    bump_data_version()
+    st.rerun()
+
+
 def show_flash(key: str) -> None:
     for kind, message in st.session_state.pop(key, []):
         getattr(st, kind, st.info)(message)

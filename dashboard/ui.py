@@ -17,6 +17,7 @@ from core.errors import GongkaiError
 from core.vocab import Status
 from dashboard.text import md, web_url
 from metrics.readouts import indicator_sheet
+from metrics.summary import fact_counts
 
 STATUS_COLOR = {Status.MISSING: "gray", Status.PENDING: "orange", Status.RETURNED: "red", Status.APPROVED: "green"}
 TYPE_LABEL = {"self": "自评", "bonus": "加分项", "auto": "自动计算"}
@@ -307,9 +308,9 @@ def timeliness_section(con, year: int, unit: str, card, *, key: str, only_proble
                                   ("依申请公开台账", reqs, REQUEST_COLUMNS, "申请")):
         st.markdown(f"**{label}**（共 {len(df)} 条；红色为逾期，黄色为未到期，灰字为不计入本年度）")
         if len(df):
-            counts = df[df["counted"]]["state"].value_counts()
-            st.caption("计入本年度：" + "，".join(f"{s} {int(counts.get(s, 0))}" for s in ("按时", "逾期", "未到期"))
-                       + f"；不计入（日期不在{year}年内）：{int((~df['counted']).sum())}")
+            counts = fact_counts(df)
+            st.caption("计入本年度：" + "，".join(f"{s} {counts[s]}" for s in ("按时", "逾期", "未到期"))
+                       + f"；不计入（日期不在{year}年内）：{counts['uncounted']}")
             pick = st.segmented_control("筛选", ["全部", "逾期", "未到期", "按时", "不计入"], default="全部",
                                         key=f"{key}_{what}_filter", label_visibility="collapsed")
             if pick == "不计入":
@@ -384,7 +385,7 @@ def submit_with_progress(con, files, *, user: dict, received: dt.date, prefix: s
     ``st.session_state[f"{prefix}_results"]`` (with ``unit`` and ``received``),
     clear the uploader (``{prefix}_nonce``), refresh cached figures and rerun.
     A refusal of the whole batch (:class:`ReviewError`) is shown as an error."""
-    from dashboard.common import bump_data_version, db_lock
+    from dashboard.common import after_write, db_lock
 
     bar = st.progress(0.0, text=f"正在{verb}……")
 
@@ -400,8 +401,7 @@ def submit_with_progress(con, files, *, user: dict, received: dt.date, prefix: s
         return
     st.session_state[f"{prefix}_results"] = {"unit": unit, "received": received, "results": results}
     st.session_state[f"{prefix}_nonce"] = st.session_state.get(f"{prefix}_nonce", 0) + 1
-    bump_data_version()
-    st.rerun()
+    after_write()
 
 
 # --------------------------------------------------------------------------- audit log

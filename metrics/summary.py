@@ -544,3 +544,22 @@ def late_day_bins(days_late: pd.DataFrame) -> pd.DataFrame:
                   "n": pa.array([int(v) for v in days_late["n"]], pa.int64())})
     df = _query({"b": b, "h": h}, LATE_BINS_SQL)
     return pd.DataFrame({"label": [str(v) for v in df["label"]], "n": [int(v) for v in df["n"]]})
+
+
+FACT_COUNTS_SQL = f"""
+    SELECT count(*) FILTER (WHERE counted AND state = '{ItemState.ON_TIME}') AS on_time,
+           count(*) FILTER (WHERE counted AND state = '{ItemState.LATE}') AS late,
+           count(*) FILTER (WHERE counted AND state = '{ItemState.NOT_DUE}') AS not_due,
+           count(*) FILTER (WHERE NOT counted) AS uncounted
+    FROM f"""
+
+
+def fact_counts(facts: pd.DataFrame) -> dict:
+    """Counts of one unit's ledger rows (``item_facts`` / ``request_facts``
+    with ``include_uncounted``): the counted rows per state {按时, 逾期, 未到期}
+    and ``uncounted`` (rows whose date is outside the year)."""
+    f = pa.table({"state": pa.array([None if v is None or v != v else str(v) for v in facts["state"]], pa.string()),
+                  "counted": pa.array([bool(v) for v in facts["counted"]], pa.bool_())})
+    row = _query({"f": f}, FACT_COUNTS_SQL).iloc[0]
+    return {str(ItemState.ON_TIME): int(row["on_time"]), str(ItemState.LATE): int(row["late"]),
+            str(ItemState.NOT_DUE): int(row["not_due"]), "uncounted": int(row["uncounted"])}

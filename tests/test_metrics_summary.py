@@ -239,3 +239,10 @@ def test_late_day_bins_by_hand():
     assert b["label"].tolist() == ["1–5", "6–10", "11–20", "21–40", "41–60", "60以上"]
     assert b["n"].tolist() == [3, 3, 1, 4, 1, 7]
     assert sm.late_day_bins(h.iloc[:0])["n"].tolist() == [0] * 6
+
+
+def test_fact_counts_by_hand():
+    f = pd.DataFrame({"state": ["按时", "逾期", "逾期", "未到期", "按时", "逾期"],
+                      "counted": [True, True, True, True, False, False]})
+    assert sm.fact_counts(f) == {"按时": 1, "逾期": 2, "未到期": 1, "uncounted": 2}
+    assert sm.fact_counts(f.iloc[:0]) == {"按时": 0, "逾期": 0, "未到期": 0, "uncounted": 0}

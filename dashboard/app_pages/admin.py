@@ -8,7 +8,7 @@ import tomllib
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import (ROLE_LABEL, bump_data_version, db, db_lock, flash, require_role, show_flash)
+from dashboard.common import (ROLE_LABEL, after_write, db, db_lock, require_role, show_flash)
 from dashboard.ui import LATE_BG as BAD, PENDING_BG as WARN, audit_viewer, dstr, fit_height, fmt2, num, show_error
 from dashboard.text import md
 from data.registry import RegistryError, get_units, load_units, parse_registry
@@ -29,9 +29,7 @@ show_flash("admin_flash")
 
 
 def _done(message: str) -> None:
-    flash("admin_flash", message)
-    bump_data_version()
-    st.rerun()
+    after_write("admin_flash", message)
 
 
 def request_rules_text(rules) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import REVIEW_ROLES, bump_data_version, db, db_lock, flash, md_escape, require_role, \
+from dashboard.common import REVIEW_ROLES, after_write, db, db_lock, md_escape, require_role, \
     selected_year, show_flash
 from dashboard.ui import show_error, score_text
 from data import closing as dc
@@ -64,9 +64,7 @@ for r in open_ap.itertuples():
                 except dc.ClosingError as e:
                     show_error(e)
                 else:
-                    bump_data_version()
-                    flash("ap_flash", f"第{r.id}号申诉已答复：{decision}")
-                    st.rerun()
+                    after_write("ap_flash", f"第{r.id}号申诉已答复：{decision}")
 
 done = all_ap[all_ap["status"] != dc.OPEN]
 st.subheader(f"已答复（{len(done)}）")

@@ -10,7 +10,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import bump_data_version, db, db_lock, flash, md_escape, require_role, selected_year, \
+from dashboard.common import after_write, db, db_lock, md_escape, require_role, selected_year, \
     show_flash
 from dashboard.text import md
 from dashboard.ui import fit_height, fmt2, score_text, show_error
@@ -160,8 +160,6 @@ if v["can_appeal"] and end is not None and dt.date.today() <= end:
             except dc.ClosingError as e:
                 show_error(e)
             else:
-                bump_data_version()
-                flash("my_flash", f"申诉已提交（第{aid}号），考核组答复后会在这里显示")
-                st.rerun()
+                after_write("my_flash", f"申诉已提交（第{aid}号），考核组答复后会在这里显示")
 elif v["stage"] == dc.PUBLICITY and end is not None and dt.date.today() > end:
     st.caption(f"公示期已于 {end:%Y年%m月%d日} 结束，不再受理申诉。")

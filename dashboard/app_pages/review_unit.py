@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.common import (REVIEW_ROLES, bump_data_version, db, db_lock, flash, require_role,
+from dashboard.common import (REVIEW_ROLES, after_write, db, db_lock, require_role,
                               selected_year, show_flash)
 from dashboard.reconcile_ui import unit_section as reconcile_section
 from dashboard.ui import (audit_viewer, badge, coverage_section, dstr, fmt2, history_table, show_error,
@@ -122,9 +122,7 @@ def _write(fn, ok_message: str, unchanged_message: str | None = None) -> None:
     if unchanged_message is not None and changed is False:
         st.info(unchanged_message)
         return
-    flash("review_flash", ok_message)
-    bump_data_version()
-    st.rerun()
+    after_write("review_flash", ok_message)
 
 
 # ---- the indicators (needed by the decision too: approving with unsaved edits would drop them)

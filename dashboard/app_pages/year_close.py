@@ -9,7 +9,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import REVIEW_ROLES, bump_data_version, db, db_lock, flash, md_escape, require_role, \
+from dashboard.common import REVIEW_ROLES, after_write, db, db_lock, md_escape, require_role, \
     selected_year, show_flash
 from dashboard.ui import show_error
 from data import closing as dc
@@ -42,9 +42,7 @@ def _do(fn, ok: str) -> None:
     except dc.ClosingError as e:
         show_error(e)
         return
-    bump_data_version()
-    flash("yc_flash", ok)
-    st.rerun()
+    after_write("yc_flash", ok)
 
 
 today = dt.date.today()
