@@ -9,6 +9,7 @@ before and after each test so nothing leaks between tests.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -277,6 +278,11 @@ def test_full_cycle_upload_return_reupload_adjust_approve(app_db):
     button(rev, "退回").click()
     rev.run()
     assert any("必须填写退回意见" in str(e.value) for e in rev.error)
+    # the ledgers' counts (metrics.summary.fact_counts) under each ledger of the unit
+    caps = [c.value for c in rev.caption if str(c.value).startswith("计入本年度：")]
+    assert len(caps) == 2 and all(re.fullmatch(r"计入本年度：按时 \d+，逾期 \d+，未到期 \d+；不计入（日期不在\d{4}年内）：\d+", c)
+                                  for c in caps), caps
+    print("LEDGER CAPTIONS", caps)
     assert status_of(app_db, fx.CIVIL) == "待审核"
     rev.text_area(key="review_return_note").input("B1 缺少征求意见的佐证材料，请补充")
     button(rev, "退回").click()
