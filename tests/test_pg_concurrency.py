@@ -70,18 +70,9 @@ def upload(url: str, file_name: str, content: bytes, ready, store_together, resu
         results.put((file_name, None, None, None, [f"{type(e).__name__}: {e}"]))
 
 
-def test_ten_simultaneous_uploads_all_land_with_consecutive_versions(pg_url):
-    import psycopg
-
-    from data.access import SYSTEM
-    from data.ingest import ACCEPTED
-    from data.registry import load_units, parse_registry
-    from data.store import connect
-
-    con = connect(pg_url)  # the schema, migrated once before the uploaders start
-    load_units(con, parse_registry(REGISTRY.read_text(encoding="utf-8")), actor=SYSTEM)
-    con.close()
-
+def race(url: str) -> dict:
+    """Ten uploader processes started together against ``url`` (the database has its units);
+    returns each file's outcome and the SHA-256 of each file."""
     units = departments()
     shared = units[DISTINCT]
     files = {f"{u}.xlsx": build(valid_sheets(unit=u)) for u in units[:DISTINCT]}
@@ -92,7 +83,7 @@ def test_ten_simultaneous_uploads_all_land_with_consecutive_versions(pg_url):
 
     ctx = mp.get_context("spawn")  # never fork a process that holds database connections and threads
     ready, store_together, results = ctx.Barrier(len(files)), ctx.Barrier(len(files)), ctx.Queue()
-    procs = [ctx.Process(target=upload, args=(pg_url, name, content, ready, store_together, results))
+    procs = [ctx.Process(target=upload, args=(url, name, content, ready, store_together, results))
              for name, content in files.items()]
     for p in procs:
         p.start()
@@ -108,6 +99,36 @@ def test_ten_simultaneous_uploads_all_land_with_consecutive_versions(pg_url):
             p.join(timeout=30)
             if p.is_alive():
                 p.kill()
+    return {"got": got, "hashes": {n: hashlib.sha256(b).hexdigest() for n, b in files.items()}}
+
+
+def test_ten_simultaneous_uploads_all_land_with_consecutive_versions(pg_url):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import psycopg
+
+    from data.access import SYSTEM
+    from data.ingest import ACCEPTED
+    from data.registry import load_units, parse_registry
+    from data.store import connect
+
+    con = connect(pg_url)  # the schema, migrated once before the uploaders start
+    load_units(con, parse_registry(REGISTRY.read_text(encoding="utf-8")), actor=SYSTEM)
+    con.close()
+
+    units = departments()
+    shared = units[DISTINCT]
+    # the race runs in a fresh interpreter: processes started from a long test session (its
+    # worker pools, fork servers and threads) have been seen to hang before they reported
+    run = subprocess.run([sys.executable, "-m", "tests.test_pg_concurrency", pg_url], capture_output=True, text=True,
+                         timeout=3 * PROCESS_SECONDS, cwd=Path(__file__).resolve().parent.parent)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    got = {n: tuple(v) for n, v in out["got"].items()}
+    files = out["hashes"]
     assert len(got) == len(files), f"only {len(got)} of {len(files)} uploaders answered: {got}"
     assert {n: (o, e) for n, (o, _, _, e) in got.items()} == {n: (ACCEPTED, []) for n in files}
     assert sorted(v for n, (_, u, v, _) in got.items() if u == shared) == [1, 2]
@@ -125,8 +146,15 @@ def test_ten_simultaneous_uploads_all_land_with_consecutive_versions(pg_url):
         by_unit.setdefault(unit, []).append(version)
         assert sha == actual_sha  # the bytes stored are the bytes hashed
     assert by_unit == {**{u: [1] for u in units[:DISTINCT]}, shared: [1, 2]}
-    assert {s for _, _, s, _, _ in stored} == {hashlib.sha256(b).hexdigest() for b in files.values()}
+    assert {s for _, _, s, _, _ in stored} == set(files.values())
     # nothing lost inside a file either: the workbook's 2 ledger rows and 1 request, for every version
     assert {ledger.get(i) for *_, i in stored} == {2} and {reqs.get(i) for *_, i in stored} == {1}
     assert rejections == 0
     assert workflow == sorted((u, "待审核") for u in units[:DISTINCT + 1])
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(json.dumps(race(sys.argv[1]), ensure_ascii=False))
