@@ -335,9 +335,6 @@ class PgConnection:
 
     fetch_arrow_table = to_arrow_table = arrow
 
-    def cursor(self):
-        return PgConnection(self.url)
-
     def close(self) -> None:
         try:
             self._conn.close()
@@ -532,10 +529,9 @@ class Mirror:
                     elif missing:
                         loads.append((t, "append", self._fetch(
                             cur, f"SELECT {self._select(t)} FROM {t} WHERE id = ANY($1)", [missing])))
-                fixed = {"submissions", "snapshots", *APPEND_BY_SUBMISSION, *APPEND_BY_SNAPSHOT, *APPEND_BY_ID}
                 loads = [x for x in loads if x[0] not in full]
                 for t in self.tables:
-                    if (t not in fixed and t in changed) or t in full:
+                    if (t not in APPEND_TABLES and t in changed) or t in full:
                         loads.append((t, "replace", self._fetch(cur, f"SELECT {self._select(t)} FROM {t}")))
                 if "snapshots" not in full and "snapshots" in changed:  # withdrawals change rows: re-read (small)
                     loads.append(("snapshots", "replace", self._fetch(cur, f"SELECT {self._select('snapshots')} FROM snapshots")))
@@ -820,13 +816,6 @@ class Store:
                 self.close()
             return HybridConnection(self._take(), self.mirror, on_close=done)
         return HybridConnection(self._take(), self.mirror, on_close=self._give, strict=strict)
-
-    def execute(self, sql: str, params=None):   # a one-off statement (tests)
-        c = self.cursor()
-        try:
-            return c.execute(sql, params).fetchall()
-        finally:
-            c.close()
 
     def data_version(self) -> int:
         pg = self._take()
