@@ -200,3 +200,16 @@ def test_backup_and_restore_of_a_server_database_point_to_its_own_tools(pg_url, 
         backup(pg_url, tmp_path)
     with pytest.raises(BackupRefused, match="pg_restore"):
         restore(pg_url, tmp_path / "x.duckdb")
+
+
+def test_the_demo_county_is_never_written_into_a_real_postgresql_database(pair, migrated_pg_url):
+    """A database with data and no demo mark is refused, with or without --reset, and stays as it was."""
+    from demo.database import DemoRefused, create_demo_database
+
+    a, _b = pair
+    before = a.execute("SELECT count(*) FROM units").fetchone()[0]
+    for options in ({}, {"reset": True}, {"if_missing": True}):
+        with pytest.raises(DemoRefused, match="不是演示数据库"):
+            create_demo_database(migrated_pg_url, **options)
+    assert a.execute("SELECT count(*) FROM units").fetchone()[0] == before > 0
+    assert a.execute("SELECT count(*) FROM meta WHERE key = 'demo'").fetchone() == (0,)
