@@ -441,13 +441,25 @@ class Mirror:
     def cursor(self):
         return self.duck.cursor()
 
-    def refresh(self, version: tuple) -> None:
+    def holds(self, version: tuple) -> bool:
+        """Whether the copy is at least as new as ``version`` (both counters only grow, and the
+        copy's own version was read before the data it holds: the data are never older)."""
+        return version[0] <= self.version[0] and version[1] <= self.version[1]
+
+    def refresh(self, version: tuple, *, newer_only: bool = False) -> None:
         """Bring the copy up to ``version`` (data version, copy epoch; read just before:
-        a later commit shows in the next check)."""
-        if version == self.version:
+        a later commit shows in the next check). Thread-safe: one refresh at a time (the
+        page runs' reads and this process's :class:`Listener` call it). ``newer_only``
+        (the listener): nothing to do for a version the copy already holds (a page read
+        refreshed meanwhile); else any other version than the copy's is read (also a lower
+        one: a database restored from a dump under the same name)."""
+        def done() -> bool:
+            return self.holds(version) if newer_only else version == self.version
+
+        if done():
             return
         with self._lock:
-            if version == self.version:
+            if done():
                 return
             t0 = time.perf_counter()
             try:
@@ -556,14 +568,169 @@ class Mirror:
             d.close()
         self.table_versions = self._pending_versions
 
-    def close(self) -> None:
-        for c in (self._adbc, self.duck):
+    def close(self, wait: float = 30.0) -> None:
+        """Close the copy; a refresh under way (a page's, the listener's) is let finish first
+        (at most ``wait`` seconds)."""
+        locked = self._lock.acquire(timeout=wait)
+        try:
+            for c in (self._adbc, self.duck):
+                try:
+                    if c is not None:
+                        c.close()
+                except Exception:  # pragma: no cover
+                    pass
+            self._adbc = None
+        finally:
+            if locked:
+                self._lock.release()
+
+
+# --------------------------------------------------------------------------- the listener
+
+#: the listening thread wakes at least this often to see whether it is to stop (``Store.close()`` waits about this long)
+LISTEN_SLICE = 0.25
+#: the data version is read anyway this often (seconds) when nothing was announced: a NOTIFY that
+#: never came (a write made outside the application, a notification lost with a connection)
+BACKSTOP_SECONDS = 3.0
+#: seconds between two background refreshes at least: the announcements of a burst of writes
+#: arriving meanwhile are caught up by one refresh
+REFRESH_GAP = 0.1
+#: seconds to wait before reconnecting a lost listening connection: doubled after each failure, up to the second
+RECONNECT_BACKOFF = (0.1, 30.0)
+
+
+class Listener:
+    """Keeps this process's copy (:class:`Mirror`) fresh in the background, so that a page
+    finds it up to date instead of paying the refresh, and a write of another replica shows
+    within a second without any action here.
+
+    A daemon thread holds a PostgreSQL connection of its own (autocommit) doing
+    ``LISTEN gongkai_data``. An announcement of a version the copy does not hold yet
+    refreshes it at once (under the copy's lock, as a page read does); announcements
+    arriving during a refresh or within :data:`REFRESH_GAP` after it are caught up by one
+    more refresh (a burst of writes costs two refreshes, not one each). Every
+    :data:`BACKSTOP_SECONDS` without an announcement, and after every (re)connection, the
+    data version is read anyway. A lost connection is re-made with growing waits (logged
+    as a warning). :meth:`stop` ends the thread within about :data:`LISTEN_SLICE`.
+
+    An accelerator only: every action still reads the data version before its first read
+    (:meth:`HybridConnection.refresh`), so a read after one's own write sees it, listener or not.
+    """
+
+    def __init__(self, url: str, mirror: Mirror, *, backstop: float | None = None, gap: float | None = None):
+        self.url, self.mirror = url, mirror
+        self.backstop = BACKSTOP_SECONDS if backstop is None else backstop
+        self.gap = REFRESH_GAP if gap is None else gap
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pg: PgConnection | None = None
+        self._delay = RECONNECT_BACKOFF[0]
+        self.connects = 0      # listening connections made (the first and every reconnection)
+        self.notices = 0       # announcements received
+        self.refreshes = 0     # background refreshes that brought the copy to a newer version
+        self.listening = threading.Event()   # set while a connection is listening
+
+    def start(self) -> "Listener":
+        self._thread = threading.Thread(target=self._run, name="gongkai-pg-listener", daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The server process of the listening connection (None while not connected)."""
+        pg = self._pg
+        try:
+            return None if pg is None or pg._conn.closed else pg._conn.info.backend_pid
+        except Exception:  # pragma: no cover - closed meanwhile
+            return None
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Ask the thread to end and wait for it (at most ``timeout`` seconds: a refresh or a
+        connection attempt under way is finished first); True when it has ended."""
+        self._stop.set()
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout)
+        return not self.alive
+
+    # the thread ------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
             try:
-                if c is not None:
-                    c.close()
-            except Exception:  # pragma: no cover
-                pass
-        self._adbc = None
+                self._listen()
+            except Exception as e:
+                if self._stop.is_set():
+                    break
+                cause = e.__cause__ or e
+                self.listening.clear()
+                if getattr(cause, "sqlstate", None) == "3D000" or re.search(r'database "[^"]*" does not exist', str(e)):
+                    log.warning("listening for data changes on %s ended: the database is gone (%s)",
+                                redact(self.url), str(e).strip().splitlines()[0] if str(e).strip() else "")
+                    break
+                log.warning("listening for data changes on %s failed (%s: %s); reconnecting in %.1f s",
+                            redact(self.url), type(cause).__name__, (str(cause).strip().splitlines() or [""])[0],
+                            self._delay)
+                if self._stop.wait(self._delay):
+                    break
+                self._delay = min(self._delay * 2, RECONNECT_BACKOFF[1])
+            finally:
+                pg, self._pg = self._pg, None
+                if pg is not None:
+                    pg.close()
+        self.listening.clear()
+
+    def _listen(self) -> None:
+        """Listen until asked to stop (returns) or the connection fails (raises)."""
+        import psycopg
+
+        self._pg = pg = PgConnection(self.url, connect_timeout=5)
+        conn = pg._conn
+        conn.execute(f"LISTEN {CHANNEL}")
+        self.connects += 1
+        self._delay = RECONNECT_BACKOFF[0]
+        self.listening.set()
+        self._catch_up(pg)   # what was written while nobody listened
+        pending = False      # an announcement of a version the copy does not hold yet
+        quiet_until = 0.0    # no refresh before this moment (the gap after the last one)
+        next_poll = time.monotonic() + self.backstop
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if (pending and now >= quiet_until) or now >= next_poll:
+                pending = False
+                self._catch_up(pg)
+                quiet_until = time.monotonic() + self.gap
+                next_poll = time.monotonic() + self.backstop
+                continue
+            wait = min(LISTEN_SLICE, next_poll - now, quiet_until - now if pending else LISTEN_SLICE)
+            try:
+                # while nothing is pending: back at the first announcement (refreshed at once);
+                # while one is: collect the others until the gap has passed
+                for n in conn.notifies(timeout=max(wait, 0.0), stop_after=None if pending else 1):
+                    self.notices += 1
+                    try:
+                        v = int(n.payload)
+                    except ValueError:
+                        v = None
+                    if v is None or v > self.mirror.version[0]:
+                        pending = True
+            except psycopg.Error as e:
+                raise _as_duckdb_error(e) from e
+
+    def _catch_up(self, pg: PgConnection) -> None:
+        version = pg.data_version()   # a failure here is the connection's: raised (reconnect)
+        if self.mirror.holds(version):
+            return
+        try:
+            self.mirror.refresh(version, newer_only=True)
+            self.refreshes += 1
+        except Exception as e:   # the next announcement or the backstop tries again; pages refresh themselves
+            if not self._stop.is_set():
+                log.warning("refreshing the copy of %s in the background failed: %s: %s", redact(self.url),
+                            type(e).__name__, (str(e).strip().splitlines() or [""])[0])
 
 
 # --------------------------------------------------------------------------- the connection the data layer gets
@@ -766,10 +933,15 @@ class Store:
     """A PostgreSQL database for this process: one DuckDB copy, a pool of connections.
 
     ``cursor()`` gives a :class:`HybridConnection` (a pooled PostgreSQL connection
-    and a cursor of the copy); ``close()`` closes them all."""
+    and a cursor of the copy); ``close()`` closes them all. ``listen=True`` (a
+    long-running process: the dashboard's connection manager) also starts a
+    :class:`Listener` keeping the copy fresh in the background; a command does not
+    (it reads the data version before every read anyway, and would only pay for a
+    connection and a thread)."""
 
-    def __init__(self, url: str, *, prepare_pg, prepare_duck, pool_size: int = 8):
+    def __init__(self, url: str, *, prepare_pg, prepare_duck, pool_size: int = 8, listen: bool = False):
         self.url = url
+        self.listener: Listener | None = None
         first = PgConnection(url)
         try:
             first.prepare_compat()
@@ -782,6 +954,8 @@ class Store:
         self._idle: list[PgConnection] = [first]
         self._mu = threading.Lock()
         self.pool_size = pool_size
+        if listen:  # a long-running process (the dashboard): the copy kept fresh in the background
+            self.listener = Listener(url, self.mirror).start()
 
     def _take(self) -> PgConnection:
         with self._mu:
@@ -825,6 +999,9 @@ class Store:
             self._give(pg)
 
     def close(self) -> None:
+        if self.listener is not None:
+            if not self.listener.stop():
+                log.warning("the listener of %s is still finishing a refresh or a connection attempt", redact(self.url))
         with self._mu:
             idle, self._idle = self._idle, []
         for pg in idle:

@@ -605,7 +605,7 @@ def manager(path: str | os.PathLike | None = None, *, on_open=None, wait: float 
     p = db_path(path)
     if isinstance(p, str):
         from data.db import PgDatabase
-        return PgDatabase(p, opener=lambda: pg_store(p), on_open=on_open)
+        return PgDatabase(p, opener=lambda: pg_store(p, listen=True), on_open=on_open)
     if not is_memory(p):
         p.parent.mkdir(parents=True, exist_ok=True)
     return Database(p, prepare=_preparer(p, False), on_open=on_open, wait=wait)
@@ -616,14 +616,16 @@ def _duck_schema(con) -> None:
     migrate(con)
 
 
-def pg_store(url: str, *, read_only: bool = False) -> "pg.Store":
+def pg_store(url: str, *, read_only: bool = False, listen: bool = False) -> "pg.Store":
     """The PostgreSQL database at ``url`` for this process: schema checked and migrated
     (every replica runs the same migrations; the first one to start applies them), the
-    DuckDB copy the reads run on. Raises :class:`DatabaseUnusable` with a Chinese message
+    DuckDB copy the reads run on (``listen=True``: kept fresh in the background on every
+    announced write, see :class:`data.pg.Listener`). Raises :class:`DatabaseUnusable` with a Chinese message
     when the server cannot be reached or the database is not one of this product."""
     shown = pg.redact(url)
     try:
-        return pg.Store(url, prepare_pg=_preparer(shown, read_only, locked=True), prepare_duck=_duck_schema)
+        return pg.Store(url, prepare_pg=_preparer(shown, read_only, locked=True), prepare_duck=_duck_schema,
+                        listen=listen)
     except DatabaseProblem:
         raise
     except duckdb.IOException as e:
