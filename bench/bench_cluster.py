@@ -21,8 +21,11 @@ manager the app uses (:func:`data.store.manager`: ``connection()`` for a page,
 
 PostgreSQL: ``--replicas`` processes (default 2), the sessions split between
 them as threads. While they run, one replica saves a probe score every half
-second and the other polls a read until it sees it: the visibility delay
-across replicas. DuckDB: the same sessions as threads of one process (DuckDB
+second and the other, for every other probe, polls a read until it sees it
+(a page's read: its action checks the data version and refreshes the copy),
+and for the others watches its DuckDB copy directly, doing nothing to refresh
+it (the background listener of :class:`data.pg.Listener`, or another user's
+read, brings the change): the visibility delays across replicas. DuckDB: the same sessions as threads of one process (DuckDB
 refuses a second writing process). Every session stops after ``--ops``
 operations or ``--seconds``, whichever comes first.
 
@@ -162,13 +165,14 @@ def _replica(target, rid, users, cfg, ready, start, probe_q) -> dict:
     if is_pg:  # instrument this process's copy: the cost of each refresh, of each version check
         orig_refresh, orig_version = pg.Mirror.refresh, pg.PgConnection.data_version
 
-        def refresh(self, version):
+        def refresh(self, version, **kw):
             before = self.syncs
             t = time.perf_counter()
             try:
-                orig_refresh(self, version)
+                orig_refresh(self, version, **kw)
             finally:
-                refresh_calls.append(time.perf_counter() - t)
+                if not kw.get("newer_only"):   # a read's call (not the background listener's)
+                    refresh_calls.append(time.perf_counter() - t)
             if self.syncs != before:
                 sync_times.append(self.last_sync_seconds)
 
@@ -258,7 +262,8 @@ def _replica(target, rid, users, cfg, ready, start, probe_q) -> dict:
             with mu:
                 records.append((op, time.perf_counter() - t, status))
 
-    probe_delays: list[float] = []
+    probe_delays: list[float] = []    # seen by a read of a page (its action's version check refreshes first)
+    copy_delays: list[float] = []     # seen in the copy itself, nothing done on this replica to get it there
     probe_missed = [0]
     probe_code, probe_max = codes[0]
 
@@ -274,7 +279,7 @@ def _replica(target, rid, users, cfg, ready, start, probe_q) -> dict:
                     sub = current_submission(c, unit_name(probe_unit), YEAR)
                     with db.writing():
                         set_review_score(c, sub.id, probe_code, value, "可见性探测", PROBE_ACCOUNT, seen=seen)
-                probe_q.put((sub.id, value, time.monotonic()))
+                probe_q.put((sub.id, value, time.monotonic(), k))
             except Exception as e:
                 with mu:
                     errors.append(f"probe write: {type(e).__name__}: {e}")
@@ -288,13 +293,22 @@ def _replica(target, rid, users, cfg, ready, start, probe_q) -> dict:
                 return
             if item is None:
                 return
-            sub_id, value, t0 = item
+            sub_id, value, t0, k = item
+            passive = k % 2 == 1   # every other probe: watch the copy only (no action of the probe's own)
             while True:
-                with db.connection() as c:
-                    row = c.execute("SELECT score FROM review_scores WHERE submission_id = ? AND code = ?",
-                                    [sub_id, probe_code]).fetchone()
+                if passive:
+                    cur = db._con.mirror.cursor()
+                    try:
+                        row = cur.execute("SELECT score FROM review_scores WHERE submission_id = ? AND code = ?",
+                                          [sub_id, probe_code]).fetchone()
+                    finally:
+                        cur.close()
+                else:
+                    with db.connection() as c:
+                        row = c.execute("SELECT score FROM review_scores WHERE submission_id = ? AND code = ?",
+                                        [sub_id, probe_code]).fetchone()
                 if row is not None and float(row[0]) == value:
-                    probe_delays.append(time.monotonic() - t0)
+                    (copy_delays if passive else probe_delays).append(time.monotonic() - t0)
                     break
                 if time.monotonic() - t0 > PROBE_TIMEOUT:
                     probe_missed[0] += 1
@@ -316,9 +330,12 @@ def _replica(target, rid, users, cfg, ready, start, probe_q) -> dict:
         th.join()
     ended = time.monotonic()
     out = {"rid": rid, "records": records, "errors": errors, "began": began, "ended": ended,
-           "probe_delays": probe_delays, "probe_missed": probe_missed[0], "lock_waits": lock_waits[waits_before:],
+           "probe_delays": probe_delays, "copy_delays": copy_delays, "probe_missed": probe_missed[0],
+           "lock_waits": lock_waits[waits_before:],
            "lock_holds": lock_holds[holds_before:]}
     if is_pg:
+        lis = db._con.listener
+        out["listener"] = (lis.notices, lis.refreshes, lis.connects) if lis is not None else None
         out["sync_times"] = sync_times[syncs_before:]
         out["version_checks"] = version_checks[checks_before:]
         out["refresh_calls"] = refresh_calls[calls_before:]
@@ -374,6 +391,91 @@ def refresh_anatomy(url: str) -> list[tuple[str, float, list]]:
     finally:
         writer.close()
         reader.close()
+    return out
+
+
+# --------------------------------------------------------------------------- visibility without load
+
+QUIET_PROBES = 30
+QUIET_EVERY = 0.3
+
+
+def _watcher(url: str, probes, delays) -> None:
+    """Another replica (a process of its own, the dashboard's manager): waits for each probe in its
+    DuckDB copy, read directly (nothing done here to refresh it: the listener does); puts the delays."""
+    try:
+        from data.store import manager
+        from metrics.engine import score_year
+
+        db = manager(url)
+        with db.connection() as c:
+            score_year(c, YEAR)   # warm, as a replica that has served pages
+        delays.put("ready")
+        while (item := probes.get(timeout=120)) is not None:
+            sub_id, code, value, t0 = item
+            while True:
+                cur = db._con.mirror.cursor()
+                try:
+                    row = cur.execute("SELECT score FROM review_scores WHERE submission_id = ? AND code = ?",
+                                      [sub_id, code]).fetchone()
+                finally:
+                    cur.close()
+                if row is not None and float(row[0]) == value:
+                    delays.put(time.monotonic() - t0)
+                    break
+                if time.monotonic() - t0 > PROBE_TIMEOUT:
+                    delays.put(None)
+                    break
+                time.sleep(0.001)
+        lis = db._con.listener
+        delays.put(("listener", lis.notices, lis.refreshes))
+        db.close()
+    except BaseException:
+        delays.put(("fatal", traceback.format_exc()))
+
+
+def quiet_visibility(url: str, cfg: dict) -> dict:
+    """Save→visible on another replica with no other load: a review score saved through this
+    process's manager every QUIET_EVERY s, watched in the other replica's copy."""
+    from data.review import current_submission, set_review_score, snapshot
+    from data.store import manager
+
+    ctx = mp.get_context("spawn")
+    probes, delays = ctx.Queue(), ctx.Queue()
+    proc = ctx.Process(target=_watcher, args=(url, probes, delays))
+    proc.start()
+    out = {"delays": [], "missed": 0, "listener": None}
+    db = manager(url)
+    try:
+        first = delays.get(timeout=300)
+        if first != "ready":
+            raise SystemExit(f"the watching replica failed: {first}")
+        unit, code = unit_name(cfg["probe_unit"]), _first_code()
+        for k in range(QUIET_PROBES):
+            time.sleep(QUIET_EVERY)
+            value = 1.0 if k % 2 else 0.5
+            with db.connection() as c:
+                seen = snapshot(c, unit, YEAR)
+                sub = current_submission(c, unit, YEAR)
+                with db.writing():
+                    set_review_score(c, sub.id, code, value, "可见性探测", PROBE_ACCOUNT, seen=seen)
+            probes.put((sub.id, code, value, time.monotonic()))
+            d = delays.get(timeout=PROBE_TIMEOUT + 60)
+            if d is None:
+                out["missed"] += 1
+            elif isinstance(d, tuple):
+                raise SystemExit(f"the watching replica failed: {d}")
+            else:
+                out["delays"].append(d)
+        probes.put(None)
+        tail = delays.get(timeout=60)
+        if isinstance(tail, tuple) and tail[0] == "listener":
+            out["listener"] = tail[1:]
+    finally:
+        db.close()
+        proc.join(timeout=60)
+        if proc.is_alive():
+            proc.terminate()
     return out
 
 
@@ -440,6 +542,8 @@ def summarise(outs: list[dict]) -> dict:
                    "errors": sum(r[2] == "error" for r in mine), "stale": sum(r[2] == "stale" for r in mine)}
     res = {"wall": wall, "ops": per, "errors": [e for o in outs for e in o["errors"]],
            "probe": [d for o in outs for d in o["probe_delays"]],
+           "copy_probe": [d for o in outs for d in o.get("copy_delays", [])],
+           "listeners": [o.get("listener") for o in outs],
            "probe_missed": sum(o["probe_missed"] for o in outs)}
     res["lock_waits"] = [o["lock_waits"] for o in outs]
     res["lock_holds"] = [o["lock_holds"] for o in outs]
@@ -456,7 +560,7 @@ def ms(v: float) -> str:
     return "–" if v != v else f"{v * 1000:.0f}"
 
 
-def report(cfg: dict, setup: dict, pgr: dict, dkr: dict, anatomy=()) -> str:
+def report(cfg: dict, setup: dict, pgr: dict, dkr: dict, anatomy=(), quiet=None) -> str:
     names = {"upload": "上传 upload", "review_save": "审核保存 review save", "score_year": "排名 score_year",
              "scorecard": "单位得分 scorecard", "review_queue": "审核队列 review queue", "all": "合计 all"}
     lines = [
@@ -491,11 +595,28 @@ def report(cfg: dict, setup: dict, pgr: dict, dkr: dict, anatomy=()) -> str:
                      f"{a['errors']} | {a['stale']} | {b['count']} | {b['per_s']:.1f} | {ms(b['p50'])} | "
                      f"{ms(b['p95'])} | {b['errors']} | {b['stale']} | {thr:.2f} | {lat:.2f} |")
     lines += ["", f"Wall time of the load: PostgreSQL {pgr['wall']:.1f} s, DuckDB file {dkr['wall']:.1f} s.", ""]
-    p = pgr["probe"]
-    lines.append(f"Visibility across replicas (a review score saved on replica 0, polled every 2 ms on replica 1 "
-                 f"until its read shows it): {len(p)} probes, p50 {ms(pct(p, 0.5))} ms, p95 {ms(pct(p, 0.95))} ms, "
-                 f"max {ms(max(p) if p else float('nan'))} ms, not seen within {PROBE_TIMEOUT:g} s: "
-                 f"{pgr['probe_missed']}. (One process on the file: a write is visible to the next read.)")
+    p, cp = pgr["probe"], pgr["copy_probe"]
+    lines.append(f"Visibility across replicas (a review score saved on replica 0 every {PROBE_EVERY:g} s; on replica 1 "
+                 f"every other probe polled every 2 ms by a page read until it shows it): {len(p)} probes, "
+                 f"p50 {ms(pct(p, 0.5))} ms, p95 {ms(pct(p, 0.95))} ms, max {ms(max(p) if p else float('nan'))} ms; "
+                 f"the other probes watched in replica 1's DuckDB copy directly, no action there to refresh it "
+                 f"(brought by the background listener, LISTEN/NOTIFY, or another user's page read): {len(cp)} probes, "
+                 f"p50 {ms(pct(cp, 0.5))} ms, p95 {ms(pct(cp, 0.95))} ms, max {ms(max(cp) if cp else float('nan'))} ms. "
+                 f"Not seen within {PROBE_TIMEOUT:g} s: {pgr['probe_missed']}. "
+                 "(One process on the file: a write is visible to the next read.)")
+    if quiet is not None:
+        q = quiet["delays"]
+        lis = quiet["listener"]
+        lines.append(f"Visibility across replicas without load (after the load; {len(q)} review saves on one "
+                     f"replica every {QUIET_EVERY:g} s, each watched in another replica's DuckDB copy directly, "
+                     f"nothing done there to refresh it: its background listener): p50 {ms(pct(q, 0.5))} ms, "
+                     f"p95 {ms(pct(q, 0.95))} ms, max {ms(max(q) if q else float('nan'))} ms; not seen within "
+                     f"{PROBE_TIMEOUT:g} s: {quiet['missed']}"
+                     + (f"; that listener received {lis[0]} announcements and refreshed {lis[1]} times." if lis else "."))
+    for i, lis in enumerate(pgr.get("listeners", [])):
+        if lis:
+            lines.append(f"Replica {i}'s listener: {lis[0]} announcements received, {lis[1]} background refreshes, "
+                         f"{lis[2]} connection(s).")
     lines.append("")
     for i, (st, ck, ca) in enumerate(zip(pgr.get("syncs", []), pgr.get("checks", []), pgr.get("calls", []))):
         lines.append(f"Replica {i}: DuckDB copy refreshed {len(st)} times, p50 {ms(pct(st, 0.5))} ms, "
@@ -568,9 +689,11 @@ def main(argv=None) -> int:
         pgr = run(url, args.replicas, args.sessions, cfg)
         print(f"PostgreSQL load done in {pgr['wall']:.1f} s", flush=True)
         anatomy = refresh_anatomy(url)
+        quiet = quiet_visibility(url, cfg)
+        print(f"quiet visibility: {quiet}", flush=True)
         dkr = run(str(path), 1, args.sessions, cfg)
         print(f"DuckDB file load done in {dkr['wall']:.1f} s", flush=True)
-        text = report(cfg, setup, pgr, dkr, anatomy)
+        text = report(cfg, setup, pgr, dkr, anatomy, quiet)
         print(text)
         if args.save:
             DOC.parent.mkdir(parents=True, exist_ok=True)
