@@ -592,8 +592,9 @@ LISTEN_SLICE = 0.25
 #: the data version is read anyway this often (seconds) when nothing was announced: a NOTIFY that
 #: never came (a write made outside the application, a notification lost with a connection)
 BACKSTOP_SECONDS = 3.0
-#: seconds between two background refreshes at least: the announcements of a burst of writes
-#: arriving meanwhile are caught up by one refresh
+#: seconds between two background refreshes at least (and at least as long as the last refresh took,
+#: so that on a busy machine the listener holds the copy's lock at most half the time): the
+#: announcements of a burst of writes arriving meanwhile are caught up by one refresh
 REFRESH_GAP = 0.1
 #: seconds to wait before reconnecting a lost listening connection: doubled after each failure, up to the second
 RECONNECT_BACKOFF = (0.1, 30.0)
@@ -607,8 +608,9 @@ class Listener:
     A daemon thread holds a PostgreSQL connection of its own (autocommit) doing
     ``LISTEN gongkai_data``. An announcement of a version the copy does not hold yet
     refreshes it at once (under the copy's lock, as a page read does); announcements
-    arriving during a refresh or within :data:`REFRESH_GAP` after it are caught up by one
-    more refresh (a burst of writes costs two refreshes, not one each). Every
+    arriving during a refresh or within :data:`REFRESH_GAP` after it (or as long as the
+    refresh took, if longer) are caught up by one more refresh (a burst of writes costs
+    two refreshes, not one each). Every
     :data:`BACKSTOP_SECONDS` without an announcement, and after every (re)connection, the
     data version is read anyway. A lost connection is re-made with growing waits (logged
     as a warning). :meth:`stop` ends the thread within about :data:`LISTEN_SLICE`.
@@ -702,8 +704,9 @@ class Listener:
             if (pending and now >= quiet_until) or now >= next_poll:
                 pending = False
                 self._catch_up(pg)
-                quiet_until = time.monotonic() + self.gap
-                next_poll = time.monotonic() + self.backstop
+                done = time.monotonic()
+                quiet_until = done + max(self.gap, done - now)
+                next_poll = done + self.backstop
                 continue
             wait = min(LISTEN_SLICE, next_poll - now, quiet_until - now if pending else LISTEN_SLICE)
             try:
