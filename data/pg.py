@@ -22,6 +22,10 @@
   stored file bytes (``content``) go to PostgreSQL (the copy does not hold
   them). After a write is committed the data version (a sequence, so writers
   never wait on one another) is advanced and announced with ``NOTIFY``.
+* A long-running process (the dashboard) also listens (:class:`Listener`): an
+  announced write of any process refreshes the copy in the background, so that
+  pages find it fresh; the version check before an action's reads stays the
+  guarantee.
 * Errors of PostgreSQL are raised as the DuckDB exception of the same kind
   (a unique violation as ``duckdb.ConstraintException`` …), so the data
   layer's handling is the same on both backends.
