@@ -22,7 +22,7 @@ from data.closing import upload_refusal
 from data.reconcile import store_findings, store_report
 from core.vocab import Status
 from data.registry import get_units
-from data.store import audit, bump_revision, lock_unit_year, recorded_at, transaction
+from data.store import as_of, audit, bump_revision, lock_unit_year, recorded_at, transaction
 from data.validate import Submission
 from data.worker import Task, WorkerPool, default_pool
 
@@ -111,45 +111,68 @@ def ingest_many(con: duckdb.DuckDBPyConnection,
     A file whose store fails is rejected with ``store_failed`` (its transaction rolled back), or
     :class:`StoreError` is raised with ``raise_store_errors``.
     """
-    today = today or received
+    return ingest_uploads(con, (Upload(name, content, received, actor, today) for name, content in files),
+                          only_unit=only_unit, pool=pool, write_lock=write_lock,
+                          raise_store_errors=raise_store_errors)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file of :func:`ingest_uploads`: what :func:`ingest_many` gives a whole batch, per file.
+
+    ``received`` is the day it reached the county, ``actor`` who sent it, ``today`` the day no
+    date in it may be after (default ``received``); ``at``, for loading a historical record
+    only, the time its writes are recorded at (:func:`data.store.as_of`; default: now)."""
+    file_name: str
+    content: bytes | Issue | Callable[[], bytes | Issue]
+    received: dt.date
+    actor: str | None = None
+    today: dt.date | None = None
+    at: dt.datetime | None = None
+
+
+def ingest_uploads(con: duckdb.DuckDBPyConnection, uploads: Iterable[Upload], *, only_unit: str | None = None,
+                   pool: WorkerPool | None = None, write_lock: Callable[[], ContextManager] | None = None,
+                   raise_store_errors: bool = False) -> Iterator[IngestResult]:
+    """:func:`ingest_many` for files that each have their own received day, sender and
+    recorded time (:class:`Upload`): the same checks, refusals and grouped storing."""
     lock = write_lock or nullcontext
     units = get_units(con)
-    items = list(files)
+    items = list(uploads)
     loaded: dict[int, bytes | Issue] = {}  # contents are read when first needed and dropped once stored
 
     def content_of(i: int) -> bytes | Issue:
         if i not in loaded:
-            c = items[i][1]
+            c = items[i].content
             loaded[i] = c() if callable(c) else c
         return loaded[i]
 
     def tasks():
-        for i, (name, _) in enumerate(items):
+        for i, u in enumerate(items):
             c = content_of(i)
             if isinstance(c, (bytes, bytearray)):
-                yield Task(name, bytes(c), units, today)
+                yield Task(u.file_name, bytes(c), units, u.today or u.received)
 
     checked = (pool or default_pool()).check_many(tasks())
-    group: list[tuple[str, bytes, Submission | None, Report]] = []
+    group: list[tuple[Upload, bytes, Submission | None, Report]] = []
 
     def flush():
         with lock():
-            done = _write_group(con, group, received=received, actor=actor, only_unit=only_unit,
-                                raise_store_errors=raise_store_errors)
+            done = _write_group(con, group, only_unit=only_unit, raise_store_errors=raise_store_errors)
         group.clear()
         return done
 
-    for i, (name, _) in enumerate(items):
+    for i, u in enumerate(items):
         content = content_of(i)
         if not isinstance(content, (bytes, bytearray)):
             loaded.pop(i, None)
             if group:
                 yield from flush()
-            yield IngestResult(name, REJECTED, Report([content]))  # never opened: nothing to log
+            yield IngestResult(u.file_name, REJECTED, Report([content]))  # never opened: nothing to log
             continue
         c = next(checked)  # the workers have taken this file (and the next ones) by now
         loaded.pop(i, None)
-        group.append((name, bytes(content), c.sub, c.report))
+        group.append((u, bytes(content), c.sub, c.report))
         if len(group) >= GROUP_COMMIT:
             yield from flush()
     if group:
@@ -160,15 +183,19 @@ def ingest_many(con: duckdb.DuckDBPyConnection,
 GROUP_COMMIT = 16
 
 
-def _write_group(con, group: list[tuple[str, bytes, Submission | None, Report]], *, received: dt.date,
-                 actor: str | None, only_unit: str | None, raise_store_errors: bool) -> list[IngestResult]:
+def _write_group(con, group: list[tuple[Upload, bytes, Submission | None, Report]], *, only_unit: str | None,
+                 raise_store_errors: bool) -> list[IngestResult]:
     """Store (or log the rejection of) every file of ``group`` in one transaction; if that fails,
     roll it back and store the files one by one, so that one bad file never takes the others with it."""
 
+    def decide(u: Upload, content: bytes, sub: Submission | None, report: Report) -> IngestResult:
+        with as_of(u.at) if u.at is not None else nullcontext():
+            return _decide(con, u.file_name, content, sub, Report(list(report.issues)), received=u.received,
+                           actor=u.actor, only_unit=only_unit)
+
     def attempt(members):
         with transaction(con):
-            results = [_decide(con, name, content, sub, Report(list(report.issues)), received=received, actor=actor,
-                               only_unit=only_unit) for name, content, sub, report in members]
+            results = [decide(*m) for m in members]
             _store_group_findings(con, [res for res, (_, _, sub, _) in zip(results, members)
                                         if res.outcome == ACCEPTED and sub.annual is not None])
             return results
@@ -179,7 +206,7 @@ def _write_group(con, group: list[tuple[str, bytes, Submission | None, Report]],
         if len(group) == 1:
             if raise_store_errors:
                 raise StoreError(f"保存失败，数据库未作任何更改：{e}") from e
-            return [_store_failed(group[0][0], f"保存失败，数据库未作任何更改：{e}")]
+            return [_store_failed(group[0][0].file_name, f"保存失败，数据库未作任何更改：{e}")]
     except Exception:
         if len(group) == 1:
             raise
@@ -188,9 +215,9 @@ def _write_group(con, group: list[tuple[str, bytes, Submission | None, Report]],
         try:
             out.extend(attempt([member]))
         except duckdb.Error as e:
-            out.append(_store_failed(member[0], f"保存失败，数据库未作任何更改：{e}"))
+            out.append(_store_failed(member[0].file_name, f"保存失败，数据库未作任何更改：{e}"))
         except Exception as e:  # noqa: BLE001 - the other files of the batch go on
-            out.append(_store_failed(member[0], f"保存失败（程序内部错误），数据库未作任何更改：{type(e).__name__}: {e}"))
+            out.append(_store_failed(member[0].file_name, f"保存失败（程序内部错误），数据库未作任何更改：{type(e).__name__}: {e}"))
     return out
 
 

@@ -490,3 +490,32 @@ def test_annual_findings_survive_the_one_by_one_fallback(con, received, monkeypa
     assert len(calls) == 4 and [len(c) for c in calls] == [3, 1, 1, 1]
     assert [len([i for i in r.report.warnings if i.code.startswith("annual_")]) for r in res] == [4, 0, 5]
     assert [f for f, *_ in _findings_of(con)] == ["a.xlsx"] * 4 + ["a2.xlsx"] * 5
+
+
+# ---------------------------------------------------------------- a batch of dated uploads
+
+def test_dated_uploads_keep_each_files_day_sender_and_time(con, received):
+    """ingest_uploads (the demonstration county's historical record): one batch, stored in one
+    group, yet each file is checked against its own day and recorded with its own received day,
+    sender and time, as if uploaded one by one."""
+    from data.ingest import Upload, ingest_uploads
+
+    late = received + dt.timedelta(days=2)
+    s = valid_sheets()
+    s["主动公开台账"].rows[2][4] = (received + dt.timedelta(days=1)).isoformat()  # after `received`, not after `late`
+    t1, t2, t3 = (dt.datetime(2020, 1, 8, 9, 15), dt.datetime(2020, 1, 9, 10, 30), dt.datetime(2020, 1, 10, 14, 5))
+    res = list(ingest_uploads(con, [
+        Upload("town.xlsx", build(valid_sheets(unit=TOWN, unit_type="乡镇")), received, actor="甲", at=t1),
+        Upload("early.xlsx", build(s), received, actor="乙", at=t2),       # a date after its own day: refused
+        Upload("late.xlsx", build(s), late, actor="丙", at=t3),            # the same file two days later: fine
+    ]))
+    assert [r.outcome for r in res] == [ACCEPTED, REJECTED, ACCEPTED]
+    assert [(i.code, i.location) for i in res[1].report.errors] == [("date_future", "主动公开台账!E3")]
+    assert con.execute("SELECT file_name, unit, received, uploaded_by, uploaded_at FROM submissions ORDER BY id"
+                       ).fetchall() == [("town.xlsx", TOWN, received, "甲", t1), ("late.xlsx", UNIT, late, "丙", t3)]
+    assert con.execute("SELECT file_name, received, uploaded_by, attempted_at FROM rejections").fetchall() == [
+        ("early.xlsx", received, "乙", t2)]
+    assert con.execute("SELECT at_time, actor, action FROM audit WHERE action LIKE '上传%' ORDER BY id").fetchall() == [
+        (t1, "甲", "上传自评表"), (t2, "乙", "上传被拒收"), (t3, "丙", "上传自评表")]
+    assert con.execute("SELECT unit, updated_by, updated_at FROM workflow ORDER BY unit").fetchall() == sorted(
+        [(TOWN, "甲", t1), (UNIT, "丙", t3)])
