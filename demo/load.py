@@ -1,7 +1,7 @@
 """Loading the demonstration county into a new database through the normal code paths.
 
 :func:`build_demo` marks the database as a demo, loads the registry, ingests
-every generated workbook as an upload would (:func:`data.ingest.ingest_bytes`),
+every generated workbook as an upload would (:func:`data.ingest.ingest_uploads`),
 plays the reviewers' part through :mod:`data.review` (returns, score
 adjustments with reasons, one K1 penalty, approvals), creates the
 demonstration accounts and runs the steps of :data:`demo.steps.AFTER_LOAD`.
@@ -15,7 +15,7 @@ import time
 from decimal import Decimal
 from typing import Callable, Iterator
 
-from data.ingest import ACCEPTED, ingest_bytes
+from data.ingest import ACCEPTED, Upload, ingest_uploads
 from data.registry import load_units
 from data.access import Actor
 from data.review import set_penalties, set_review_score, set_status, snapshot
@@ -53,6 +53,10 @@ def build_demo(con, progress: Callable[[str], None] | None = None, seed: int = S
     yrs = years()
     ensure_calendar(con)
     cal = Workdays.for_years(yrs[0], yrs[-1], con)
+    if files is None:
+        # the rendering processes start now and make the workbooks while the registry and the accounts
+        # are loaded; each year's workbooks are then loaded while they make the next years'
+        total, stream = county_files(seed, progress=say, cal=cal)
     us = units()
     accounts = {u.name: unit_account(i) for i, u in enumerate(us, start=1)}
     story = story_of(seed)
@@ -73,8 +77,6 @@ def build_demo(con, progress: Callable[[str], None] | None = None, seed: int = S
         total, stream = len(files), iter(sorted(files, key=lambda f: f.year))  # stable: in order within a year
         say(f"已生成 {total} 份自评表（{sum(f.is_xls for f in files)} 份 .xls），开始逐份导入…")
     else:
-        # each year's workbooks are loaded while the rendering processes make the next years'
-        total, stream = county_files(seed, progress=say, cal=cal)
         say(f"开始逐份导入 {total} 份自评表（后续年度的表格同时生成）…")
     ctx.files = files = []  # as they come, in the order generated
     outcomes, problems, warnings = _ingest_all(con, ctx, rng, stream, total, say)
@@ -112,40 +114,55 @@ def build_demo(con, progress: Callable[[str], None] | None = None, seed: int = S
     }
 
 
-def _by_year(files: list[DemoFile], stream: Iterator[DemoFile]) -> Iterator[DemoFile]:
-    """The files of ``stream`` (ordered by year) in the order they reached the county (year, received,
-    then generation order), each year's as soon as all of them have come; every file is also appended
-    to ``files``."""
+def _by_year(files: list[DemoFile], stream: Iterator[DemoFile]) -> Iterator[list[DemoFile]]:
+    """The files of ``stream`` (ordered by year), one list per year as soon as all of that year's have
+    come, in the order they reached the county (received, then generation order); every file is also
+    appended to ``files``."""
     first = len(files)
     for f in stream:
         if len(files) > first and f.year != files[first].year:
-            yield from (files[i] for i in sorted(range(first, len(files)), key=lambda i: (files[i].received, i)))
+            yield [files[i] for i in sorted(range(first, len(files)), key=lambda i: (files[i].received, i))]
             first = len(files)
         files.append(f)
-    yield from (files[i] for i in sorted(range(first, len(files)), key=lambda i: (files[i].received, i)))
+    if len(files) > first:
+        yield [files[i] for i in sorted(range(first, len(files)), key=lambda i: (files[i].received, i))]
 
 
 def _ingest_all(con, ctx, rng: random.Random, stream: Iterator[DemoFile], total: int,
                 say) -> tuple[dict, list, int]:
+    """Every workbook through the upload path (:func:`data.ingest.ingest_uploads`), each with its
+    received day, its unit's account and its own upload time; a year's files are stored a group per
+    transaction, as a batch upload would be. A resubmission's version 1 is stored and returned
+    before the new version comes."""
     outcomes: dict[str, int] = {}
     problems: list[str] = []
-    warnings = 0
-    for n, f in enumerate(_by_year(ctx.files, stream), start=1):
-        if f.version > 1:  # the reviewer returned version 1 before the unit sent the corrected one
-            with ctx.at(ctx.calendar.sub(f.received, 1), rng):
-                set_status(con, f.unit, f.year, "return", _return_comment(con, f), ctx.reviewer,
-                           seen=snapshot(con, f.unit, f.year))
-        with ctx.at(f.received, rng):
-            res = ingest_bytes(con, f.file_name, f.content, received=f.received, actor=ctx.unit_accounts.get(f.unit),
-                               today=f.received)
-        outcomes[res.outcome] = outcomes.get(res.outcome, 0) + 1
-        if res.outcome != ACCEPTED:
-            problems.append(f"{f.file_name}: {res.outcome}: " + "；".join(
-                f"{x.location} {x.message}" for x in res.report.errors[:3]))
-            continue
-        warnings += len(res.report.warnings)
-        if n % 25 == 0:
-            say(f"  已导入 {n}/{total} 份")
+    warnings = n = 0
+    batch: list[Upload] = []
+
+    def store() -> None:
+        nonlocal warnings, n
+        for res in ingest_uploads(con, batch, raise_store_errors=True):
+            n += 1
+            outcomes[res.outcome] = outcomes.get(res.outcome, 0) + 1
+            if res.outcome != ACCEPTED:
+                problems.append(f"{res.file_name}: {res.outcome}: " + "；".join(
+                    f"{x.location} {x.message}" for x in res.report.errors[:3]))
+                continue
+            warnings += len(res.report.warnings)
+            if n % 25 == 0:
+                say(f"  已导入 {n}/{total} 份")
+        batch.clear()
+
+    for year_files in _by_year(ctx.files, stream):
+        for f in year_files:
+            if f.version > 1:  # the reviewer returned version 1 before the unit sent the corrected one
+                store()
+                with ctx.at(ctx.calendar.sub(f.received, 1), rng):
+                    set_status(con, f.unit, f.year, "return", _return_comment(con, f), ctx.reviewer,
+                               seen=snapshot(con, f.unit, f.year))
+            batch.append(Upload(f.file_name, f.content, f.received, actor=ctx.unit_accounts.get(f.unit),
+                                today=f.received, at=ctx.time_on(f.received, rng)))
+        store()
     return outcomes, problems, warnings
 
 
