@@ -683,12 +683,15 @@ def _render_iter(jobs: list[tuple], workers: int | None, fn: Callable[[tuple], t
                  progress: Callable[[str], None] | None = None) -> Iterator[tuple[bytes, str]]:
     """Render every job on up to ``workers`` processes (default: the machine's cores, at most 4),
     yielding the results in the jobs' order as soon as each is ready (the caller may use the first
-    ones while the processes render the rest).
+    ones while the processes render the rest). The processes start, and take the jobs, when this
+    is called, not when the first result is asked for: the caller's own preparations overlap
+    their start.
 
     The processes come from a fork server: a fresh, single-threaded interpreter, so they inherit
     none of the caller's threads, locks or database connections (forking a busy app or test process
-    directly can leave a child that dies at once). Should a rendering process die all the same, the
-    jobs not yet yielded are rendered here, one after another: the same bytes, only slower."""
+    directly can leave a child that dies at once); it imports the renderer once, before forking
+    them. Should a rendering process die all the same, the jobs not yet yielded are rendered here,
+    one after another: the same bytes, only slower."""
     import os
 
     import multiprocessing
@@ -696,26 +699,47 @@ def _render_iter(jobs: list[tuple], workers: int | None, fn: Callable[[tuple], t
     n = workers if workers is not None else min(4, os.cpu_count() or 1)
     method = next((m for m in ("forkserver", "spawn") if m in multiprocessing.get_all_start_methods()), None)
     if n <= 1 or len(jobs) < 8 or method is None:
-        yield from map(fn, jobs)
-        return
+        return map(fn, jobs)
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = multiprocessing.get_context(method)
-    done = 0
+    if method == "forkserver":
+        ctx.set_forkserver_preload(["demo.render"])  # no effect when the fork server is already running
     try:
         pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+    except (BrokenProcessPool, OSError) as e:
+        return _render_here(jobs, fn, progress, e)
+    try:
+        # small chunks: the first results come early, and the processes stay evenly busy
+        results = pool.map(fn, jobs, chunksize=max(1, len(jobs) // (8 * n)))
+    except (BrokenProcessPool, OSError) as e:
+        pool.shutdown(wait=True, cancel_futures=True)
+        return _render_here(jobs, fn, progress, e)
+    return _results(pool, results, jobs, fn, progress)
+
+
+def _results(pool, results: Iterator[tuple[bytes, str]], jobs: list[tuple], fn: Callable[[tuple], tuple],
+             progress: Callable[[str], None] | None) -> Iterator[tuple[bytes, str]]:
+    from concurrent.futures.process import BrokenProcessPool
+
+    done = 0
+    try:
         try:
-            # small chunks: the first results come early, and the processes stay evenly busy
-            for out in pool.map(fn, jobs, chunksize=max(1, len(jobs) // (8 * n))):
+            for out in results:
                 done += 1
                 yield out
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     except (BrokenProcessPool, OSError) as e:
-        if progress:
-            progress(f"  并行生成中断（{type(e).__name__}），改为逐份生成…")
-        yield from map(fn, jobs[done:])
+        yield from _render_here(jobs[done:], fn, progress, e)
+
+
+def _render_here(jobs: list[tuple], fn: Callable[[tuple], tuple], progress: Callable[[str], None] | None,
+                 e: BaseException) -> Iterator[tuple[bytes, str]]:
+    if progress:
+        progress(f"  并行生成中断（{type(e).__name__}），改为逐份生成…")
+    return map(fn, jobs)
 
 
 def generate_county(seed: int = SEED, progress: Callable[[str], None] | None = None,
@@ -778,9 +802,10 @@ def county_files(seed: int = SEED, progress: Callable[[str], None] | None = None
     if progress:
         progress(f"  生成 {yrs[0]}–{yrs[-1]} 年度各单位自评表（{len(jobs)} 份）…")
 
+    rendered = _render_iter(jobs, workers, progress=progress)  # the processes start now
+
     def stream() -> Iterator[DemoFile]:
-        for (unit, y, name, received, version, tags), (content, _ext) in zip(
-                meta, _render_iter(jobs, workers, progress=progress)):
+        for (unit, y, name, received, version, tags), (content, _ext) in zip(meta, rendered):
             yield DemoFile(unit, y, name, content, received, version, tags)
 
     return len(jobs), stream()
