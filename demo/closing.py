@@ -64,8 +64,11 @@ def _resubmit(con, unit: str, year: int, day: dt.date) -> bool:
 def _approve_all(con, year: int, day: dt.date) -> None:
     units = [r[0] for r in con.execute("SELECT DISTINCT unit FROM submissions WHERE year = ? ORDER BY unit",
                                        [year]).fetchall()]
+    # each unit's status, read once for the year (as workflow_state reads it: a submission without a
+    # workflow row is 待审核); only this loop changes them
+    status = dict(con.execute("SELECT unit, status FROM workflow WHERE year = ?", [year]).fetchall())
     for u in units:
-        st = workflow_state(con, u, year)["status"]
+        st = status.get(u, Status.PENDING)
         if st == Status.RETURNED and _resubmit(con, u, year, day):
             st = workflow_state(con, u, year)["status"]
         if st == Status.PENDING:
