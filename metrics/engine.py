@@ -618,7 +618,7 @@ def item_aggregates(con: duckdb.DuckDBPyConnection, year: int,
                    grouping(month) AS by_days
             FROM g
             GROUP BY GROUPING SETS ((unit, unit_type, month, state, published), (unit, unit_type, late_by))
-            ORDER BY {_UNIT_ORDER}, month, state, late_by""")
+            ORDER BY {_UNIT_ORDER}, month, state, published, late_by""")
     df = _big_frame(tbl)
     monthly = df[df["by_days"] == 0][["unit", "unit_type", "month", "state", "published", "n"]]
     late = df[(df["by_days"] == 1) & df["late_by"].notna()][["unit", "unit_type", "late_by", "n"]]
