@@ -21,7 +21,7 @@ import duckdb
 from data import pg
 from data.store import PROJECT_DIR, connect, is_demo, is_empty
 from demo.accounts import STAFF_ACCOUNTS, UNIT_PASSWORD
-from demo.generate import SEED
+from demo.generate import SEED, start_renderers
 
 DEMO_DB = PROJECT_DIR / "var" / "demo.duckdb"
 
@@ -95,8 +95,6 @@ def create_demo_database(path: str | os.PathLike | None = None, *, reset: bool =
     ``files`` may pass the county's workbooks already generated for ``seed``.
     Returns (a Chinese summary line, the build summary or None when nothing was built).
     """
-    from demo.load import build_demo
-
     if pg.is_url(str(path or "")):
         return _create_in_postgres(str(path), reset=reset, if_missing=if_missing, seed=seed, progress=progress,
                                    after_load=after_load, files=files)
@@ -107,6 +105,10 @@ def create_demo_database(path: str | os.PathLike | None = None, *, reset: bool =
             if if_missing:
                 return f"演示数据库 {p} 已存在，未作更改（如需重建请使用 --reset）", None
             raise DemoRefused(f"演示数据库 {p} 已存在：如需重建请加 --reset")
+    if files is None:
+        start_renderers()  # the renderer is imported meanwhile, while this process imports the loader
+    from demo.load import build_demo
+
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = _building(p)
     _remove(tmp)  # left over by an interrupted build

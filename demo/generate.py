@@ -679,6 +679,23 @@ def _render_all(jobs: list[tuple], workers: int | None, fn: Callable[[tuple], tu
     return list(_render_iter(jobs, workers, fn, progress))
 
 
+def start_renderers() -> None:
+    """Start the fork server the rendering processes come from (:func:`_render_iter`), importing
+    the renderer, now: its start overlaps the caller's own preparations (imports, the new
+    database). Nothing happens when it is already running or the platform has no fork server."""
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["demo.render"])
+    try:
+        forkserver.ensure_running()
+    except OSError:  # the processes are started (or the jobs rendered here) later, as without this
+        pass
+
+
 def _render_iter(jobs: list[tuple], workers: int | None, fn: Callable[[tuple], tuple] = _render_job,
                  progress: Callable[[str], None] | None = None) -> Iterator[tuple[bytes, str]]:
     """Render every job on up to ``workers`` processes (default: the machine's cores, at most 4),
