@@ -188,14 +188,16 @@ def _write_group(con, group: list[tuple[Upload, bytes, Submission | None, Report
     """Store (or log the rejection of) every file of ``group`` in one transaction; if that fails,
     roll it back and store the files one by one, so that one bad file never takes the others with it."""
 
-    def decide(u: Upload, content: bytes, sub: Submission | None, report: Report) -> IngestResult:
+    def decide(u: Upload, content: bytes, sub: Submission | None, report: Report, rows: _Rows) -> IngestResult:
         with as_of(u.at) if u.at is not None else nullcontext():
             return _decide(con, u.file_name, content, sub, Report(list(report.issues)), received=u.received,
-                           actor=u.actor, only_unit=only_unit)
+                           actor=u.actor, only_unit=only_unit, rows=rows)
 
     def attempt(members):
         with transaction(con):
-            results = [decide(*m) for m in members]
+            rows = _Rows()
+            results = [decide(*m, rows) for m in members]
+            rows.insert(con)  # before the checks, which read the requests
             _store_group_findings(con, [res for res, (_, _, sub, _) in zip(results, members)
                                         if res.outcome == ACCEPTED and sub.annual is not None])
             return results
@@ -244,7 +246,7 @@ def _store_failed(file_name: str, message: str) -> IngestResult:
 
 
 def _decide(con, file_name: str, content: bytes, sub: Submission | None, report: Report, *,
-            received: dt.date, actor: str | None, only_unit: str | None) -> IngestResult:
+            received: dt.date, actor: str | None, only_unit: str | None, rows: _Rows) -> IngestResult:
     """The writer's part of an ingest, inside the caller's transaction: unit-account and workflow
     checks, then store the new version or log the rejection. The current version and the workflow
     state are read in the transaction that writes the new version."""
@@ -276,7 +278,7 @@ def _decide(con, file_name: str, content: bytes, sub: Submission | None, report:
         elif status == Status.APPROVED:
             report.add(_approved_error(sub.unit, sub.year, sub.unit_cell))
         else:
-            sid = _store(con, sub, file_name, content, sha, received, actor, report, cur_version + 1, status)
+            sid = _store(con, sub, file_name, content, sha, received, actor, report, cur_version + 1, status, rows)
             res.outcome, res.version, res.submission_id = ACCEPTED, cur_version + 1, sid
     if res.outcome == REJECTED:
         _log_rejection(con, res, received, actor)
@@ -309,9 +311,28 @@ def _insert_rows(con, table: str, columns: dict[str, pa.Array], select: str | No
         con.unregister("_ingest_rows")
 
 
+class _Rows:
+    """The typed rows of a group's accepted versions, inserted together (one INSERT per table,
+    the files' rows in the files' order) once every file of the group is decided, inside the
+    group's transaction."""
+
+    def __init__(self) -> None:
+        self._tables: dict[str, tuple[str | None, list[dict[str, pa.Array]]]] = {}
+
+    def add(self, table: str, columns: dict[str, pa.Array], select: str | None = None) -> None:
+        self._tables.setdefault(table, (select, []))[1].append(columns)
+
+    def insert(self, con) -> None:
+        for table, (select, parts) in self._tables.items():
+            _insert_rows(con, table, {name: pa.concat_arrays([p[name] for p in parts]) for name in parts[0]},
+                         select)
+        self._tables.clear()
+
+
 def _store(con, sub: Submission, file_name: str, content: bytes, sha: str, received: dt.date,
-           actor: str | None, report: Report, version: int, before: str | None) -> int:
-    """Write one accepted version (inside the caller's transaction); return its id."""
+           actor: str | None, report: Report, version: int, before: str | None, rows: _Rows) -> int:
+    """Write one accepted version (inside the caller's transaction; its scores, ledger and requests
+    are added to ``rows``, which the caller inserts); return its id."""
     warnings = json.dumps([i.to_dict() for i in report.warnings], ensure_ascii=False)
     sid = con.execute(
         """INSERT INTO submissions (unit, year, version, received, uploaded_by, file_name, sha256, content,
@@ -321,7 +342,7 @@ def _store(con, sub: Submission, file_name: str, content: bytes, sha: str, recei
          sub.report_date, warnings, recorded_at()]).fetchone()[0]
     if sub.scores:
         n = len(sub.scores)
-        _insert_rows(con, "self_scores", {
+        rows.add("self_scores", {
             "submission_id": pa.array([sid] * n, pa.int32()),
             "code": pa.array([s.code for s in sub.scores], pa.string()),
             "score": pa.array([str(s.score) for s in sub.scores], pa.string()),
@@ -331,7 +352,7 @@ def _store(con, sub: Submission, file_name: str, content: bytes, sha: str, recei
         }, "submission_id, code, CAST(score AS DECIMAL(8,2)), note, evidence, sheet_row")
     if sub.items:
         items = sub.items
-        _insert_rows(con, "ledger_items", {
+        rows.add("ledger_items", {
             "submission_id": pa.array([sid] * len(items), pa.int32()),
             "sheet_row": pa.array([i.sheet_row for i in items], pa.int32()),
             "seq": pa.array([i.seq for i in items], pa.string()),
@@ -344,7 +365,7 @@ def _store(con, sub: Submission, file_name: str, content: bytes, sha: str, recei
         })
     if sub.requests:
         reqs = sub.requests
-        _insert_rows(con, "requests", {
+        rows.add("requests", {
             "submission_id": pa.array([sid] * len(reqs), pa.int32()),
             "sheet_row": pa.array([r.sheet_row for r in reqs], pa.int32()),
             "request_no": pa.array([r.request_no for r in reqs], pa.string()),
