@@ -36,7 +36,7 @@ from core import scheme as scheme_mod
 from core.errors import GongkaiError, Issue, error
 from core.normalize import ParseError, norm_key, parse_date
 from data.access import ADMINS, require_actor
-from data.store import audit, transaction
+from data.store import audit, touch, transaction
 
 DEFAULT_YEARS = range(2004, 2031)
 OFFICIAL, ADMIN, FALLBACK = "official", "admin", "fallback"
@@ -375,6 +375,7 @@ def load_calendar_csv(con: duckdb.DuckDBPyConnection, year: int, csv_text: str |
         con.execute("DELETE FROM calendar_years WHERE year = ?", [year])
         con.execute("INSERT INTO calendar_years (year, source) VALUES (?, 'admin')", [year])
         _rebuild_years(con, [year], {year: ADMIN})
+        touch(None, None)  # deadlines may move in any year: every stored score again
         workdays = con.execute("SELECT count(*) FROM calendar WHERE year(day) = ? AND is_workday", [year]).fetchone()[0]
         audit(con, "导入工作日历", actor=actor, year=year,
               detail=f"{year}年：节假日 {holidays} 天，调休上班 {makeup} 天，全年工作日 {workdays} 天",
@@ -391,6 +392,7 @@ def reset_calendar_year(con: duckdb.DuckDBPyConnection, year: int, *, actor) -> 
         con.execute("DELETE FROM calendar_overrides WHERE year(day) = ?", [year])
         con.execute("DELETE FROM calendar_years WHERE year = ?", [year])
         _rebuild_years(con, [year], {})
+        touch(None, None)
         src = _wanted_source(year, {})
         audit(con, "撤销导入的工作日历", actor=actor, year=year, before=ADMIN, after=src)
     return src

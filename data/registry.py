@@ -91,7 +91,7 @@ def load_units(con: duckdb.DuckDBPyConnection, units: list[Unit], *, actor) -> t
     """Add or update units in one transaction (administrators only, see
     :mod:`data.access`). Returns (added, updated)."""
     who = require_actor(con, actor, ADMINS, what="导入单位名录")
-    from data.store import audit, transaction
+    from data.store import audit, touch, transaction
 
     existing = {r[0] for r in con.execute("SELECT name FROM units").fetchall()}
     start = con.execute("SELECT coalesce(max(sort_order), 0) FROM units").fetchone()[0]
@@ -101,10 +101,12 @@ def load_units(con: duckdb.DuckDBPyConnection, units: list[Unit], *, actor) -> t
             if u.name in existing:
                 con.execute("UPDATE units SET unit_type = ?, extra_categories = ? WHERE name = ?",
                             [u.unit_type, list(u.extra_categories), u.name])
+                touch(u.name, None)
                 updated += 1
             else:
                 con.execute("INSERT INTO units VALUES (?, ?, ?, ?)",
                             [u.name, u.unit_type, list(u.extra_categories), start + i])
+                touch(u.name, None)
                 added += 1
         audit(con, "单位名录导入", actor=who.name, detail=f"新增 {added} 个，更新 {updated} 个")
     return added, updated

@@ -13,6 +13,8 @@ from contextvars import ContextVar
 from contextlib import contextmanager
 from pathlib import Path
 
+import logging
+
 import duckdb
 
 from data import pg
@@ -22,6 +24,7 @@ from data.db import (RESTORE_HINT, Database, DatabaseBusy, DatabaseMissing,  # n
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DB = PROJECT_DIR / "var" / "gongkai.duckdb"
+log = logging.getLogger(__name__)
 
 
 def db_path(path: str | os.PathLike | None = None):
@@ -494,6 +497,34 @@ MIGRATIONS: list[str] = [
         locked_until TIMESTAMP
     );
     """,
+    # 7: stored scores, kept current on write (written by metrics after each change:
+    # one row per unit-year and its indicator points; the newest row of a unit-year wins,
+    # and ``fp`` names the inputs it was computed from, so a row that no longer matches
+    # them is never used)
+    """
+    CREATE SEQUENCE unit_score_id_seq START 1;
+    CREATE TABLE unit_scores (
+        id BIGINT PRIMARY KEY DEFAULT nextval('unit_score_id_seq'),
+        unit VARCHAR NOT NULL,
+        year INTEGER NOT NULL,
+        ykey VARCHAR NOT NULL,            -- the year's scheme, catalogue and calendar
+        fp VARCHAR NOT NULL,              -- the unit-year's inputs (version, scores, penalties, status …)
+        computed_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        sid INTEGER, version INTEGER, first_received DATE, status VARCHAR,
+        total_c BIGINT, reconcile_failed BIGINT, self_total_c BIGINT, k1_count INTEGER, k2_veto BOOLEAN,
+        p_on_time BIGINT, p_late BIGINT, p_pending BIGINT,
+        r_on_time BIGINT, r_late BIGINT, r_pending BIGINT, r_corrected BIGINT,
+        required BIGINT, covered BIGINT, missing VARCHAR,
+        h1_c BIGINT, h2_c BIGINT, g1_c BIGINT, g3_c BIGINT, i1_c BIGINT, grade VARCHAR
+    );
+    CREATE SEQUENCE score_point_id_seq START 1;
+    CREATE TABLE score_points (
+        id BIGINT PRIMARY KEY DEFAULT nextval('score_point_id_seq'),
+        score_id BIGINT NOT NULL,         -- unit_scores.id
+        code VARCHAR NOT NULL,
+        points_c BIGINT
+    );
+    """,
 ]
 
 
@@ -637,15 +668,80 @@ def pg_store(url: str, *, read_only: bool = False, listen: bool = False) -> "pg.
 
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection):
-    """All or nothing: a failure inside rolls back every statement."""
-    con.execute("BEGIN TRANSACTION")
+    """All or nothing: a failure inside rolls back every statement.
+
+    After the commit, the unit-years the transaction changed (:func:`touch`) are
+    handed to the functions registered with :func:`on_commit` (the stored scores),
+    unless inside :func:`deferred`."""
+    touched: set = set()
+    token = _TOUCHED.set(touched)
     try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    else:
-        con.execute("COMMIT")
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        else:
+            con.execute("COMMIT")
+    finally:
+        _TOUCHED.reset(token)
+    if touched:
+        _after_commit(con, touched)
+
+
+# --------------------------------------------------------------------------- after-commit work
+
+#: (unit, year) pairs changed by the running transaction; (None, year): the whole year,
+#: (None, None): every year
+_TOUCHED: ContextVar[set | None] = ContextVar("gongkai_touched", default=None)
+_DEFERRED: ContextVar[set | None] = ContextVar("gongkai_deferred", default=None)
+_ON_COMMIT: list = []
+
+
+def on_commit(fn) -> None:
+    """Register ``fn(con, touched)`` to run after each committed transaction that
+    changed unit-years (``touched``: a set of ``(unit, year)``; ``unit`` None = the
+    whole year, ``(None, None)`` = every year). Its failures are logged, never raised:
+    the write has been committed."""
+    if fn not in _ON_COMMIT:
+        _ON_COMMIT.append(fn)
+
+
+def touch(unit: str | None, year: int | None) -> None:
+    """Inside a :func:`transaction`: record that ``unit``'s ``year`` (None: all) changed."""
+    t = _TOUCHED.get()
+    if t is not None:
+        t.add((unit, None if year is None else int(year)))
+
+
+def _after_commit(con, touched: set) -> None:
+    pending = _DEFERRED.get()
+    if pending is not None:
+        pending.update(touched)
+        return
+    for fn in list(_ON_COMMIT):
+        try:
+            fn(con, touched)
+        except Exception:  # the write stands; readers recompute what is not stored
+            log.exception("after-commit work failed")
+
+
+@contextmanager
+def deferred(con: duckdb.DuckDBPyConnection):
+    """Collect the after-commit work of many transactions (a batch import, the
+    demonstration county) and run it once at the end."""
+    if _DEFERRED.get() is not None:
+        yield
+        return
+    pending: set = set()
+    token = _DEFERRED.set(pending)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
+    if pending:
+        _after_commit(con, pending)
 
 
 # --------------------------------------------------------------------------- recorded time
@@ -705,6 +801,7 @@ def bump_revision(con: duckdb.DuckDBPyConnection, unit: str, year: int) -> int:
     """Count one change of what a reviewer sees of ``unit``'s ``year`` (a new
     version, a review score, a penalty, a decision); returns the new counter.
     Call it inside the write's transaction."""
+    touch(unit, year)
     return con.execute("""INSERT INTO revisions (unit, year, counter) VALUES (?, ?, 1)
                           ON CONFLICT (unit, year) DO UPDATE SET counter = revisions.counter + 1
                           RETURNING counter""", [unit, int(year)]).fetchone()[0]

@@ -19,7 +19,7 @@ from typing import Callable
 import duckdb
 
 from data import pg
-from data.store import PROJECT_DIR, connect, is_demo, is_empty
+from data.store import PROJECT_DIR, connect, deferred, is_demo, is_empty
 from demo.accounts import STAFF_ACCOUNTS, UNIT_PASSWORD
 from demo.generate import SEED, start_renderers
 
@@ -117,7 +117,8 @@ def create_demo_database(path: str | os.PathLike | None = None, *, reset: bool =
         # thousands of small statements: one thread each is cheaper, and leaves the other cores to
         # the processes rendering the workbooks meanwhile (this new file is open nowhere else)
         con.execute("SET threads = 1")
-        summary = build_demo(con, progress=progress, seed=seed, after_load=after_load, files=files)
+        with deferred(con):  # the stored scores: each year once, at the end
+            summary = build_demo(con, progress=progress, seed=seed, after_load=after_load, files=files)
         con.execute("CHECKPOINT")
     except BaseException:
         con.close()
@@ -163,7 +164,8 @@ def _create_in_postgres(url: str, *, reset: bool, if_missing: bool, seed: int, p
             wipe.close()
     con = connect(url)
     try:
-        summary = build_demo(con, progress=progress, seed=seed, after_load=after_load, files=files)
+        with deferred(con):  # the stored scores: each year once, at the end
+            summary = build_demo(con, progress=progress, seed=seed, after_load=after_load, files=files)
     finally:
         con.close()
     return summary_line(shown, summary), summary

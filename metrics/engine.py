@@ -19,6 +19,7 @@ Public API (pandas DataFrames): :func:`score_year`, :func:`indicator_points`,
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable
@@ -26,8 +27,10 @@ from typing import Iterable
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from core import scheme as scheme_mod
+from data.store import on_commit, transaction
 from data.calendar import (WORKDAY_CTES, calendar_years_for, missing_calendar_years, provisional_reason,
                            require_calendar)
 from core.errors import GongkaiError
@@ -203,9 +206,17 @@ def _run(con, sql: str, params: dict | None = None) -> pa.Table:
 
 # --------------------------------------------------------------------------- SQL building blocks
 
-def _cur_sql(unit_filter: bool) -> str:
+def _unit_where(col: str, unit_filter: bool | str) -> str:
+    """``WHERE`` on one unit (``$unit``, when ``unit_filter`` is true) or on a list
+    of units (``$units``, when it is ``"many"``); empty when false."""
+    if unit_filter == "many":
+        return f"WHERE list_contains($units, {col})"
+    return f"WHERE {col} = $unit" if unit_filter else ""
+
+
+def _cur_sql(unit_filter: bool | str) -> str:
     """Current submission (highest version) per registered unit and scheme year."""
-    where = "WHERE s.unit = $unit" if unit_filter else ""
+    where = _unit_where("s.unit", unit_filter)
     return f"""
     cur AS (
         SELECT s.unit, any_value(u.unit_type) AS unit_type, s.year,
@@ -284,7 +295,7 @@ REQUIRED_SQL = """
     )"""
 
 
-def _score_ctes(unit_filter: bool = False) -> str:
+def _score_ctes(unit_filter: bool | str = False) -> str:
     """CTEs ending in ``scored``: one row per registered unit and scheme year
     with integer cents/counts, ``points(unit, year, code, ...)`` per indicator."""
     return f"""
@@ -417,7 +428,7 @@ def _score_ctes(unit_filter: bool = False) -> str:
         LEFT JOIN penalties p ON p.unit = u.name AND p.year = y.year
         LEFT JOIN recf ON recf.unit = u.name AND recf.year = y.year
         LEFT JOIN workflow wf ON wf.unit = u.name AND wf.year = y.year
-        {"WHERE u.name = $unit" if unit_filter else ""}
+        {_unit_where("u.name", unit_filter)}
     ),
     scored AS (
         SELECT b.*,
@@ -505,10 +516,10 @@ def score_year(con: duckdb.DuckDBPyConnection, year: int, scheme: Scheme | None 
     """
     s = _scheme(year, scheme)
     codes = s.codes
-    with _params(con, [s]):
+    with _params(con, [s]), _stored_scored(con, [s]) as stored:
         # No unit filter inside the CTEs: a unit's rank is its rank among all
         # units of its type, so every unit is scored and the filter comes last.
-        sql = f"""{_score_ctes(False)},
+        sql = f"""{stored or _score_ctes(False)},
         wide AS (SELECT unit, year, {_wide_indicator_sql(codes)} FROM points GROUP BY unit, year)
         SELECT {_unit_year_columns()}, {", ".join('w."' + c.replace('"', '""') + '"' for c in codes)}
         FROM scored s LEFT JOIN wide w ON w.unit = s.unit AND w.year = s.year
@@ -696,8 +707,8 @@ def trend(con: duckdb.DuckDBPyConnection, years: Iterable[int] | None = None,
     schemes = _schemes_for(years)
     if not schemes:
         return pd.DataFrame(columns=TREND_COLUMNS + ["grade", "rank", "provisional"])
-    with _params(con, schemes):
-        sql = f"""{_score_ctes(False)}
+    with _params(con, schemes), _stored_scored(con, schemes) as stored:
+        sql = f"""{stored or _score_ctes(False)}
         SELECT {_unit_year_columns()} FROM scored s
         {"WHERE s.unit = $unit" if unit is not None else ""}
         ORDER BY s.year, {unit_type_order_sql('s.unit_type')}, s.unit_type,
@@ -726,3 +737,223 @@ def year_status(con: duckdb.DuckDBPyConnection, year: int, scheme: Scheme | None
     missing = missing_calendar_years(con, s)
     return {"year": s.year, "provisional": bool(missing), "missing_calendar_years": missing,
             "reason": provisional_reason(missing)}
+
+
+# --------------------------------------------------------------------------- stored scores
+#
+# Every unit-year's figures (the ``base`` row and its grade) and indicator points are
+# stored in ``unit_scores`` / ``score_points`` right after each write that changes them
+# (:func:`_after_commit`, registered with :func:`data.store.on_commit`), so pages read
+# them and rank with cheap SQL instead of scoring the whole year again.  A stored row
+# is used only while it still matches: ``ykey`` names the year's scheme, catalogue and
+# calendar, ``fp`` the unit-year's inputs (registry entry, current version, self and
+# review scores, 年报勾稽 findings, penalties, workflow status).  Rows that do not match
+# (a write made outside this code, a newer scheme) are scored live in the same read,
+# so a reader never sees a stale score; :func:`rescore` stores a whole year again.
+
+#: the stored columns of a unit-year, in ``base``/``scored`` names (``unit_scores``)
+STORED_COLUMNS = ["sid", "version", "first_received", "status", "total_c", "reconcile_failed", "self_total_c",
+                  "k1_count", "k2_veto", "p_on_time", "p_late", "p_pending", "r_on_time", "r_late", "r_pending",
+                  "r_corrected", "required", "covered", "missing", "h1_c", "h2_c", "g1_c", "g3_c", "i1_c", "grade"]
+#: above this share of a year's unit-years not stored (or stale), a read scores the year live
+LIVE_SHARE = 0.25
+
+
+def _fp_ctes(unit_filter: bool | str = False) -> str:
+    """CTEs (after others, no ``WITH``) ending in ``fp(unit, year, fp)``: a hash of
+    everything a registered unit-year's score depends on besides the scheme and calendar
+    (ledger rows and requests belong to one submission version and never change)."""
+    return f"""
+    fp_cur AS (
+        SELECT s.unit, s.year, arg_max(s.id, s.version) AS sid, max(s.version) AS version,
+               arg_min(s.received, s.version) AS first_received
+        FROM submissions s JOIN _eng_year y ON y.year = s.year
+        {_unit_where("s.unit", unit_filter)}
+        GROUP BY s.unit, s.year
+    ),
+    fp_rs AS (SELECT r.submission_id, sum(hash(upper(r.code), r.score)) AS h
+              FROM review_scores r JOIN fp_cur c ON c.sid = r.submission_id GROUP BY r.submission_id),
+    fp_ss AS (SELECT r.submission_id, sum(hash(upper(r.code), r.score)) AS h
+              FROM self_scores r JOIN fp_cur c ON c.sid = r.submission_id GROUP BY r.submission_id),
+    fp_rf AS (SELECT f.submission_id, count(DISTINCT f.rule) AS n
+              FROM reconcile_findings f JOIN fp_cur c ON c.sid = f.submission_id GROUP BY f.submission_id),
+    fp AS (
+        SELECT u.name AS unit, y.year,
+               CAST(hash(u.unit_type, u.extra_categories, c.sid, c.version, c.first_received, rs.h, ss.h, rf.n,
+                         p.k1_count, p.k2_veto, wf.status) AS VARCHAR) AS fp
+        FROM units u CROSS JOIN _eng_year y
+        LEFT JOIN fp_cur c ON c.unit = u.name AND c.year = y.year
+        LEFT JOIN fp_rs rs ON rs.submission_id = c.sid
+        LEFT JOIN fp_ss ss ON ss.submission_id = c.sid
+        LEFT JOIN fp_rf rf ON rf.submission_id = c.sid
+        LEFT JOIN penalties p ON p.unit = u.name AND p.year = y.year
+        LEFT JOIN workflow wf ON wf.unit = u.name AND wf.year = y.year
+        {_unit_where("u.name", unit_filter)}
+    )"""
+
+
+def _year_keys(con, schemes: list[Scheme]) -> dict[int, str]:
+    """Per scheme year: a key of its parameter tables (scheme and catalogue) and of the
+    working-day calendar. A stored row with another key is not used."""
+    cal = con.execute("SELECT CAST(coalesce(sum(hash(day, is_workday)), 0) AS VARCHAR) FROM calendar").fetchall()[0][0]
+    out = {}
+    for s in schemes:
+        h = hashlib.sha256()
+        for name, t in sorted(_param_tables([s]).items()):
+            h.update(name.encode())
+            h.update(repr(t.to_pylist()).encode())
+        out[s.year] = f"{h.hexdigest()[:32]}:{cal}"
+    return out
+
+
+_LATEST_SQL = """
+    st AS (
+        SELECT x.* FROM unit_scores x JOIN _eng_ykey k ON k.year = x.year AND k.ykey = x.ykey
+        QUALIFY row_number() OVER (PARTITION BY x.unit, x.year ORDER BY x.id DESC) = 1
+    )"""
+
+
+def _compute(con, units: list[str] | None) -> tuple[pa.Table, pa.Table]:
+    """Score the registered units (all, or ``units``) live in the years of the registered
+    parameter tables: (rows of ``unit, year, fp`` + :data:`STORED_COLUMNS`, points of
+    ``unit, year, code, points_c``)."""
+    flt = "many" if units is not None else False
+    params = {"units": list(units)} if units is not None else None
+    cols = ", ".join(f"s.{c}" for c in STORED_COLUMNS)
+    both = _run(con, f"""{_score_ctes(flt)}, {_fp_ctes(flt)},
+        pl AS (SELECT unit, year, list(code ORDER BY ord) AS codes, list(points_c ORDER BY ord) AS pts
+               FROM points GROUP BY unit, year)
+        SELECT s.unit, s.year, fp.fp, {cols}, pl.codes, pl.pts
+        FROM scored s JOIN fp ON fp.unit = s.unit AND fp.year = s.year
+        LEFT JOIN pl ON pl.unit = s.unit AND pl.year = s.year""", params)
+    codes, pts = both.column("codes"), both.column("pts")
+    parent = pc.list_parent_indices(codes)
+    points = pa.table({"unit": pc.take(both.column("unit"), parent), "year": pc.take(both.column("year"), parent),
+                       "code": pc.list_flatten(codes), "points_c": pc.list_flatten(pts)})
+    return both.drop_columns(["codes", "pts"]), points
+
+
+@contextmanager
+def _stored_scored(con, schemes: list[Scheme]):
+    """Inside :func:`_params`: CTEs (``WITH …``) ending in ``scored`` and ``points`` like
+    :func:`_score_ctes`, read from the stored scores with the stale unit-years scored
+    live; ``None`` when too little of the years is stored (then score live)."""
+    keys = _year_keys(con, schemes)
+    con.register("_eng_ykey", pa.table({"year": pa.array(list(keys), pa.int32()),
+                                        "ykey": pa.array(list(keys.values()), pa.string())}))
+    names = ["_eng_ykey"]
+    try:
+        stale = _run(con, f"""WITH {_LATEST_SQL}, {_fp_ctes()}
+            SELECT fp.unit, fp.year, st.id IS NULL AS absent FROM fp
+            LEFT JOIN st ON st.unit = fp.unit AND st.year = fp.year
+            WHERE st.id IS NULL OR st.fp <> fp.fp""")
+        total = con.execute("SELECT count(*) FROM units").fetchall()[0][0] * len(schemes)
+        if total and stale.num_rows > LIVE_SHARE * total or total == 0:
+            yield None
+            return
+        units = sorted(set(stale.column("unit").to_pylist()))
+        rows, pts = _compute(con, units) if units else (None, None)
+        if rows is None:
+            rows = pa.table({"unit": pa.array([], pa.string()), "year": pa.array([], pa.int32())})
+            pts = pa.table({"unit": pa.array([], pa.string()), "year": pa.array([], pa.int32()),
+                            "code": pa.array([], pa.string()), "points_c": pa.array([], pa.int64())})
+        for name, t in (("_st_stale", stale), ("_st_rows", rows), ("_st_pts", pts)):
+            con.register(name, t)
+            names.append(name)
+        cols = ", ".join(STORED_COLUMNS)
+        live_rows = (f"SELECT r.unit, r.year, {', '.join('r.' + c for c in STORED_COLUMNS)} FROM _st_rows r "
+                     "JOIN _st_stale x ON x.unit = r.unit AND x.year = r.year") if units else \
+            f"SELECT unit, year, {cols} FROM st WHERE false"
+        live_pts = ("SELECT p.unit, p.year, p.code, p.points_c FROM _st_pts p "
+                    "JOIN _st_stale x ON x.unit = p.unit AND x.year = p.year")
+        yield f"""WITH {_LATEST_SQL},
+    fresh AS (SELECT st.* FROM st ANTI JOIN _st_stale x ON x.unit = st.unit AND x.year = st.year),
+    rows AS (SELECT unit, year, {cols} FROM fresh UNION ALL {live_rows}),
+    points AS (SELECT f.unit, f.year, sp.code, sp.points_c FROM fresh f JOIN score_points sp ON sp.score_id = f.id
+               UNION ALL {live_pts}),
+    base AS (
+        SELECT u.name AS unit, u.unit_type, y.year, r.sid, r.version, r.first_received, y.cutoff, y.base_c,
+               y.fail_grade, {', '.join('r.' + c for c in STORED_COLUMNS if c not in ('sid', 'version', 'first_received'))}
+        FROM units u CROSS JOIN _eng_year y JOIN rows r ON r.unit = u.name AND r.year = y.year
+    ),
+    scored AS (
+        SELECT b.*, CASE WHEN b.sid IS NOT NULL THEN
+                    rank() OVER (PARTITION BY b.year, b.unit_type, b.sid IS NULL ORDER BY b.total_c DESC) END AS rank
+        FROM base b
+    )"""
+    finally:
+        for name in names:
+            try:
+                con.unregister(name)
+            except duckdb.Error:  # pragma: no cover
+                pass
+
+
+def store_scores(con, year: int, units: Iterable[str] | None = None, *, compact: bool = False) -> int:
+    """Score ``year`` (its registered scheme) for ``units`` (all when None) and store the
+    rows; with ``compact``, drop the year's older rows. Returns the number of unit-years stored."""
+    s = _scheme(year)
+    with _params(con, [s]):
+        keys = _year_keys(con, [s])
+        rows, pts = _compute(con, sorted(set(units)) if units is not None else None)
+    if rows.num_rows == 0:
+        return 0
+    with transaction(con):
+        ids = [r[0] for r in con.execute("SELECT nextval('unit_score_id_seq') FROM range(?)",
+                                         [rows.num_rows]).fetchall()]
+        rows = rows.append_column("id", pa.array(ids, pa.int64())).append_column(
+            "ykey", pa.array([keys[s.year]] * rows.num_rows, pa.string()))
+        idx = pa.table({"unit": rows.column("unit"), "year": rows.column("year"), "score_id": rows.column("id")})
+        pts = pts.join(idx, ["unit", "year"]).select(["score_id", "code", "points_c"])
+        if compact:
+            low = min(ids)
+            con.execute("DELETE FROM score_points WHERE score_id IN "
+                        "(SELECT id FROM unit_scores WHERE year = ? AND id < ?)", [s.year, low])
+            con.execute("DELETE FROM unit_scores WHERE year = ? AND id < ?", [s.year, low])
+        names = ["id", "unit", "year", "ykey", "fp", *STORED_COLUMNS]
+        con.register("_st_new", rows.select(names))
+        try:
+            con.execute(f"INSERT INTO unit_scores ({', '.join(names)}) SELECT {', '.join(names)} FROM _st_new")
+        finally:
+            con.unregister("_st_new")
+        if pts.num_rows:
+            con.register("_st_new_pts", pts)
+            try:
+                con.execute("INSERT INTO score_points (score_id, code, points_c) "
+                            "SELECT score_id, code, points_c FROM _st_new_pts")
+            finally:
+                con.unregister("_st_new_pts")
+    return rows.num_rows
+
+
+def rescore(con, years: Iterable[int] | None = None) -> dict[int, int]:
+    """Store every unit-year of ``years`` (default: every scheme year) again, dropping the
+    older rows (after a scheme or calendar change; ``python -m metrics rescore``)."""
+    ys = sorted(int(y) for y in years) if years is not None else scheme_mod.years()
+    return {y: store_scores(con, y, compact=True) for y in ys}
+
+
+def _stored_years(con) -> set[int]:
+    return {int(r[0]) for r in con.execute("SELECT DISTINCT year FROM unit_scores").fetchall()}
+
+
+def _after_commit(con, touched: set) -> None:
+    """After a committed write: store the changed unit-years. A year is stored whole the
+    first time one of its unit-years changes (or when a write changed the whole year);
+    changes of every year (the registry, the calendar) re-store only the years stored so far."""
+    stored = _stored_years(con)
+    every = (None, None) in touched
+    years = {y for _, y in touched if y is not None}
+    if every or any(y is None for _, y in touched):
+        years |= stored
+    for y in sorted(years):
+        if scheme_mod.scheme_for(y) is None:
+            continue
+        units = {u for u, ty in touched if u is not None and ty in (y, None)}
+        if every or (None, y) in touched or y not in stored:
+            store_scores(con, y, compact=True)
+        elif units:
+            store_scores(con, y, units)
+
+
+on_commit(_after_commit)
