@@ -12,7 +12,8 @@ Two databases:
   goal: warm median ≤ 1 s per page;
 * a synthetic province (``bench/synth.py``: 6,000 units × 5 years, ~500 ledger
   items and ~10 requests per unit-year, written straight into DuckDB) —
-  goal: warm median ≤ 3 s per page (the metrics are cached per year).
+  goal: every page ≤ 1 s, cold and warm, reading the stored scores; and a
+  reviewer's save followed by every page opened cold (the save reflected).
 
 Usage::
 
@@ -121,9 +122,46 @@ def ensure_province(path: str | None, units: int, keep: bool) -> str:
     from bench.synth import build_province
 
     con, stats = build_province(p, units=units)
-    con.close()
     print(f"合成省份：{stats}")
+    t = time.perf_counter()
+    from metrics.engine import rescore
+
+    done = rescore(con)  # written straight into the tables: the scores are stored as `rescore` does
+    print(f"保存各年度得分（rescore）：{sum(done.values())} 个单位年度，用时 {time.perf_counter() - t:.1f} 秒")
+    con.close()
     return str(p)
+
+
+def save_then_render(db: str, year: int) -> dict:
+    """A reviewer's save (one review score, through the data layer, with the stored
+    scores updated after its commit), then every page opened cold: seconds each."""
+    import streamlit as st
+
+    from data import review as rv
+    from data.access import SYSTEM
+    from data.store import connect
+    from data.users import create_user
+
+    _clear()
+    con = connect(db)
+    try:
+        if con.execute("SELECT 1 FROM users WHERE name = 'bench_rev'").fetchone() is None:
+            create_user(con, "bench_rev", "reviewer", "bench-review-2026", actor=SYSTEM)
+        sid, unit, code, score = con.execute("""
+            SELECT s.id, s.unit, x.code, x.score FROM submissions s JOIN self_scores x ON x.submission_id = s.id
+            WHERE s.year = ? AND x.code = 'A1' ORDER BY s.id LIMIT 1""", [year]).fetchone()
+        new = 0 if float(score) > 0 else 1
+        t = time.perf_counter()
+        rv.set_review_score(con, sid, code, new, "基准测试：调整审核分", "bench_rev",
+                            seen=rv.snapshot(con, unit, year))
+        save = time.perf_counter() - t
+    finally:
+        con.close()
+    st.cache_data.clear()
+    pages = {page: render(page, year) for page in PAGES}
+    print(f"审核员保存一项审核分（含保存后更新该单位得分）：{save:.3f} s；随后各页面首次打开："
+          + "，".join(f"{TITLES[k]} {v:.2f} s" for k, v in pages.items()))
+    return {"save": save, "pages": pages}
 
 
 def main(argv=None) -> int:
@@ -143,7 +181,8 @@ def main(argv=None) -> int:
     results = bench_db("演示县", ensure_demo(a.demo_db), a.demo_year, a.runs, 1.0, a.after_idle)
     if not a.skip_province:
         prov = ensure_province(a.province_db, a.units, a.keep)
-        results += bench_db(f"合成省份（{a.units} 个单位）", prov, a.province_year, a.runs, 3.0, a.after_idle)
+        results += bench_db(f"合成省份（{a.units} 个单位）", prov, a.province_year, a.runs, 1.0, a.after_idle)
+        save_then_render(prov, a.province_year)
     bad = [r for r in results if r["warm_median"] > r["goal"]]
     print("\n全部页面达标。" if not bad else "\n超标：" + "、".join(f"{r['db']}·{TITLES[r['page']]}" for r in bad))
     return 0

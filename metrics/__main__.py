@@ -109,6 +109,10 @@ def _parser() -> argparse.ArgumentParser:
     db(cl)
     cs = csub.add_parser("status", help="列出各年度日历来源")
     db(cs)
+
+    rs = sub.add_parser("rescore", help="重新计算并保存各年度得分（更换指标体系后使用；平时每次保存后自动更新）")
+    rs.add_argument("--year", type=int, action="append", metavar="YEAR", help="只重算该年度（可重复；默认全部年度）")
+    db(rs)
     return p
 
 
@@ -118,7 +122,7 @@ def _open(db_arg):
     from data.store import DatabaseProblem, connect, db_path
 
     path = db_path(db_arg)
-    if str(path) != ":memory:" and not Path(path).exists():
+    if isinstance(path, Path) and str(path) != ":memory:" and not path.exists():
         print(f"数据库文件不存在：{path}（请用 --db 指定，或先导入数据）", file=sys.stderr)
         raise SystemExit(USAGE_ERROR)
     try:
@@ -400,12 +404,23 @@ def cmd_notice(args) -> int:
     return 0
 
 
+def cmd_rescore(args) -> int:
+    from metrics.engine import rescore
+
+    years = [_check_year(y).year for y in args.year] if args.year else None
+    con = _open(args.db)
+    for year, n in rescore(con, years).items():
+        print(f"{year}年度：已重新计算并保存 {n} 个单位的得分")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_logging()
     args = _parser().parse_args(argv)
     handler = {"scorecard": cmd_scorecard, "summary": cmd_summary, "report": cmd_report,
                "unit-report": cmd_unit_report, "reconcile": cmd_reconcile, "calendar": cmd_calendar,
-               "stage": cmd_stage, "publish": cmd_publish, "finalize": cmd_finalize, "notice": cmd_notice}[args.verb]
+               "stage": cmd_stage, "publish": cmd_publish, "finalize": cmd_finalize, "notice": cmd_notice,
+               "rescore": cmd_rescore}[args.verb]
     try:
         return handler(args)
     except SystemExit:

@@ -173,6 +173,10 @@ def _drift(path):
     con = connect(path)
     con.execute("UPDATE ledger_items SET published = NULL")
     con.execute("UPDATE review_scores SET reason = '事后改写的理由' WHERE code = 'A2'")
+    # ledger rows never change once stored: a change made behind the data layer's back
+    # needs the scores stored again, as the operator's `rescore` command does
+    from metrics.engine import rescore
+    rescore(con)
     con.close()
     from dashboard.common import close_connections
     close_connections()

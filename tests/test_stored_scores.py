@@ -176,3 +176,23 @@ def test_deferred_stores_once_at_the_end(con, received):
         _upload(con, received, unit=TOWN, unit_type="乡镇")
         assert rows(con) == 0
     assert rows(con) == con.execute("SELECT count(*) FROM units").fetchone()[0]
+
+
+def test_the_rescore_command(con, db_target, received, capsys):
+    from metrics.__main__ import main
+
+    sid = _upload(con, received)
+    rv.set_review_score(con, sid, "A1", "3", "材料不全", REV, seen=rv.snapshot(con, UNIT, 2019))
+    units = con.execute("SELECT count(*) FROM units").fetchone()[0]
+    con.close()
+    assert main(["rescore", "--year", "2019", "--db", str(db_target)]) == 0
+    assert f"2019年度：已重新计算并保存 {units} 个单位的得分" in capsys.readouterr().out
+    c = store.connect(db_target)
+    try:
+        assert rows(c) == units
+    finally:
+        c.close()
+    with pytest.raises(SystemExit) as e:
+        main(["rescore", "--year", "1999", "--db", str(db_target)])
+    assert e.value.code == 2
+    assert "没有1999年度的考核指标体系" in capsys.readouterr().err
