@@ -149,6 +149,7 @@ def save_then_render(db: str, year: int) -> dict:
             create_user(con, "bench_rev", "reviewer", "bench-review-2026", actor=SYSTEM)
         sid, unit, code, score = con.execute("""
             SELECT s.id, s.unit, x.code, x.score FROM submissions s JOIN self_scores x ON x.submission_id = s.id
+            JOIN workflow w ON w.unit = s.unit AND w.year = s.year AND w.status = '待审核'
             WHERE s.year = ? AND x.code = 'A1' ORDER BY s.id LIMIT 1""", [year]).fetchone()
         new = 0 if float(score) > 0 else 1
         t = time.perf_counter()

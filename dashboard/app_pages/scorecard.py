@@ -96,8 +96,17 @@ def band_scale(bands) -> list:
     return [[0, c[3]], [lo_, c[3]], [lo_, c[2]], [mid_, c[2]], [mid_, c[1]], [hi_, c[1]], [hi_, c[0]], [1, c[0]]]
 
 
+#: units shown in one heatmap (a row is 26 px; more is a page no one scrolls through)
+HEATMAP_MAX = 120
+
+
 def heatmap(rows: pd.DataFrame, cols: list[str], rate, label, hover, title: str, key: str, on_select=False):
-    """Units (rows, in table order) × columns, coloured by 得分率 band, the value in each cell."""
+    """Units (rows, in table order) × columns, coloured by 得分率 band, the value in each cell
+    (at most :data:`HEATMAP_MAX` units: a province narrows the table first)."""
+    if len(rows) > HEATMAP_MAX:
+        st.caption(f"所选范围共 {len(rows)} 个已报送单位，此图只显示表中前 {HEATMAP_MAX} 个；"
+                   "请用上方“单位类型”或“查找单位”缩小范围后查看其余单位（下方表格列出全部单位）。")
+        rows = rows.head(HEATMAP_MAX)
     units_y = rows["unit"].tolist()
     short, _ = viz.short_names(units_y)
     ylab = [f"{int(r)}. {n}" if viz.isnum(r) else n for r, n in zip(rows["rank"], short)]
