@@ -34,6 +34,7 @@ import pyarrow as pa
 
 from core.errors import GongkaiError
 from core.normalize import ScoreError, parse_score
+from core.scorecard import SNAPSHOT_UNIT_COLUMNS
 from core.vocab import Status
 from data.access import PermissionDenied, require_actor, resolve_actor
 from data.store import audit, recorded_at, transaction
@@ -224,14 +225,8 @@ def upload_permits(con, year: int) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- snapshots
 
-UNIT_COLUMNS = [
-    "unit", "unit_type", "year", "status", "total", "grade", "rank", "self_total",
-    "proactive_counted", "proactive_on_time", "proactive_pending", "proactive_rate",
-    "requests_counted", "requests_on_time", "request_rate",
-    "required_categories", "covered_categories", "coverage_rate", "missing_categories",
-    "max_total", "score_rate", "provisional", "provisional_reason", "k1_count", "k1_points", "k2_veto",
-    "late_submission", "received", "submission_id", "version", "sha256", "requests_pending", "requests_corrected",
-]
+#: the columns of a stored unit row (one definition, :mod:`core.scorecard`)
+UNIT_COLUMNS = SNAPSHOT_UNIT_COLUMNS
 _DEC = {"total", "self_total", "proactive_rate", "request_rate", "coverage_rate", "max_total", "score_rate",
         "k1_points"}
 _INT = {"year", "rank", "proactive_counted", "proactive_on_time", "proactive_pending", "requests_counted",

@@ -23,6 +23,7 @@ from data.closing import (ADJUSTED, DRAFT, FILING, FINAL_KIND, OPEN, PUBLICITY, 
 
 from core import scheme as scheme_mod
 from core.errors import GongkaiError
+from core.scorecard import COUNT_COLUMNS
 from core.vocab import ItemState, Status, unit_type_order_sql
 from metrics import engine
 from data.calendar import add_workdays, needed_years, require_calendar
@@ -326,8 +327,7 @@ def snapshot_frame(con, snap: dict) -> pd.DataFrame:
         wide.setdefault(unit, {})[code] = p
     for c in codes:
         units[c] = pd.Series([wide.get(u, {}).get(c) for u in units["unit"]], dtype=object, index=units.index)
-    cols = (engine.SCORECARD_COLUMNS + codes + engine.EXTRA_COLUMNS
-            + ["requests_pending", "requests_corrected", "k1_points", "sha256"])
+    cols = engine.SCORECARD_COLUMNS + codes + engine.EXTRA_COLUMNS + COUNT_COLUMNS + ["k1_points", "sha256"]
     df = units[cols]
     df.attrs.update({"year": snap["year"], "provisional": bool(any(bool(v) for v in units["provisional"])),
                      "provisional_reason": next((r for r in units["provisional_reason"] if r), ""),

@@ -35,21 +35,13 @@ from data.calendar import (WORKDAY_CTES, calendar_years_for, missing_calendar_ye
                            require_calendar)
 from core.errors import GongkaiError
 from core.scheme import Scheme, load_catalogue
+from core.scorecard import COUNT_COLUMNS, EXTRA_COLUMNS, SCORECARD_COLUMNS
 from core.vocab import ItemState, Status, unit_type_order_sql
 
 CORRECTED = "纠正"
 #: G3: points deducted per counted request whose 复议诉讼结果 is 纠正 (methodology:
 #: "2 − 1 × the number …").
 G3_DEDUCTION = Decimal(1)
-
-SCORECARD_COLUMNS = [
-    "unit", "unit_type", "year", "status", "total", "grade", "rank", "self_total",
-    "proactive_counted", "proactive_on_time", "proactive_pending", "proactive_rate",
-    "requests_counted", "requests_on_time", "request_rate",
-    "required_categories", "covered_categories", "coverage_rate", "missing_categories",
-]
-EXTRA_COLUMNS = ["max_total", "score_rate", "provisional", "provisional_reason", "k1_count", "k2_veto",
-                 "late_submission", "received", "submission_id", "version"]
 
 
 class UnknownYear(GongkaiError, ValueError):
@@ -530,7 +522,7 @@ def score_year(con: duckdb.DuckDBPyConnection, year: int, scheme: Scheme | None 
     df = _frame(tbl)
     df["provisional"] = pd.Series([bool(missing)] * len(df), dtype=object)
     df["provisional_reason"] = pd.Series([provisional_reason(missing)] * len(df), dtype=object)
-    cols = SCORECARD_COLUMNS + codes + EXTRA_COLUMNS + ["requests_pending", "requests_corrected", "reconcile_failed"]
+    cols = SCORECARD_COLUMNS + codes + EXTRA_COLUMNS + COUNT_COLUMNS + ["reconcile_failed"]
     df = df[cols]
     df.attrs["year"] = s.year
     df.attrs["provisional"] = bool(missing)

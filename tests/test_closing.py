@@ -203,6 +203,25 @@ def test_snapshot_stores_everything():
     assert a.loc["甲镇", "version"] == 1
 
 
+def test_snapshot_unit_columns_are_the_scorecards_and_the_stored_tables():
+    # one list (core.scorecard) names the stored unit row, the engine's scorecard and the snapshot read back
+    from core.scorecard import EXTRA_COLUMNS, SCORECARD_COLUMNS, SNAPSHOT_UNIT_COLUMNS
+    from metrics import engine
+
+    con = county()
+    stored = [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'snapshot_units' "
+        "ORDER BY ordinal_position").fetchall()]
+    assert dc.UNIT_COLUMNS is SNAPSHOT_UNIT_COLUMNS
+    assert sorted(stored) == sorted(["snapshot_id", "ord", *SNAPSHOT_UNIT_COLUMNS])
+    live = engine.score_year(con, 2023)
+    assert set(SCORECARD_COLUMNS + EXTRA_COLUMNS) <= set(live.columns)
+    published(con)
+    snap = mc.results(con, 2023)
+    assert list(snap.columns[:len(SCORECARD_COLUMNS)]) == SCORECARD_COLUMNS
+    assert set(SNAPSHOT_UNIT_COLUMNS) <= set(snap.columns)
+
+
 def test_after_publishing_reviews_cannot_reopen():
     con = county()
     published(con)
