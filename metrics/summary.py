@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 
 from core.scheme import Scheme, years
-from core.vocab import ITEM_OUTCOMES, UNIT_TYPES, ItemOutcome, ItemState, Status
+from core.vocab import ITEM_OUTCOMES, STATUSES, UNIT_TYPES, ItemOutcome, ItemState, Status
 from metrics import closing, engine
 
 #: the keys of :func:`county_summary` that are numbers (compared year on year)
@@ -563,3 +563,28 @@ def fact_counts(facts: pd.DataFrame) -> dict:
     row = _query({"f": f}, FACT_COUNTS_SQL).iloc[0]
     return {str(ItemState.ON_TIME): int(row["on_time"]), str(ItemState.LATE): int(row["late"]),
             str(ItemState.NOT_DUE): int(row["not_due"]), "uncounted": int(row["uncounted"])}
+
+
+# --------------------------------------------------------------------------- review queue
+
+QUEUE_COUNTS_SQL = """
+    SELECT count(*) AS units, count(*) FILTER (WHERE late_submission) AS late FROM q"""
+
+QUEUE_STATUS_SQL = """
+    SELECT s.status, count(q.status) AS n FROM s LEFT JOIN q ON q.status = s.status
+    GROUP BY s.ord, s.status ORDER BY s.ord"""
+
+
+def queue_counts(queue: pd.DataFrame) -> dict:
+    """Counts of a review queue (:func:`metrics.readouts.review_queue`):
+    ``units`` (registered units), ``statuses`` {status: n} for every
+    :data:`core.vocab.STATUSES` (0 included) and ``late`` (units whose first
+    version was received after the deadline)."""
+    q = pa.table({"status": pa.array([None if v is None or v != v else str(v) for v in queue["status"]], pa.string()),
+                  "late_submission": pa.array([bool(v) if v is not None and v == v else False
+                                               for v in queue["late_submission"]], pa.bool_())})
+    s = pa.table({"ord": list(range(len(STATUSES))), "status": [str(x) for x in STATUSES]})
+    row = _query({"q": q}, QUEUE_COUNTS_SQL).iloc[0]
+    by = _query({"q": q, "s": s}, QUEUE_STATUS_SQL)
+    return {"units": int(row["units"]), "statuses": {str(k): int(n) for k, n in zip(by["status"], by["n"])},
+            "late": int(row["late"])}

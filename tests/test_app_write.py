@@ -559,6 +559,27 @@ def test_queue_with_every_filter_cleared_says_so(app_db):
     assert any("没有符合筛选条件的单位" in str(i.value) for i in at.info)
 
 
+def test_queue_counts_are_metrics_queue_counts(app_db):
+    from data.ingest import ingest_bytes
+    from metrics.readouts import review_queue
+    from metrics.summary import queue_counts
+
+    con = db(app_db)
+    try:  # 民政局 first received after the cut-off (2020-01-10); 方正镇 approved
+        r = ingest_bytes(con, "民政局自评表.xlsx", fx.workbook(fx.CIVIL), received=dt.date(2020, 1, 13),
+                         actor="minzheng")
+        assert r.outcome == "accepted", r.report.rows()
+        con.execute("UPDATE workflow SET status = '已审核' WHERE unit = ? AND year = 2019", [fx.TOWN])
+        counts = queue_counts(review_queue(con, 2019))
+    finally:
+        con.close()
+    assert counts == {"units": 5, "statuses": {"未报送": 2, "待审核": 2, "已退回": 0, "已审核": 1}, "late": 1}
+    at = open_page(new_app("shenhe"), "review_queue")
+    shown = {m.label: m.value for m in at.metric}
+    assert shown == {"单位总数": "5", "待审核": "2", "已退回": "0", "已审核": "1", "未报送": "2"}
+    assert any("其中 1 个单位逾期报送" in c.value for c in at.caption)
+
+
 def test_admin_scheme_tab_states_answer_deadlines_without_the_sentinel_date(app_db):
     at = open_page(new_app("admin"), "admin")
     text = page_text(at)

@@ -246,3 +246,12 @@ def test_fact_counts_by_hand():
                       "counted": [True, True, True, True, False, False]})
     assert sm.fact_counts(f) == {"按时": 1, "逾期": 2, "未到期": 1, "uncounted": 2}
     assert sm.fact_counts(f.iloc[:0]) == {"按时": 0, "逾期": 0, "未到期": 0, "uncounted": 0}
+
+
+def test_queue_counts_by_hand():
+    q = pd.DataFrame({"status": ["待审核", "已审核", "未报送", "待审核", "已退回", "已审核", "已审核"],
+                      "late_submission": [True, False, False, np.bool_(True), False, None, True]})
+    assert sm.queue_counts(q) == {"units": 7, "statuses": {"未报送": 1, "待审核": 2, "已退回": 1, "已审核": 3},
+                                  "late": 3}
+    assert sm.queue_counts(q.iloc[:0]) == {"units": 0, "statuses": {"未报送": 0, "待审核": 0, "已退回": 0, "已审核": 0},
+                                           "late": 0}

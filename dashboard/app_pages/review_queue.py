@@ -10,6 +10,7 @@ from dashboard.common import REVIEW_ROLES, db, require_role, selected_year, show
 from dashboard.ui import dstr, fit_height, score_text
 from data.registry import get_units
 from metrics.readouts import review_queue
+from metrics.summary import queue_counts
 from core.vocab import STATUSES, UNIT_TYPES, Status
 
 user = require_role(*REVIEW_ROLES)
@@ -25,12 +26,12 @@ if not len(q):
     st.info("单位名录为空，请管理员先在“管理”页导入单位名录。")
     st.stop()
 
-counts = q["status"].value_counts()
+counts = queue_counts(q)
 cols = st.columns(5)
-cols[0].metric("单位总数", len(q))
+cols[0].metric("单位总数", counts["units"])
 for c, s in zip(cols[1:], (Status.PENDING, Status.RETURNED, Status.APPROVED, Status.MISSING)):
-    c.metric(s, int(counts.get(s, 0)))
-late_n = int(q["late_submission"].sum())
+    c.metric(s, counts["statuses"][s])
+late_n = counts["late"]
 if late_n:
     st.caption(f"其中 {late_n} 个单位逾期报送（首次收到日期晚于截止日）。")
 
