@@ -295,11 +295,9 @@ def cmd_reconcile(args) -> int:
     _check_year(args.year)
     con = _open(args.db)
     df = reconcile.findings(con, args.year)
-    m = reconcile.matrix(con, args.year)
-    filled = int((m["status"].isin([reconcile.CONSISTENT, reconcile.INCONSISTENT])).sum())
-    consistent = int((m["status"] == reconcile.CONSISTENT).sum())
-    summary = (f"{args.year}年度年报勾稽：{filled} 个单位填报了年报数据，其中 {consistent} 个一致、"
-               f"{filled - consistent} 个有问题，共 {len(df)} 条")
+    n = reconcile.year_counts(con, args.year)
+    summary = (f"{args.year}年度年报勾稽：{n['filled']} 个单位填报了年报数据，其中 {n['consistent']} 个一致、"
+               f"{n['inconsistent']} 个有问题，共 {len(df)} 条")
     if args.csv:
         if not _write(args.csv, reconcile.findings_csv(df)):
             return FAILURE

@@ -93,6 +93,20 @@ def share_by_year(con: duckdb.DuckDBPyConnection, years: Iterable[int] | None = 
     return df
 
 
+def year_counts(con: duckdb.DuckDBPyConnection, year: int) -> dict:
+    """The figures of ``year`` (the year's row of :func:`share_by_year`, the same
+    query as the history chart): ``submitted``, ``filled`` (units whose current
+    version has 年报数据), ``consistent`` (filled, no finding), ``inconsistent``
+    (filled with findings) and ``share`` = consistent ÷ filled (None when none filled)."""
+    df = share_by_year(con, [int(year)])
+    if not len(df):
+        return {"submitted": 0, "filled": 0, "consistent": 0, "inconsistent": 0, "share": None}
+    r = df.iloc[0]
+    filled, ok = int(r["filled"]), int(r["consistent"])
+    return {"submitted": int(r["submitted"]), "filled": filled, "consistent": ok, "inconsistent": filled - ok,
+            "share": None if r["share"] is None or r["share"] != r["share"] else float(r["share"])}
+
+
 def recheck(con: duckdb.DuckDBPyConnection, year: int) -> int:
     """Run the checks again over the stored reports of ``year`` (every version); return
     how many reports were checked. The findings are replaced in one transaction."""

@@ -108,6 +108,14 @@ def test_county_page_matrix_drilldown_and_share(app_db):
     assert at.title[0].value == "年报勾稽"
     m = {x.label: x.value for x in at.metric}
     assert m == {"填报年报数据的单位": "2 个", "勾稽一致": "1 个", "有问题": "1 个", "一致率": "50.0%"}
+    from metrics.reconcile import year_counts
+    con = connect(app_db)
+    try:  # the tiles are metrics.reconcile.year_counts, the figures the CLI prints
+        n = year_counts(con, 2019)
+    finally:
+        con.close()
+    assert m == {"填报年报数据的单位": f"{n['filled']} 个", "勾稽一致": f"{n['consistent']} 个",
+                 "有问题": f"{n['inconsistent']} 个", "一致率": f"{n['share']:.1%}"}
     mat = frame_with(at, "勾稽结果")
     mat = mat.data if hasattr(mat, "data") else mat
     row = mat.set_index("单位")

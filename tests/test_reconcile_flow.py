@@ -140,6 +140,10 @@ def test_metrics_reconcile_cli_and_county_views(tmp_path, db, capsys):
         assert m.loc["方正县民政局", "status"] == "未报送" and m.loc["方正县民政局", "L4"] == "未报送"
         share = reconcile.share_by_year(con, [2019, 2020])
         assert share.to_dict("records") == [{"year": 2019, "submitted": 3, "filled": 2, "consistent": 1, "share": 0.5}]
+        assert reconcile.year_counts(con, 2019) == {"submitted": 3, "filled": 2, "consistent": 1, "inconsistent": 1,
+                                                    "share": 0.5}
+        assert reconcile.year_counts(con, 2020) == {"submitted": 0, "filled": 0, "consistent": 0, "inconsistent": 0,
+                                                    "share": None}
         # a new version replaces the findings the county sees
         f = workbook(tmp_path, "a2.xlsx", good_values())
         from data.ingest import ingest_file

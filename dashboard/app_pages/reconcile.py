@@ -22,7 +22,8 @@ scheme = scheme_for(year)
 def _data(year: int, version: int):
     cur = db()
     try:
-        return (reconcile.matrix(cur, year), reconcile.findings(cur, year), reconcile.share_by_year(cur))
+        return (reconcile.matrix(cur, year), reconcile.findings(cur, year), reconcile.share_by_year(cur),
+                reconcile.year_counts(cur, year))
     finally:
         cur.close()
 
@@ -36,14 +37,13 @@ if scheme.annual_report == "none":
     st.info(f"{year}年度的考核指标体系不使用年报数据，没有勾稽结果。")
     st.stop()
 
-m, f, share = _data(year, data_version())
-filled = int(m["status"].isin([reconcile.CONSISTENT, reconcile.INCONSISTENT]).sum())
-ok = int((m["status"] == reconcile.CONSISTENT).sum())
+m, f, share, n = _data(year, data_version())
+filled = n["filled"]
 c = st.columns(4)
 c[0].metric("填报年报数据的单位", f"{filled} 个", help=f"{year}年度年报数据：{mode}")
-c[1].metric("勾稽一致", f"{ok} 个")
-c[2].metric("有问题", f"{filled - ok} 个")
-c[3].metric("一致率", f"{ok / filled:.1%}" if filled else "—")
+c[1].metric("勾稽一致", f"{n['consistent']} 个")
+c[2].metric("有问题", f"{n['inconsistent']} 个")
+c[3].metric("一致率", f"{n['share']:.1%}" if filled else "—")
 
 if not filled:
     st.info(f"{year}年度还没有单位填报年报数据（当前版本中有“年报数据”工作表的单位）。")
