@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 
 from core.scheme import Scheme, years
-from core.vocab import ITEM_OUTCOMES, STATUSES, UNIT_TYPES, ItemOutcome, ItemState, Status
+from core.vocab import ITEM_OUTCOMES, STATUSES, UNIT_TYPES, ItemOutcome, ItemState, Status, unit_type_order_sql
 from metrics import closing, engine
 
 #: the keys of :func:`county_summary` that are numbers (compared year on year)
@@ -497,6 +497,72 @@ def unit_coverage_totals(scores: pd.DataFrame) -> dict:
     return {"units": int(row["units"]), "mean_coverage": None if mean is None else float(mean),
             "with_gaps": int(row["with_gaps"]), "required": req, "covered": cov, "missing": req - cov,
             "pooled_coverage": None if pooled is None else float(pooled)}
+
+
+GAPS_SQL = f"""
+    SELECT unit, unit_type, status <> '{Status.MISSING}' AS submitted,
+           CASE WHEN status <> '{Status.MISSING}' THEN required_categories END AS required_categories,
+           CASE WHEN status <> '{Status.MISSING}' THEN covered_categories END AS covered_categories,
+           CASE WHEN status <> '{Status.MISSING}' THEN coverage_rate END AS coverage_rate,
+           CASE WHEN status <> '{Status.MISSING}' THEN required_categories - covered_categories END AS missing,
+           CASE WHEN status <> '{Status.MISSING}' THEN missing_categories END AS missing_categories
+    FROM sc
+    WHERE ($t IS NULL OR unit_type = $t)
+      AND (status = '{Status.MISSING}' OR NOT $only OR covered_categories < required_categories)
+    ORDER BY status = '{Status.MISSING}',
+             CASE WHEN status <> '{Status.MISSING}' THEN {unit_type_order_sql("unit_type")} END,
+             CASE WHEN status <> '{Status.MISSING}' THEN coverage_rate END NULLS LAST,
+             CASE WHEN status <> '{Status.MISSING}' THEN unit END, ord"""
+
+GAP_TOTALS_SQL = """
+    SELECT count(*) FILTER (WHERE NOT submitted) AS not_submitted,
+           coalesce(sum(missing) FILTER (WHERE submitted), 0) = 0
+               AND count(*) FILTER (WHERE NOT submitted) = 0 AS all_covered
+    FROM g"""
+
+GAP_COLUMNS = ["unit", "unit_type", "submitted", "required_categories", "covered_categories", "coverage_rate",
+               "missing", "missing_categories"]
+
+
+def coverage_gaps(scores: pd.DataFrame, unit_type: str | None = None,
+                  only_gaps: bool = False) -> tuple[pd.DataFrame, dict]:
+    """The gap list of 覆盖缺口 from a scorecard (rows of ``engine.score_year``):
+    every unit (of ``unit_type``; with ``only_gaps`` only the submitted units
+    covering fewer categories than required, the units not submitted always)
+    with :data:`GAP_COLUMNS` — ``missing`` = required − covered; the category
+    columns empty for a unit not submitted — submitted units first (unit type
+    order, lowest coverage first, then name), then the units not submitted in
+    scorecard order. With the totals: :func:`unit_coverage_totals` of the
+    submitted rows, ``not_submitted`` and ``all_covered`` (no category missing
+    and every unit submitted)."""
+    def col(name, typ):
+        return pa.array([None if v is None or v is pd.NA or v != v else v for v in scores[name]], typ)
+
+    sc = pa.table({"ord": pa.array(range(len(scores)), pa.int64()),
+                   "unit": pa.array([str(v) for v in scores["unit"]], pa.string()),
+                   "unit_type": pa.array([str(v) for v in scores["unit_type"]], pa.string()),
+                   "status": pa.array([str(v) for v in scores["status"]], pa.string()),
+                   "required_categories": pa.array([None if v is None or v is pd.NA or v != v else int(v)
+                                                    for v in scores["required_categories"]], pa.int64()),
+                   "covered_categories": pa.array([None if v is None or v is pd.NA or v != v else int(v)
+                                                   for v in scores["covered_categories"]], pa.int64()),
+                   "coverage_rate": pa.array([None if v is None or v is pd.NA or v != v else float(v)
+                                              for v in scores["coverage_rate"]], pa.float64()),
+                   "missing_categories": col("missing_categories", pa.string())})
+    rows = _query({"sc": sc}, GAPS_SQL, {"t": unit_type or None, "only": bool(only_gaps)})
+    out = pd.DataFrame({"unit": rows["unit"].astype(object), "unit_type": rows["unit_type"].astype(object),
+                        "submitted": rows["submitted"].astype(bool)})
+    for c in ("required_categories", "covered_categories", "missing"):
+        out[c] = pd.array([_num(v) for v in rows[c]], dtype="Int64")
+    out["coverage_rate"] = pd.to_numeric(rows["coverage_rate"].map(_num), errors="coerce").astype("float64")
+    out["missing_categories"] = pd.Series([_num(v) for v in rows["missing_categories"]], dtype=object)
+    out = out[GAP_COLUMNS]
+    flags = _query({"g": pa.table({"submitted": pa.array(out["submitted"].tolist(), pa.bool_()),
+                                   "missing": pa.array([_num(v) for v in out["missing"]], pa.int64())})},
+                   GAP_TOTALS_SQL).iloc[0]
+    totals = unit_coverage_totals(out[out["submitted"]]) | {"not_submitted": int(flags["not_submitted"]),
+                                                            "all_covered": bool(flags["all_covered"])}
+    return out, totals
 
 
 # --------------------------------------------------------------------------- requests and late days

@@ -399,6 +399,21 @@ def test_coverage_heatmap_category_rates_and_gap_list(app_db):
     assert y[-1] == ECO and set(z[-1]) == {-1}
     assert gaps.loc[ECO, "状态"] == "未报送" and gaps.loc[ECO, "覆盖率"] == "—"
     assert "未报送（1 个）：" + ECO in text(at)
+    # the gap list and the tiles are metrics.summary.coverage_gaps of the results shown
+    from data.store import connect
+    from metrics import closing
+    from metrics.summary import coverage_gaps
+    con = connect(app_db)
+    try:
+        rows, tot = coverage_gaps(closing.results(con, 2019))
+    finally:
+        con.close()
+    shown = table(at, "coverage_gaps")
+    assert list(shown["单位"]) == list(rows["unit"])
+    assert list(shown["缺失数"].astype("Int64")) == list(rows["missing"])
+    assert metrics(at)["缺失类别合计"][0] == f"{tot['missing']} 项"
+    assert metrics(at)["单位数"][0] == f"{tot['units'] + tot['not_submitted']} 个"
+    assert not tot["all_covered"] and "所选单位均已覆盖全部必公开类别" not in text(at)
     at.checkbox(key="coverage_only_gaps").check().run()
     assert set(table(at, "coverage_gaps")["单位"]) == {YI, CIVIL, ECO}
 

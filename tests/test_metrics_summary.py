@@ -255,3 +255,34 @@ def test_queue_counts_by_hand():
                                   "late": 3}
     assert sm.queue_counts(q.iloc[:0]) == {"units": 0, "statuses": {"未报送": 0, "待审核": 0, "已退回": 0, "已审核": 0},
                                            "late": 0}
+
+
+def test_coverage_gaps_by_hand():
+    nan = float("nan")
+    sc = pd.DataFrame({
+        "unit": ["A", "B", "C", "D", "E", "F"],
+        "unit_type": ["乡镇", "部门", "乡镇", "部门", "乡镇", "部门"],
+        "status": ["已审核", "待审核", "已审核", "未报送", "已退回", "未报送"],
+        "required_categories": pd.array([4, 6, 4, None, 5, None], dtype="Int64"),
+        "covered_categories": pd.array([4, 3, 3, None, 2, None], dtype="Int64"),
+        "coverage_rate": [1.0, 0.5, 0.75, nan, 0.4, nan],
+        "missing_categories": ["", "x、y、z", "w", None, "p、q、r", None]})
+    rows, tot = sm.coverage_gaps(sc)
+    # submitted first: 乡镇 lowest coverage first, then 部门; then the units not submitted as listed
+    assert list(rows["unit"]) == ["E", "C", "A", "B", "D", "F"]
+    assert list(rows["submitted"]) == [True, True, True, True, False, False]
+    assert list(rows["missing"]) == [3, 1, 0, 3, pd.NA, pd.NA]
+    assert rows["missing_categories"].tolist() == ["p、q、r", "w", "", "x、y、z", None, None]
+    assert (tot["units"], tot["not_submitted"], tot["with_gaps"]) == (4, 2, 3)
+    assert (tot["required"], tot["covered"], tot["missing"]) == (19, 12, 7)
+    assert tot["mean_coverage"] == pytest.approx((0.4 + 0.75 + 1 + 0.5) / 4)
+    assert tot["all_covered"] is False
+    rows, tot = sm.coverage_gaps(sc, "乡镇", only_gaps=True)
+    assert list(rows["unit"]) == ["E", "C"] and (tot["units"], tot["not_submitted"], tot["missing"]) == (2, 0, 4)
+    rows, tot = sm.coverage_gaps(sc, "部门", only_gaps=True)
+    assert list(rows["unit"]) == ["B", "D", "F"] and tot["all_covered"] is False
+    # every unit submitted and nothing missing: all covered; one unit not submitted is not "all covered"
+    assert sm.coverage_gaps(sc[sc["unit"] == "A"])[1]["all_covered"] is True
+    assert sm.coverage_gaps(sc[sc["unit"].isin(["A", "D"])])[1]["all_covered"] is False
+    rows, tot = sm.coverage_gaps(sc.iloc[:0])
+    assert rows.empty and tot["units"] == 0 and tot["all_covered"] is True

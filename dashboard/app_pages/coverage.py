@@ -10,7 +10,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.vocab import UNIT_TYPE_RANK
 from dashboard import queries as q
 from dashboard import viz
 from dashboard.text import md
@@ -21,7 +20,6 @@ year, scheme = viz.start_analytics_page("覆盖缺口", lambda scheme: "必公�
                                       f"形成于本年、并在统计截止日（{scheme.cutoff:%Y-%m-%d}）前公开的事项，即为已覆盖。")
 
 sc = q.scores(year)
-sub = sc[sc["submitted"]]
 cov = q.coverage(year)
 cat_order = {c.code: n for n, c in enumerate(load_catalogue().categories)}
 
@@ -32,29 +30,27 @@ with f2:
     only_gaps = st.checkbox("只看有缺口的单位", key="coverage_only_gaps")
     all_cats = st.checkbox("显示全部类别（含所选单位都不要求的类别）", key="coverage_all_cats")
 
-units = sub if not utype else sub[sub["unit_type"] == utype]
-if only_gaps:
-    units = units[units["covered_categories"] < units["required_categories"]]
+# the gap list and its totals (metrics.summary.coverage_gaps): the submitted units in the order shown
+# (乡镇 first, lowest coverage first), then the units without an accepted submission: no ledger, no score
+# (methodology: listed as 未报送, no score, no rank); they stay on the page as grey rows so that nobody is
+# left out of the picture
+gaps, tot = msum.coverage_gaps(sc, utype, only_gaps)
+units = gaps[gaps["submitted"]]
+missing = gaps[~gaps["submitted"]]
 cv = cov[cov["unit"].isin(units["unit"])]
-# units without an accepted submission: no ledger, no score (methodology: listed as 未报送, no score, no rank);
-# they stay on the page as grey rows so that nobody is left out of the picture
-missing = sc[~sc["submitted"]]
-if utype:
-    missing = missing[missing["unit_type"] == utype]
 
 # --------------------------------------------------------------------------- tiles
 t = st.columns(4)
-tot = msum.unit_coverage_totals(units)
-t[0].metric("单位数", f"{tot['units'] + len(missing)} 个", border=True,
-            help=f"已报送 {tot['units']} 个，未报送 {len(missing)} 个；未报送的单位没有台账，不计得分，"
-                 "不计入平均覆盖率和缺失类别合计" if len(missing) else "所选单位均已报送")
+t[0].metric("单位数", f"{tot['units'] + tot['not_submitted']} 个", border=True,
+            help=f"已报送 {tot['units']} 个，未报送 {tot['not_submitted']} 个；未报送的单位没有台账，不计得分，"
+                 "不计入平均覆盖率和缺失类别合计" if tot["not_submitted"] else "所选单位均已报送")
 t[1].metric("平均覆盖率", viz.pct(tot["mean_coverage"]) if tot["units"] else "—", border=True,
             help="各单位覆盖率（已覆盖 ÷ 必公开类别数）的平均值")
 t[2].metric("有缺口的单位", f"{tot['with_gaps']} 个", border=True)
 t[3].metric("缺失类别合计", f"{tot['missing']} 项", border=True,
             help=f"必公开 {tot['required']} 项，已覆盖 {tot['covered']} 项")
-if len(missing):
-    st.warning(f"未报送（{len(missing)} 个）：" + "、".join(md(n) for n in missing["unit"]) + "。这些单位没有台账，无法判断覆盖情况，"
+if tot["not_submitted"]:
+    st.warning(f"未报送（{tot['not_submitted']} 个）：" + "、".join(md(n) for n in missing["unit"]) + "。这些单位没有台账，无法判断覆盖情况，"
                "在下方热力图和缺口清单中以灰色“未报送”行列出。", icon=":material/mail:")
 if units.empty:
     viz.empty("所有单位均已覆盖全部必公开类别。" if only_gaps else "所选范围内没有已报送的单位。", icon=":material/check_circle:")
@@ -68,9 +64,7 @@ if not all_cats:
     codes = [c for c in codes if c in needed]
 names = cv.drop_duplicates("code").set_index("code")["name"].to_dict()
 MISSING_GREY = "#9aa5b1"
-order = units.sort_values(["unit_type", "coverage_rate", "unit"], ascending=[True, True, True],
-                          key=lambda s: s.map(UNIT_TYPE_RANK) if s.name == "unit_type" else s)
-shown, capped = viz.cap_units(order, 150)
+shown, capped = viz.cap_units(units, 150)
 unit_list = shown["unit"].tolist()
 g = cv[cv["code"].isin(codes) & cv["unit"].isin(unit_list)].assign(
     z=lambda d: (d["required"].astype(int) * (1 + d["covered"].astype(int))))
@@ -141,22 +135,15 @@ else:
 
 # --------------------------------------------------------------------------- gap list
 st.subheader("各单位缺口清单")
-gaps = units.sort_values(["unit_type", "coverage_rate", "unit"], ascending=[True, True, True],
-                         key=lambda s: s.map(UNIT_TYPE_RANK) if s.name == "unit_type" else s)
 gap_table = pd.DataFrame({
-    "单位": gaps["unit"], "类型": gaps["unit_type"], "状态": "已报送",
-    "必公开类别数": gaps["required_categories"].astype("Int64"), "已覆盖": gaps["covered_categories"].astype("Int64"),
-    "覆盖率": gaps["coverage_rate"].map(lambda v: viz.pct(v)),
-    "缺失数": (gaps["required_categories"] - gaps["covered_categories"]).astype("Int64"),
-    "缺失类别": gaps["missing_categories"].fillna(""),
-})
-if len(missing):
-    gap_table = pd.concat([gap_table, pd.DataFrame({
-        "单位": missing["unit"], "类型": missing["unit_type"], "状态": "未报送",
-        "必公开类别数": pd.array([None] * len(missing), dtype="Int64"), "已覆盖": pd.array([None] * len(missing), dtype="Int64"),
-        "覆盖率": "—", "缺失数": pd.array([None] * len(missing), dtype="Int64"),
-        "缺失类别": "未报送自评材料，没有台账，无法判断"})], ignore_index=True)
-if int(gap_table["缺失数"].fillna(0).sum()) == 0 and not len(missing):
+    "单位": gaps["unit"], "类型": gaps["unit_type"], "状态": gaps["submitted"].map({True: "已报送", False: "未报送"}),
+    "必公开类别数": gaps["required_categories"], "已覆盖": gaps["covered_categories"],
+    "覆盖率": [viz.pct(v) if s else "—" for v, s in zip(gaps["coverage_rate"], gaps["submitted"])],
+    "缺失数": gaps["missing"],
+    "缺失类别": [(c or "") if s else "未报送自评材料，没有台账，无法判断"
+                 for c, s in zip(gaps["missing_categories"], gaps["submitted"])],
+}).reset_index(drop=True)
+if tot["all_covered"]:
     st.success("所选单位均已覆盖全部必公开类别。", icon=":material/check_circle:")
 st.dataframe(gap_table.style.apply(lambda r: ["color: #8a8a8a; background-color: #f1f3f4" if r["状态"] == "未报送"
                                              else ""] * len(r), axis=1),
