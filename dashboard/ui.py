@@ -323,12 +323,14 @@ def timeliness_section(con, year: int, unit: str, card, *, key: str, only_proble
 def coverage_section(con, year: int, unit: str, card, *, key: str) -> None:
     """H2: the required categories, covered or missing."""
     from metrics.engine import coverage_matrix
+    from metrics.summary import coverage_gaps
 
     c = st.columns(3)
     c[0].metric("必公开类别覆盖率（H2）", pct(card["coverage_rate"]))
     c[1].metric("已覆盖 / 必公开", f"{card['covered_categories']} / {card['required_categories']}")
     missing = card["missing_categories"] or ""
-    c[2].metric("缺失类别", f"{len([m for m in missing.split('、') if m])} 个")
+    gaps, _ = coverage_gaps(pd.DataFrame([card]))  # 缺失 = required − covered, as on 覆盖缺口
+    c[2].metric("缺失类别", f"{gaps['missing'].iloc[0]} 个")
     if missing:
         st.error("尚未覆盖的必公开类别：" + missing)
     else:

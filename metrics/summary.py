@@ -3,7 +3,7 @@
 The 总览 page, ``python -m metrics summary`` and the report workbook read the
 same numbers from here:
 
-* :func:`county_summary` — registered and submitted units, submission and
+* :func:`county_summary` — registered, submitted and not submitted units, submission and
   on-time submission rates, mean total and 得分率, grade counts, mean and
   pooled timeliness, coverage and request rates, units still in review, and
   whether the year is provisional; :func:`summary_with_change` adds the
@@ -37,18 +37,18 @@ from core.vocab import ITEM_OUTCOMES, STATUSES, UNIT_TYPES, ItemOutcome, ItemSta
 from metrics import closing, engine
 
 #: the keys of :func:`county_summary` that are numbers (compared year on year)
-NUMBERS = ("registered", "submitted", "on_time", "submit_rate", "on_time_rate", "mean_total", "mean_score_rate",
+NUMBERS = ("registered", "submitted", "not_submitted", "on_time", "submit_rate", "on_time_rate", "mean_total", "mean_score_rate",
            "mean_proactive", "mean_coverage", "mean_request", "pooled_proactive", "pooled_coverage",
            "pooled_request", "pending_review")
 #: Chinese labels of the summary figures (the CLI's rows, in this order)
 LABELS = {
-    "registered": "登记单位数", "submitted": "已报送单位数", "on_time": "按时报送单位数",
+    "registered": "登记单位数", "submitted": "已报送单位数", "not_submitted": "未报送单位数", "on_time": "按时报送单位数",
     "submit_rate": "报送率", "on_time_rate": "按时报送率", "mean_total": "平均分", "mean_score_rate": "平均得分率",
     "mean_proactive": "平均及时率", "mean_coverage": "平均覆盖率", "mean_request": "平均按期答复率",
     "pooled_proactive": "总体及时率", "pooled_coverage": "总体覆盖率", "pooled_request": "总体按期答复率",
     "pending_review": "尚未审核通过单位数",
 }
-COUNTS = {"registered", "submitted", "on_time", "pending_review"}
+COUNTS = {"registered", "submitted", "not_submitted", "on_time", "pending_review"}
 RATES = {"submit_rate", "on_time_rate", "mean_score_rate", "mean_proactive", "mean_coverage", "mean_request",
          "pooled_proactive", "pooled_coverage", "pooled_request"}
 
@@ -85,6 +85,7 @@ SUMMARY_COLUMNS = ["unit", "status", "submission_id", "late_submission", "total"
 SUMMARY_SQL = f"""
     SELECT count(*) AS registered,
            count(submission_id) AS submitted,
+           count(*) FILTER (WHERE submission_id IS NULL) AS not_submitted,
            count(*) FILTER (WHERE submission_id IS NOT NULL AND late_submission = false) AS on_time,
            CASE WHEN count(*) > 0 THEN count(submission_id) / count(*) END AS submit_rate,
            CASE WHEN count(*) > 0
@@ -303,6 +304,37 @@ def group_trend(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     per_year = [(s, group_subtotals_from_scores(engine.score_year(con, s.year, scheme=s), s))
                 for s in (engine._scheme(y) for y in years())]
     return group_means_over_years(per_year)
+
+
+# --------------------------------------------------------------------------- a unit against its previous year
+
+RATE_CHANGE_SQL = """
+    SELECT c.unit, p.score_rate AS prev_rate, (c.score_rate - p.score_rate) * 100 AS delta_pp,
+           CASE WHEN c.score_rate IS NULL OR p.score_rate IS NULL THEN NULL
+                ELSE sign(round(c.score_rate - p.score_rate, 4)) END AS direction
+    FROM c LEFT JOIN p ON p.unit = c.unit
+    ORDER BY c.ord"""
+
+
+def _rates(df: pd.DataFrame | None) -> pa.Table:
+    units = [] if df is None else [str(u) for u in df["unit"]]
+    rates = [] if df is None else [None if v is None or v is pd.NA or v != v else float(v) for v in df["score_rate"]]
+    return pa.table({"ord": pa.array(range(len(units)), pa.int64()), "unit": pa.array(units, pa.string()),
+                     "score_rate": pa.array(rates, pa.float64())})
+
+
+def rate_change(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
+    """Each unit of ``current`` (a scorecard, in its order) against ``previous``
+    (the previous year's scorecard, or None): unit, prev_rate (its 得分率 then),
+    delta_pp (the change of 得分率 in percentage points) and direction (1 up,
+    −1 down, 0 the same to four decimals; None when either year has no 得分率).
+    Rates are compared as the floats the pages show."""
+    df = _query({"c": _rates(current), "p": _rates(previous)}, RATE_CHANGE_SQL)
+    return pd.DataFrame({"unit": df["unit"].astype(object),
+                         "prev_rate": pd.to_numeric(df["prev_rate"].map(_num), errors="coerce").astype("float64"),
+                         "delta_pp": pd.to_numeric(df["delta_pp"].map(_num), errors="coerce").astype("float64"),
+                         "direction": pd.Series([None if _num(v) is None else int(v) for v in df["direction"]],
+                                                dtype=object)})
 
 
 # --------------------------------------------------------------------------- trend over the years

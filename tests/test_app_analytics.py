@@ -222,8 +222,18 @@ def test_overview_tiles_rankings_and_missing_units(app_db):
     # the grade lines 60 / 80 / 90 are ticks; 100 is not (10 points from 90: on a phone the labels touch)
     assert figs["overview_rank_部门"]["layout"]["xaxis"]["tickvals"] == [0, 20, 40, 60, 80, 90]
 
+    assert figs["overview_rank_部门"]["layout"]["title"]["text"] == "部门排名（共 2 个）"
     assert f"部门未报送（1 个）：** {ECO}" in text(at)
     assert "乡镇全部报送" in text(at)
+    # the counts are metrics.summary.county_summary's, the figures of `python -m metrics summary`
+    from data.store import connect
+    from metrics.summary import county_summary
+    con = connect(app_db)
+    try:
+        d = county_summary(con, 2019, "部门", which=None)
+    finally:
+        con.close()
+    assert (d["submitted"], d["not_submitted"]) == (2, 1)
     tbl = table(at, "overview_table")
     row = tbl[tbl["单位"] == CIVIL].iloc[0]
     assert (row["排名"], row["总分"], row["等次"], row["按时报送"]) == (2, 90.22, "优秀", "否")
@@ -300,6 +310,8 @@ def test_scorecard_drilldown_scores_against_county_average(app_db):
     assert not at.exception
     m = metrics(at)
     assert m["最终得分"][0] == "90.22" and m["排名"][0] == "第 2 名" and m["等次"][0] == "优秀"
+    rank = next(x for x in at.get("metric") if x.label == "排名")
+    assert rank.proto.help == "在 2 个已报送的部门中"          # metrics.summary: 审计局 and 民政局
     fig = traces(figures(at)["scorecard_unit_chart"])
     groups = fig[CIVIL]["x"]
     assert fig[CIVIL]["y"][groups.index("公开覆盖")] == pytest.approx(0.7775)
@@ -312,6 +324,17 @@ def test_scorecard_drilldown_scores_against_county_average(app_db):
     assert pts.loc["I1", "最终得分"] == 1.0
     assert "材料逾期报送" in text(at)
     assert {"下载该单位评分卡（Excel）", "下载逐项得分（CSV）"} <= {b.label for b in at.get("download_button")}
+
+
+def test_scorecard_change_against_the_previous_year(app_db):
+    # 2020: only 审计局 submitted, 98.00 both years → "→", 0.0; the others have no 2020 得分率 → "—"
+    at = open_page("scorecard", LEADER, year=2020)
+    t = table(at, "scorecard_table").set_index("单位")
+    assert t.loc[AUDIT, "较2019年"] == "→" and t.loc[AUDIT, "变化（百分点）"] == 0.0
+    assert (t.loc[CIVIL, "较2019年"], t.loc[JIA, "较2019年"]) == ("—", "—") and np.isnan(t.loc[CIVIL, "变化（百分点）"])
+    # 2022 against 2021 (nobody submitted in 2021): no comparison
+    t = table(open_page("scorecard", LEADER, year=2022), "scorecard_table").set_index("单位")
+    assert t.loc[AUDIT, "较2021年"] == "—"
 
 
 def test_scorecard_unit_without_requests_and_scheme_maxima_2022(app_db):

@@ -360,6 +360,16 @@ def test_review_page_download_original_and_history(app_db):
     assert "审计局自评表.xlsx" in text and "上传·已接收" in text
 
 
+def test_review_page_coverage_tab_counts_the_missing_categories(app_db):
+    c = card(app_db, fx.AUDIT)
+    names = [n for n in (c["missing_categories"] or "").split("、") if n]
+    assert int(c["required_categories"]) - int(c["covered_categories"]) == len(names) > 0
+    at = open_page(new_app("shenhe", review_unit=fx.AUDIT), "review_unit")
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["缺失类别"] == f"{len(names)} 个"
+    assert shown["已覆盖 / 必公开"] == f"{c['covered_categories']} / {c['required_categories']}"
+
+
 # --------------------------------------------------------------------------- isolation of unit accounts
 
 def test_unit_user_never_sees_another_unit(app_db):

@@ -58,7 +58,7 @@ def test_summary_numbers_by_hand(app_db):
     try:
         s = sm.county_summary(con, 2019)
         # 4 of 5 submitted, 民政局 late; totals 96, 72.82, 98, 90.22
-        assert (s["registered"], s["submitted"], s["on_time"]) == (5, 4, 3)
+        assert (s["registered"], s["submitted"], s["not_submitted"], s["on_time"]) == (5, 4, 1, 3)
         assert s["submit_rate"] == 0.8 and s["on_time_rate"] == 0.6
         assert s["mean_total"] == pytest.approx(89.26)
         assert s["grades"] == {"优秀": 3, "良好": 0, "合格": 1, "不合格": 0}
@@ -69,6 +69,8 @@ def test_summary_numbers_by_hand(app_db):
         assert s["pooled_request"] == 0.5 and s["mean_request"] == 0.5
         towns = sm.county_summary(con, 2019, "乡镇")
         assert (towns["registered"], towns["submitted"], towns["mean_total"]) == (2, 2, pytest.approx(84.41))
+        depts = sm.county_summary(con, 2019, "部门")
+        assert (depts["registered"], depts["submitted"], depts["not_submitted"]) == (3, 2, 1)
 
         both = sm.summary_with_change(con, 2020)
         assert both["previous_year"] == 2019 and both["current"]["submitted"] == 1
@@ -286,3 +288,17 @@ def test_coverage_gaps_by_hand():
     assert sm.coverage_gaps(sc[sc["unit"].isin(["A", "D"])])[1]["all_covered"] is False
     rows, tot = sm.coverage_gaps(sc.iloc[:0])
     assert rows.empty and tot["units"] == 0 and tot["all_covered"] is True
+
+
+def test_rate_change_by_hand():
+    cur = pd.DataFrame({"unit": ["A", "B", "C", "D", "E"], "score_rate": [0.9125, 0.8, 0.7, None, 0.5]})
+    prev = pd.DataFrame({"unit": ["B", "A", "C", "D"], "score_rate": [0.85, 0.9, 0.7, 0.6]})
+    ch = sm.rate_change(cur, prev)
+    assert list(ch["unit"]) == ["A", "B", "C", "D", "E"]             # the current scorecard's order
+    assert ch["prev_rate"].tolist()[:4] == [0.9, 0.85, 0.7, 0.6] and np.isnan(ch["prev_rate"].iloc[4])
+    assert ch["direction"].tolist() == [1, -1, 0, None, None]         # D: no rate this year; E: none last year
+    assert ch["delta_pp"].iloc[0] == (0.9125 - 0.9) * 100              # the floats the page shows, as before
+    assert ch["delta_pp"].iloc[1] == pytest.approx(-5.0) and ch["delta_pp"].iloc[2] == 0
+    assert ch["delta_pp"].iloc[3:].isna().all()
+    first = sm.rate_change(cur, None)
+    assert first["direction"].tolist() == [None] * 5 and first["prev_rate"].isna().all()

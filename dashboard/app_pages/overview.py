@@ -64,7 +64,7 @@ st.caption(" ".join(notes))
 df = q.scores(year)
 
 
-def ranking_figure(part, unit_type: str) -> go.Figure:
+def ranking_figure(part, unit_type: str, units: int) -> go.Figure:
     part = part.sort_values(["rank", "unit"])
     shown, capped = viz.cap_units(part)
     order = shown["unit"].tolist()
@@ -90,7 +90,7 @@ def ranking_figure(part, unit_type: str) -> go.Figure:
     fig.update_xaxes(range=[0, xmax], title="最终得分", tickvals=viz.score_ticks(lines))
     fig.update_traces(cliponaxis=False, constraintext="none")
     viz.layout(fig, height=max(260, 26 * len(order) + 110), barmode="overlay", showlegend=False,
-               title=dict(text=f"{unit_type}排名（共 {len(part)} 个）" + ("，仅显示首尾各30名" if capped else ""),
+               title=dict(text=f"{unit_type}排名（共 {units} 个）" + ("，仅显示首尾各30名" if capped else ""),
                           font=dict(size=15)))
     return fig
 
@@ -102,16 +102,17 @@ st.caption("各类型分别排名，总分相同的名次并列。竖虚线为�
 cols = st.columns(2)
 for col, t in zip(cols, UNIT_TYPES):
     part = df[(df["unit_type"] == t) & df["submitted"]]
+    n = q.summary(year, t)  # registered / submitted / not submitted units of the type (metrics.summary)
     with col:
         if part.empty:
             viz.empty(f"本年度还没有{t}报送。")
         else:
-            viz.show(ranking_figure(part, t), key=f"overview_rank_{t}", min_width=0)
+            viz.show(ranking_figure(part, t, n["submitted"]), key=f"overview_rank_{t}", min_width=0)
         missing = df[(df["unit_type"] == t) & ~df["submitted"]]["unit"].tolist()
         if missing:
             names = "、".join(md(n) for n in missing[:60]) + (" 等（完整名单见下方明细表）" if len(missing) > 60 else "")
-            st.warning(f"**{t}未报送（{len(missing)} 个）：** " + names, icon=":material/mail:")
-        elif len(df[df["unit_type"] == t]):
+            st.warning(f"**{t}未报送（{n['not_submitted']} 个）：** " + names, icon=":material/mail:")
+        elif n["registered"]:
             st.success(f"{t}全部报送。", icon=":material/check_circle:")
 
 # --------------------------------------------------------------------------- table + downloads

@@ -8,7 +8,6 @@ indicator with the unit's own score, the reviewer's score and the final points.
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -18,6 +17,7 @@ from dashboard import queries as q
 from dashboard import viz
 from dashboard.common import data_version
 from dashboard.text import md
+from metrics import summary as msum
 
 year, scheme = viz.start_analytics_page("评分卡")
 
@@ -51,23 +51,12 @@ gr = q.group_rates(year).set_index("unit")
 base = sc[["unit", "unit_type", "status", "rank", "total", "grade", "score_rate", "submitted"]].copy()
 for g in groups:
     base[g] = base["unit"].map(gr[g])
-if prev is not None:
-    ps = q.scores(prev).set_index("unit")
-    base["prev_rate"] = base["unit"].map(ps["score_rate"])
-else:
-    base["prev_rate"] = np.nan
-
-
-def arrow(cur, old):
-    if not (viz.isnum(cur) and viz.isnum(old)):
-        return "—"
-    d = round(float(cur) - float(old), 4)
-    return "↑" if d > 0 else ("↓" if d < 0 else "→")
-
-
-base["trend"] = [arrow(c, p) for c, p in zip(base["score_rate"], base["prev_rate"])]
-base["delta_pp"] = [(float(c) - float(p)) * 100 if viz.isnum(c) and viz.isnum(p) else np.nan
-                    for c, p in zip(base["score_rate"], base["prev_rate"])]
+# each unit's 得分率 against the previous year (metrics.summary.rate_change), in the scorecard's order
+change = msum.rate_change(sc, q.scores(prev) if prev is not None else None)
+ARROWS = {1: "↑", -1: "↓", 0: "→", None: "—"}
+base["prev_rate"] = change["prev_rate"].to_numpy()
+base["trend"] = [ARROWS[d] for d in change["direction"]]
+base["delta_pp"] = change["delta_pp"].to_numpy()
 if utype:
     base = base[base["unit_type"] == utype]
 if search.strip():
@@ -220,12 +209,12 @@ if not choices:
     st.stop()
 unit = st.selectbox("选择单位", choices, key="scorecard_unit")
 row = sc[sc["unit"] == unit].iloc[0]
-peers = sc[(sc["unit_type"] == row["unit_type"]) & sc["submitted"]]
+peers = q.summary(year, row["unit_type"])["submitted"]  # the submitted units of its type (metrics.summary)
 
 m = st.columns(5)
 m[0].metric("最终得分", viz.pts(row["total"]), border=True, help=f"满分 {viz.pts(row['max_total'])}（另有加分项）")
 m[1].metric("等次", row["grade"] or "—", border=True)
-m[2].metric("排名", f"第 {int(row['rank'])} 名", border=True, help=f"在 {len(peers)} 个已报送的{row['unit_type']}中")
+m[2].metric("排名", f"第 {int(row['rank'])} 名", border=True, help=f"在 {peers} 个已报送的{row['unit_type']}中")
 m[3].metric("得分率", viz.pct(row["score_rate"]), border=True)
 m[4].metric("审核状态", row["status"], border=True)
 

@@ -52,9 +52,14 @@ t[3].metric("未到期", f"{cnt['未到期未公开']} 条", help="截止日时�
 t[4].metric("及时率" if unit else "总体及时率", viz.pct(rate), border=True,
             help="按时 ÷（按时 + 逾期）" + ("" if unit else "，按所选范围内全部事项合计"))
 
-_miss = sc[~sc["submitted"]] if not utype else sc[~sc["submitted"] & (sc["unit_type"] == utype)]
-if not unit and len(_miss):
-    st.warning(f"{scope}共 {len(pool) + len(_miss)} 个单位，其中未报送 {len(_miss)} 个：" + "、".join(md(n) for n in _miss["unit"])
+# units without an accepted submission: grey 未报送 bars at the end (no ledger, no rate; not in the averages)
+missing = sc[~sc["submitted"]]
+if utype:
+    missing = missing[missing["unit_type"] == utype]
+units_n = q.summary(year, utype)  # registered and not submitted units of the scope (metrics.summary)
+if not unit and units_n["not_submitted"]:
+    st.warning(f"{scope}共 {units_n['registered']} 个单位，其中未报送 {units_n['not_submitted']} 个："
+               + "、".join(md(n) for n in missing["unit"])
                + "。未报送的单位没有台账，不计及时率，也不计入平均；下图以灰色“未报送”列出。", icon=":material/mail:")
 if not unit:
     st.caption("“总体及时率”把所选范围内全部事项合在一起算；下图虚线“全县平均”是各单位及时率的平均值"
@@ -67,10 +72,6 @@ rates = pool[["unit", "unit_type", "proactive_rate", "proactive_counted", "proac
 no_items = rates[rates["proactive_rate"].isna()]["unit"].tolist()
 rates = rates.dropna(subset=["proactive_rate"]).sort_values(["proactive_rate", "unit"], ascending=[False, True])
 county_avg = q.summary(year)["mean_proactive"]  # the mean of the units' rates, as on 总览
-# units without an accepted submission: grey 未报送 bars at the end (no ledger, no rate; not in the averages)
-missing = sc[~sc["submitted"]]
-if utype:
-    missing = missing[missing["unit_type"] == utype]
 miss_names = [] if unit else missing["unit"].tolist()
 if not rates.empty:
     shown, capped = viz.cap_units(rates)
