@@ -256,30 +256,37 @@ def _scopes() -> pa.Table:
 COUNTY = "全县"
 
 GROUP_MEANS_SQL = """
-    SELECT g.year, s.scope, g.grp AS "group", CAST(g.max AS DOUBLE) AS max,
+    WITH y AS (SELECT DISTINCT year FROM g_),
+    yp AS (SELECT year, (SELECT max(y2.year) FROM y y2 WHERE y2.year < y.year) AS prev FROM y),
+    g AS (  -- max_changed: the group's maximum differs from the previous scheme year's (or it had none)
+        SELECT g_.*, yp.prev IS NOT NULL AND (p.max IS NULL OR p.max <> g_.max) AS max_changed
+        FROM g_ JOIN yp ON yp.year = g_.year LEFT JOIN g_ p ON p.year = yp.prev AND p.grp = g_.grp)
+    SELECT g.year, s.scope, g.grp AS "group", CAST(g.max AS DOUBLE) AS max, g.max_changed,
            count(l.pts) AS units, avg(l.pts) AS mean_points, avg(l.rate) AS mean_rate
     FROM g CROSS JOIN s
     LEFT JOIN l ON l.year = g.year AND l.grp = g.grp AND (s.unit_type IS NULL OR l.unit_type = s.unit_type)
     WHERE s.scope IN (SELECT unnest($scopes))
-    GROUP BY g.year, g.ord, s.ord, s.scope, g.grp, g.max
+    GROUP BY g.year, g.ord, s.ord, s.scope, g.grp, g.max, g.max_changed
     ORDER BY g.year, g.ord, s.ord"""
 
-GROUP_MEANS_COLUMNS = ["year", "scope", "group", "max", "units", "mean_points", "mean_rate"]
+GROUP_MEANS_COLUMNS = ["year", "scope", "group", "max", "max_changed", "units", "mean_points", "mean_rate"]
 
 
 def group_means_over_years(per_year: list[tuple[Scheme, pd.DataFrame]],
                            scopes: list[str] | None = None) -> pd.DataFrame:
     """Per year, 一级指标 (scheme order) and scope (全县, then each unit type;
-    ``scopes`` keeps only those): year, scope, group, max (float), units (the
+    ``scopes`` keeps only those): year, scope, group, max (float), max_changed
+    (the maximum differs from the previous scheme year's; False in the first), units (the
     units with a subtotal), mean_points, mean_rate (the mean of the units'
     得分率; NaN without units), from :func:`group_subtotals_from_scores` frames
     each with its year's scheme. A unit whose subtotal is empty is left out of
     the means and of ``units``."""
     g, lt = _long_subtotals(per_year)
     want = list(scopes) if scopes is not None else [COUNTY, *map(str, UNIT_TYPES)]
-    df = _query({"g": g, "l": lt, "s": _scopes()}, GROUP_MEANS_SQL, {"scopes": want})
+    df = _query({"g_": g, "l": lt, "s": _scopes()}, GROUP_MEANS_SQL, {"scopes": want})
     out = pd.DataFrame({"year": df["year"].astype("int64"), "scope": df["scope"].astype(object),
                         "group": df["group"].astype(object), "max": df["max"].astype("float64"),
+                        "max_changed": df["max_changed"].astype(bool),
                         "units": df["units"].astype("int64"),
                         "mean_points": pd.to_numeric(df["mean_points"].map(_num), errors="coerce").astype("float64"),
                         "mean_rate": pd.to_numeric(df["mean_rate"].map(_num), errors="coerce").astype("float64")})

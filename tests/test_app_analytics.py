@@ -460,6 +460,9 @@ def test_trends_score_rate_marks_the_changed_scheme(app_db):
     assert groups.loc["公开时效", "2022年"] == "80.0%（满分12） ★"
     assert groups.loc["公开时效", "2019年"].endswith("（满分10）")
     assert groups.loc["组织领导", "2022年"].startswith("100.0%（满分8）")
+    # ★ exactly where metrics.summary marks a changed maximum (2022: 组织领导 10 → 8, 公开时效 10 → 12)
+    starred = {(g, int(c[:4])) for g in groups.index for c in groups.columns if str(groups.loc[g, c]).endswith("★")}
+    assert starred == {("组织领导", 2022), ("公开时效", 2022)}
     summary = table(at, "trends_table").set_index("年度")
     assert summary.loc[2019, "报送单位"] == 4 and summary.loc[2021, "平均分"] == "—"
 

@@ -302,3 +302,17 @@ def test_rate_change_by_hand():
     assert ch["delta_pp"].iloc[3:].isna().all()
     first = sm.rate_change(cur, None)
     assert first["direction"].tolist() == [None] * 5 and first["prev_rate"].isna().all()
+
+
+def test_group_maxima_changed_against_the_previous_scheme_year():
+    # the test schemes: 2022 lowers 组织领导 10 → 8 and raises 公开时效 10 → 12; nothing else changes
+    per = []
+    for y in range(2019, 2024):
+        s = engine._scheme(y)
+        per.append((s, pd.DataFrame({c: [] for c in ["unit_type", *[f"{g}|得分" for g in s.group_max], *s.group_max]})))
+    gm = sm.group_means_over_years(per, ["全县"])
+    assert set(zip(gm.loc[gm["max_changed"], "group"], gm.loc[gm["max_changed"], "year"])) == {
+        ("组织领导", 2022), ("公开时效", 2022)}
+    assert not gm[gm["year"] == 2019]["max_changed"].any()                 # the first year has nothing to compare
+    only_2022 = sm.group_means_over_years(per[3:4], ["全县"])               # one year alone: nothing changed
+    assert not only_2022["max_changed"].any()

@@ -108,8 +108,7 @@ gt = gt[(gt["scope"] == scope_g)]
 groups = list(dict.fromkeys(gt["group"]))
 rate_tbl = gt.pivot(index="group", columns="year", values="mean_rate").reindex(groups)
 max_tbl = gt.pivot(index="group", columns="year", values="max").reindex(groups)
-changed = {(g, y) for g in groups for y in all_years[1:]
-           if max_tbl.loc[g, y] != max_tbl.loc[g, all_years[all_years.index(y) - 1]]}
+changed = {(g, int(y)) for g, y, c in zip(gt["group"], gt["year"], gt["max_changed"]) if c}  # metrics.summary
 show_tbl = pd.DataFrame({"一级指标": groups})
 for y in all_years:
     show_tbl[f"{y}年"] = [
