@@ -13,7 +13,7 @@ import pytest
 from data import sessions as S
 from data import users as U
 from data.access import SYSTEM, Actor, PermissionDenied
-from data.auditlog import audit_entries, audit_filters
+from data.audit import audit_facets, audit_search
 from data.users import AccountLocked, LoginFailed, UserError
 
 pytestmark = pytest.mark.both_backends  # each test on the DuckDB file and on PostgreSQL
@@ -207,17 +207,17 @@ def test_audit_filters_by_user_unit_action_and_date_with_pages(accounts):
     U.authenticate(con, "shenji", "wrong-one")
     U.authenticate(con, "shenhe", "shenhe123")
     con.execute("UPDATE audit SET at_time = ? WHERE actor = 'shenhe'", [dt.datetime(2020, 5, 1, 10)])
-    df, n = audit_entries(con, actor="shenji")
+    df, n = audit_search(con, actor="shenji")
     assert n == 2 and list(df["操作"]) == ["登录失败", "登录"]
-    df, n = audit_entries(con, unit="方正县审计局", action="登录")
+    df, n = audit_search(con, unit="方正县审计局", actions=["登录"])
     assert n == 1 and df.iloc[0]["操作人"] == "shenji"
-    df, n = audit_entries(con, start=dt.date(2020, 5, 1), end=dt.date(2020, 5, 1))
+    df, n = audit_search(con, date_from=dt.date(2020, 5, 1), date_to=dt.date(2020, 5, 1))
     assert n == 1 and df.iloc[0]["操作人"] == "shenhe"
-    _, everything = audit_entries(con)
-    p1, _ = audit_entries(con, page=1, per_page=2)
-    p2, _ = audit_entries(con, page=2, per_page=2)
-    assert len(p1) == 2 and everything >= 4 and list(p1["时间"]) != list(p2["时间"]) or len(p2) <= 2
-    assert "登录失败" in audit_filters(con)["actions"] and "shenji" in audit_filters(con)["actors"]
+    _, everything = audit_search(con)
+    p1, _ = audit_search(con, limit=2, offset=0)
+    p2, _ = audit_search(con, limit=2, offset=2)
+    assert len(p1) == 2 and everything >= 4 and list(p1["时间"]) != list(p2["时间"])
+    assert "登录失败" in audit_facets(con)["actions"] and "shenji" in audit_facets(con)["actors"]
 
 
 # --------------------------------------------------------------------------- sessions
