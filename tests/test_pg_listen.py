@@ -1,6 +1,7 @@
 """data/pg.py's Listener: a replica's DuckDB copy follows the writes of another replica
 in the background (LISTEN/NOTIFY, a backstop poll), survives a lost connection and stops
 with its store; never started for the DuckDB file or a command's connection."""
+import os
 import threading
 import time
 
@@ -148,11 +149,20 @@ def test_a_dashboard_manager_listens_a_command_and_the_duckdb_file_do_not(migrat
         assert len(listeners()) == before
     finally:
         m.close()
-    m = manager(migrated_pg_url)              # the dashboard's manager on PostgreSQL
+    m = manager(migrated_pg_url)              # the dashboard's manager on PostgreSQL: off by default
+    try:
+        with m.connection() as c:
+            c.execute("SELECT count(*) FROM units").fetchall()
+        assert len(listeners()) == before
+    finally:
+        m.close()
+    os.environ["GONGKAI_PG_LISTEN"] = "1"     # switched on
+    m = manager(migrated_pg_url)
     try:
         with m.connection() as c:
             c.execute("SELECT count(*) FROM units").fetchall()
         assert len(listeners()) == before + 1
     finally:
         m.close()
+        del os.environ["GONGKAI_PG_LISTEN"]
     assert len(listeners()) == before
