@@ -506,9 +506,15 @@ class Mirror:
         src = self._source()
         d = self.duck.cursor()
         with src.cursor() as cur:
+            # the change counters are read BEFORE the snapshot is taken: a counter is advanced
+            # after its write has committed, so every write it counts is in the snapshot. (Read
+            # inside, a sequence shows its value at the moment of reading, later than the
+            # snapshot: a write committed just after the snapshot and counted just before the
+            # read was marked copied without its rows, and the copy missed it until the table's
+            # next write — e.g. a session row just written, seen as "please sign in again".)
+            now = dict(zip(*self._fetch(cur, self._versions_sql).to_pydict().values()))
             cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
-                now = dict(zip(*self._fetch(cur, self._versions_sql).to_pydict().values()))
                 changed = {t for t in self.tables if now.get(t) != self.table_versions.get(t)}
                 if changed & {"submissions", *APPEND_BY_SUBMISSION}:
                     changed |= {"submissions", *APPEND_BY_SUBMISSION}

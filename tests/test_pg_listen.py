@@ -17,7 +17,7 @@ def listeners() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == THREAD]
 
 
-def wait_for(cond, seconds: float = 2.0) -> float | None:
+def wait_for(cond, seconds: float = 10.0) -> float | None:
     """Seconds until ``cond()`` held (polled every 5 ms), None if it did not within ``seconds``."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < seconds:
@@ -58,7 +58,7 @@ def replicas(migrated_pg_url, monkeypatch):
         assert a.listener is None and b.listener is not None
         assert b.listener.listening.wait(5)
         # the first catch-up (the whole copy) is done in the background too
-        assert wait_for(lambda: b.mirror.version >= (0, 0), 5) is not None
+        assert wait_for(lambda: b.mirror.version >= (0, 0), 10) is not None
         yield a, b
     finally:
         a.close()
@@ -70,7 +70,9 @@ def test_a_write_on_one_replica_reaches_the_others_copy_without_any_read_there(r
     syncs = b.mirror.syncs
     put(a, "listen_a", "甲")
     assert wait_for(lambda: in_copy(b, "listen_a") == "甲") is not None
-    assert b.mirror.syncs == syncs + 1 and b.listener.refreshes >= 1 and b.listener.notices >= 1
+    # by the listener (no read on B; its backstop poll is pushed out): one refresh, or two when a
+    # refresh was already under way as the write committed
+    assert syncs + 1 <= b.mirror.syncs <= syncs + 2 and b.listener.refreshes >= 1 and b.listener.notices >= 1
     # a change of the same row arrives too; the copy's version is the database's
     put(a, "listen_a", "乙")
     assert wait_for(lambda: in_copy(b, "listen_a") == "乙") is not None
@@ -86,7 +88,7 @@ def test_a_burst_of_writes_is_caught_up_by_few_refreshes(replicas, monkeypatch):
         put(a, f"burst_{i:02d}", str(i))
         time.sleep(0.015)
     took = time.monotonic() - t0
-    assert wait_for(lambda: in_copy(b, "burst_19") == "19", 3) is not None
+    assert wait_for(lambda: in_copy(b, "burst_19") == "19", 10) is not None
     assert all(in_copy(b, f"burst_{i:02d}") == str(i) for i in range(20))
     assert wait_for(lambda: b.listener.notices >= notices + 20) is not None
     # the first announcement at once, the others within each half second after a refresh: one more each
@@ -101,7 +103,7 @@ def test_the_listener_reconnects_when_its_connection_is_ended(replicas, migrated
     assert pid is not None
     with psycopg.connect(migrated_pg_url, autocommit=True) as admin:
         assert admin.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone() == (True,)
-    assert wait_for(lambda: b.listener.connects == 2 and b.listener.listening.is_set(), 5) is not None
+    assert wait_for(lambda: b.listener.connects == 2 and b.listener.listening.is_set(), 10) is not None
     assert b.listener.backend_pid not in (None, pid)
     assert "reconnecting" in caplog.text
     put(a, "after_reconnect", "丙")
@@ -114,11 +116,11 @@ def test_the_backstop_poll_finds_a_write_nobody_announced(migrated_pg_url, monke
     monkeypatch.setattr(pg, "BACKSTOP_SECONDS", 0.3)
     b = pg_store(migrated_pg_url, listen=True)
     try:
-        assert wait_for(lambda: b.mirror.version >= (0, 0), 5) is not None
+        assert wait_for(lambda: b.mirror.version >= (0, 0), 10) is not None
         with psycopg.connect(migrated_pg_url, autocommit=True) as other:  # a write without NOTIFY
             other.execute("INSERT INTO meta (key, value) VALUES ('silent', '丁')")
             other.execute(f"SELECT nextval('{pg.table_seq('meta')}'), nextval('{pg.VERSION_SEQ}')")
-        assert wait_for(lambda: in_copy(b, "silent") == "丁", 3) is not None
+        assert wait_for(lambda: in_copy(b, "silent") == "丁", 10) is not None
     finally:
         b.close()
 
@@ -127,7 +129,7 @@ def test_closing_the_store_ends_the_listener_within_a_second(migrated_pg_url):
     before = len(listeners())
     b = pg_store(migrated_pg_url, listen=True)
     assert b.listener.listening.wait(5) and len(listeners()) == before + 1
-    assert wait_for(lambda: b.mirror.version >= (0, 0), 5) is not None
+    assert wait_for(lambda: b.mirror.version >= (0, 0), 10) is not None
     t0 = time.monotonic()
     b.close()
     assert time.monotonic() - t0 < 1.0
