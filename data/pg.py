@@ -957,13 +957,20 @@ class Store:
         self.listener: Listener | None = None
         first = PgConnection(url)
         try:
-            first.prepare_compat()
-            prepare_pg(first)
+            # processes starting together (replicas, parallel uploaders) define the compatibility
+            # functions and change counters one at a time: concurrent CREATE OR REPLACE of one
+            # function fails on the server ("tuple concurrently updated")
+            first.execute("SELECT pg_advisory_lock(4242002)")
+            try:
+                first.prepare_compat()
+                prepare_pg(first)
+                self.mirror = Mirror(url, prepare_duck)
+                self.mirror.create_counters(first)
+            finally:
+                first.execute("SELECT pg_advisory_unlock(4242002)")
         except BaseException:
             first.close()
             raise
-        self.mirror = Mirror(url, prepare_duck)
-        self.mirror.create_counters(first)
         self._idle: list[PgConnection] = [first]
         self._mu = threading.Lock()
         self.pool_size = pool_size
