@@ -167,11 +167,16 @@ def _params(con: duckdb.DuckDBPyConnection, schemes: list[Scheme]):
     try:
         yield
     finally:
-        for name in tables:
-            try:
-                con.unregister(name)
-            except duckdb.Error:  # pragma: no cover
-                pass
+        _unregister(con, tables)
+
+
+def _unregister(con, names) -> None:
+    """Drop the registered tables ``names`` (those already gone are ignored)."""
+    for name in names:
+        try:
+            con.unregister(name)
+        except duckdb.Error:  # pragma: no cover
+            pass
 
 
 def _frame(tbl: pa.Table) -> pd.DataFrame:
@@ -285,6 +290,11 @@ REQUIRED_SQL = """
             FROM (SELECT name AS unit, unnest(extra_categories) AS code FROM units) x, _eng_year y
         )
     )"""
+
+
+#: a unit's rank among the submitted units of its type and year (over ``base b``: scored live or stored)
+_RANK_SQL = ("CASE WHEN b.sid IS NOT NULL THEN rank() OVER (PARTITION BY b.year, b.unit_type, b.sid IS NULL "
+             "ORDER BY b.total_c DESC) END AS rank")
 
 
 def _score_ctes(unit_filter: bool | str = False) -> str:
@@ -428,8 +438,7 @@ def _score_ctes(unit_filter: bool | str = False) -> str:
                     WHEN b.k2_veto THEN b.fail_grade
                     ELSE coalesce((SELECT arg_max(g.name, g.low_c) FROM _eng_grade g
                                    WHERE g.year = b.year AND g.low_c <= b.total_c), b.fail_grade) END AS grade,
-               CASE WHEN b.sid IS NOT NULL THEN
-                    rank() OVER (PARTITION BY b.year, b.unit_type, b.sid IS NULL ORDER BY b.total_c DESC) END AS rank
+               {_RANK_SQL}
         FROM base b
     )"""
 
@@ -869,16 +878,11 @@ def _stored_scored(con, schemes: list[Scheme]):
         FROM units u CROSS JOIN _eng_year y JOIN rows r ON r.unit = u.name AND r.year = y.year
     ),
     scored AS (
-        SELECT b.*, CASE WHEN b.sid IS NOT NULL THEN
-                    rank() OVER (PARTITION BY b.year, b.unit_type, b.sid IS NULL ORDER BY b.total_c DESC) END AS rank
+        SELECT b.*, {_RANK_SQL}
         FROM base b
     )"""
     finally:
-        for name in names:
-            try:
-                con.unregister(name)
-            except duckdb.Error:  # pragma: no cover
-                pass
+        _unregister(con, names)
 
 
 def store_scores(con, year: int, units: Iterable[str] | None = None, *, compact: bool = False) -> int:
