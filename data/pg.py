@@ -34,11 +34,13 @@ Nothing above the data layer knows which backend it runs on.
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import re
 import threading
 import time
+import weakref
 from typing import Any
 
 import duckdb
@@ -643,8 +645,11 @@ class Listener:
         self.listening = threading.Event()   # set while a connection is listening
 
     def start(self) -> "Listener":
+        # a daemon thread (never keeps the process alive), and stopped before the interpreter
+        # shuts down (see _stop_listeners): not cut off inside a refresh or with its connection open
         self._thread = threading.Thread(target=self._run, name="gongkai-pg-listener", daemon=True)
         self._thread.start()
+        _RUNNING.add(self)
         return self
 
     @property
@@ -667,6 +672,8 @@ class Listener:
         t = self._thread
         if t is not None and t is not threading.current_thread():
             t.join(timeout)
+        if not self.alive:
+            _RUNNING.discard(self)
         return not self.alive
 
     # the thread ------------------------------------------------------------
@@ -744,6 +751,21 @@ class Listener:
             if not self._stop.is_set():
                 log.warning("refreshing the copy of %s in the background failed: %s: %s", redact(self.url),
                             type(e).__name__, (str(e).strip().splitlines() or [""])[0])
+
+
+#: the listeners started in this process and not yet stopped
+_RUNNING: "weakref.WeakSet[Listener]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_listeners() -> None:
+    """At interpreter exit (a store nobody closed: a server stopped with Ctrl-C), stop every
+    listener first: its thread ends and closes its connection instead of being cut off."""
+    running = list(_RUNNING)
+    for listener in running:
+        listener._stop.set()   # all asked at once, then each awaited
+    for listener in running:
+        listener.stop()
 
 
 # --------------------------------------------------------------------------- the connection the data layer gets

@@ -630,18 +630,25 @@ def connect(path: str | os.PathLike | None = None, read_only: bool = False, *, c
                            prepare=_preparer(p, read_only))
 
 
+#: values of ``GONGKAI_PG_LISTEN`` that switch the background listener off
+LISTEN_OFF = ("0", "false", "no", "off")
+
+
+def listening() -> bool:
+    """Whether the dashboard's manager of a PostgreSQL database listens for other processes'
+    writes (:class:`data.pg.Listener`): yes, unless ``GONGKAI_PG_LISTEN`` is 0 / false / no / off."""
+    return os.environ.get("GONGKAI_PG_LISTEN", "1").strip().lower() not in LISTEN_OFF
+
+
 def manager(path: str | os.PathLike | None = None, *, on_open=None, wait: float | None = None) -> Database:
     """A :class:`data.db.Database` (connection manager) for the configured file,
     checking and migrating the schema on every open."""
     p = db_path(path)
     if isinstance(p, str):
         from data.db import PgDatabase
-        # the background listener is switched on by GONGKAI_PG_LISTEN=1: under load a page run
-        # that signed in could still read a copy without its own new session row (an unexplained
-        # race between the listener's refresh and the page's; seen in 1 of 4 runs of the sign-in
-        # page test on a saturated machine, never with the listener off)
-        return PgDatabase(p, opener=lambda: pg_store(p, listen=os.environ.get("GONGKAI_PG_LISTEN") == "1"),
-                          on_open=on_open)
+        # the dashboard's copy is kept fresh by a background listener (one more connection and a
+        # daemon thread per process, stopped by close()); GONGKAI_PG_LISTEN=0 switches it off
+        return PgDatabase(p, opener=lambda: pg_store(p, listen=listening()), on_open=on_open)
     if not is_memory(p):
         p.parent.mkdir(parents=True, exist_ok=True)
     return Database(p, prepare=_preparer(p, False), on_open=on_open, wait=wait)

@@ -2,6 +2,8 @@
 in the background (LISTEN/NOTIFY, a backstop poll), survives a lost connection and stops
 with its store; never started for the DuckDB file or a command's connection."""
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -136,7 +138,9 @@ def test_closing_the_store_ends_the_listener_within_a_second(migrated_pg_url):
     assert not b.listener.alive and len(listeners()) == before
 
 
-def test_a_dashboard_manager_listens_a_command_and_the_duckdb_file_do_not(migrated_pg_url, tmp_path):
+def test_a_dashboard_manager_listens_a_command_and_the_duckdb_file_do_not(migrated_pg_url, tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.delenv("GONGKAI_PG_LISTEN", raising=False)
     before = len(listeners())
     con = connect(migrated_pg_url)            # a command's connection: reads the version before each read
     try:
@@ -151,20 +155,59 @@ def test_a_dashboard_manager_listens_a_command_and_the_duckdb_file_do_not(migrat
         assert len(listeners()) == before
     finally:
         m.close()
-    m = manager(migrated_pg_url)              # the dashboard's manager on PostgreSQL: off by default
-    try:
-        with m.connection() as c:
-            c.execute("SELECT count(*) FROM units").fetchall()
-        assert len(listeners()) == before
-    finally:
-        m.close()
-    os.environ["GONGKAI_PG_LISTEN"] = "1"     # switched on
-    m = manager(migrated_pg_url)
+    assert len(listeners()) == before
+    m = manager(migrated_pg_url)              # the dashboard's manager on PostgreSQL: listens by default
     try:
         with m.connection() as c:
             c.execute("SELECT count(*) FROM units").fetchall()
         assert len(listeners()) == before + 1
+        assert all(t.daemon for t in listeners())
     finally:
         m.close()
-        del os.environ["GONGKAI_PG_LISTEN"]
+    assert len(listeners()) == before         # stopped with its manager
+
+
+@pytest.mark.parametrize("value,listens", [("0", False), ("off", False), ("False", False), ("no", False),
+                                           ("1", True), ("", True), ("yes", True)])
+def test_gongkai_pg_listen_switches_the_listener(migrated_pg_url, monkeypatch, value, listens):
+    monkeypatch.setenv("GONGKAI_PG_LISTEN", value)
+    before = len(listeners())
+    m = manager(migrated_pg_url)
+    try:
+        with m.connection() as c:
+            c.execute("SELECT count(*) FROM units").fetchall()
+        assert len(listeners()) == before + listens
+    finally:
+        m.close()
     assert len(listeners()) == before
+
+
+def _server_connections(url: str) -> int:
+    """Connections of other sessions to the database of ``url`` (read by a connection of its own)."""
+    c = pg.PgConnection(url)
+    try:
+        return c.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                         "AND pid <> pg_backend_pid()").fetchone()[0]
+    finally:
+        c.close()
+
+
+def test_a_process_that_never_closes_its_manager_exits_at_once_and_leaves_no_connection(migrated_pg_url):
+    """A server stopped without closing its store: the listener (a daemon thread) is stopped
+    before the interpreter shuts down, its connection and the pool's are gone with the process."""
+    script = ("import sys, threading\n"
+              "from data.store import manager\n"
+              "m = manager(sys.argv[1])\n"
+              "with m.connection() as c:\n"
+              "    c.execute('SELECT count(*) FROM units').fetchall()\n"
+              "assert [t for t in threading.enumerate() if t.name == 'gongkai-pg-listener']\n"
+              "print('ready', flush=True)\n")
+    env = {k: v for k, v in os.environ.items() if k != "GONGKAI_PG_LISTEN"}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-c", script, migrated_pg_url], cwd=root, env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and "ready" in r.stdout, r.stderr
+    assert "Traceback" not in r.stderr and "Fatal" not in r.stderr, r.stderr
+    assert time.monotonic() - t0 < 30
+    assert wait_for(lambda: _server_connections(migrated_pg_url) == 0, 10) is not None
