@@ -56,6 +56,16 @@ def _call(fn, *args, **kwargs):
             pass
 
 
+def _floats(s: pd.Series) -> pd.Series:
+    """An object column of numbers (Decimal, float, int, numeric text; None) as float64, each
+    distinct value converted once (a province's scorecard has few distinct points)."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    values = pd.to_numeric(pd.Series([float(v) if isinstance(v, (Decimal, float, int, np.number)) else v
+                                      for v in uniques], dtype=object), errors="coerce").to_numpy(dtype="float64")
+    values = np.append(values, np.nan)  # code -1: None
+    return pd.Series(values[codes], index=s.index, dtype="float64")
+
+
 def to_float(df: pd.DataFrame, columns=None) -> pd.DataFrame:
     """A copy of ``df`` for display: columns holding ``Decimal`` values become
     float64 (``None`` → NaN), columns of Python ints become nullable ``Int64``.
@@ -72,7 +82,7 @@ def to_float(df: pd.DataFrame, columns=None) -> pd.DataFrame:
         sample = s.dropna()
         first = sample.iloc[0] if len(sample) else None
         if columns is not None or isinstance(first, (Decimal, float)):
-            out[c] = pd.to_numeric(s.map(lambda v: float(v) if v is not None else np.nan), errors="coerce")
+            out[c] = _floats(s)
         elif isinstance(first, (int, np.integer)) and not isinstance(first, bool):
             out[c] = pd.array([None if v is None else int(v) for v in s], dtype="Int64")
     return out
@@ -314,10 +324,17 @@ def item_summary(year: int, unit_type: str | None = None, unit: str | None = Non
     return _item_summary(int(year), unit_type or None, unit or None, data_version(), source())
 
 
+@st.cache_data(show_spinner="正在读取逾期和未到期事项…", max_entries=32)
+def _unit_exception_items(year: int, unit: str, dv: int, which: str | None = None) -> pd.DataFrame:
+    return _compact_items(_call(closing.item_facts, int(year), unit=unit, states=[ItemState.LATE, ItemState.NOT_DUE],
+                                which=which))
+
+
 def item_exceptions(year: int, unit_type: str | None = None, unit: str | None = None,
                     states=(ItemState.LATE, ItemState.NOT_DUE), categories=None) -> pd.DataFrame:
-    """Overdue (逾期) and pending (未到期) items, filtered (a new frame)."""
-    df = items(year)
+    """Overdue (逾期) and pending (未到期) items, filtered (a new frame). One unit's are
+    read alone (a province's whole list is hundreds of thousands of items)."""
+    df = items(year) if unit is None else _unit_exception_items(int(year), unit, data_version(), source())
     m = _item_mask(df, unit_type, unit) & df["state"].isin(list(states))
     if categories:
         m &= df["category_name"].isin(list(categories))

@@ -225,16 +225,21 @@ def xlsx_bytes(df: pd.DataFrame, sheet: str = "数据") -> bytes:
     return out.getvalue()
 
 
+#: tables longer than this are written only when their download button is clicked
+LAZY_ROWS = 1000
+
+
 def download_table(df: pd.DataFrame | None, base_name: str, key: str, xlsx: bool = False,
                    label: str = "下载本表", build=None, rows: int | None = None) -> None:
     """CSV (UTF-8 with BOM) and optionally .xlsx of the table shown on screen.
 
     ``build`` (a function returning the frame, with ``rows`` its row count)
-    may replace ``df``.  Tables over 20,000 rows are generated on click
-    (deferred) instead of on every rerun."""
+    may replace ``df``.  Tables over :data:`LAZY_ROWS` rows are generated on
+    click (deferred) instead of on every rerun: a province's 6,000-row table
+    took 0.4 s to write as CSV, on every rerun of the page."""
     n = rows if rows is not None else (len(df) if df is not None else 0)
     make = build if build is not None else (lambda d=df: d)
-    lazy = n > 20000
+    lazy = n > LAZY_ROWS
     if not lazy and df is None:
         df = make()
     row = st.container(horizontal=True)
@@ -242,7 +247,7 @@ def download_table(df: pd.DataFrame | None, base_name: str, key: str, xlsx: bool
     row.download_button(f"{label}（CSV）", icon=":material/download:", data=csv_data, file_name=f"{base_name}.csv",
                         mime="text/csv", key=f"{key}_csv", on_click="ignore")
     if xlsx:
-        x_data = (lambda: xlsx_bytes(make())) if lazy or n > 3000 else xlsx_bytes(df)
+        x_data = (lambda: xlsx_bytes(make())) if lazy else xlsx_bytes(df)
         row.download_button(f"{label}（Excel）", icon=":material/download:", data=x_data,
                             file_name=f"{base_name}.xlsx",
                             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -37,6 +37,7 @@ from core.normalize import ScoreError, parse_score
 from core.scorecard import SNAPSHOT_UNIT_COLUMNS
 from core.vocab import Status
 from data.access import PermissionDenied, require_actor, resolve_actor
+from data.frames import plain_frame
 from data.store import audit, recorded_at, transaction
 
 APPROVED, RETURNED = Status.APPROVED, Status.RETURNED
@@ -442,8 +443,7 @@ def snapshot_units(con, snapshot_id: int) -> pd.DataFrame:
     """The stored unit rows (plain Python values: Decimal, int, date, str, bool, None) in stored order."""
     tbl = con.sql(f"SELECT {', '.join(UNIT_COLUMNS)} FROM snapshot_units WHERE snapshot_id = $s ORDER BY ord",
                   params={"s": int(snapshot_id)}).to_arrow_table()
-    return pd.DataFrame({n: pd.Series(tbl.column(n).to_pylist(), dtype=object) for n in tbl.column_names},
-                        index=pd.RangeIndex(tbl.num_rows))
+    return plain_frame(tbl)
 
 
 def snapshot_points(con, snapshot_id: int, unit: str | None = None) -> pd.DataFrame:
@@ -451,8 +451,7 @@ def snapshot_points(con, snapshot_id: int, unit: str | None = None) -> pd.DataFr
     tbl = con.sql("""SELECT unit, code, ord, points, appeal_id, points_before FROM snapshot_points
                      WHERE snapshot_id = $s AND ($u IS NULL OR unit = $u) ORDER BY unit, ord""",
                   params={"s": int(snapshot_id), "u": unit}).to_arrow_table()
-    return pd.DataFrame({n: pd.Series(tbl.column(n).to_pylist(), dtype=object) for n in tbl.column_names},
-                        index=pd.RangeIndex(tbl.num_rows))
+    return plain_frame(tbl)
 
 
 def snapshot_calendar(con, snapshot_id: int) -> tuple[list[tuple[dt.date, bool]], list[tuple[int, str]]]:

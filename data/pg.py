@@ -398,7 +398,7 @@ APPEND_BY_SNAPSHOT = ("snapshot_units", "snapshot_points", "snapshot_calendar", 
                       "snapshot_details", "snapshot_indicators", "snapshot_penalties", "snapshot_items",
                       "snapshot_item_months", "snapshot_item_late_days", "snapshot_requests", "snapshot_coverage")
 #: append-only tables with their own id: the window of recent ids is compared (a slow transaction commits late)
-APPEND_BY_ID = ("audit", "rejections", "unit_scores", "score_points")
+APPEND_BY_ID = ("audit", "rejections", "unit_scores", "score_points", "item_stats")
 ID_WINDOW = 2000
 APPEND_TABLES = frozenset(("submissions", "snapshots", *APPEND_BY_SUBMISSION, *APPEND_BY_SNAPSHOT, *APPEND_BY_ID))
 #: the parent whose insertion in the same transaction makes rows of a child table new rows of a new parent

@@ -525,6 +525,25 @@ MIGRATIONS: list[str] = [
         points_c BIGINT
     );
     """,
+    # 8: stored ledger figures of each accepted version (written by metrics with the stored
+    # scores): the counted items per month/state, per days late and per category, for the
+    # timeliness and coverage pages.  A version's ledger never changes, so a row names its
+    # version (``sid``) and the year's scheme, catalogue and calendar (``ykey``); a ``done``
+    # row marks a version whose figures are all stored (one without counted items has no other row)
+    """
+    CREATE SEQUENCE item_stat_id_seq START 1;
+    CREATE TABLE item_stats (
+        id BIGINT PRIMARY KEY DEFAULT nextval('item_stat_id_seq'),
+        sid BIGINT NOT NULL,              -- submissions.id
+        year INTEGER NOT NULL,
+        ykey VARCHAR NOT NULL,
+        batch BIGINT NOT NULL,            -- the id of the batch's ``done`` row: a version's newest batch is read
+        kind VARCHAR NOT NULL,            -- month | late | category | done
+        month INTEGER, state VARCHAR, published BOOLEAN, days_late INTEGER, category VARCHAR,
+        n BIGINT NOT NULL,                -- counted items
+        n_published BIGINT                -- of them published by the cut-off (kind category)
+    );
+    """,
 ]
 
 

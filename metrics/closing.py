@@ -19,6 +19,7 @@ import duckdb
 import pandas as pd
 
 from data import closing as store
+from data.frames import plain_frame
 from data.closing import (ADJUSTED, DRAFT, FILING, FINAL_KIND, OPEN, PUBLICITY, REVIEW, ClosingError)
 
 from core import scheme as scheme_mod
@@ -285,7 +286,7 @@ def _final_rows(con, draft: dict, scheme) -> tuple[pd.DataFrame, pd.DataFrame]:
         FROM t2 t
         ORDER BY {unit_type_order_sql('t.unit_type')}, t.unit_type,
                  t.submission_id IS NULL, rank NULLS LAST, t.unit""", params=params).to_arrow_table()
-    u = pd.DataFrame({n: pd.Series(units.column(n).to_pylist(), dtype=object) for n in units.column_names})
+    u = plain_frame(units)
     return u, pts
 
 

@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 
 from core.scheme import Scheme, years
+from data.frames import arrow_table
 from core.vocab import ITEM_OUTCOMES, STATUSES, UNIT_TYPES, ItemOutcome, ItemState, Status, unit_type_order_sql
 from metrics import closing, engine
 
@@ -61,9 +62,7 @@ def _query(frames: dict[str, pd.DataFrame | pa.Table], sql: str, params: dict | 
             if isinstance(df, pa.Table):
                 con.register(name, df)
                 continue
-            bare = df.copy(deep=False)
-            bare.attrs = {}  # labels and snapshot markers are not table data (and not all JSON)
-            con.register(name, pa.Table.from_pandas(bare, preserve_index=False))
+            con.register(name, arrow_table(df))
         return engine._frame(con.sql(sql, params=params or None).to_arrow_table())
     finally:
         con.close()

@@ -196,3 +196,81 @@ def test_the_rescore_command(con, db_target, received, capsys):
         main(["rescore", "--year", "1999", "--db", str(db_target)])
     assert e.value.code == 2
     assert "没有1999年度的考核指标体系" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- stored ledger figures
+
+def items_live(con, monkeypatch, year=2019):
+    """item_aggregates and coverage_matrix computed from the ledgers, ignoring what is stored."""
+    with monkeypatch.context() as m:
+        m.setattr(engine, "LIVE_SHARE", -1.0)
+        return engine.item_aggregates(con, year), engine.coverage_matrix(con, year)
+
+
+def same_items(con, monkeypatch, year=2019):
+    (monthly, late), cov = engine.item_aggregates(con, year), engine.coverage_matrix(con, year)
+    (monthly2, late2), cov2 = items_live(con, monkeypatch, year)
+    return monthly.equals(monthly2) and late.equals(late2) and cov.equals(cov2)
+
+
+def batches(con, sid):
+    return con.execute("SELECT count(*) FROM item_stats WHERE sid = ? AND kind = 'done'", [sid]).fetchone()[0]
+
+
+def test_a_versions_ledger_figures_are_stored_once_and_read(con, received, monkeypatch):
+    sid = _upload(con, received)
+    town = _upload(con, received, unit=TOWN, unit_type="乡镇")
+    assert batches(con, sid) == 1 and batches(con, town) == 1
+    n_items = con.execute("SELECT count(*) FROM ledger_items WHERE submission_id = ?", [sid]).fetchone()[0]
+    months = con.execute("SELECT sum(n) FROM item_stats WHERE sid = ? AND kind = 'month'", [sid]).fetchone()[0]
+    assert 0 < months <= n_items  # the counted items (formed in the year) of the version
+    assert same_items(con, monkeypatch)
+    # a reviewer's score moves the score, not the ledger: no new figures
+    rv.set_review_score(con, sid, "A1", "2", "材料不全", REV, seen=rv.snapshot(con, UNIT, 2019))
+    assert batches(con, sid) == 1
+    # a new version: its own figures; the old version's are no longer read
+    sid2 = _upload(con, received, overrides={"B1": 3})
+    assert batches(con, sid2) == 1 and same_items(con, monkeypatch)
+    monthly, _ = engine.item_aggregates(con, 2019)
+    assert monthly[monthly.unit == UNIT]["n"].sum() == con.execute(
+        "SELECT sum(n) FROM item_stats WHERE sid = ? AND kind = 'month'", [sid2]).fetchone()[0]
+
+
+def test_a_second_batch_of_one_version_is_not_counted_twice(con, received, monkeypatch):
+    sid = _upload(con, received)
+    before = engine.item_aggregates(con, 2019)[0]
+    s = engine._scheme(2019)
+    with engine._params(con, [s]):  # what a second process storing the same version at once writes
+        key = engine._year_keys(con, [s])[2019]
+        tbl = engine._item_stats_live(con, [UNIT])
+        with store.transaction(con):
+            engine._insert_item_stats(con, tbl, key)
+    assert batches(con, sid) == 2
+    after = engine.item_aggregates(con, 2019)[0]
+    assert after.equals(before) and same_items(con, monkeypatch)
+
+
+def test_versions_without_stored_figures_are_computed_live(con, received, monkeypatch):
+    sid = _upload(con, received)
+    _upload(con, received, unit=TOWN, unit_type="乡镇")
+    con.execute("DELETE FROM item_stats WHERE sid = ?", [sid])  # one of two missing: more than the live share
+    n = con.execute("SELECT count(*) FROM item_stats").fetchone()[0]
+    assert same_items(con, monkeypatch)
+    monkeypatch.setattr(engine, "LIVE_SHARE", 0.9)  # one of two missing: stored + live for the missing one
+    assert same_items(con, monkeypatch)
+    assert con.execute("SELECT count(*) FROM item_stats").fetchone()[0] == n  # reading stored nothing
+    # the next write of that unit-year stores the version's figures again
+    rv.set_review_score(con, sid, "A1", "2", "材料不全", REV, seen=rv.snapshot(con, UNIT, 2019))
+    assert batches(con, sid) == 1
+
+
+def test_a_calendar_change_and_rescore_store_the_figures_again(con, received, monkeypatch):
+    sid = _upload(con, received)
+    key = con.execute("SELECT DISTINCT ykey FROM item_stats WHERE sid = ?", [sid]).fetchall()
+    # 2019-12-02 a holiday: deadlines move, so the stored states are for another calendar
+    load_calendar_csv(con, 2019, "日期,类型\n2019-12-02,节假日\n", actor=SYSTEM)
+    assert con.execute("SELECT DISTINCT ykey FROM item_stats WHERE sid = ?", [sid]).fetchall() not in ([], key)
+    assert batches(con, sid) == 1  # compacted: the old key's rows are gone
+    assert same_items(con, monkeypatch)
+    rescore(con, [2019])
+    assert batches(con, sid) == 1 and same_items(con, monkeypatch)

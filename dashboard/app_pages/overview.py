@@ -144,7 +144,8 @@ if report is not None:
     row.download_button("下载考核结果工作簿（Excel，可打印）", icon=":material/download:", data=report,
                         file_name=f"{year}年度政务公开考核结果.xlsx", type="primary", mime=XLSX,
                         key="overview_report", on_click="ignore")
-row.download_button("下载排名明细（CSV）", icon=":material/download:", data=viz.csv_bytes(view),
+ranking_csv = (lambda v=view: viz.csv_bytes(v)) if len(view) > viz.LAZY_ROWS else viz.csv_bytes(view)  # a province: on click
+row.download_button("下载排名明细（CSV）", icon=":material/download:", data=ranking_csv,
                     file_name=f"{year}年度排名明细.csv", mime="text/csv", key="overview_csv", on_click="ignore")
 row.download_button("下载考核结果通报（Word）", icon=":material/description:", data=lambda y=year: q.notice_bytes(y),
                     file_name=f"关于{year}年度政务公开工作考核结果的通报.docx", key="overview_notice", on_click="ignore",

@@ -194,11 +194,14 @@ else:
         st.dataframe(table, hide_index=True, placeholder="", key="scorecard_table", height=640, column_order=order,
                      column_config=pin | {c: st.column_config.ProgressColumn(c, format="percent", min_value=0,
                                                                              max_value=1) for c in rate_cols})
-    export = table.copy()
-    for c in rate_cols:
-        export[c] = export[c].map(lambda v: viz.pct(v))
-    export["总分"] = export["总分"].map(lambda v: viz.pts(v) if viz.isnum(v) else "")
-    viz.download_table(export, f"{year}年度评分卡" + (f"（{utype}）" if utype else ""), "scorecard_dl")
+    def export(t=table):
+        out = t.copy()
+        for c in rate_cols:
+            out[c] = out[c].map(lambda v: viz.pct(v))
+        out["总分"] = out["总分"].map(lambda v: viz.pts(v) if viz.isnum(v) else "")
+        return out
+    viz.download_table(None, f"{year}年度评分卡" + (f"（{utype}）" if utype else ""), "scorecard_dl",
+                       build=export, rows=len(table))
 
 # --------------------------------------------------------------------------- drill-down
 st.divider()

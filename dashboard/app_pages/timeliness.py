@@ -34,6 +34,7 @@ with f2:
 unit = None if unit_opt == "全部单位" else unit_opt
 scope = unit or (utype or "全县")
 SCATTER_CAP = 3000
+LIST_MAX_UNITS = 300  # more units in scope: the item list is not read unless downloaded (or one unit chosen)
 
 # --------------------------------------------------------------------------- H1 tiles
 summ = q.item_summary(year, utype, unit)
@@ -207,21 +208,36 @@ with tab_items:
                            placeholder="请选择状态")
     cats = b.multiselect("公开类别（不选为全部）", [c.name for c in load_catalogue().categories],
                          key="timeliness_cats", placeholder="全部类别")
-    ex = q.item_exceptions(year, utype, unit, states=states, categories=cats)
-    if ex.empty:
+
+    def item_listing(frame):
+        return pd.DataFrame({
+            "单位": frame["unit"].astype(str), "类型": frame["unit_type"].astype(str),
+            "台账行号": frame["sheet_row"], "信息名称": frame["title"],
+            "公开类别": frame["category_name"].astype(str), "形成日期": frame["formed"].dt.date,
+            "公开期限": frame["deadline"].dt.date, "公开日期": frame["published"].dt.date,
+            "状态": frame["state4"].astype(str), "逾期工作日": frame["days_late"],
+        })
+
+    def exceptions():
+        ex = q.item_exceptions(year, utype, unit, states=states, categories=cats)
+        return ex.sort_values(["state4", "days_late", "unit"], ascending=[True, False, True])
+
+    if unit is None and len(pool) > LIST_MAX_UNITS:
+        # a province: hundreds of thousands of items, read only for the download (on click)
+        n_ex = late + cnt["未到期未公开"]
+        st.info(f"所选范围有 {len(pool)} 个已报送单位、逾期和未到期事项 {n_ex} 条，不在页面上逐条列出："
+                "请在上方“单位”中选择一个单位查看其清单，或下载所选状态和类别的全部清单（点击后生成，需要一些时间）。",
+                icon=":material/filter_alt:")
+        viz.download_table(None, f"{year}年度逾期和未到期事项（{scope}）", "timeliness_items_dl", xlsx=True,
+                           build=lambda: item_listing(exceptions()), rows=max(n_ex, viz.LAZY_ROWS + 1))
+        ex = None
+    else:
+        ex = exceptions()
+    if ex is None:
+        pass
+    elif ex.empty:
         viz.empty("没有符合条件的逾期或未到期事项。" if states else "请至少选择一种状态。", icon=":material/check_circle:")
     else:
-        ex = ex.sort_values(["state4", "days_late", "unit"], ascending=[True, False, True])
-
-        def item_listing(frame):
-            return pd.DataFrame({
-                "单位": frame["unit"].astype(str), "类型": frame["unit_type"].astype(str),
-                "台账行号": frame["sheet_row"], "信息名称": frame["title"],
-                "公开类别": frame["category_name"].astype(str), "形成日期": frame["formed"].dt.date,
-                "公开期限": frame["deadline"].dt.date, "公开日期": frame["published"].dt.date,
-                "状态": frame["state4"].astype(str), "逾期工作日": frame["days_late"],
-            })
-
         more = len(ex) > viz.TABLE_ROW_CAP
         st.caption(f"共 {len(ex)} 条" + (f"，下表显示逾期最久的前 {viz.TABLE_ROW_CAP} 条，下载可得全部" if more else "")
                    + "。逾期工作日：已公开的算到公开日期，未公开的算到统计截止日。")
