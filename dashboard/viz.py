@@ -227,6 +227,12 @@ def xlsx_bytes(df: pd.DataFrame, sheet: str = "数据") -> bytes:
 
 #: tables longer than this are written only when their download button is clicked
 LAZY_ROWS = 1000
+#: tables longer than this are shown without colouring row by row (a province's thousands of
+#: rows took seconds to style on every rerun)
+STYLE_MAX_ROWS = 1000
+#: more submitted units in scope than this: 及时性 reads its item list only for the download
+#: (or for one chosen unit) — a province's list is hundreds of thousands of items
+LIST_MAX_UNITS = 300
 
 
 def download_table(df: pd.DataFrame | None, base_name: str, key: str, xlsx: bool = False,

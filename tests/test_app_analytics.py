@@ -600,3 +600,28 @@ def test_timeliness_bar_labels_drop_the_shared_county_prefix(app_db):
     assert spec["data"][0]["x"] == [CIVIL, JIA, AUDIT, YI]          # hover and data keep the full names
     assert spec["layout"]["xaxis"]["ticktext"] == ["民政局", "甲镇", "审计局", "乙镇", "生态环境局"]  # 未报送 last
     assert "省略了开头的“方正县”" in text(at)
+
+
+def test_a_province_sized_scope_lists_items_per_unit_and_downloads_the_rest(app_db, monkeypatch):
+    """More submitted units than viz.LIST_MAX_UNITS: the whole item list is not read for the page
+    (a download made on click instead); choosing a unit lists that unit's items alone.
+    More rows than viz.STYLE_MAX_ROWS: the gap list is shown without row colours, still complete."""
+    from dashboard import queries, viz
+
+    monkeypatch.setattr(viz, "LIST_MAX_UNITS", 2)
+    monkeypatch.setattr(viz, "STYLE_MAX_ROWS", 2)
+    read_all = []
+    monkeypatch.setattr(queries, "items", lambda year: read_all.append(year) or pytest.fail("whole list read"))
+    at = open_page("timeliness", LEADER, year=2019)
+    t = text(at)
+    assert "逾期和未到期事项 8 条，不在页面上逐条列出" in t and not read_all
+    assert not [d for d in at.get("dataframe") if "信息名称" in d.value.columns]
+    assert "下载本表（CSV）" in {b.label for b in at.get("download_button")}
+    at.selectbox(key="timeliness_unit").set_value(YI).run()
+    assert not at.exception
+    items = table(at, "timeliness_items")
+    assert set(items["单位"]) == {YI} and len(items) > 0 and not read_all
+    at = open_page("coverage", LEADER, year=2019)
+    gaps = table(at, "coverage_gaps").set_index("单位")
+    assert gaps.loc[YI, "缺失类别"] == "筹资筹劳、社会救助、扶贫资金项目" and gaps.loc[ECO, "状态"] == "未报送"
+    assert "共 5 个单位，未报送的单位排在最后" in text(at)

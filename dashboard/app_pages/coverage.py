@@ -64,7 +64,6 @@ if not all_cats:
     codes = [c for c in codes if c in needed]
 names = cv.drop_duplicates("code").set_index("code")["name"].to_dict()
 MISSING_GREY = "#9aa5b1"
-STYLE_MAX_ROWS = 1000  # the gap list is coloured row by row up to this many units
 shown, capped = viz.cap_units(units, 150)
 unit_list = shown["unit"].tolist()
 g = cv[cv["code"].isin(codes) & cv["unit"].isin(unit_list)].assign(
@@ -147,7 +146,7 @@ gap_table = pd.DataFrame({
 if tot["all_covered"]:
     st.success("所选单位均已覆盖全部必公开类别。", icon=":material/check_circle:")
 GREY = "color: #8a8a8a; background-color: #f1f3f4"
-if len(gap_table) <= STYLE_MAX_ROWS:  # 未报送 rows grey
+if len(gap_table) <= viz.STYLE_MAX_ROWS:  # 未报送 rows grey
     shown_table = gap_table.style.apply(lambda r: [GREY if r["状态"] == "未报送" else ""] * len(r), axis=1)
 else:  # a province: styling thousands of rows took seconds on every rerun; the 状态 column says 未报送
     shown_table = gap_table

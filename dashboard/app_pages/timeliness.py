@@ -34,7 +34,6 @@ with f2:
 unit = None if unit_opt == "全部单位" else unit_opt
 scope = unit or (utype or "全县")
 SCATTER_CAP = 3000
-LIST_MAX_UNITS = 300  # more units in scope: the item list is not read unless downloaded (or one unit chosen)
 
 # --------------------------------------------------------------------------- H1 tiles
 summ = q.item_summary(year, utype, unit)
@@ -222,7 +221,7 @@ with tab_items:
         ex = q.item_exceptions(year, utype, unit, states=states, categories=cats)
         return ex.sort_values(["state4", "days_late", "unit"], ascending=[True, False, True])
 
-    if unit is None and len(pool) > LIST_MAX_UNITS:
+    if unit is None and len(pool) > viz.LIST_MAX_UNITS:
         # a province: hundreds of thousands of items, read only for the download (on click)
         n_ex = late + cnt["未到期未公开"]
         st.info(f"所选范围有 {len(pool)} 个已报送单位、逾期和未到期事项 {n_ex} 条，不在页面上逐条列出："
