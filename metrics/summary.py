@@ -220,28 +220,39 @@ def _points(v) -> Decimal | None:
     return (v if isinstance(v, Decimal) else Decimal(repr(float(v)))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
+def _each_distinct(values: pd.Series, fn, typ: pa.DataType) -> pa.Array:
+    """``fn`` of every value as an Arrow array of ``typ``, ``fn`` called once per distinct
+    value (a province's subtotals: 300,000 values, a few hundred distinct); nulls stay null."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    distinct = pa.array([fn(v) for v in uniques], type=typ)
+    return distinct.take(pa.array(codes, type=pa.int64(), mask=codes < 0))
+
+
 def _long_subtotals(per_year: list[tuple[Scheme, pd.DataFrame]]) -> tuple[pa.Table, pa.Table]:
     """The groups of each scheme (year, ord, grp, max) and the subtotals of
     :func:`group_subtotals_from_scores` frames in long form (year, unit_type, grp, pts, rate)."""
+    dec = pa.decimal128(18, 2)
     groups: dict[str, list] = {"year": [], "ord": [], "grp": [], "max": []}
-    long: dict[str, list] = {"year": [], "unit_type": [], "grp": [], "pts": [], "rate": []}
+    parts: list[pa.Table] = []
     for s, sub in per_year:
+        k = len(sub)
+        types = pa.array([str(t) for t in sub["unit_type"]], pa.string())
         for n, (g, mx) in enumerate(s.group_max.items()):
             groups["year"].append(s.year)
             groups["ord"].append(n)
             groups["grp"].append(g)
             groups["max"].append(mx)
-            k = len(sub)
-            long["year"] += [s.year] * k
-            long["unit_type"] += [str(t) for t in sub["unit_type"]]
-            long["grp"] += [g] * k
-            long["pts"] += [_points(v) for v in sub[f"{g}|得分"]]
-            long["rate"] += [_num(v) for v in sub[g]]
-    dec = pa.decimal128(18, 2)
+            parts.append(pa.table({
+                "year": pa.array([s.year] * k, pa.int32()), "unit_type": types,
+                "grp": pa.array([g] * k, pa.string()),
+                "pts": _each_distinct(sub[f"{g}|得分"], _points, dec),
+                "rate": _each_distinct(sub[g], lambda v: None if _num(v) is None else float(v), pa.float64())}))
+    schema = pa.schema([("year", pa.int32()), ("unit_type", pa.string()), ("grp", pa.string()),
+                        ("pts", dec), ("rate", pa.float64())])
+    long = pa.concat_tables(parts) if parts else schema.empty_table()
     return (pa.table(groups, schema=pa.schema([("year", pa.int32()), ("ord", pa.int32()), ("grp", pa.string()),
                                                ("max", dec)])),
-            pa.table(long, schema=pa.schema([("year", pa.int32()), ("unit_type", pa.string()), ("grp", pa.string()),
-                                             ("pts", dec), ("rate", pa.float64())])))
+            long)
 
 
 def _scopes() -> pa.Table:

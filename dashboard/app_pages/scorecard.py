@@ -286,7 +286,9 @@ st.dataframe(ind.style.apply(changed, axis=1).format(
     column_config={"二级指标": st.column_config.TextColumn(width="large")})
 row = st.container(horizontal=True)
 try:
-    data = q.unit_scorecard_bytes(year, unit, data_version())
+    # a province: the workbook (which ranks the unit among thousands) is written when clicked
+    data = (q.unit_scorecard_bytes(year, unit, data_version()) if len(sc) <= viz.LIST_MAX_UNITS
+            else (lambda y=year, u=unit, v=data_version(): q.unit_scorecard_bytes(y, u, v)))
     row.download_button("下载该单位评分卡（Excel）", icon=":material/download:", data=data,
                         file_name=f"{year}年度{unit}评分卡.xlsx", type="primary", on_click="ignore",
                         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
