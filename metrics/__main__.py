@@ -110,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     cs = csub.add_parser("status", help="列出各年度日历来源")
     db(cs)
 
-    rs = sub.add_parser("rescore", help="重新计算并保存各年度得分（更换指标体系后使用；平时每次保存后自动更新）")
+    rs = sub.add_parser("rescore", help="重新计算并保存各年度得分和台账汇总（更换指标体系后使用；平时每次保存后自动更新）")
     rs.add_argument("--year", type=int, action="append", metavar="YEAR", help="只重算该年度（可重复；默认全部年度）")
     db(rs)
     return p
