@@ -13,14 +13,18 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import weakref
 import zipfile
 from copy import copy
 from decimal import Decimal
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import MergedCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.cell_range import MultiCellRange
+from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
+from openpyxl.worksheet.merge import MergedCellRange
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from data.annual import S_ANNUAL, TITLE_3, TITLE_4, edition_for_year, published_layout
@@ -114,6 +118,86 @@ class Styler:
         return cell
 
 
+#: per workbook: the style arrays :func:`merge_cells` produced for a (cell style, operation) before
+_MERGE_MEMO: "weakref.WeakKeyDictionary[Workbook, dict]" = weakref.WeakKeyDictionary()
+
+
+def _styled(memo: dict, cell, key: tuple, apply) -> None:
+    """``apply(cell)`` (a style change whose result depends only on the cell's style and ``key``),
+    or, when the same change was made to a cell of the same style in this workbook before, the
+    style it gave then (openpyxl hashes the style objects on every change; this skips that)."""
+    now = cell._style
+    k = (None if now is None else tuple(now), key)
+    hit = memo.get(k)
+    if hit is None:
+        apply(cell)
+        memo[k] = StyleArray(cell._style)
+    else:
+        cell._style = StyleArray(hit)
+
+
+def merge_cells(ws, range_string: str | None = None, *, start_row: int | None = None, start_column: int | None = None,
+                end_row: int | None = None, end_column: int | None = None) -> None:
+    """``ws.merge_cells(...)`` with the same result, cell for cell and style for style (so the same
+    file bytes), at a fraction of the cost: openpyxl re-creates and hashes a border and a protection
+    object for every cell of every merged range; here a change already made to a cell of the same
+    style in this workbook is copied (see :func:`_styled`). Follows openpyxl 3.1's
+    ``Worksheet.merge_cells`` / ``MergedCellRange`` step by step (a test compares the two)."""
+    memo = _MERGE_MEMO.setdefault(ws.parent, {})
+    if range_string is None:
+        range_string = CellRange(min_col=start_column, min_row=start_row, max_col=end_column, max_row=end_row).coord
+    mcr = MergedCellRange.__new__(MergedCellRange)
+    mcr.ws = ws
+    CellRange.__init__(mcr, range_string=range_string)
+    cells = ws._cells
+    # MergedCellRange._get_borders: the top-left cell takes the right and bottom border of the bottom-right one
+    start = cells.get((mcr.min_row, mcr.min_col))
+    if start is None:
+        start = ws.cell(row=mcr.min_row, column=mcr.min_col)
+    mcr.start_cell = start
+    end = cells.get((mcr.max_row, mcr.max_col))
+    if end is not None:
+        end_style = None if end._style is None else tuple(end._style)
+
+        def corner(c):
+            c.border += Border(right=end.border.right, bottom=end.border.bottom)
+        _styled(memo, start, ("corner", end_style), corner)
+        if end._style is None:  # as reading end.border in openpyxl does
+            end._style = StyleArray()
+    ws.merged_cells.add(mcr)
+    # Worksheet._clean_merge_range: every other cell becomes a MergedCell, then MergedCellRange.format
+    it = mcr.cells
+    next(it)
+    for row, col in it:
+        cells[row, col] = MergedCell(ws, row, col)
+    for name in ("top", "left", "right", "bottom"):
+        side = getattr(start.border, name)  # (gives the cell a style array when it has none)
+        bid = start._style.borderId
+        if side and side.style is None:
+            continue
+        border = Border(**{name: side})
+
+        def edge(c, border=border):
+            c.border += border
+        for coord in getattr(mcr, name):
+            cell = cells.get(coord)
+            if cell is None:
+                cell = cells[coord] = MergedCell(ws, row=coord[0], column=coord[1])
+            _styled(memo, cell, ("edge", name, bid), edge)
+    pid = start._style.protectionId  # (start has a style array: its border was read above)
+    protection = []
+
+    def protect(c):
+        if not protection:
+            protection.append(copy(start.protection))
+        c.protection = protection[0]
+    for coord in mcr.cells:
+        cell = cells.get(coord)
+        if cell is None:
+            cell = cells[coord] = MergedCell(ws, row=coord[0], column=coord[1])
+        _styled(memo, cell, ("protection", pid), protect)
+
+
 def _add_cells(dv: DataValidation, cells: list[str]) -> None:
     """Add single cells (all different) to a validation at once (``dv.add`` checks each against all)."""
     dv.sqref = MultiCellRange(" ".join([*(str(r) for r in dv.sqref.ranges), *cells]))
@@ -123,7 +207,7 @@ def _title(ws, text: str, ncols: int) -> None:
     ws.cell(TITLE_ROW, 1, text).font = _TITLE_FONT
     ws.cell(TITLE_ROW, 1).alignment = Alignment(horizontal="center", vertical="center")
     if ncols > 1:
-        ws.merge_cells(start_row=TITLE_ROW, start_column=1, end_row=TITLE_ROW, end_column=ncols)
+        merge_cells(ws, start_row=TITLE_ROW, start_column=1, end_row=TITLE_ROW, end_column=ncols)
     ws.row_dimensions[TITLE_ROW].height = 30
 
 
@@ -342,11 +426,11 @@ def _scores_sheet(wb: Workbook, scheme: Scheme) -> None:
             by_max.setdefault(ind.max, []).append(f"E{r}")
         if start_of_group is None or start_of_group[1] != ind.group:
             if start_of_group is not None and r - 1 > start_of_group[0]:
-                ws.merge_cells(start_row=start_of_group[0], start_column=2, end_row=r - 1, end_column=2)
+                merge_cells(ws, start_row=start_of_group[0], start_column=2, end_row=r - 1, end_column=2)
             start_of_group = (r, ind.group)
         r += 1
     if start_of_group is not None and r - 1 > start_of_group[0]:
-        ws.merge_cells(start_row=start_of_group[0], start_column=2, end_row=r - 1, end_column=2)
+        merge_cells(ws, start_row=start_of_group[0], start_column=2, end_row=r - 1, end_column=2)
     for mx, cells in by_max.items():
         dv = DataValidation(type="decimal", operator="between", formula1="0", formula2=str(num(mx)), allow_blank=True)
         dv.showErrorMessage = True
@@ -422,7 +506,7 @@ def _annual_sheet(wb: Workbook, scheme: Scheme, unit: Unit | None) -> None:
             if v is not None:
                 ws.cell(r, c, v)
     for m in lay.merges:
-        ws.merge_cells(m)
+        merge_cells(ws, m)
     heading = 1
     ws.cell(heading, 1).font = _TITLE_FONT
     ws.cell(heading, 1).alignment = _MIDDLE
@@ -492,6 +576,21 @@ def workbook_bytes(wb: Workbook) -> bytes:
 def build_template(scheme: Scheme, unit: Unit | None = None, catalogue: Catalogue | None = None) -> bytes:
     """The official blank workbook (.xlsx bytes) for ``scheme``'s year, pre-filled for ``unit``."""
     return workbook_bytes(build_workbook(scheme, unit, catalogue))
+
+
+def stable_workbook_bytes(wb: Workbook, when: dt.datetime, author: str) -> bytes:
+    """``stable_xlsx(workbook_bytes(wb), when, author)`` (the same bytes), each part compressed
+    once: the workbook is saved uncompressed, as ``Workbook.save`` does otherwise, and only the
+    re-packed file is compressed."""
+    from openpyxl.writer.excel import ExcelWriter
+
+    from data.exports import defuse_workbook
+
+    defuse_workbook(wb)  # as workbook_bytes: users' text stays text
+    buf = io.BytesIO()
+    wb.properties.modified = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)
+    ExcelWriter(wb, zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED, allowZip64=True)).save()
+    return stable_xlsx(buf.getvalue(), when, author)
 
 
 def stable_xlsx(data: bytes, when: dt.datetime, author: str) -> bytes:

@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from data.template import (AUTO_TEXT, FIRST_DATA_ROW, LEDGER_HEADERS, REQUEST_HEADERS, SHEET_ANNUAL, SHEET_INFO,
-                           SHEET_LEDGER, SHEET_REQUESTS, SHEET_SCORES, Styler, annual_layout, build_workbook, county_of, num,
-                           stable_xlsx, workbook_bytes)
+                           SHEET_LEDGER, SHEET_REQUESTS, SHEET_SCORES, Styler, annual_layout, build_workbook, county_of,
+                           merge_cells, num, stable_workbook_bytes)
 from data.annual import SHEET_ALIASES
 from data.validate import Submission
 from demo.generate import Profile
@@ -334,7 +334,8 @@ def _annual_grid(prof: Profile, f: Submission, scheme: Scheme) -> Grid:
     return g
 
 
-def _grids_to_xlsx(grids: list[Grid]) -> bytes:
+def _grids_to_xlsx(grids: list[Grid]):
+    """The grids as an openpyxl workbook (saved by :func:`render`)."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
@@ -361,10 +362,10 @@ def _grids_to_xlsx(grids: list[Grid]) -> bytes:
             if r in g.bold:
                 st(cell, font=bold)
         for r0, c0, r1, c1 in g.merges:
-            ws.merge_cells(start_row=r0 + 1, start_column=c0 + 1, end_row=r1 + 1, end_column=c1 + 1)
+            merge_cells(ws, start_row=r0 + 1, start_column=c0 + 1, end_row=r1 + 1, end_column=c1 + 1)
         for c, w in g.widths.items():
             ws.column_dimensions[get_column_letter(c + 1)].width = w
-    return workbook_bytes(wb)
+    return wb
 
 
 def _grids_to_xls(grids: list[Grid]) -> bytes:
@@ -406,8 +407,9 @@ def _grids_to_xls(grids: list[Grid]) -> bytes:
     return buf.getvalue()
 
 
-def _template_xlsx(rng: random.Random, prof: Profile, f: Submission, scheme: Scheme) -> bytes:
-    """The official template, filled in (mostly as intended: real dates, one value per cell)."""
+def _template_xlsx(rng: random.Random, prof: Profile, f: Submission, scheme: Scheme):
+    """The official template, filled in (mostly as intended: real dates, one value per cell), as an
+    openpyxl workbook (saved by :func:`render`)."""
     from openpyxl.styles import Alignment
 
     unit = prof.unit
@@ -460,7 +462,7 @@ def _template_xlsx(rng: random.Random, prof: Profile, f: Submission, scheme: Sch
         inputs = annual_layout(scheme, unit, f.annual.edition).inputs
         for c in f.annual.cells:
             ws.cell(*inputs[(c.row_code, c.col_code)]).value = c.value
-    return workbook_bytes(wb)
+    return wb
 
 
 def _extra_sheets(rng: random.Random, prof: Profile, sub: Submission, scheme: Scheme) -> list[tuple[str, list]]:
@@ -486,8 +488,8 @@ def render(rng: random.Random, prof: Profile, sub: Submission, scheme: Scheme, f
     """
     saved = dt.datetime.combine(sub.report_date, dt.time(9 + prof.index % 8, (prof.index * 7) % 60))
     if fmt == "template":
-        return stable_xlsx(_template_xlsx(rng, prof, sub, scheme), saved, sub.reporter), ".xlsx"
+        return stable_workbook_bytes(_template_xlsx(rng, prof, sub, scheme), saved, sub.reporter), ".xlsx"
     grids = _custom_grids(rng, prof, sub, scheme, printed or scheme)
     if fmt == "xls":
         return _grids_to_xls(grids), ".xls"
-    return stable_xlsx(_grids_to_xlsx(grids), saved, sub.reporter), ".xlsx"
+    return stable_workbook_bytes(_grids_to_xlsx(grids), saved, sub.reporter), ".xlsx"

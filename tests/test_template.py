@@ -229,3 +229,58 @@ def test_hints_and_instructions_agree_with_the_year_and_the_reader():
     assert "2023-01" in hint  # a 填报日期 example in the year after the assessment year, not a fixed 2020 date
     text = "\n".join(str(r[0]) for r in wb["填报说明"].iter_rows(values_only=True) if r[0])
     assert "两位小数" in text  # the reader accepts two decimals (more are rounded with a warning)
+
+
+# --------------------------------------------------------------------------- merge_cells: openpyxl's result, cheaper
+
+def _openpyxl_merge(ws, range_string=None, **kw):
+    ws.merge_cells(range_string, **kw)
+
+
+def _merged_sheets(merge) -> bytes:
+    """A workbook exercising every path of a merge: borders on the top-left, on the bottom-right
+    only, on neither, a value inside the range, a range over cells never touched, one cell
+    protected, the same merges again on a second sheet (the memo's copies)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Border, Font, Protection, Side
+
+    from data.template import stable_xlsx, workbook_bytes
+
+    thin, thick = Side(style="thin"), Side(style="thick", color="FF0000")
+    wb = Workbook()
+    for n in range(2):
+        ws = wb.active if n == 0 else wb.create_sheet("二")
+        ws["A1"] = "标题"
+        ws["A1"].border = Border(left=thin, top=thin)
+        ws["C2"].border = Border(right=thick, bottom=thick)
+        merge(ws, "A1:C2")
+        ws["E1"] = "无边框"
+        ws["F3"] = "被合并的值"
+        merge(ws, start_row=1, start_column=5, end_row=3, end_column=6)
+        ws["B5"].border = Border(left=thick, right=thin, top=thin, bottom=thick)
+        ws["B5"].protection = Protection(locked=False)
+        ws["B5"].font = Font(bold=True)
+        merge(ws, "B5:B9")
+        merge(ws, "D10:H12")  # nothing there yet
+        ws["A14"].border = Border(bottom=thin)
+        merge(ws, "A14:A14")
+    return stable_xlsx(workbook_bytes(wb), dt.datetime(2020, 1, 5, 9, 0), "tests")
+
+
+def test_merge_cells_gives_openpyxls_bytes():
+    from data.template import merge_cells
+
+    assert _merged_sheets(merge_cells) == _merged_sheets(_openpyxl_merge)
+
+
+@pytest.mark.parametrize("year", [2019, 2022])
+def test_template_with_openpyxls_merges_is_byte_identical(year, monkeypatch):
+    """The template (merged titles, 一级指标 groups, the 年报数据 layout) is the same file with
+    openpyxl's own merge_cells."""
+    import data.template as t
+
+    when = dt.datetime(2020, 1, 5, 9, 0)
+    fast = t.stable_xlsx(build_template(scheme_for(year), DEPT), when, "tests")
+    monkeypatch.setattr(t, "merge_cells", _openpyxl_merge)
+    slow = t.stable_xlsx(build_template(scheme_for(year), DEPT), when, "tests")
+    assert fast == slow
