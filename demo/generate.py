@@ -702,54 +702,98 @@ def _render_iter(jobs: list[tuple], workers: int | None, fn: Callable[[tuple], t
     yielding the results in the jobs' order as soon as each is ready (the caller may use the first
     ones while the processes render the rest). The processes start, and take the jobs, when this
     is called, not when the first result is asked for: the caller's own preparations overlap
-    their start.
+    their start. (:class:`_Rendering` takes the jobs one by one, as they are made.)"""
+    r = _Rendering(workers, len(jobs), fn)
+    for j in jobs:
+        r.add(j)
+    return r.results(progress)
+
+
+def _render_chunk(fn: Callable[[tuple], tuple], jobs: list[tuple]) -> list[tuple]:
+    return [fn(j) for j in jobs]
+
+
+class _Rendering:
+    """Jobs rendered on up to ``workers`` processes (default: the machine's cores, at most 4), each
+    handed to them as soon as it is made (:meth:`add`), in small chunks: the processes render the
+    first workbooks while the later ones are still being made. :meth:`results` yields the results
+    in the jobs' order as soon as each is ready. Few jobs (``total`` < 8) or one worker: rendered
+    here, when the results are asked for.
 
     The processes come from a fork server: a fresh, single-threaded interpreter, so they inherit
     none of the caller's threads, locks or database connections (forking a busy app or test process
     directly can leave a child that dies at once); it imports the renderer once, before forking
     them. Should a rendering process die all the same, the jobs not yet yielded are rendered here,
     one after another: the same bytes, only slower."""
-    import os
 
-    import multiprocessing
+    def __init__(self, workers: int | None, total: int, fn: Callable[[tuple], tuple] = _render_job):
+        import multiprocessing
+        import os
 
-    n = workers if workers is not None else min(4, os.cpu_count() or 1)
-    method = next((m for m in ("forkserver", "spawn") if m in multiprocessing.get_all_start_methods()), None)
-    if n <= 1 or len(jobs) < 8 or method is None:
-        return map(fn, jobs)
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    ctx = multiprocessing.get_context(method)
-    if method == "forkserver":
-        ctx.set_forkserver_preload(["demo.render"])  # no effect when the fork server is already running
-    try:
-        pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx)
-    except (BrokenProcessPool, OSError) as e:
-        return _render_here(jobs, fn, progress, e)
-    try:
+        self.fn = fn
+        self.jobs: list[tuple] = []
+        self._pending: list[tuple] = []
+        self._futures: list = []
+        self._pool = None
+        self._error: BaseException | None = None
+        n = workers if workers is not None else min(4, os.cpu_count() or 1)
         # small chunks: the first results come early, and the processes stay evenly busy
-        results = pool.map(fn, jobs, chunksize=max(1, len(jobs) // (8 * n)))
-    except (BrokenProcessPool, OSError) as e:
-        pool.shutdown(wait=True, cancel_futures=True)
-        return _render_here(jobs, fn, progress, e)
-    return _results(pool, results, jobs, fn, progress)
+        self._chunk = max(1, total // (8 * max(n, 1)))
+        method = next((m for m in ("forkserver", "spawn") if m in multiprocessing.get_all_start_methods()), None)
+        if n <= 1 or total < 8 or method is None:
+            return
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
-
-def _results(pool, results: Iterator[tuple[bytes, str]], jobs: list[tuple], fn: Callable[[tuple], tuple],
-             progress: Callable[[str], None] | None) -> Iterator[tuple[bytes, str]]:
-    from concurrent.futures.process import BrokenProcessPool
-
-    done = 0
-    try:
+        ctx = multiprocessing.get_context(method)
+        if method == "forkserver":
+            ctx.set_forkserver_preload(["demo.render"])  # no effect when the fork server is already running
         try:
-            for out in results:
-                done += 1
-                yield out
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-    except (BrokenProcessPool, OSError) as e:
-        yield from _render_here(jobs[done:], fn, progress, e)
+            self._pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+        except (BrokenProcessPool, OSError) as e:
+            self._error = e
+
+    def add(self, job: tuple) -> None:
+        self.jobs.append(job)
+        if self._pool is None:
+            return
+        self._pending.append(job)
+        if len(self._pending) >= self._chunk:
+            self._submit()
+
+    def _submit(self) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
+        chunk, self._pending = self._pending, []
+        try:
+            self._futures.append((self._pool.submit(_render_chunk, self.fn, chunk), len(chunk)))
+        except (BrokenProcessPool, OSError, RuntimeError) as e:  # RuntimeError: the pool was shut down
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool, self._error = None, e
+
+    def results(self, progress: Callable[[str], None] | None = None) -> Iterator[tuple[bytes, str]]:
+        if self._pool is not None and self._pending:
+            self._submit()
+        if self._pool is None:
+            if self._error is not None:
+                return _render_here(self.jobs, self.fn, progress, self._error)
+            return map(self.fn, self.jobs)
+        return self._results(progress)
+
+    def _results(self, progress: Callable[[str], None] | None) -> Iterator[tuple[bytes, str]]:
+        from concurrent.futures.process import BrokenProcessPool
+
+        done = 0
+        try:
+            try:
+                for future, _n in self._futures:
+                    for out in future.result():
+                        done += 1
+                        yield out
+            finally:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+        except (BrokenProcessPool, OSError) as e:
+            yield from _render_here(self.jobs[done:], self.fn, progress, e)
 
 
 def _render_here(jobs: list[tuple], fn: Callable[[tuple], tuple], progress: Callable[[str], None] | None,
@@ -781,13 +825,16 @@ def county_files(seed: int = SEED, progress: Callable[[str], None] | None = None
     profiles = [_profile(rng, u, i) for i, u in enumerate(us, start=1)]
     story = _story(rng, us, yrs, seed)
     filler = _Filler(rng, cal, story, seed)
-    jobs: list[tuple] = []
+    # one workbook per unit-year sent in, two for the resubmission
+    total = sum((p.unit.name, y) not in story.missing for y in yrs for p in profiles) + 1
+    # the processes start now, and render each workbook as soon as its content is made
+    rendering = _Rendering(workers, total)
     meta: list[tuple] = []  # (unit, year, file name, received, version, tags) of each job
 
     def job(prof: Profile, sub: Submission, y: int, fmt: str, printed: int, received: dt.date, version: int,
             tags: list[str]) -> None:
         ext = ".xls" if fmt == "xls" else ".xlsx"
-        jobs.append((f"{seed}:{prof.unit.name}:{y}:{version}", prof, sub, y, fmt, printed))
+        rendering.add((f"{seed}:{prof.unit.name}:{y}:{version}", prof, sub, y, fmt, printed))
         meta.append((prof.unit.name, y, _file_name(prof, y, ext, version), received, version, tuple(tags + [fmt])))
 
     for yi, y in enumerate(yrs):
@@ -816,13 +863,13 @@ def county_files(seed: int = SEED, progress: Callable[[str], None] | None = None
                 job(prof, v2, y, fmt, printed, received2, 2, tags + ["resubmission"])
                 continue
             job(prof, sub, y, fmt, printed, received, 1, tags + (["old_form"] if key == story.old_form else []))
+    assert len(meta) == total, (len(meta), total)
     if progress:
-        progress(f"  生成 {yrs[0]}–{yrs[-1]} 年度各单位自评表（{len(jobs)} 份）…")
-
-    rendered = _render_iter(jobs, workers, progress=progress)  # the processes start now
+        progress(f"  生成 {yrs[0]}–{yrs[-1]} 年度各单位自评表（{total} 份）…")
+    rendered = rendering.results(progress)
 
     def stream() -> Iterator[DemoFile]:
         for (unit, y, name, received, version, tags), (content, _ext) in zip(meta, rendered):
             yield DemoFile(unit, y, name, content, received, version, tags)
 
-    return len(jobs), stream()
+    return total, stream()

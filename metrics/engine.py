@@ -859,6 +859,14 @@ def _stored_scored(con, schemes: list[Scheme]):
     """Inside :func:`_params`: CTEs (``WITH …``) ending in ``scored`` and ``points`` like
     :func:`_score_ctes`, read from the stored scores with the stale unit-years scored
     live; ``None`` when too little of the years is stored (then score live)."""
+    total = con.execute("SELECT count(*) FROM units").fetchall()[0][0] * len(schemes)
+    # at most this many unit-years are stored and current: when even they would leave too many to
+    # score live, the stale ones are not looked for (a year not stored yet, a build under deferred)
+    stored = con.execute("SELECT count(*) FROM (SELECT DISTINCT unit, year FROM unit_scores "
+                         "WHERE year IN (SELECT unnest(?)))", [[s.year for s in schemes]]).fetchall()[0][0]
+    if total == 0 or total - stored > LIVE_SHARE * total:
+        yield None
+        return
     keys = _year_keys(con, schemes)
     con.register("_eng_ykey", pa.table({"year": pa.array(list(keys), pa.int32()),
                                         "ykey": pa.array(list(keys.values()), pa.string())}))
@@ -868,8 +876,7 @@ def _stored_scored(con, schemes: list[Scheme]):
             SELECT fp.unit, fp.year, st.id IS NULL AS absent FROM fp
             LEFT JOIN st ON st.unit = fp.unit AND st.year = fp.year
             WHERE st.id IS NULL OR st.fp <> fp.fp""")
-        total = con.execute("SELECT count(*) FROM units").fetchall()[0][0] * len(schemes)
-        if total and stale.num_rows > LIVE_SHARE * total or total == 0:
+        if stale.num_rows > LIVE_SHARE * total:
             yield None
             return
         units = sorted(set(stale.column("unit").to_pylist()))
