@@ -117,9 +117,13 @@ def create_demo_database(path: str | os.PathLike | None = None, *, reset: bool =
         # thousands of small statements: one thread each is cheaper, and leaves the other cores to
         # the processes rendering the workbooks meanwhile (this new file is open nowhere else)
         con.execute("SET threads = 1")
+        # nothing of this new file is needed before it is complete: no commit waits for the disk
+        # (an interrupted build is deleted anyway); the complete file is written to disk below
+        con.execute("SET fsync_mode = 'NONE'")
         with deferred(con):  # the stored scores: each year once, at the end
             summary = build_demo(con, progress=progress, seed=seed, after_load=after_load, files=files)
-        con.execute("CHECKPOINT")
+        con.execute("SET fsync_mode = 'STANDARD'")
+        con.execute("CHECKPOINT")  # every row in the file itself, synced to the disk
     except BaseException:
         con.close()
         _remove(tmp)
