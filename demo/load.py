@@ -10,7 +10,9 @@ Every write is dated at its historical time with :func:`data.store.as_of`.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import random
+import threading
 import time
 from decimal import Decimal
 from typing import Callable, Iterator
@@ -79,6 +81,9 @@ def build_demo(con, progress: Callable[[str], None] | None = None, seed: int = S
     else:
         say(f"开始逐份导入 {total} 份自评表（后续年度的表格同时生成）…")
     ctx.files = files = []  # as they come, in the order generated
+    # the closing step opens a workbook in this process (a returned unit's resubmission): its reader is
+    # imported meanwhile, while this process mostly waits for the workbooks being rendered and read
+    threading.Thread(target=importlib.import_module, args=("openpyxl",), daemon=True).start()
     outcomes, problems, warnings = _ingest_all(con, ctx, rng, stream, total, say)
     current = {(u, y): (sid, rec) for u, y, sid, rec in con.execute(
         """SELECT unit, year, arg_max(id, version), arg_max(received, version) FROM submissions GROUP BY ALL""").fetchall()}
