@@ -471,3 +471,13 @@ def audit_viewer(con, *, key: str, unit: str | None = None, year: int | None = N
         st.download_button(f"下载筛选结果（CSV，{min(total, 20000)} 条）", csv_bytes(full[order]),
                            file_name="操作日志.csv", mime="text/csv", key=f"{key}_csv", icon=":material/download:",
                            on_click="ignore")
+
+
+def file_size(n: int) -> str:
+    """A file's size for people: "320 字节", "12 KB", "3.4 MB" (never "0 KB" for a small file)."""
+    n = int(n or 0)
+    if n < 1024:
+        return f"{n} 字节"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n / 1024 / 1024:.1f} MB"

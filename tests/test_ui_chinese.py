@@ -196,3 +196,11 @@ def _translate(text: str) -> str | None:
 ])
 def test_streamlit_announcements_are_translated(text, chinese):
     assert _translate(text) == chinese and not english(chinese)
+
+
+def test_file_sizes_read_naturally():
+    from dashboard.ui import file_size
+
+    assert file_size(0) == "0 字节" and file_size(320) == "320 字节"  # a small evidence file is not "0 KB"
+    assert file_size(1024) == "1 KB" and file_size(12 * 1024 + 100) == "12 KB"
+    assert file_size(int(3.4 * 1024 * 1024)) == "3.4 MB"

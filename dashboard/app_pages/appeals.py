@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard.common import REVIEW_ROLES, after_write, db, db_lock, md_escape, require_role, \
     selected_year, show_flash
-from dashboard.ui import show_error, score_text
+from dashboard.ui import file_size, show_error, score_text
 from data import closing as dc
 from metrics import closing as mc
 from core.scheme import scheme_for
@@ -41,7 +41,7 @@ for r in open_ap.itertuples():
         st.caption(f"提出人：{md_escape(r.filed_by or '')}；答复期限：定稿前（公示期至 {stage['publicity_end']}）")
         for f in r.files:
             name, content = dc.appeal_file(con, f["id"], user)
-            st.download_button(f"下载证明材料：{md_escape(name)}（{f['size'] / 1024:.0f} KB）", content, file_name=name,
+            st.download_button(f"下载证明材料：{md_escape(name)}（{file_size(f['size'])}）", content, file_name=name,
                                key=f"ap_file_{f['id']}", icon=":material/download:", on_click="ignore")
         if stage["stage"] != dc.PUBLICITY:
             st.caption("只有公示阶段可以答复。")
