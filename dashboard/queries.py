@@ -27,9 +27,11 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from dashboard.common import data_version, db
+from data.frames import map_distinct
 from data.store import db_path
 from metrics import closing, engine
 from metrics import summary as summ
@@ -59,11 +61,10 @@ def _call(fn, *args, **kwargs):
 def _floats(s: pd.Series) -> pd.Series:
     """An object column of numbers (Decimal, float, int, numeric text; None) as float64, each
     distinct value converted once (a province's scorecard has few distinct points)."""
-    codes, uniques = pd.factorize(s, use_na_sentinel=True)
-    values = pd.to_numeric(pd.Series([float(v) if isinstance(v, (Decimal, float, int, np.number)) else v
-                                      for v in uniques], dtype=object), errors="coerce").to_numpy(dtype="float64")
-    values = np.append(values, np.nan)  # code -1: None
-    return pd.Series(values[codes], index=s.index, dtype="float64")
+    def number(v) -> float:
+        return float(v if isinstance(v, (Decimal, float, int, np.number)) else pd.to_numeric(v, errors="coerce"))
+    values = map_distinct(s, number, pa.float64()).to_numpy(zero_copy_only=False)  # null → NaN
+    return pd.Series(values, index=s.index, dtype="float64")
 
 
 def to_float(df: pd.DataFrame, columns=None) -> pd.DataFrame:
@@ -284,7 +285,12 @@ def _exception_items(year: int, dv: int, where: str, which: str | None = None) -
     # only the overdue and pending items are loaded (the charts use SQL aggregates);
     # ``where`` (the database file) is part of the key: a resource outlives
     # ``st.cache_data.clear()`` and must never serve another database's rows
-    return _compact_items(_call(closing.item_facts, int(year), states=[ItemState.LATE, ItemState.NOT_DUE],
+    return _read_exceptions(year, None, which)
+
+
+def _read_exceptions(year: int, unit: str | None, which: str | None) -> pd.DataFrame:
+    """The overdue and pending items of ``year`` (of ``unit`` only, when given), compacted."""
+    return _compact_items(_call(closing.item_facts, int(year), unit=unit, states=[ItemState.LATE, ItemState.NOT_DUE],
                                 which=which))
 
 
@@ -326,8 +332,7 @@ def item_summary(year: int, unit_type: str | None = None, unit: str | None = Non
 
 @st.cache_data(show_spinner="正在读取逾期和未到期事项…", max_entries=32)
 def _unit_exception_items(year: int, unit: str, dv: int, which: str | None = None) -> pd.DataFrame:
-    return _compact_items(_call(closing.item_facts, int(year), unit=unit, states=[ItemState.LATE, ItemState.NOT_DUE],
-                                which=which))
+    return _read_exceptions(year, unit, which)
 
 
 def item_exceptions(year: int, unit_type: str | None = None, unit: str | None = None,

@@ -49,6 +49,18 @@ def plain_frame(tbl: pa.Table) -> pd.DataFrame:
                         index=pd.RangeIndex(tbl.num_rows))
 
 
+def _take(codes: np.ndarray, distinct: pa.Array) -> pa.Array:
+    """The column whose value ``i`` is ``distinct[codes[i]]`` (null where the code is -1)."""
+    return distinct.take(pa.array(codes, type=pa.int64(), mask=codes < 0))
+
+
+def map_distinct(values, fn, typ: pa.DataType) -> pa.Array:
+    """``fn`` of every value of ``values`` (Python objects) as an Arrow array of ``typ``,
+    ``fn`` called once per distinct value; missing values (None, NaN, NA) stay null."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    return _take(codes, pa.array([fn(v) for v in uniques], type=typ))
+
+
 def _object_column(values: np.ndarray) -> pa.Array:
     """An ``object`` column of plain Python values as Arrow: ``Decimal`` and
     ``date`` columns converted once per distinct value (see the module doc)."""
@@ -61,9 +73,7 @@ def _object_column(values: np.ndarray) -> pa.Array:
         typ = pa.date32()
     else:
         return pa.array(values, from_pandas=True)
-    distinct = pa.array(list(uniques), type=typ)
-    idx = pa.array(codes, type=pa.int64(), mask=codes < 0)
-    return distinct.take(idx)
+    return _take(codes, pa.array(list(uniques), type=typ))
 
 
 def arrow_table(df: pd.DataFrame) -> pa.Table:

@@ -957,51 +957,58 @@ _ITEM_DONE_SQL = """
 
 
 @contextmanager
+def _item_key(con, s: Scheme, key: str):
+    """Register ``_ist_key`` (``s.year`` and its year key ``key``), which :data:`_ITEM_DONE_SQL` reads."""
+    con.register("_ist_key", pa.table({"year": pa.array([s.year], pa.int32()), "ykey": pa.array([key], pa.string())}))
+    try:
+        yield
+    finally:
+        _unregister(con, ["_ist_key"])
+
+
+def _unstored(con, units: list[str] | None = None) -> tuple[int, list[str]]:
+    """Inside :func:`_params` and :func:`_item_key`: the number of current versions (of ``units``,
+    all when None) and the units whose current version has no figures stored under the key."""
+    todo = _run(con, f"""WITH {_cur_sql("many" if units is not None else False)}, {_ITEM_DONE_SQL}
+        SELECT cur.unit, d.sid IS NULL AS absent FROM cur LEFT JOIN ist_done d ON d.sid = cur.sid""",
+                {"units": list(units)} if units is not None else None)
+    return todo.num_rows, sorted(pc.filter(todo.column("unit"), todo.column("absent")).to_pylist())
+
+
+@contextmanager
 def _stored_item_stats(con, s: Scheme):
     """Inside :func:`_params`: CTEs (after ``cur``, no ``WITH``) ending in ``ist`` —
     :data:`_ITEM_STAT_COLUMNS` but ``done`` of every current version of ``s.year``, read
     from ``item_stats`` with the versions not stored computed live; ``None`` when too few
     are stored (then the caller aggregates the ledger itself)."""
-    key = _year_keys(con, [s])[s.year]
-    con.register("_ist_key", pa.table({"year": pa.array([s.year], pa.int32()), "ykey": pa.array([key], pa.string())}))
-    names = ["_ist_key"]
-    try:
-        todo = _run(con, f"""WITH {_cur_sql(False)}, {_ITEM_DONE_SQL}
-            SELECT cur.unit, d.sid IS NULL AS absent FROM cur LEFT JOIN ist_done d ON d.sid = cur.sid""")
-        absent = pc.filter(todo.column("unit"), todo.column("absent")).to_pylist()
-        if todo.num_rows == 0 or len(absent) > LIVE_SHARE * todo.num_rows:
+    with _item_key(con, s, _year_keys(con, [s])[s.year]):
+        current, absent = _unstored(con)
+        if current == 0 or len(absent) > LIVE_SHARE * current:
             yield None
             return
         cols = ", ".join(f"x.{c}" for c in _ITEM_STAT_COLUMNS)
         live = ""
         if absent:
-            con.register("_ist_live", _item_stats_live(con, sorted(absent)))
-            names.append("_ist_live")
+            con.register("_ist_live", _item_stats_live(con, absent))
             live = f"UNION ALL SELECT {cols} FROM _ist_live x WHERE x.kind <> 'done'"
-        yield f"""{_ITEM_DONE_SQL},
+        try:
+            yield f"""{_ITEM_DONE_SQL},
         ist AS (
             SELECT {cols} FROM item_stats x JOIN ist_done d ON d.sid = x.sid AND d.batch = x.batch
             WHERE x.kind <> 'done'
             {live}
         )"""
-    finally:
-        _unregister(con, names)
+        finally:
+            if absent:
+                _unregister(con, ["_ist_live"])
 
 
 def _new_item_stats(con, s: Scheme, key: str, units: list[str] | None, *, every: bool) -> pa.Table | None:
     """Inside :func:`_params`: the figures to store for ``units`` (all when None): every
     current version's with ``every``, else only those of versions not stored under ``key``."""
     if not every:
-        con.register("_ist_key", pa.table({"year": pa.array([s.year], pa.int32()),
-                                           "ykey": pa.array([key], pa.string())}))
-        try:
-            flt = "many" if units is not None else False
-            todo = _run(con, f"""WITH {_cur_sql(flt)}, {_ITEM_DONE_SQL}
-                SELECT cur.unit FROM cur ANTI JOIN ist_done d ON d.sid = cur.sid""",
-                        {"units": list(units)} if units is not None else None)
-        finally:
-            _unregister(con, ["_ist_key"])
-        units = sorted(set(todo.column("unit").to_pylist()))
+        with _item_key(con, s, key):
+            _, units = _unstored(con, units)
         if not units:
             return None
     tbl = _item_stats_live(con, units)

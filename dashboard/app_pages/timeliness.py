@@ -221,19 +221,15 @@ with tab_items:
         ex = q.item_exceptions(year, utype, unit, states=states, categories=cats)
         return ex.sort_values(["state4", "days_late", "unit"], ascending=[True, False, True])
 
-    if unit is None and len(pool) > viz.LIST_MAX_UNITS:
-        # a province: hundreds of thousands of items, read only for the download (on click)
+    # a province (no unit chosen): hundreds of thousands of items, read only for the download (on click)
+    ex = None if unit is None and len(pool) > viz.LIST_MAX_UNITS else exceptions()
+    if ex is None:
         n_ex = late + cnt["未到期未公开"]
         st.info(f"所选范围有 {len(pool)} 个已报送单位、逾期和未到期事项 {n_ex} 条，不在页面上逐条列出："
                 "请在上方“单位”中选择一个单位查看其清单，或下载所选状态和类别的全部清单（点击后生成，需要一些时间）。",
                 icon=":material/filter_alt:")
         viz.download_table(None, f"{year}年度逾期和未到期事项（{scope}）", "timeliness_items_dl", xlsx=True,
                            build=lambda: item_listing(exceptions()), rows=max(n_ex, viz.LAZY_ROWS + 1))
-        ex = None
-    else:
-        ex = exceptions()
-    if ex is None:
-        pass
     elif ex.empty:
         viz.empty("没有符合条件的逾期或未到期事项。" if states else "请至少选择一种状态。", icon=":material/check_circle:")
     else:
