@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
@@ -84,3 +84,19 @@ def test_plain_frame_numbers_and_flags_are_python_values():
     assert list(df["b"]) == [None, True, False] and type(df["b"][1]) is bool
     assert list(df["f"]) == [0.5, None, 2.0] and type(df["f"][0]) is float
     assert list(df["s"]) == ["x", None, "x"] and type(df["s"][0]) is str
+
+
+def test_map_distinct_calls_once_per_distinct_value_and_keeps_nulls():
+    from data.frames import map_distinct
+
+    calls = []
+
+    def half_up(v):
+        calls.append(v)
+        return Decimal(v).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+    out = map_distinct(pd.Series([Decimal("1.005"), None, Decimal("1.005"), np.nan, Decimal("2")], dtype=object),
+                       half_up, pa.decimal128(18, 2))
+    assert out.to_pylist() == [Decimal("1.01"), None, Decimal("1.01"), None, Decimal("2.00")]
+    assert calls == [Decimal("1.005"), Decimal("2")]
+    assert map_distinct([], float, pa.float64()).to_pylist() == []
