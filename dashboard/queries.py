@@ -31,7 +31,7 @@ import pyarrow as pa
 import streamlit as st
 
 from dashboard.common import data_version, db
-from data.frames import map_distinct
+from data.frames import display_frame, map_distinct
 from data.store import db_path
 from metrics import closing, engine
 from metrics import summary as summ
@@ -120,29 +120,30 @@ def source() -> str | None:
     return closing.LIVE if st.session_state.get(LIVE_KEY) else None
 
 
-@st.cache_data(show_spinner="正在计算评分…", max_entries=24)
-def _score_year(year: int, dv: int, which: str | None = None) -> pd.DataFrame:
-    return _call(closing.results, int(year), which)
+@st.cache_resource(show_spinner="正在计算评分…", max_entries=24)
+def _results(year: int, dv: int, where: str, which: str | None = None) -> tuple[pa.Table, dict]:
+    # the Arrow table is shared, never pickled (a province's year: 6,000 rows × 60 columns);
+    # ``where`` (the database) is part of the key, as for the items below
+    return _call(closing.results_table, int(year), which)
 
 
-def scores_raw(year: int) -> pd.DataFrame:
-    """The year's scorecard as is (Decimal points and rates): the newest
-    snapshot by default (see :func:`source`), attrs ``label``/``source``."""
-    return _score_year(int(year), data_version(), source())
+def _score_table(year: int, dv: int, which: str | None = None) -> tuple[pa.Table, dict]:
+    """The year's scorecard as queried (``closing.results_table``): Arrow, decimals, and its attrs."""
+    return _results(int(year), dv, _db_key(), which)
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
 def _scores_view(year: int, dv: int, which: str | None = None) -> pd.DataFrame:
-    raw = _score_year(year, dv, which)
-    df = to_float(raw)
+    tbl, attrs = _score_table(year, dv, which)
+    df = display_frame(tbl)
     df["submitted"] = df["status"] != Status.MISSING
-    df.attrs.update({k: raw.attrs.get(k) for k in ("label", "source")})
+    df.attrs.update({k: attrs.get(k) for k in ("label", "source")})
     return df
 
 
 def scores(year: int) -> pd.DataFrame:
-    """The year's scorecard for display: Decimal columns as floats, plus
-    ``submitted`` (bool).  One row per registered unit."""
+    """The year's scorecard for display: points and rates as floats, counts as
+    ``Int64``, plus ``submitted`` (bool).  One row per registered unit."""
     return _scores_view(int(year), data_version(), source())
 
 
@@ -165,7 +166,7 @@ def snapshot_info(year: int) -> dict:
 
 @st.cache_data(show_spinner=False, max_entries=24)
 def _group_subtotals(year: int, dv: int, which: str | None = None) -> pd.DataFrame:
-    return summ.group_subtotals_from_scores(_score_year(year, dv, which), scheme_for(year))
+    return summ.group_subtotals_from_scores(_score_table(year, dv, which)[0], scheme_for(year))
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
@@ -219,13 +220,15 @@ def details_note(year: int) -> str:
     return _details_note(int(year), data_version(), source())
 
 
-@st.cache_data(show_spinner="正在计算历年趋势…", max_entries=8)
+@st.cache_resource(show_spinner="正在计算历年趋势…", max_entries=4)
+def _trend_tables(dv: int, where: str, which: str | None = None) -> tuple[pa.Table, pa.Table]:
+    # every year in one pass (``metrics.summary.trend_tables``); Arrow, shared, never pickled
+    return _call(summ.trend_tables, which)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
 def _trend(dv: int, which: str | None = None) -> pd.DataFrame:
-    # the same rows as ``engine.trend``, built from each year's cached scorecard,
-    # so a year already scored for another page is not scored again
-    cols = engine.TREND_COLUMNS + ["grade", "rank", "provisional"]
-    frames = [_scores_view(y, dv, which)[cols] for y in scheme_years()]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+    return display_frame(_trend_tables(dv, _db_key(), which)[0])
 
 
 def trend() -> pd.DataFrame:
@@ -235,10 +238,7 @@ def trend() -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _trend_summary(dv: int, which: str | None = None) -> pd.DataFrame:
-    ys = scheme_years()
-    frames = [_score_year(y, dv, which)[summ.TREND_INPUT_COLUMNS] for y in ys]
-    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=summ.TREND_INPUT_COLUMNS)
-    return summ.trend_summary_from_trend(rows, ys)
+    return summ.trend_summary_from_trend(_trend_tables(dv, _db_key(), which)[0], scheme_years())
 
 
 def trend_summary() -> pd.DataFrame:
@@ -250,7 +250,8 @@ def trend_summary() -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _group_trend(dv: int, which: str | None = None) -> pd.DataFrame:
-    return summ.group_means_over_years([(scheme_for(y), _group_subtotals(y, dv, which)) for y in scheme_years()])
+    return summ.group_means_from_long([scheme_for(y) for y in scheme_years()],
+                                      _trend_tables(dv, _db_key(), which)[1])
 
 
 def group_trend() -> pd.DataFrame:
@@ -302,9 +303,10 @@ def items(year: int) -> pd.DataFrame:
     return _exception_items(int(year), data_version(), _db_key(), source())
 
 
-@st.cache_data(show_spinner="正在统计主动公开台账…", max_entries=8)
-def _item_aggregates(year: int, dv: int, which: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return _call(closing.item_aggregates, int(year), which)
+@st.cache_resource(show_spinner="正在统计主动公开台账…", max_entries=4)
+def _item_aggregates(year: int, dv: int, where: str, which: str | None = None) -> pa.Table:
+    # Arrow, shared (a province: 400,000 rows a year); ``where`` as for ``_results``
+    return _call(closing.item_aggregates_table, int(year), which)
 
 
 def _item_mask(df: pd.DataFrame, unit_type: str | None, unit: str | None) -> pd.Series:
@@ -318,8 +320,7 @@ def _item_mask(df: pd.DataFrame, unit_type: str | None, unit: str | None) -> pd.
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _item_summary(year: int, unit_type: str | None, unit: str | None, dv: int, which: str | None = None) -> dict:
-    monthly, late = _item_aggregates(year, dv, which)
-    return summ.item_summary_from_aggregates(monthly, late, unit_type, unit)
+    return summ.item_summary_from_table(_item_aggregates(year, dv, _db_key(), which), unit_type, unit)
 
 
 def item_summary(year: int, unit_type: str | None = None, unit: str | None = None) -> dict:
@@ -440,4 +441,5 @@ def summary(year: int, unit_type: str | None = None) -> dict | None:
 
 @st.cache_data(show_spinner=False, max_entries=24)
 def _summary(year: int, dv: int, which: str | None = None, unit_type: str | None = None) -> dict:
-    return summ.summary_from_scores(_score_year(year, dv, which), scheme_for(year), unit_type)
+    tbl, attrs = _score_table(year, dv, which)
+    return summ.summary_from_scores(tbl, scheme_for(year), unit_type, attrs)

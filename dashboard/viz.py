@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from decimal import ROUND_HALF_UP, Decimal
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -56,6 +57,14 @@ def pct(v, digits: int = 1) -> str:
         return "—"
     d = (Decimal(str(v)) * 100).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
     return f"{d}%"
+
+
+def pct_texts(s: pd.Series, digits: int = 1) -> pd.Series:
+    """:func:`pct` of every value of ``s``, each distinct value formatted once (a province's
+    column of 6,000 rates has a few hundred)."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    texts = np.array([pct(v, digits) for v in uniques] + [pct(None)], dtype=object)
+    return pd.Series(texts[codes], index=s.index, dtype=object)
 
 
 def pts(v, digits: int = 2) -> str:

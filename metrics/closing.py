@@ -17,9 +17,10 @@ from decimal import Decimal
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from data import closing as store
-from data.frames import plain_frame
+from data.frames import arrow_table, plain_frame
 from data.closing import (ADJUSTED, DRAFT, FILING, FINAL_KIND, OPEN, PUBLICITY, REVIEW, ClosingError)
 
 from core import scheme as scheme_mod
@@ -292,6 +293,11 @@ def _final_rows(con, draft: dict, scheme) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 # --------------------------------------------------------------------------- reading results
 
+def chosen_snapshot(con, year: int, which: str | None = None) -> dict | None:
+    """The snapshot whose results :func:`results` shows for ``which`` (None: live)."""
+    return _pick(con, year, which)
+
+
 def _pick(con, year: int, which: str | None) -> dict | None:
     if which in (None, "", "default"):
         return store.current_snapshot(con, year)
@@ -343,12 +349,30 @@ def results(con: duckdb.DuckDBPyConnection, year: int, which: str | None = None)
     snap = _pick(con, year, which)
     if snap is None:
         df = engine.score_year(con, int(year))
-        df.attrs.update({"source": LIVE, "snapshot": None, "label": WHICH_LABEL[LIVE]})
+        df.attrs.update(_source_attrs(None))
         return df
     df = snapshot_frame(con, snap)
-    df.attrs.update({"source": PUBLISHED if snap["kind"] == DRAFT else FINALISED, "snapshot": snap,
-                     "label": snapshot_label(snap)})
+    df.attrs.update(_source_attrs(snap))
     return df
+
+
+def _source_attrs(snap: dict | None) -> dict:
+    if snap is None:
+        return {"source": LIVE, "snapshot": None, "label": WHICH_LABEL[LIVE]}
+    return {"source": PUBLISHED if snap["kind"] == DRAFT else FINALISED, "snapshot": snap,
+            "label": snapshot_label(snap)}
+
+
+def results_table(con: duckdb.DuckDBPyConnection, year: int, which: str | None = None) -> tuple[pa.Table, dict]:
+    """:func:`results` as an Arrow table (points and rates decimal) and the frame's
+    attrs, for callers that aggregate or display it without Python objects."""
+    snap = _pick(con, year, which)
+    if snap is None:
+        tbl, attrs = engine.score_table(con, int(year))
+    else:
+        df = snapshot_frame(con, snap)
+        tbl, attrs = arrow_table(df), dict(df.attrs)
+    return tbl, attrs | _source_attrs(snap)
 
 
 # --------------------------------------------------------------------------- details behind the results
@@ -457,6 +481,22 @@ def item_aggregates(con, year: int, which: str | None = None) -> tuple[pd.DataFr
         late = _stored(con, """SELECT unit, unit_type, days_late, n FROM snapshot_item_late_days
                                WHERE snapshot_id = $src ORDER BY ord""", p, big=True)
     return _tag(monthly, d), _tag(late, d)
+
+
+def item_aggregates_table(con, year: int, which: str | None = None) -> pa.Table:
+    """:func:`item_aggregates` of the chosen results as one Arrow table, as
+    :func:`metrics.engine.item_aggregates_table` gives it (``by_days`` 0: the
+    monthly rows, 1: the late-days rows)."""
+    d = details_of(con, year, which)
+    if d["source_id"] is None:
+        return engine.item_aggregates_table(con, int(year))
+    return con.sql("""
+        SELECT unit, unit_type, month, state, published, NULL::INTEGER AS late_by, n, 0 AS by_days, ord
+        FROM snapshot_item_months WHERE snapshot_id = $src
+        UNION ALL
+        SELECT unit, unit_type, NULL::INTEGER, NULL, NULL, days_late, n, 1, ord
+        FROM snapshot_item_late_days WHERE snapshot_id = $src
+        ORDER BY by_days, ord""", params={"src": d["source_id"]}).to_arrow_table().drop_columns(["ord"])
 
 
 def request_facts(con, year: int, unit: str | None = None, include_uncounted: bool = False,

@@ -513,8 +513,19 @@ def score_year(con: duckdb.DuckDBPyConnection, year: int, scheme: Scheme | None 
     counts ``requests_pending``, ``requests_corrected``).  Points and rates are
     quantized ``Decimal``; counts ``int``; ``None`` where the scorecard is empty
     (未报送, no counted item or request).  Rows: 乡镇 first, then 部门; by rank,
-    then unit name; 未报送 last within a type.
+    then unit name; 未报送 last within a type.  ``attrs``: year, provisional,
+    missing_calendar_years, provisional_reason.
     """
+    tbl, attrs = score_table(con, year, scheme, unit)
+    df = _frame(tbl)
+    df.attrs.update(attrs)
+    return df
+
+
+def score_table(con: duckdb.DuckDBPyConnection, year: int, scheme: Scheme | None = None,
+                unit: str | None = None) -> tuple[pa.Table, dict]:
+    """:func:`score_year` as the Arrow table queried (points and rates decimal) and
+    its attrs, for callers that aggregate or display it without Python objects."""
     s = _scheme(year, scheme)
     codes = s.codes
     with _params(con, [s]), _stored_scored(con, [s]) as stored:
@@ -528,16 +539,12 @@ def score_year(con: duckdb.DuckDBPyConnection, year: int, scheme: Scheme | None 
         {ORDER_SQL}"""
         tbl = _run(con, sql, {"unit": unit} if unit is not None else None)
         missing = missing_calendar_years(con, s)
-    df = _frame(tbl)
-    df["provisional"] = pd.Series([bool(missing)] * len(df), dtype=object)
-    df["provisional_reason"] = pd.Series([provisional_reason(missing)] * len(df), dtype=object)
-    cols = SCORECARD_COLUMNS + codes + EXTRA_COLUMNS + COUNT_COLUMNS + ["reconcile_failed"]
-    df = df[cols]
-    df.attrs["year"] = s.year
-    df.attrs["provisional"] = bool(missing)
-    df.attrs["missing_calendar_years"] = missing
-    df.attrs["provisional_reason"] = provisional_reason(missing)
-    return df
+    n = tbl.num_rows
+    tbl = tbl.append_column("provisional", pa.array([bool(missing)] * n, pa.bool_()))
+    tbl = tbl.append_column("provisional_reason", pa.array([provisional_reason(missing)] * n, pa.string()))
+    tbl = tbl.select(SCORECARD_COLUMNS + codes + EXTRA_COLUMNS + COUNT_COLUMNS + ["reconcile_failed"])
+    return tbl, {"year": s.year, "provisional": bool(missing), "missing_calendar_years": missing,
+                 "provisional_reason": provisional_reason(missing)}
 
 
 def scorecard_columns(year: int, scheme: Scheme | None = None) -> list[str]:
@@ -618,24 +625,28 @@ def item_aggregates(con: duckdb.DuckDBPyConnection, year: int,
     load every item: ``(monthly, late_days)`` where ``monthly`` has unit,
     unit_type, month (of 形成日期), state, published (bool), n and
     ``late_days`` has unit, unit_type, days_late, n of the late items."""
+    df = _big_frame(item_aggregates_table(con, year, scheme))
+    monthly = df[df["by_days"] == 0][["unit", "unit_type", "month", "state", "published", "n"]]
+    late = df[(df["by_days"] == 1) & df["late_by"].notna()][["unit", "unit_type", "late_by", "n"]]
+    return (monthly.reset_index(drop=True),
+            late.rename(columns={"late_by": "days_late"}).reset_index(drop=True))
+
+
+def item_aggregates_table(con: duckdb.DuckDBPyConnection, year: int, scheme: Scheme | None = None) -> pa.Table:
+    """:func:`item_aggregates` as one Arrow table: unit, unit_type, month, state,
+    published, late_by, n, by_days (0: a monthly row, 1: a late-days row)."""
     s = _scheme(year, scheme)
     with _params(con, [s]), _stored_item_stats(con, s) as ist:
         if ist is not None:  # the versions' stored figures (issue 14): no pass over the ledger
             # units numbered in order first: sorting 400,000 rows by the unit's name took 0.8 s
-            tbl = _run(con, f"""WITH {_cur_sql(False)}, {ist},
+            return _run(con, f"""WITH {_cur_sql(False)}, {ist},
                 uo AS (SELECT sid, unit, unit_type, row_number() OVER (ORDER BY {_UNIT_ORDER}) AS o FROM cur)
                 SELECT uo.unit, uo.unit_type, i.month, i.state, i.published, i.days_late AS late_by, i.n,
                        CASE WHEN i.kind = 'month' THEN 0 ELSE 1 END AS by_days
                 FROM ist i JOIN uo ON uo.sid = i.sid
                 WHERE i.kind IN ('month', 'late')
                 ORDER BY uo.o, i.month, i.state, i.published, i.days_late""")
-        else:
-            tbl = _item_aggregates_live(con)
-    df = _big_frame(tbl)
-    monthly = df[df["by_days"] == 0][["unit", "unit_type", "month", "state", "published", "n"]]
-    late = df[(df["by_days"] == 1) & df["late_by"].notna()][["unit", "unit_type", "late_by", "n"]]
-    return (monthly.reset_index(drop=True),
-            late.rename(columns={"late_by": "days_late"}).reset_index(drop=True))
+        return _item_aggregates_live(con)
 
 
 def _item_aggregates_live(con) -> pa.Table:
@@ -739,6 +750,40 @@ def trend(con: duckdb.DuckDBPyConnection, years: Iterable[int] | None = None,
     df = _frame(tbl)
     df["provisional"] = pd.Series([bool(prov.get(y)) for y in df["year"]], dtype=object)
     return df[TREND_COLUMNS + ["grade", "rank", "provisional"]]
+
+
+def trend_tables(con: duckdb.DuckDBPyConnection, years: Iterable[int] | None = None) -> tuple[pa.Table, pa.Table]:
+    """:func:`trend` of several years scored together (one pass, not one per year), as
+    Arrow: ``rows`` (:data:`TREND_COLUMNS`, grade, rank, provisional; by year, then in
+    scorecard order) and ``subtotals``, per submitted unit-year and 一级指标: year,
+    unit_type, grp, pts (the sum of its indicators' points; empty when one is
+    missing) and rate (pts ÷ the group's maximum, a double)."""
+    schemes = _schemes_for(years)
+    if not schemes:
+        return (pa.table({c: pa.array([], pa.null()) for c in TREND_COLUMNS + ["grade", "rank", "provisional"]}),
+                pa.table({c: pa.array([], pa.null()) for c in ("year", "unit_type", "grp", "pts", "rate")}))
+    order = ORDER_SQL.replace("ORDER BY", "ORDER BY s.year,", 1)
+    with _params(con, schemes), _stored_scored(con, schemes) as stored:
+        ctes = stored or _score_ctes(False)
+        rows = _run(con, f"""{ctes} SELECT {_unit_year_columns()} FROM scored s {order}""")
+        subtotals = _run(con, f"""{ctes},
+            gm AS (SELECT year, grp, min(ord) AS g_ord, count(*) AS k, sum(max_c) AS max_c
+                   FROM _eng_ind GROUP BY year, grp),
+            ps AS (SELECT p.unit, p.year, i.grp, count(p.points_c) AS k, sum(p.points_c) AS c
+                   FROM points p JOIN _eng_ind i ON i.year = p.year AND i.code = p.code GROUP BY ALL),
+            o AS (SELECT s.unit, s.unit_type, s.year, row_number() OVER ({order}) AS o FROM scored s
+                  WHERE s.sid IS NOT NULL)
+            SELECT o.year, o.unit_type, gm.grp,
+                   CASE WHEN ps.k = gm.k THEN {_d2('ps.c')} END AS pts,
+                   CASE WHEN ps.k = gm.k AND gm.max_c > 0
+                        THEN CAST({_d2('ps.c')} AS DOUBLE) / CAST({_d2('gm.max_c')} AS DOUBLE) END AS rate
+            FROM o JOIN gm ON gm.year = o.year
+            LEFT JOIN ps ON ps.unit = o.unit AND ps.year = o.year AND ps.grp = gm.grp
+            ORDER BY o.year, gm.g_ord, o.o""")
+        prov = _provisional(con, schemes)
+    flags = pa.array([bool(prov.get(y)) for y in rows.column("year").to_pylist()], pa.bool_())
+    rows = rows.append_column("provisional", flags).select(TREND_COLUMNS + ["grade", "rank", "provisional"])
+    return rows, subtotals
 
 
 def scheme_changes(years: Iterable[int] | None = None) -> dict[int, list[str]]:

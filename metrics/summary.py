@@ -31,9 +31,10 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.scheme import Scheme, years
-from data.frames import arrow_table, map_distinct
+from data.frames import arrow_table, map_distinct, scratch_cursor
 from core.vocab import ITEM_OUTCOMES, STATUSES, UNIT_TYPES, ItemOutcome, ItemState, Status, unit_type_order_sql
 from metrics import closing, engine
 
@@ -55,8 +56,9 @@ RATES = {"submit_rate", "on_time_rate", "mean_score_rate", "mean_proactive", "me
 
 
 def _query(frames: dict[str, pd.DataFrame | pa.Table], sql: str, params: dict | None = None) -> pd.DataFrame:
-    """Run ``sql`` on a private in-memory DuckDB where each frame (or Arrow table) is a table."""
-    con = duckdb.connect()
+    """Run ``sql`` on a cursor of the in-memory scratch DuckDB where each frame (or Arrow
+    table) is a table (registered on that cursor only)."""
+    con = scratch_cursor()
     try:
         for name, df in frames.items():
             if isinstance(df, pa.Table):
@@ -109,12 +111,22 @@ GRADES_SQL = """
     SELECT grade, count(*) AS n FROM sc WHERE submission_id IS NOT NULL AND grade IS NOT NULL GROUP BY grade"""
 
 
-def summary_from_scores(scores: pd.DataFrame, scheme: Scheme, unit_type: str | None = None) -> dict:
+def summary_from_scores(scores: pd.DataFrame | pa.Table, scheme: Scheme, unit_type: str | None = None,
+                        attrs: dict | None = None) -> dict:
     """:func:`county_summary` of an already computed ``engine.score_year``
-    frame (of the units of ``unit_type`` only, when given)."""
-    sc = scores[SUMMARY_COLUMNS + ["unit_type"]]
-    if unit_type:
-        sc = sc[sc["unit_type"] == unit_type]
+    frame (of the units of ``unit_type`` only, when given), or of its Arrow table
+    (``engine.score_table``, ``closing.results_table``) with its ``attrs``."""
+    if isinstance(scores, pa.Table):
+        sc = scores.select(SUMMARY_COLUMNS + ["unit_type"])
+        if unit_type:
+            sc = sc.filter(pc.equal(sc.column("unit_type"), str(unit_type)))
+    else:
+        sc = scores[SUMMARY_COLUMNS + ["unit_type"]]
+        if unit_type:
+            sc = sc[sc["unit_type"] == unit_type]
+        sc = arrow_table(sc)  # converted once for both queries
+        attrs = scores.attrs
+    attrs = attrs or {}
     row = _query({"sc": sc}, SUMMARY_SQL).iloc[0]
     counts = dict(_query({"sc": sc}, GRADES_SQL).itertuples(index=False, name=None))
     out = {"year": scheme.year}
@@ -122,9 +134,9 @@ def summary_from_scores(scores: pd.DataFrame, scheme: Scheme, unit_type: str | N
         v = _num(row[k])
         out[k] = None if v is None else (int(v) if k in COUNTS else float(v))
     out["grades"] = {g: int(counts.get(g, 0)) for g in scheme.grade_names}
-    out["provisional"] = bool(scores.attrs.get("provisional", False))
-    out["provisional_reason"] = scores.attrs.get("provisional_reason", "") or ""
-    out["label"] = scores.attrs.get("label", "") or closing.WHICH_LABEL[closing.LIVE]
+    out["provisional"] = bool(attrs.get("provisional", False))
+    out["provisional_reason"] = attrs.get("provisional_reason", "") or ""
+    out["label"] = attrs.get("label", "") or closing.WHICH_LABEL[closing.LIVE]
     return out
 
 
@@ -184,7 +196,7 @@ def summary_table(s: dict) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- group subtotals
 
-def group_subtotals_from_scores(scores: pd.DataFrame, scheme: Scheme) -> pd.DataFrame:
+def group_subtotals_from_scores(scores: pd.DataFrame | pa.Table, scheme: Scheme) -> pd.DataFrame:
     """Per submitted unit (scorecard order): unit, unit_type, status, total,
     grade, rank, score_rate and, per 一级指标 ``g`` (scheme order),
     ``g|得分`` = subtotal (Decimal) and ``g`` = 得分率 (subtotal ÷ group max, float).
@@ -196,13 +208,21 @@ def group_subtotals_from_scores(scores: pd.DataFrame, scheme: Scheme) -> pd.Data
     indicator nobody scored counts 0 points there)."""
     groups = scheme.group_codes
     gmax = scheme.group_max
-    sub = scores[scores["submission_id"].notna()]
     base = ["unit", "unit_type", "status", "total", "grade", "rank", "score_rate"]
     parts = []
     for n, (g, codes) in enumerate(groups.items()):
         total = " + ".join('"' + c.replace('"', '""') + '"' for c in codes)
         parts.append(f'{total} AS "s{n}", '
                      f'CASE WHEN {gmax[g]} > 0 THEN CAST({total} AS DOUBLE) / {gmax[g]} END AS "r{n}"')
+    if isinstance(scores, pa.Table):  # one query, no Python objects on the way in
+        res = _query({"p": scores}, f"""SELECT {', '.join('"' + c + '"' for c in base)}, {', '.join(parts)}
+                                         FROM p WHERE submission_id IS NOT NULL""")
+        out = res[base].copy()
+        for n, g in enumerate(groups):
+            out[f"{g}|得分"] = res[f"s{n}"]
+            out[g] = pd.to_numeric(res[f"r{n}"], errors="coerce").astype("float64")
+        return out
+    sub = scores[scores["submission_id"].notna()]
     frame = sub[["unit", *scheme.codes]].reset_index(drop=True)
     res = _query({"p": frame}, f"SELECT {', '.join(parts)} FROM p") if len(frame) else None
     out = sub[base].reset_index(drop=True)
@@ -224,16 +244,11 @@ def _long_subtotals(per_year: list[tuple[Scheme, pd.DataFrame]]) -> tuple[pa.Tab
     """The groups of each scheme (year, ord, grp, max) and the subtotals of
     :func:`group_subtotals_from_scores` frames in long form (year, unit_type, grp, pts, rate)."""
     dec = pa.decimal128(18, 2)
-    groups: dict[str, list] = {"year": [], "ord": [], "grp": [], "max": []}
     parts: list[pa.Table] = []
     for s, sub in per_year:
         k = len(sub)
         types = pa.array([str(t) for t in sub["unit_type"]], pa.string())
-        for n, (g, mx) in enumerate(s.group_max.items()):
-            groups["year"].append(s.year)
-            groups["ord"].append(n)
-            groups["grp"].append(g)
-            groups["max"].append(mx)
+        for n, g in enumerate(s.group_max):
             parts.append(pa.table({
                 "year": pa.array([s.year] * k, pa.int32()), "unit_type": types,
                 "grp": pa.array([g] * k, pa.string()),
@@ -243,9 +258,20 @@ def _long_subtotals(per_year: list[tuple[Scheme, pd.DataFrame]]) -> tuple[pa.Tab
     schema = pa.schema([("year", pa.int32()), ("unit_type", pa.string()), ("grp", pa.string()),
                         ("pts", dec), ("rate", pa.float64())])
     long = pa.concat_tables(parts) if parts else schema.empty_table()
-    return (pa.table(groups, schema=pa.schema([("year", pa.int32()), ("ord", pa.int32()), ("grp", pa.string()),
-                                               ("max", dec)])),
-            long)
+    return _group_table([s for s, _ in per_year]), long
+
+
+def _group_table(schemes: list[Scheme]) -> pa.Table:
+    """The 一级指标 of each scheme: year, ord, grp, max."""
+    groups: dict[str, list] = {"year": [], "ord": [], "grp": [], "max": []}
+    for s in schemes:
+        for n, (g, mx) in enumerate(s.group_max.items()):
+            groups["year"].append(s.year)
+            groups["ord"].append(n)
+            groups["grp"].append(g)
+            groups["max"].append(mx)
+    return pa.table(groups, schema=pa.schema([("year", pa.int32()), ("ord", pa.int32()), ("grp", pa.string()),
+                                              ("max", pa.decimal128(18, 2))]))
 
 
 def _scopes() -> pa.Table:
@@ -285,6 +311,17 @@ def group_means_over_years(per_year: list[tuple[Scheme, pd.DataFrame]],
     each with its year's scheme. A unit whose subtotal is empty is left out of
     the means and of ``units``."""
     g, lt = _long_subtotals(per_year)
+    return _group_means(g, lt, scopes)
+
+
+def group_means_from_long(schemes: list[Scheme], subtotals: pa.Table,
+                          scopes: list[str] | None = None) -> pd.DataFrame:
+    """:func:`group_means_over_years` of the long subtotals :func:`trend_tables` gives
+    (year, unit_type, grp, pts, rate), with each year's scheme in ``schemes``."""
+    return _group_means(_group_table(schemes), subtotals, scopes)
+
+
+def _group_means(g: pa.Table, lt: pa.Table, scopes: list[str] | None) -> pd.DataFrame:
     want = list(scopes) if scopes is not None else [COUNTY, *map(str, UNIT_TYPES)]
     df = _query({"g_": g, "l": lt, "s": _scopes()}, GROUP_MEANS_SQL, {"scopes": want})
     out = pd.DataFrame({"year": df["year"].astype("int64"), "scope": df["scope"].astype(object),
@@ -307,6 +344,37 @@ def group_means(subtotals: pd.DataFrame, scheme: Scheme, unit_type: str | None =
 def group_subtotals(con: duckdb.DuckDBPyConnection, year: int) -> pd.DataFrame:
     s = engine._scheme(year)
     return group_subtotals_from_scores(engine.score_year(con, s.year, scheme=s), s)
+
+
+def trend_tables(con: duckdb.DuckDBPyConnection, which: str | None = closing.LIVE) -> tuple[pa.Table, pa.Table]:
+    """Every scheme year's results as ``which`` names them (:func:`metrics.closing.results`;
+    ``None``: the newest snapshot, else live), as :func:`metrics.engine.trend_tables`
+    gives them: ``rows`` (trend columns, grade, rank, provisional; by year) and the
+    submitted units' 一级指标 ``subtotals`` (year, unit_type, grp, pts, rate).  The years
+    read live are scored together in one pass."""
+    ys = list(years())
+    snaps = {y: closing.chosen_snapshot(con, y, which) for y in ys}
+    live = [y for y in ys if snaps[y] is None]
+    rows, longs = [], []
+    if live:
+        r, lt = engine.trend_tables(con, live)
+        rows.append(r)
+        longs.append(lt)
+    for y in ys:
+        if snaps[y] is None:
+            continue
+        df = closing.snapshot_frame(con, snaps[y])
+        sch = engine._scheme(y)
+        rows.append(arrow_table(df[engine.TREND_COLUMNS + ["grade", "rank", "provisional"]]))
+        longs.append(_long_subtotals([(sch, group_subtotals_from_scores(df, sch))])[1])
+    if not rows:
+        return engine.trend_tables(con, [])
+    tbl = pa.concat_tables(rows, promote_options="permissive")  # a snapshot's decimals may be wider
+    lt = pa.concat_tables(longs, promote_options="permissive")
+    if len(rows) > 1:  # by year (stable: each year keeps its scorecard order)
+        tbl = tbl.take(pc.sort_indices(tbl, [("year", "ascending")]))
+        lt = lt.take(pc.sort_indices(lt, [("year", "ascending")]))
+    return tbl, lt
 
 
 def group_trend(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -370,13 +438,14 @@ TREND_SUMMARY_COLUMNS = ["scope", "year", "registered", "submitted", "mean_total
                          "coverage_rate", "request_rate"]
 
 
-def trend_summary_from_trend(trend: pd.DataFrame, years_: list[int]) -> pd.DataFrame:
+def trend_summary_from_trend(trend: pd.DataFrame | pa.Table, years_: list[int]) -> pd.DataFrame:
     """Per scope (全县, then each unit type) and year of ``years_``: registered
     and submitted units, mean total and the means over the submitted units of
     score_rate, proactive_rate, coverage_rate and request_rate (a unit without
     a rate is left out of that mean; NaN when no unit has one), from an
-    :func:`metrics.engine.trend` frame (or its rows of several years' scorecards)."""
-    t = trend[TREND_INPUT_COLUMNS]
+    :func:`metrics.engine.trend` frame (or its rows of several years' scorecards, a
+    frame or an Arrow table)."""
+    t = trend.select(TREND_INPUT_COLUMNS) if isinstance(trend, pa.Table) else trend[TREND_INPUT_COLUMNS]
     df = _query({"t": t, "s": _scopes()}, TREND_SQL, {"years": [int(y) for y in years_]})
     out = pd.DataFrame({"scope": df["scope"].astype(object), "year": df["year"].astype("int64"),
                         "registered": df["registered"].astype("int64"), "submitted": df["submitted"].astype("int64")})
@@ -443,11 +512,14 @@ def item_summary_from_aggregates(monthly: pd.DataFrame, late: pd.DataFrame, unit
     (month 1–12 × outcome, n), ``days_late`` (days_late, n of the late items),
     ``late_n`` and ``late_median`` (working days; NaN without late items)."""
     o = pa.table({"ord": list(range(len(ITEM_OUTCOMES))), "outcome": [str(x) for x in ITEM_OUTCOMES]})
-    m = monthly[["unit", "unit_type", "month", "state", "published", "n"]].astype(
-        {"unit": object, "unit_type": object, "state": object, "month": "Int64", "published": "boolean",
-         "n": "Int64"})
-    lt = late[["unit", "unit_type", "days_late", "n"]].astype({"unit": object, "unit_type": object,
-                                                              "days_late": "Int64", "n": "Int64"})
+    if isinstance(monthly, pa.Table):  # as item_aggregates_table gives them (see there)
+        m, lt = monthly, late
+    else:
+        m = monthly[["unit", "unit_type", "month", "state", "published", "n"]].astype(
+            {"unit": object, "unit_type": object, "state": object, "month": "Int64", "published": "boolean",
+             "n": "Int64"})
+        lt = late[["unit", "unit_type", "days_late", "n"]].astype({"unit": object, "unit_type": object,
+                                                                  "days_late": "Int64", "n": "Int64"})
     frames = {"monthly": m, "late": lt, "o": o}
     params = {"t": unit_type or None, "u": unit or None}
     counts = _query(frames, ITEM_COUNTS_SQL, params)
@@ -470,6 +542,16 @@ def item_summary_from_aggregates(monthly: pd.DataFrame, late: pd.DataFrame, unit
         "late_n": int(sum(int(v) for v in hist["n"])),
         "late_median": float(median) if median is not None else float("nan"),
     }
+
+
+def item_summary_from_table(tbl: pa.Table, unit_type: str | None = None, unit: str | None = None) -> dict:
+    """:func:`item_summary_from_aggregates` of a :func:`metrics.engine.item_aggregates_table`
+    (no pandas in between: a province has 400,000 rows a year)."""
+    by_days = tbl.column("by_days")
+    monthly = tbl.filter(pc.equal(by_days, 0)).select(["unit", "unit_type", "month", "state", "published", "n"])
+    late = (tbl.filter(pc.and_(pc.equal(by_days, 1), pc.is_valid(tbl.column("late_by"))))
+            .select(["unit", "unit_type", "late_by", "n"]).rename_columns(["unit", "unit_type", "days_late", "n"]))
+    return item_summary_from_aggregates(monthly, late, unit_type, unit)
 
 
 def item_summary(con: duckdb.DuckDBPyConnection, year: int, unit_type: str | None = None,

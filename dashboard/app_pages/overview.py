@@ -120,9 +120,9 @@ st.subheader("排名明细")
 table = df.sort_values(["unit_type", "submitted", "rank", "unit"], ascending=[True, False, True, True],
                        key=lambda s: s.map(UNIT_TYPE_RANK) if s.name == "unit_type" else s)
 view = table.assign(
-    得分率=table["score_rate"].map(lambda v: viz.pct(v)),
-    及时率=table["proactive_rate"].map(lambda v: viz.pct(v)),
-    覆盖率=table["coverage_rate"].map(lambda v: viz.pct(v)),
+    得分率=viz.pct_texts(table["score_rate"]),
+    及时率=viz.pct_texts(table["proactive_rate"]),
+    覆盖率=viz.pct_texts(table["coverage_rate"]),
     按时报送=table["late_submission"].map({False: "是", True: "否"}),
 )[["unit", "unit_type", "status", "rank", "total", "grade", "得分率", "及时率", "覆盖率", "按时报送"]].rename(
     columns={"unit": "单位", "unit_type": "类型", "status": "状态", "rank": "排名", "total": "总分", "grade": "等次"})

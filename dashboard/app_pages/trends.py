@@ -161,8 +161,8 @@ if chosen:
     utbl = pd.DataFrame({
         "单位": us["unit"], "年度": us["year"], "总分": us["total"].map(viz.pts),
         "满分": us["max_total"].map(viz.pts),
-        "得分率": us["score_rate"].map(viz.pct), "等次": us["grade"], "排名": us["rank"],
-        "及时率": us["proactive_rate"].map(viz.pct), "覆盖率": us["coverage_rate"].map(viz.pct),
+        "得分率": viz.pct_texts(us["score_rate"]), "等次": us["grade"], "排名": us["rank"],
+        "及时率": viz.pct_texts(us["proactive_rate"]), "覆盖率": viz.pct_texts(us["coverage_rate"]),
     })
     st.dataframe(utbl, hide_index=True, placeholder="", key="trends_units_table")
     viz.download_table(utbl, "所选单位历年情况", "trends_units_dl")
