@@ -303,10 +303,11 @@ def items(year: int) -> pd.DataFrame:
     return _exception_items(int(year), data_version(), _db_key(), source())
 
 
-@st.cache_resource(show_spinner="正在统计主动公开台账…", max_entries=4)
-def _item_aggregates(year: int, dv: int, where: str, which: str | None = None) -> pa.Table:
-    # Arrow, shared (a province: 400,000 rows a year); ``where`` as for ``_results``
-    return _call(closing.item_aggregates_table, int(year), which)
+@st.cache_resource(show_spinner="正在统计主动公开台账…", max_entries=8)
+def _item_aggregates(year: int, dv: int, where: str, which: str | None = None, per_unit: bool = False) -> pa.Table:
+    # Arrow, shared; per unit type unless one unit's figures are asked for (per unit, a
+    # province has 400,000 rows a year); ``where`` as for ``_results``
+    return _call(closing.item_aggregates_table, int(year), which, per_unit)
 
 
 def _item_mask(df: pd.DataFrame, unit_type: str | None, unit: str | None) -> pd.Series:
@@ -320,7 +321,8 @@ def _item_mask(df: pd.DataFrame, unit_type: str | None, unit: str | None) -> pd.
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _item_summary(year: int, unit_type: str | None, unit: str | None, dv: int, which: str | None = None) -> dict:
-    return summ.item_summary_from_table(_item_aggregates(year, dv, _db_key(), which), unit_type, unit)
+    return summ.item_summary_from_table(_item_aggregates(year, dv, _db_key(), which, unit is not None),
+                                        unit_type, unit)
 
 
 def item_summary(year: int, unit_type: str | None = None, unit: str | None = None) -> dict:

@@ -483,20 +483,21 @@ def item_aggregates(con, year: int, which: str | None = None) -> tuple[pd.DataFr
     return _tag(monthly, d), _tag(late, d)
 
 
-def item_aggregates_table(con, year: int, which: str | None = None) -> pa.Table:
+def item_aggregates_table(con, year: int, which: str | None = None, per_unit: bool = True) -> pa.Table:
     """:func:`item_aggregates` of the chosen results as one Arrow table, as
     :func:`metrics.engine.item_aggregates_table` gives it (``by_days`` 0: the
-    monthly rows, 1: the late-days rows)."""
+    monthly rows, 1: the late-days rows; ``per_unit=False``: per unit type)."""
     d = details_of(con, year, which)
     if d["source_id"] is None:
-        return engine.item_aggregates_table(con, int(year))
-    return con.sql("""
+        return engine.item_aggregates_table(con, int(year), per_unit=per_unit)
+    tbl = con.sql("""
         SELECT unit, unit_type, month, state, published, NULL::INTEGER AS late_by, n, 0 AS by_days, ord
         FROM snapshot_item_months WHERE snapshot_id = $src
         UNION ALL
         SELECT unit, unit_type, NULL::INTEGER, NULL, NULL, days_late, n, 1, ord
         FROM snapshot_item_late_days WHERE snapshot_id = $src
         ORDER BY by_days, ord""", params={"src": d["source_id"]}).to_arrow_table().drop_columns(["ord"])
+    return tbl if per_unit else engine.item_aggregates_by_type(tbl)
 
 
 def request_facts(con, year: int, unit: str | None = None, include_uncounted: bool = False,

@@ -576,16 +576,15 @@ def category_coverage_from_matrix(matrix: pd.DataFrame, unit_type: str | None = 
     """Per required category of the (optionally filtered) units of an
     ``engine.coverage_matrix`` frame: code, name, required (units that must
     disclose it), covered (units that did), rate; lowest rate first."""
-    cv = matrix[["unit", "unit_type", "code", "name", "required", "covered"]].astype(
-        {"unit": "string", "unit_type": "string", "code": "string", "name": "string",
-         "required": "bool", "covered": "bool"})
+    cv = matrix[["unit", "unit_type", "code", "name", "required", "covered"]]
+    if units is not None:  # a hash lookup (list_contains in SQL compares every row with every unit)
+        cv = cv[cv["unit"].isin(list(units))]
+    cv = cv.astype({"unit": "string", "unit_type": "string", "code": "string", "name": "string",
+                    "required": "bool", "covered": "bool"})
     where, params = "", {}
     if unit_type:
         where += " AND unit_type = $t"
         params["t"] = unit_type
-    if units is not None:
-        where += " AND list_contains($units, unit)"
-        params["units"] = list(units)
     df = _query({"cv": cv}, CATEGORY_SQL.format(where=where) + " ORDER BY rate, code", params)
     return df.astype({"required": "int64", "covered": "int64", "rate": "float64"})
 

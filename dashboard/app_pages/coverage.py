@@ -6,6 +6,7 @@ gap list in catalogue order (exportable).
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -87,10 +88,12 @@ def _label(v, n_items, n_pub):
     return "不要求" + (f"（已公开 {n_pub} 条）" if n_pub else "")
 
 
-z = zm.tolist() + [[-1] * len(codes) for _ in miss_names]
-text = [["✕" if v == 1 else "" for v in row] for row in z]
-hover = ([[_label(v, a, b) for v, a, b in zip(zr, ir, pr)] for zr, ir, pr in zip(zm.tolist(), im.tolist(), pm.tolist())]
-         + [["未报送，没有台账"] * len(codes) for _ in miss_names])
+# numpy arrays: plotly checks nested lists cell by cell (a province's 150 × 30 cells: 0.2 s)
+z = np.vstack([zm, np.full((len(miss_names), len(codes)), -1)]).astype("int64")
+text = np.where(z == 1, "✕", "").astype(object)
+hover = np.full(z.shape, "未报送，没有台账", dtype=object)
+for i, (zr, ir, pr) in enumerate(zip(zm.tolist(), im.tolist(), pm.tolist())):
+    hover[i, :] = [_label(v, a, b) for v, a, b in zip(zr, ir, pr)]
 unit_list = unit_list + miss_names
 xlabels = [f"{names.get(c, c)}" for c in codes]
 colorscale = [[0, MISSING_GREY], [0.2499, MISSING_GREY],

@@ -180,12 +180,14 @@ else:
             if not m.any():
                 continue
             part = ans[m]
+            # numpy arrays: plotly checks a list of thousands of points value by value
             fig.add_scatter(
-                x=[round(float(a) + j, 2) for a, j in zip(part["days_allowed"], jitter[m])],
-                y=[int(v) for v in part["days_taken"]], mode="markers", name=f"{state}答复",
+                x=np.round(part["days_allowed"].to_numpy(dtype="float64") + jitter[m], 2),
+                y=part["days_taken"].to_numpy(dtype="int64"), mode="markers", name=f"{state}答复",
                 marker=dict(color=color, size=9, opacity=0.8, line=dict(width=0.5, color="#fff")),
-                customdata=[[u, no, int(a)] for u, no, a in
-                            zip(part["unit"], part["request_no"], part["days_allowed"])],
+                customdata=np.column_stack([part["unit"].to_numpy(dtype=object),
+                                            part["request_no"].to_numpy(dtype=object),
+                                            part["days_allowed"].to_numpy(dtype="int64").astype(object)]),
                 hovertemplate="%{customdata[0]} %{customdata[1]}<br>用时 %{y} 个工作日 / 期限 %{customdata[2]} 个工作日"
                               "<extra></extra>")
         fig.update_xaxes(title="答复期限（工作日；延期的为延长后的期限）", range=[0, top])
