@@ -83,9 +83,10 @@ def ranking_figure(part, unit_type: str, units: int) -> go.Figure:
     # value labels inside the bars (never clipped, e.g. 100.71) and grade lines behind them
     xmax = max(100.0, float(shown["total"].max())) + 2
     lines = sorted(float(low) for _, low in scheme.grades)
-    for name, low in scheme.grades:
-        fig.add_vline(x=float(low), line_dash="dot", line_color=scheme.grade_color(name), line_width=1,
-                      layer="below")
+    # the shapes add_vline would make, set at once (add_vline costs ~10 ms a line)
+    fig.update_layout(shapes=[dict(type="line", x0=float(low), x1=float(low), xref="x", y0=0, y1=1, yref="y domain",
+                                   layer="below", line=dict(dash="dot", color=scheme.grade_color(name), width=1))
+                              for name, low in scheme.grades])
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)), title=None)
     fig.update_xaxes(range=[0, xmax], title="最终得分", tickvals=viz.score_ticks(lines))
     fig.update_traces(cliponaxis=False, constraintext="none")
