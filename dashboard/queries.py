@@ -186,7 +186,7 @@ def group_rates(year: int) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=24)
 def _group_means(year: int, unit_type: str | None, dv: int, which: str | None = None) -> pd.DataFrame:
-    return summ.group_means(_group_subtotals(year, dv, which), scheme_for(year), unit_type)
+    return summ.group_means_from_scores(_score_table(year, dv, which)[0], scheme_for(year), unit_type)
 
 
 def group_means(year: int, unit_type: str | None = None) -> pd.DataFrame:

@@ -341,6 +341,29 @@ def group_means(subtotals: pd.DataFrame, scheme: Scheme, unit_type: str | None =
     return df[["group", "max", "units", "mean_points", "mean_rate"]]
 
 
+def group_means_from_scores(scores: pa.Table, scheme: Scheme, unit_type: str | None = None) -> pd.DataFrame:
+    """:func:`group_means` straight from a scorecard's Arrow table (``engine.score_table``,
+    ``closing.results_table``): the subtotals are summed in SQL as in
+    :func:`group_subtotals_from_scores` and never become Python objects."""
+    parts = []
+    for g, codes in scheme.group_codes.items():
+        total = " + ".join('"' + c.replace('"', '""') + '"' for c in codes)
+        mx = scheme.group_max[g]
+        lit = g.replace("'", "''")
+        parts.append(f"""SELECT CAST({int(scheme.year)} AS INTEGER) AS year, CAST(unit_type AS VARCHAR) AS unit_type,
+                                '{lit}' AS grp, CAST({total} AS DECIMAL(18,2)) AS pts,
+                                CASE WHEN {mx} > 0 THEN CAST({total} AS DOUBLE) / {mx} END AS rate
+                         FROM p WHERE submission_id IS NOT NULL""")
+    con = scratch_cursor()
+    try:
+        con.register("p", scores)
+        long = con.sql(" UNION ALL ".join(parts)).to_arrow_table()
+    finally:
+        con.close()
+    df = _group_means(_group_table([scheme]), long, [str(unit_type) if unit_type else COUNTY])
+    return df[["group", "max", "units", "mean_points", "mean_rate"]]
+
+
 def group_subtotals(con: duckdb.DuckDBPyConnection, year: int) -> pd.DataFrame:
     s = engine._scheme(year)
     return group_subtotals_from_scores(engine.score_year(con, s.year, scheme=s), s)

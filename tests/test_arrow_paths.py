@@ -246,6 +246,18 @@ def test_group_subtotals_from_the_arrow_table_are_the_frame_ones(db, year, which
         assert any(isinstance(v, Decimal) for v in new["组织领导|得分"])
 
 
+@pytest.mark.parametrize("year,which", CARDS)
+@pytest.mark.parametrize("unit_type", [None, "乡镇", "部门"])
+def test_group_means_from_the_arrow_table_are_the_frame_ones(db, year, which, unit_type):
+    s = scheme_for(year)
+    new = sm.group_means_from_scores(mc.results_table(db, year, which)[0], s, unit_type)
+    old = sm.group_means(sm.group_subtotals_from_scores(mc.results(db, year, which), s), s, unit_type)
+    pd.testing.assert_frame_equal(new, old, check_exact=True)
+    assert list(new["group"]) == list(s.group_codes)
+    if year != 2021 and unit_type is None:  # someone submitted: the means are there
+        assert new["units"].max() > 0 and new["mean_points"].notna().any()
+
+
 # --------------------------------------------------------------------------- 5. the trend
 
 @pytest.mark.parametrize("which", [None, mc.LIVE])
