@@ -28,6 +28,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import streamlit as st
 
 from dashboard.common import data_version, db
@@ -37,6 +38,7 @@ from metrics import closing, engine
 from metrics import summary as summ
 from core.scheme import scheme_for
 from core.scheme import years as scheme_years
+from core.scorecard import SCORECARD_COLUMNS
 from core.vocab import ITEM_OUTCOMES, ItemState, Status
 
 #: the four states of a ledger item shown on the timeliness page
@@ -121,30 +123,52 @@ def source() -> str | None:
 
 
 @st.cache_resource(show_spinner="正在计算评分…", max_entries=24)
-def _results(year: int, dv: int, where: str, which: str | None = None) -> tuple[pa.Table, dict]:
+def _results(year: int, dv: int, where: str, which: str | None = None, points: bool = False) -> tuple[pa.Table, dict]:
     # the Arrow table is shared, never pickled (a province's year: 6,000 rows × 60 columns);
     # ``where`` (the database) is part of the key, as for the items below
-    return _call(closing.results_table, int(year), which)
+    return _call(closing.results_table, int(year), which, points)
 
 
-def _score_table(year: int, dv: int, which: str | None = None) -> tuple[pa.Table, dict]:
-    """The year's scorecard as queried (``closing.results_table``): Arrow, decimals, and its attrs."""
-    return _results(int(year), dv, _db_key(), which)
+@st.cache_resource(show_spinner="正在计算评分…", max_entries=24)
+def _points_of(year: int, dv: int, where: str, which: str | None = None) -> pa.Table | None:
+    return _call(closing.results_points, int(year), which)
+
+
+def _score_table(year: int, dv: int, which: str | None = None, points: bool = False) -> tuple[pa.Table, dict]:
+    """The year's scorecard as queried (``closing.results_table``): Arrow, decimals, and its
+    attrs; with a column per indicator only when ``points`` (评分卡 needs them, totals do not):
+    then the indicator columns are read on their own and joined to the totals every page shares."""
+    key = (int(year), dv, _db_key(), which)
+    lean = _results(*key, False)
+    if not points:
+        return lean
+    wide = _points_of(*key)
+    if wide is None:  # scores not stored: one query scores everything once
+        return _results(*key, True)
+    tbl, attrs = lean
+    at = pc.index_in(tbl.column("unit"), value_set=wide.column("unit"))  # null: no points (未报送)
+    names = tbl.column_names
+    k = len(SCORECARD_COLUMNS)
+    cols = {n: tbl.column(n) for n in names[:k]}
+    cols |= {c: wide.column(c).take(at) for c in wide.column_names if c != "unit"}
+    cols |= {n: tbl.column(n) for n in names[k:]}
+    return pa.table(cols), attrs
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
-def _scores_view(year: int, dv: int, which: str | None = None) -> pd.DataFrame:
-    tbl, attrs = _score_table(year, dv, which)
+def _scores_view(year: int, dv: int, which: str | None = None, points: bool = False) -> pd.DataFrame:
+    tbl, attrs = _score_table(year, dv, which, points)
     df = display_frame(tbl)
     df["submitted"] = df["status"] != Status.MISSING
     df.attrs.update({k: attrs.get(k) for k in ("label", "source")})
     return df
 
 
-def scores(year: int) -> pd.DataFrame:
+def scores(year: int, points: bool = False) -> pd.DataFrame:
     """The year's scorecard for display: points and rates as floats, counts as
-    ``Int64``, plus ``submitted`` (bool).  One row per registered unit."""
-    return _scores_view(int(year), data_version(), source())
+    ``Int64``, plus ``submitted`` (bool).  One row per registered unit; a column per
+    indicator code only with ``points``."""
+    return _scores_view(int(year), data_version(), source(), points)
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
@@ -166,7 +190,7 @@ def snapshot_info(year: int) -> dict:
 
 @st.cache_data(show_spinner=False, max_entries=24)
 def _group_subtotals(year: int, dv: int, which: str | None = None) -> pd.DataFrame:
-    return summ.group_subtotals_from_scores(_score_table(year, dv, which)[0], scheme_for(year))
+    return summ.group_subtotals_from_scores(_score_table(year, dv, which, points=True)[0], scheme_for(year))
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
@@ -186,7 +210,8 @@ def group_rates(year: int) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=24)
 def _group_means(year: int, unit_type: str | None, dv: int, which: str | None = None) -> pd.DataFrame:
-    return summ.group_means_from_scores(_score_table(year, dv, which)[0], scheme_for(year), unit_type)
+    return summ.group_means_from_scores(_score_table(year, dv, which, points=True)[0], scheme_for(year),
+                                        unit_type)
 
 
 def group_means(year: int, unit_type: str | None = None) -> pd.DataFrame:
@@ -380,14 +405,31 @@ def coverage(year: int) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _category_coverage(year: int, units: tuple[str, ...], dv: int, which: str | None = None) -> pd.DataFrame:
-    return summ.category_coverage_from_matrix(_coverage(year, dv, which), units=list(units))
+def _coverage_gaps(year: int, unit_type: str | None, only_gaps: bool, dv: int,
+                   which: str | None = None) -> tuple[pd.DataFrame, dict]:
+    return summ.coverage_gaps(_scores_view(year, dv, which), unit_type, only_gaps)
 
 
-def category_coverage(year: int, units: list[str]) -> pd.DataFrame:
-    """Per required category of ``units``: code, name, required, covered, rate,
-    lowest rate first (``metrics.summary.category_coverage_from_matrix``)."""
-    return _category_coverage(int(year), tuple(units), data_version(), source())
+def coverage_gaps(year: int, unit_type: str | None = None, only_gaps: bool = False) -> tuple[pd.DataFrame, dict]:
+    """覆盖缺口's gap list and its totals (``metrics.summary.coverage_gaps`` of the
+    scorecard shown), for the units of ``unit_type`` (with gaps only, when asked)."""
+    return _coverage_gaps(int(year), unit_type or None, bool(only_gaps), data_version(), source())
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _category_coverage(year: int, unit_type: str | None, only_gaps: bool, dv: int,
+                       which: str | None = None) -> pd.DataFrame:
+    gaps, _ = _coverage_gaps(year, unit_type, only_gaps, dv, which)
+    units = gaps[gaps["submitted"]]["unit"].tolist()
+    return summ.category_coverage_from_matrix(_coverage(year, dv, which), units=units)
+
+
+def category_coverage(year: int, unit_type: str | None = None, only_gaps: bool = False) -> pd.DataFrame:
+    """Per required category of the submitted units of :func:`coverage_gaps` (same
+    filters): code, name, required, covered, rate, lowest rate first
+    (``metrics.summary.category_coverage_from_matrix``).  Cached by the filters, not by
+    the list of units (a province: hashing 6,000 names on every view cost 0.1 s)."""
+    return _category_coverage(int(year), unit_type or None, bool(only_gaps), data_version(), source())
 
 
 # --------------------------------------------------------------------------- workbooks

@@ -363,14 +363,28 @@ def _source_attrs(snap: dict | None) -> dict:
             "label": snapshot_label(snap)}
 
 
-def results_table(con: duckdb.DuckDBPyConnection, year: int, which: str | None = None) -> tuple[pa.Table, dict]:
-    """:func:`results` as an Arrow table (points and rates decimal) and the frame's
-    attrs, for callers that aggregate or display it without Python objects."""
+def results_points(con: duckdb.DuckDBPyConnection, year: int, which: str | None = None) -> pa.Table | None:
+    """The indicator columns of :func:`results_table` on their own (unit, then one per
+    code; see ``engine.score_points``): None when the live scores are not stored."""
     snap = _pick(con, year, which)
     if snap is None:
-        tbl, attrs = engine.score_table(con, int(year))
+        return engine.score_points(con, int(year))
+    df = snapshot_frame(con, snap)
+    return arrow_table(df[df["submission_id"].notna()][["unit", *snap["codes"]]].reset_index(drop=True))
+
+
+def results_table(con: duckdb.DuckDBPyConnection, year: int, which: str | None = None,
+                  points: bool = True) -> tuple[pa.Table, dict]:
+    """:func:`results` as an Arrow table (points and rates decimal) and the frame's
+    attrs, for callers that aggregate or display it without Python objects;
+    ``points=False``: without the indicator columns (see ``engine.score_table``)."""
+    snap = _pick(con, year, which)
+    if snap is None:
+        tbl, attrs = engine.score_table(con, int(year), points=points)
     else:
         df = snapshot_frame(con, snap)
+        if not points:
+            df = df.drop(columns=list(snap["codes"]))
         tbl, attrs = arrow_table(df), dict(df.attrs)
     return tbl, attrs | _source_attrs(snap)
 

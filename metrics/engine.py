@@ -523,18 +523,21 @@ def score_year(con: duckdb.DuckDBPyConnection, year: int, scheme: Scheme | None 
 
 
 def score_table(con: duckdb.DuckDBPyConnection, year: int, scheme: Scheme | None = None,
-                unit: str | None = None) -> tuple[pa.Table, dict]:
+                unit: str | None = None, points: bool = True) -> tuple[pa.Table, dict]:
     """:func:`score_year` as the Arrow table queried (points and rates decimal) and
-    its attrs, for callers that aggregate or display it without Python objects."""
+    its attrs, for callers that aggregate or display it without Python objects.
+    ``points=False``: without the column of each indicator (the pivot of every
+    unit's points is 40 % of the query; totals, grades, ranks and rates need none)."""
     s = _scheme(year, scheme)
-    codes = s.codes
+    codes = s.codes if points else []
     with _params(con, [s]), _stored_scored(con, [s]) as stored:
         # No unit filter inside the CTEs: a unit's rank is its rank among all
         # units of its type, so every unit is scored and the filter comes last.
-        sql = f"""{stored or _score_ctes(False)},
-        wide AS (SELECT unit, year, {_wide_indicator_sql(codes)} FROM points GROUP BY unit, year)
-        SELECT {_unit_year_columns()}, {", ".join('w."' + c.replace('"', '""') + '"' for c in codes)}
-        FROM scored s LEFT JOIN wide w ON w.unit = s.unit AND w.year = s.year
+        wide = (f""",
+        wide AS (SELECT unit, year, {_wide_indicator_sql(codes)} FROM points GROUP BY unit, year)""" if codes else "")
+        sql = f"""{stored or _score_ctes(False)}{wide}
+        SELECT {_unit_year_columns()}{"".join(', w."' + c.replace('"', '""') + '"' for c in codes)}
+        FROM scored s {"LEFT JOIN wide w ON w.unit = s.unit AND w.year = s.year" if codes else ""}
         {"WHERE s.unit = $unit" if unit is not None else ""}
         {ORDER_SQL}"""
         tbl = _run(con, sql, {"unit": unit} if unit is not None else None)
@@ -545,6 +548,19 @@ def score_table(con: duckdb.DuckDBPyConnection, year: int, scheme: Scheme | None
     tbl = tbl.select(SCORECARD_COLUMNS + codes + EXTRA_COLUMNS + COUNT_COLUMNS + ["reconcile_failed"])
     return tbl, {"year": s.year, "provisional": bool(missing), "missing_calendar_years": missing,
                  "provisional_reason": provisional_reason(missing)}
+
+
+def score_points(con: duckdb.DuckDBPyConnection, year: int, scheme: Scheme | None = None) -> pa.Table | None:
+    """The indicator columns of :func:`score_table` on their own: unit, then one
+    DECIMAL(18,2) column per indicator code, a row per submitted unit, from the stored
+    scores; None when too few are stored (then ``score_table(points=True)`` scores
+    everything in one query instead of twice)."""
+    s = _scheme(year, scheme)
+    with _params(con, [s]), _stored_scored(con, [s]) as stored:
+        if stored is None:
+            return None
+        return _run(con, f"""{stored}
+        SELECT unit, {_wide_indicator_sql(s.codes)} FROM points GROUP BY unit""")
 
 
 def scorecard_columns(year: int, scheme: Scheme | None = None) -> list[str]:

@@ -343,25 +343,33 @@ def group_means(subtotals: pd.DataFrame, scheme: Scheme, unit_type: str | None =
 
 def group_means_from_scores(scores: pa.Table, scheme: Scheme, unit_type: str | None = None) -> pd.DataFrame:
     """:func:`group_means` straight from a scorecard's Arrow table (``engine.score_table``,
-    ``closing.results_table``): the subtotals are summed in SQL as in
-    :func:`group_subtotals_from_scores` and never become Python objects."""
+    ``closing.results_table``) in one pass: each subtotal is summed in SQL as in
+    :func:`group_subtotals_from_scores` and never becomes a Python object."""
     parts = []
-    for g, codes in scheme.group_codes.items():
+    for n, (g, codes) in enumerate(scheme.group_codes.items()):
         total = " + ".join('"' + c.replace('"', '""') + '"' for c in codes)
         mx = scheme.group_max[g]
-        lit = g.replace("'", "''")
-        parts.append(f"""SELECT CAST({int(scheme.year)} AS INTEGER) AS year, CAST(unit_type AS VARCHAR) AS unit_type,
-                                '{lit}' AS grp, CAST({total} AS DECIMAL(18,2)) AS pts,
-                                CASE WHEN {mx} > 0 THEN CAST({total} AS DOUBLE) / {mx} END AS rate
-                         FROM p WHERE submission_id IS NOT NULL""")
+        pts = f"CAST({total} AS DECIMAL(18,2))"
+        parts.append(f'count({pts}) AS "u{n}", avg({pts}) AS "p{n}", '
+                     f'avg(CASE WHEN {mx} > 0 THEN CAST({total} AS DOUBLE) / {mx} END) AS "r{n}"')
     con = scratch_cursor()
     try:
         con.register("p", scores)
-        long = con.sql(" UNION ALL ".join(parts)).to_arrow_table()
+        row = con.execute(f"""SELECT {", ".join(parts)} FROM p
+                              WHERE submission_id IS NOT NULL AND ($t IS NULL OR unit_type = $t)""",
+                          {"t": str(unit_type) if unit_type else None}).fetchone()
     finally:
         con.close()
-    df = _group_means(_group_table([scheme]), long, [str(unit_type) if unit_type else COUNTY])
-    return df[["group", "max", "units", "mean_points", "mean_rate"]]
+    groups = list(scheme.group_codes)
+    k = len(groups)
+    return pd.DataFrame({
+        "group": pd.Series(groups, dtype=object),
+        "max": pd.Series([float(scheme.group_max[g]) for g in groups], dtype="float64"),
+        "units": pd.Series([int(row[3 * n]) for n in range(k)], dtype="int64"),
+        "mean_points": pd.Series([float(row[3 * n + 1]) if row[3 * n + 1] is not None else float("nan")
+                                  for n in range(k)], dtype="float64"),
+        "mean_rate": pd.Series([float(row[3 * n + 2]) if row[3 * n + 2] is not None else float("nan")
+                                for n in range(k)], dtype="float64")})
 
 
 def group_subtotals(con: duckdb.DuckDBPyConnection, year: int) -> pd.DataFrame:
@@ -727,9 +735,8 @@ def request_counts(requests: pd.DataFrame) -> dict:
     ``engine.request_facts``, filtered as shown): ``n``, ``on_time``, ``late``,
     ``not_due``, ``unanswered`` and ``rate`` = on_time ÷ (on_time + late),
     None when no request is due."""
-    rq = pa.table({"state": pa.array([None if v is None or v != v else str(v) for v in requests["state"]],
-                                     pa.string()),
-                   "answered": pa.array(requests["answered"].notna().tolist(), pa.bool_())})
+    rq = pa.table({"state": pa.array(requests["state"].to_numpy(dtype=object), pa.string(), from_pandas=True),
+                   "answered": pa.array(requests["answered"].notna().to_numpy(), pa.bool_())})
     row = _query({"rq": rq}, REQUEST_COUNTS_SQL).iloc[0]
     out = {k: int(row[k]) for k in ("n", "on_time", "late", "not_due", "unanswered")}
     due = out["on_time"] + out["late"]

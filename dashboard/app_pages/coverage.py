@@ -14,7 +14,6 @@ import streamlit as st
 from dashboard import queries as q
 from dashboard import viz
 from dashboard.text import md
-from metrics import summary as msum
 from core.scheme import load_catalogue
 
 year, scheme = viz.start_analytics_page("覆盖缺口", lambda scheme: "必公开类别：按单位类型确定，另加单位名录中登记的附加类别。某类别在本年度至少有一条"
@@ -35,7 +34,7 @@ with f2:
 # (乡镇 first, lowest coverage first), then the units without an accepted submission: no ledger, no score
 # (methodology: listed as 未报送, no score, no rank); they stay on the page as grey rows so that nobody is
 # left out of the picture
-gaps, tot = msum.coverage_gaps(sc, utype, only_gaps)
+gaps, tot = q.coverage_gaps(year, utype, only_gaps)
 units = gaps[gaps["submitted"]]
 missing = gaps[~gaps["submitted"]]
 cv = cov[cov["unit"].isin(units["unit"])]
@@ -118,7 +117,7 @@ st.caption("先乡镇后部门，各自按覆盖率从低到高排列" + ("；�
 
 # --------------------------------------------------------------------------- per category
 st.subheader("各类别覆盖率")
-per_cat = q.category_coverage(year, units["unit"].tolist())  # lowest rate first
+per_cat = q.category_coverage(year, utype, only_gaps)  # of the submitted units listed above; lowest rate first
 if per_cat.empty:
     viz.empty("所选单位没有必公开类别。")
 else:

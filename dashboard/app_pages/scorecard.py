@@ -8,6 +8,7 @@ indicator with the unit's own score, the reviewer's score and the final points.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -46,7 +47,7 @@ with f1:
 with f2:
     search = st.text_input("查找单位", key="scorecard_search", placeholder="输入单位名称中的字，如“镇”或“财政”")
 
-sc = q.scores(year)
+sc = q.scores(year, points=True)  # the indicator columns: the 二级指标 drill-down below
 gr = q.group_rates(year).set_index("unit")
 base = sc[["unit", "unit_type", "status", "rank", "total", "grade", "score_rate", "submitted"]].copy()
 for g in groups:
@@ -100,12 +101,21 @@ def heatmap(rows: pd.DataFrame, cols: list[str], rate, label, hover, title: str,
     short, _ = viz.short_names(units_y)
     ylab = [f"{int(r)}. {n}" if viz.isnum(r) else n for r, n in zip(rows["rank"], short)]
     # 加分项 is extra credit, not a shortfall: its cells show the value uncoloured
-    z = [[min(max(float(rate(u, c)), 0.0), 1.0) if viz.isnum(rate(u, c)) and c not in BONUS else None for c in cols]
-         for u in units_y]
+    # numpy arrays: plotly checks nested lists cell by cell
+    z = np.full((len(units_y), len(cols)), None, dtype=object)
+    text = np.full(z.shape, "", dtype=object)
+    custom = np.full(z.shape, "", dtype=object)
+    for i, u in enumerate(units_y):
+        for j, c in enumerate(cols):
+            r = rate(u, c)
+            if viz.isnum(r) and c not in BONUS:
+                z[i, j] = min(max(float(r), 0.0), 1.0)
+            text[i, j] = label(u, c)
+            custom[i, j] = hover(u, c)
     fig = go.Figure(go.Heatmap(
         z=z, x=cols, y=ylab, zmin=0, zmax=1, colorscale=band_scale(bands), showscale=False, xgap=2, ygap=2,
-        text=[[label(u, c) for c in cols] for u in units_y], texttemplate="%{text}", textfont=dict(size=11),
-        customdata=[[hover(u, c) for c in cols] for u in units_y], hovertemplate="%{customdata}<extra></extra>"))
+        text=text, texttemplate="%{text}", textfont=dict(size=11),
+        customdata=custom, hovertemplate="%{customdata}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", title=None, tickfont=dict(size=12))
     fig.update_xaxes(side="top", title=None, tickangle=0 if len(cols) <= 8 else -30)
     viz.layout(fig, height=max(260, 26 * len(units_y) + 120), margin=dict(l=10, r=10, t=70, b=10),
