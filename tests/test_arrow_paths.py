@@ -13,6 +13,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from core.scheme import scheme_for, years
@@ -32,12 +33,12 @@ ITEM_UNITS = ["甲镇", "丙局", "戊局"]  # a town, a department with late it
 TREND_COLS = engine.TREND_COLUMNS + ["grade", "rank", "provisional"]
 
 
-def county():
+def county(path=None):
     """Two towns and three departments over 2022 (a 公示稿 published, then a reviewer
     score changed behind its back, so live ≠ published) and 2023 (live: after the
     published year, so the trend's years must be put in order).  2019–2021: nobody
-    submitted."""
-    con = new_db()
+    submitted.  ``path``: a database file instead (the dashboard reads one)."""
+    con = new_db(path)
     for name, t in [("甲镇", "乡镇"), ("乙镇", "乡镇"), ("丙局", "部门"), ("丁局", "部门"), ("戊局", "部门")]:
         add_unit(con, name, t)
     # 2022: 丁局 and 戊局 did not submit; 丙局 late (after the cut-off 2023-01-10)
@@ -388,3 +389,213 @@ def test_pct_texts_is_pct_of_each_value():
     assert list(viz.pct_texts(f)) == list(f.map(viz.pct))
     assert list(viz.pct_texts(f, 2)) == [viz.pct(v, 2) for v in f]
     assert viz.pct_texts(pd.Series([], dtype="float64")).empty
+
+
+# --------------------------------------------------------------------------- 9. totals without the indicator columns
+
+@pytest.fixture
+def live_scoring(monkeypatch):
+    """The stored scores unusable: every read scores live (as tests/test_stored_scores.py)."""
+    monkeypatch.setattr(engine, "LIVE_SHARE", -1.0)
+
+
+def _lean_of(tbl: pa.Table, codes) -> pa.Table:
+    return tbl.drop_columns(list(codes))
+
+
+@pytest.mark.parametrize("stored", [True, False])
+@pytest.mark.parametrize("year", [2021, 2022, 2023])
+def test_score_table_without_points_is_the_wide_one_without_the_codes(db, monkeypatch, year, stored):
+    if not stored:
+        monkeypatch.setattr(engine, "LIVE_SHARE", -1.0)
+    # 2021 was never stored (the fixture rescored 2022 and 2023): live either way
+    assert (engine.score_points(db, year) is None) == (not stored or year == 2021)
+    codes = scheme_for(year).codes
+    wide, wattrs = engine.score_table(db, year, points=True)
+    lean, lattrs = engine.score_table(db, year, points=False)
+    assert set(codes) <= set(wide.column_names) and not set(codes) & set(lean.column_names)
+    assert lean.schema.equals(_lean_of(wide, codes).schema)  # names, order, types
+    assert lean.equals(_lean_of(wide, codes)) and lean.num_rows == len(UNITS)
+    assert lattrs == wattrs
+    if year == 2023:  # a unit filter keeps its ranks among all
+        one, _ = engine.score_table(db, year, unit="乙镇", points=False)
+        assert one.equals(lean.filter(pc.equal(lean.column("unit"), "乙镇")))
+
+
+def test_stored_and_live_lean_tables_agree(db, monkeypatch):
+    stored = engine.score_table(db, 2023, points=False)[0]
+    monkeypatch.setattr(engine, "LIVE_SHARE", -1.0)
+    assert engine.score_points(db, 2023) is None
+    assert engine.score_table(db, 2023, points=False)[0].equals(stored)
+
+
+@pytest.mark.parametrize("stored", [True, False])
+@pytest.mark.parametrize("year,which", CARDS)
+def test_results_table_without_points_is_the_wide_one_without_the_codes(db, monkeypatch, year, which, stored):
+    if not stored:
+        monkeypatch.setattr(engine, "LIVE_SHARE", -1.0)
+    codes = scheme_for(year).codes
+    wide, wattrs = mc.results_table(db, year, which, points=True)
+    lean, lattrs = mc.results_table(db, year, which, points=False)
+    assert not set(codes) & set(lean.column_names)
+    assert lean.schema.equals(_lean_of(wide, codes).schema)
+    assert lean.equals(_lean_of(wide, codes)) and lean.num_rows == len(UNITS)
+    assert lattrs == wattrs
+    assert lattrs["source"] == ("published" if (year, which) == (2022, None) else mc.LIVE)
+
+
+# --------------------------------------------------------------------------- 10. the indicator columns on their own
+
+def _points_by_unit(tbl: pa.Table, codes) -> dict:
+    return {r["unit"]: [r[c] for c in codes] for r in tbl.select(["unit", *codes]).to_pylist()}
+
+
+@pytest.mark.parametrize("year,which", CARDS[:3])
+def test_points_on_their_own_are_those_of_the_wide_table(db, year, which):
+    codes = list(scheme_for(year).codes)
+    wide, _ = mc.results_table(db, year, which, points=True)
+    submitted = [r["unit"] for r in wide.select(["unit", "submission_id"]).to_pylist() if r["submission_id"] is not None]
+    assert len(submitted) == {2022: 3, 2023: 4}[year]
+    want = {u: v for u, v in _points_by_unit(wide, codes).items() if u in submitted}
+    paths = [("closing", mc.results_points(db, year, which))]
+    if mc.chosen_snapshot(db, year, which) is None:  # live: the engine's own too
+        paths.append(("engine", engine.score_points(db, year)))
+    for name, pts in paths:
+        assert pts is not None, name
+        assert pts.column_names == ["unit", *codes], name
+        assert pts.num_rows == len(submitted) and sorted(pts.column("unit").to_pylist()) == sorted(submitted), name
+        got = _points_by_unit(pts, codes)
+        assert got == want, name
+        assert all(isinstance(v, Decimal) for vs in got.values() for v in vs), name
+        for c in codes:
+            assert pa.types.is_decimal(pts.schema.field(c).type) and pts.schema.field(c).type.scale == 2, (name, c)
+        if name == "engine":
+            assert all(pts.schema.field(c).type == pa.decimal128(18, 2) for c in codes)
+    if year == 2022:  # 甲镇's A2: the reviewer's 1 point published, 0 live
+        assert _points_by_unit(paths[0][1], ["A2"])["甲镇"] == [Decimal("1") if which is None else Decimal("0")]
+
+
+@pytest.mark.parametrize("year,which", [(2022, mc.LIVE), (2023, None), (2023, mc.LIVE)])
+def test_points_on_their_own_are_none_when_the_scores_are_not_stored(db, live_scoring, year, which):
+    assert mc.results_table(db, year, which)[0].num_rows == len(UNITS)  # the wide table still scores live
+    assert engine.score_points(db, year) is None
+    assert mc.results_points(db, year, which) is None
+    # the published year still reads its 公示稿
+    pub = mc.results_points(db, 2022)
+    assert pub is not None and pub.num_rows == 3
+
+
+# --------------------------------------------------------------------------- 11. the dashboard's scorecard and gap list
+
+@pytest.fixture(scope="module")
+def db_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("arrow_paths") / "county.duckdb"
+    county(str(path)).close()
+    return path
+
+
+@pytest.fixture
+def dash(db_file, monkeypatch):
+    import streamlit as st
+
+    from dashboard import queries as q
+    from dashboard.common import close_connections
+
+    def clear():
+        close_connections()
+        st.cache_data.clear()
+        st.cache_resource.clear()
+    monkeypatch.setenv("GONGKAI_DB", str(db_file))
+    clear()
+    yield q
+    clear()
+
+
+def _assert_same_scorecard(got, want):
+    (gt, ga), (wt, wa) = got, want
+    assert gt.column_names == wt.column_names
+    assert gt.num_rows == wt.num_rows == len(UNITS)
+    pd.testing.assert_frame_equal(display_frame(gt), display_frame(wt), check_exact=True)
+    assert ga == wa
+    for c in gt.column_names:
+        if pa.types.is_decimal(wt.schema.field(c).type):
+            assert gt.column(c).combine_chunks().to_pylist() == wt.column(c).combine_chunks().to_pylist(), c
+
+
+@pytest.mark.parametrize("stored", [True, False])
+@pytest.mark.parametrize("year,which", CARDS)
+def test_dashboard_scorecard_with_points_is_the_wide_results_table(dash, monkeypatch, year, which, stored):
+    if not stored:
+        monkeypatch.setattr(engine, "LIVE_SHARE", -1.0)
+    q = dash
+    pts = q._call(mc.results_points, year, which)
+    joined = pts is not None
+    assert joined == ((stored and year > 2021) or (year, which) == (2022, None))  # 2021 never stored
+    want = q._call(mc.results_table, year, which, True)
+    got = q._score_table(year, q.data_version(), which, points=True)
+    _assert_same_scorecard(got, want)
+    codes = scheme_for(year).codes
+    assert list(codes) == got[0].column_names[len(q.SCORECARD_COLUMNS):][:len(codes)]
+    missing = [r for r in got[0].select(["submission_id", codes[0]]).to_pylist() if r["submission_id"] is None]
+    assert len(missing) == {2021: 5, 2022: 2, 2023: 1}[year] and all(r[codes[0]] is None for r in missing)
+    lean = q._score_table(year, q.data_version(), which)
+    assert lean[0].equals(q._call(mc.results_table, year, which, False)[0])
+
+
+@pytest.mark.parametrize("only_gaps", [False, True])
+@pytest.mark.parametrize("unit_type", TYPES)
+@pytest.mark.parametrize("year", [2022, 2023])
+def test_dashboard_gap_list_and_category_coverage_are_the_summary_ones(dash, year, unit_type, only_gaps):
+    q = dash
+    gaps, tot = q.coverage_gaps(year, unit_type, only_gaps)
+    want, wtot = sm.coverage_gaps(q.scores(year), unit_type, only_gaps)
+    pd.testing.assert_frame_equal(gaps, want, check_exact=True)
+    assert tot == wtot
+    # the same as of the Decimal scorecard
+    old, otot = sm.coverage_gaps(q._call(mc.results, year), unit_type, only_gaps)
+    assert list(gaps["unit"]) == list(old["unit"]) and list(gaps["missing"]) == list(old["missing"]) and tot == otot
+    units = gaps[gaps["submitted"]]["unit"].tolist()
+    per_cat = q.category_coverage(year, unit_type, only_gaps)
+    matrix = q._call(mc.coverage_matrix, year)
+    pd.testing.assert_frame_equal(per_cat, sm.category_coverage_from_matrix(matrix, units=units), check_exact=True)
+    if unit_type is None and not only_gaps:
+        assert len(units) == {2022: 3, 2023: 4}[year] and int(per_cat["required"].sum()) > 0
+    if units:
+        assert not per_cat.empty
+
+
+# --------------------------------------------------------------------------- 12. 一级指标 means by hand
+
+@pytest.mark.parametrize("which,jia", [(None, Decimal("5")), (mc.LIVE, Decimal("4"))])
+def test_group_means_by_hand(db, which, jia):
+    """2022 组织领导 (A1 2 + A2 3 + A3 3 = 8): 乙镇 8; 甲镇 A1 1 (self), A2 the reviewer's
+    1 in the 公示稿, 0 live, A3 3.  丙局 (部门) 8."""
+    s = scheme_for(2022)
+    assert s.group_codes["组织领导"] == ["A1", "A2", "A3"] and s.group_max["组织领导"] == 8
+    tbl = mc.results_table(db, 2022, which)[0]
+    for unit_type, subtotals in [("乡镇", [jia, Decimal("8")]), (None, [jia, Decimal("8"), Decimal("8")]),
+                                 ("部门", [Decimal("8")])]:
+        means = sm.group_means_from_scores(tbl, s, unit_type).set_index("group")
+        row = means.loc["组织领导"]
+        assert row["units"] == len(subtotals) and row["max"] == 8.0
+        assert row["mean_points"] == float(sum(subtotals) / len(subtotals))
+        assert row["mean_rate"] == float(sum(subtotals) / 8 / len(subtotals))
+    # by hand: 乡镇 (5 + 8) / 2 = 6.5 and 81.25 % published; (4 + 8) / 2 = 6 and 75 % live
+    row = sm.group_means_from_scores(tbl, s, "乡镇").set_index("group").loc["组织领导"]
+    assert (row["mean_points"], row["mean_rate"]) == ((6.5, 0.8125) if which is None else (6.0, 0.75))
+
+
+def test_group_means_by_hand_2023_and_an_empty_type(db):
+    """2023 决策公开 (B1 5 + B2 3 + B3 2 + B4 2 = 12) of the departments: 丙局 B1 1.5 → 8.5,
+    丁局 12 (戊局 did not submit: not counted).  No 乡镇-only filter leaves out 甲镇/乙镇."""
+    s = scheme_for(2023)
+    tbl = engine.score_table(db, 2023)[0]
+    row = sm.group_means_from_scores(tbl, s, "部门").set_index("group").loc["决策公开"]
+    assert row["units"] == 2 and row["max"] == 12.0
+    assert row["mean_points"] == 10.25
+    assert row["mean_rate"] == (8.5 / 12 + 1.0) / 2
+    town = sm.group_means_from_scores(tbl, s, "乡镇").set_index("group").loc["组织领导"]
+    assert town["units"] == 2 and town["mean_points"] == 7.5 and town["mean_rate"] == 0.9375  # 乙镇 A1 1: 7 and 8
+    none = sm.group_means_from_scores(tbl, s, "不存在的类型")
+    assert list(none["group"]) == list(s.group_codes) and (none["units"] == 0).all()
+    assert none["mean_points"].isna().all() and none["mean_rate"].isna().all()
