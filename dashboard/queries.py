@@ -189,15 +189,11 @@ def snapshot_info(year: int) -> dict:
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
-def _group_subtotals(year: int, dv: int, which: str | None = None) -> pd.DataFrame:
-    return summ.group_subtotals_from_scores(_score_table(year, dv, which, points=True)[0], scheme_for(year))
-
-
-@st.cache_data(show_spinner=False, max_entries=24)
 def _group_rates(year: int, dv: int, which: str | None = None) -> pd.DataFrame:
-    out = to_float(_group_subtotals(year, dv, which))
-    for g in scheme_for(year).groups:
+    out = display_frame(summ.group_subtotals_table(_score_table(year, dv, which, points=True)[0], scheme_for(year)))
+    for g in scheme_for(year).groups:  # float64 also where every subtotal is empty
         out[f"{g}|得分"] = pd.to_numeric(out[f"{g}|得分"], errors="coerce").astype("float64")
+        out[g] = pd.to_numeric(out[g], errors="coerce").astype("float64")
     return out
 
 

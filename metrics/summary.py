@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.scheme import Scheme, years
-from data.frames import arrow_table, map_distinct, scratch_cursor
+from data.frames import arrow_table, map_distinct, plain_frame, scratch_cursor
 from core.vocab import ITEM_OUTCOMES, STATUSES, UNIT_TYPES, ItemOutcome, ItemState, Status, unit_type_order_sql
 from metrics import closing, engine
 
@@ -215,13 +215,10 @@ def group_subtotals_from_scores(scores: pd.DataFrame | pa.Table, scheme: Scheme)
         parts.append(f'{total} AS "s{n}", '
                      f'CASE WHEN {gmax[g]} > 0 THEN CAST({total} AS DOUBLE) / {gmax[g]} END AS "r{n}"')
     if isinstance(scores, pa.Table):  # one query, no Python objects on the way in
-        res = _query({"p": scores}, f"""SELECT {', '.join('"' + c + '"' for c in base)}, {', '.join(parts)}
-                                         FROM p WHERE submission_id IS NOT NULL""")
-        out = res[base].copy()
-        for n, g in enumerate(groups):
-            out[f"{g}|得分"] = res[f"s{n}"]
-            out[g] = pd.to_numeric(res[f"r{n}"], errors="coerce").astype("float64")
-        return out
+        res = plain_frame(group_subtotals_table(scores, scheme))
+        for g in groups:
+            res[g] = pd.to_numeric(res[g], errors="coerce").astype("float64")
+        return res
     sub = scores[scores["submission_id"].notna()]
     frame = sub[["unit", *scheme.codes]].reset_index(drop=True)
     res = _query({"p": frame}, f"SELECT {', '.join(parts)} FROM p") if len(frame) else None
@@ -230,6 +227,26 @@ def group_subtotals_from_scores(scores: pd.DataFrame | pa.Table, scheme: Scheme)
         out[f"{g}|得分"] = pd.Series(list(res[f"s{n}"]) if res is not None else [], dtype=object)
         out[g] = pd.Series(list(res[f"r{n}"]) if res is not None else [], dtype="float64")
     return out
+
+
+def group_subtotals_table(scores: pa.Table, scheme: Scheme) -> pa.Table:
+    """:func:`group_subtotals_from_scores` of a scorecard's Arrow table, as Arrow (the
+    subtotals decimal, the 得分率 double), for display without Python objects."""
+    base = ["unit", "unit_type", "status", "total", "grade", "rank", "score_rate"]
+    gmax = scheme.group_max
+    parts = []
+    for g, codes in scheme.group_codes.items():
+        total = " + ".join('"' + c.replace('"', '""') + '"' for c in codes)
+        name = g.replace('"', '""')
+        parts.append(f'{total} AS "{name}|得分", '
+                     f'CASE WHEN {gmax[g]} > 0 THEN CAST({total} AS DOUBLE) / {gmax[g]} END AS "{name}"')
+    con = scratch_cursor()
+    try:
+        con.register("p", scores)
+        return con.sql(f"""SELECT {', '.join('"' + c + '"' for c in base)}, {', '.join(parts)}
+                            FROM p WHERE submission_id IS NOT NULL""").to_arrow_table()
+    finally:
+        con.close()
 
 
 def _points(v) -> Decimal | None:

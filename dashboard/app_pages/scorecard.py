@@ -47,7 +47,7 @@ with f1:
 with f2:
     search = st.text_input("查找单位", key="scorecard_search", placeholder="输入单位名称中的字，如“镇”或“财政”")
 
-sc = q.scores(year, points=True)  # the indicator columns: the 二级指标 drill-down below
+sc = q.scores(year)
 gr = q.group_rates(year).set_index("unit")
 base = sc[["unit", "unit_type", "status", "rank", "total", "grade", "score_rate", "submitted"]].copy()
 for g in groups:
@@ -149,7 +149,7 @@ else:
         if group != "（不展开）":
             codes = scheme.group_codes[group]
             ind = {i.code: i for i in scheme.indicators}
-            pts_by = sc.set_index("unit")
+            pts_by = q.scores(year, points=True).set_index("unit")  # a column per indicator
 
             def _pts(u, c):
                 v = pts_by.loc[u, c] if c in pts_by.columns else None
