@@ -564,6 +564,23 @@ def test_dashboard_gap_list_and_category_coverage_are_the_summary_ones(dash, yea
         assert not per_cat.empty
 
 
+@pytest.mark.parametrize("year,which", CARDS)
+def test_dashboard_group_rates_are_the_old_float_view_of_the_subtotals(dash, year, which):
+    q = dash
+    s = scheme_for(year)
+    got = q._group_rates(year, q.data_version(), which)
+    want = q.to_float(sm.group_subtotals_from_scores(q._call(mc.results, year, which), s))
+    for g in s.groups:
+        want[f"{g}|得分"] = pd.to_numeric(want[f"{g}|得分"], errors="coerce").astype("float64")
+        want[g] = pd.to_numeric(want[g], errors="coerce").astype("float64")
+    # with nobody submitted the old view left empty columns untyped; the new one types them
+    pd.testing.assert_frame_equal(got, want, check_exact=True, check_dtype=bool(len(want)))
+    assert len(got) == {2021: 0, 2022: 3, 2023: 4}[year]
+    assert got["total"].dtype == "float64" and got["rank"].dtype == "Int64"
+    if len(got):
+        assert got["组织领导|得分"].notna().all() and got["组织领导"].between(0, 1).all()
+
+
 # --------------------------------------------------------------------------- 12. 一级指标 means by hand
 
 @pytest.mark.parametrize("which,jia", [(None, Decimal("5")), (mc.LIVE, Decimal("4"))])
