@@ -271,8 +271,8 @@ def trend_summary() -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _group_trend(dv: int, which: str | None = None) -> pd.DataFrame:
-    return summ.group_means_from_long([scheme_for(y) for y in scheme_years()],
-                                      _trend_tables(dv, _db_key(), which)[1])
+    return summ.group_means_from_means([scheme_for(y) for y in scheme_years()],
+                                       _trend_tables(dv, _db_key(), which)[1])
 
 
 def group_trend() -> pd.DataFrame:

@@ -788,38 +788,55 @@ def trend(con: duckdb.DuckDBPyConnection, years: Iterable[int] | None = None,
     return df[TREND_COLUMNS + ["grade", "rank", "provisional"]]
 
 
+#: the columns of the 一级指标 means :func:`trend_tables` gives (``unit_type`` empty: every type)
+GROUP_MEAN_COLUMNS = ["year", "grp", "unit_type", "units", "mean_points", "mean_rate"]
+
+#: SQL over ``u`` (year, unit_type, grp, pts, rate: a submitted unit-year's 一级指标 subtotal):
+#: the means per year and group, per unit type and over every type
+GROUP_MEAN_SQL = """
+    SELECT year, grp, CASE WHEN grouping(unit_type) = 0 THEN unit_type END AS unit_type,
+           count(pts) AS units, avg(pts) AS mean_points, avg(rate) AS mean_rate
+    FROM u GROUP BY GROUPING SETS ((year, grp, unit_type), (year, grp))"""
+
+
 def trend_tables(con: duckdb.DuckDBPyConnection, years: Iterable[int] | None = None) -> tuple[pa.Table, pa.Table]:
     """:func:`trend` of several years scored together (one pass, not one per year), as
     Arrow: ``rows`` (:data:`TREND_COLUMNS`, grade, rank, provisional; by year, then in
-    scorecard order) and ``subtotals``, per submitted unit-year and 一级指标: year,
-    unit_type, grp, pts (the sum of its indicators' points; empty when one is
-    missing) and rate (pts ÷ the group's maximum, a double)."""
+    scorecard order) and ``means`` (:data:`GROUP_MEAN_COLUMNS`): per year, 一级指标 and
+    unit type (and every type) the submitted units with a subtotal, their mean subtotal
+    (the sum of the group's indicator points; none when one is missing) and their mean
+    得分率 (subtotal ÷ the group's maximum)."""
     schemes = _schemes_for(years)
     if not schemes:
         return (pa.table({c: pa.array([], pa.null()) for c in TREND_COLUMNS + ["grade", "rank", "provisional"]}),
-                pa.table({c: pa.array([], pa.null()) for c in ("year", "unit_type", "grp", "pts", "rate")}))
+                pa.table({c: pa.array([], pa.null()) for c in GROUP_MEAN_COLUMNS}))
     order = ORDER_SQL.replace("ORDER BY", "ORDER BY s.year,", 1)
     with _params(con, schemes), _stored_scored(con, schemes) as stored:
         ctes = stored or _score_ctes(False)
         rows = _run(con, f"""{ctes} SELECT {_unit_year_columns()} FROM scored s {order}""")
-        subtotals = _run(con, f"""{ctes},
-            gm AS (SELECT year, grp, min(ord) AS g_ord, count(*) AS k, sum(max_c) AS max_c
-                   FROM _eng_ind GROUP BY year, grp),
-            ps AS (SELECT p.unit, p.year, i.grp, count(p.points_c) AS k, sum(p.points_c) AS c
-                   FROM points p JOIN _eng_ind i ON i.year = p.year AND i.code = p.code GROUP BY ALL),
-            o AS (SELECT s.unit, s.unit_type, s.year, row_number() OVER ({order}) AS o FROM scored s
-                  WHERE s.sid IS NOT NULL)
-            SELECT o.year, o.unit_type, gm.grp,
-                   CASE WHEN ps.k = gm.k THEN {_d2('ps.c')} END AS pts,
-                   CASE WHEN ps.k = gm.k AND gm.max_c > 0
-                        THEN CAST({_d2('ps.c')} AS DOUBLE) / CAST({_d2('gm.max_c')} AS DOUBLE) END AS rate
-            FROM o JOIN gm ON gm.year = o.year
-            LEFT JOIN ps ON ps.unit = o.unit AND ps.year = o.year AND ps.grp = gm.grp
-            ORDER BY o.year, gm.g_ord, o.o""")
+        # the submitted unit-years, from the rows just read: the means' query then reads the
+        # points only (``scored`` is not computed a second time)
+        o = pa.table({"unit": rows.column("unit"), "unit_type": rows.column("unit_type"),
+                      "year": rows.column("year")}).filter(pc.is_valid(rows.column("submission_id")))
+        con.register("_eng_tt_o", o)
+        try:
+            means = _run(con, f"""{ctes},
+                gm AS (SELECT year, grp, count(*) AS k, sum(max_c) AS max_c FROM _eng_ind GROUP BY year, grp),
+                ps AS (SELECT p.unit, p.year, i.grp, count(p.points_c) AS k, sum(p.points_c) AS c
+                       FROM points p JOIN _eng_ind i ON i.year = p.year AND i.code = p.code GROUP BY ALL),
+                u AS (SELECT o.year, o.unit_type, gm.grp,
+                             CASE WHEN ps.k = gm.k THEN {_d2('ps.c')} END AS pts,
+                             CASE WHEN ps.k = gm.k AND gm.max_c > 0
+                                  THEN CAST({_d2('ps.c')} AS DOUBLE) / CAST({_d2('gm.max_c')} AS DOUBLE) END AS rate
+                      FROM _eng_tt_o o JOIN gm ON gm.year = o.year
+                      LEFT JOIN ps ON ps.unit = o.unit AND ps.year = o.year AND ps.grp = gm.grp)
+                {GROUP_MEAN_SQL}""")
+        finally:
+            _unregister(con, ["_eng_tt_o"])
         prov = _provisional(con, schemes)
     flags = pa.array([bool(prov.get(y)) for y in rows.column("year").to_pylist()], pa.bool_())
     rows = rows.append_column("provisional", flags).select(TREND_COLUMNS + ["grade", "rank", "provisional"])
-    return rows, subtotals
+    return rows, means.select(GROUP_MEAN_COLUMNS)
 
 
 def scheme_changes(years: Iterable[int] | None = None) -> dict[int, list[str]]:

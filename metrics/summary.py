@@ -331,11 +331,31 @@ def group_means_over_years(per_year: list[tuple[Scheme, pd.DataFrame]],
     return _group_means(g, lt, scopes)
 
 
-def group_means_from_long(schemes: list[Scheme], subtotals: pa.Table,
-                          scopes: list[str] | None = None) -> pd.DataFrame:
-    """:func:`group_means_over_years` of the long subtotals :func:`trend_tables` gives
-    (year, unit_type, grp, pts, rate), with each year's scheme in ``schemes``."""
-    return _group_means(_group_table(schemes), subtotals, scopes)
+def group_means_from_means(schemes: list[Scheme], means: pa.Table,
+                           scopes: list[str] | None = None) -> pd.DataFrame:
+    """:func:`group_means_over_years`' frame from the means :func:`trend_tables` gives
+    (``engine.GROUP_MEAN_COLUMNS``), with each year's scheme in ``schemes``: every year,
+    一级指标 (scheme order) and scope (全县 = every type), a group without units
+    with ``units`` 0 and empty means."""
+    want = list(scopes) if scopes is not None else [COUNTY, *map(str, UNIT_TYPES)]
+    got = {(int(r["year"]), r["grp"], r["unit_type"]): r for r in means.to_pylist()}
+    rows, prev_max = [], None
+    for s in sorted(schemes, key=lambda x: x.year):
+        for g, mx in s.group_max.items():
+            changed = prev_max is not None and prev_max.get(g) != mx
+            for scope in want:
+                r = got.get((s.year, g, None if scope == COUNTY else scope))
+                rows.append((s.year, scope, g, float(mx), changed, int(r["units"]) if r else 0,
+                             _float(r["mean_points"]) if r else float("nan"),
+                             _float(r["mean_rate"]) if r else float("nan")))
+        prev_max = s.group_max
+    df = pd.DataFrame(rows, columns=GROUP_MEANS_COLUMNS)
+    return df.astype({"year": "int64", "scope": object, "group": object, "max": "float64", "max_changed": bool,
+                      "units": "int64", "mean_points": "float64", "mean_rate": "float64"})
+
+
+def _float(v) -> float:
+    return float("nan") if v is None else float(v)
 
 
 def _group_means(g: pa.Table, lt: pa.Table, scopes: list[str] | None) -> pd.DataFrame:
@@ -398,31 +418,34 @@ def trend_tables(con: duckdb.DuckDBPyConnection, which: str | None = closing.LIV
     """Every scheme year's results as ``which`` names them (:func:`metrics.closing.results`;
     ``None``: the newest snapshot, else live), as :func:`metrics.engine.trend_tables`
     gives them: ``rows`` (trend columns, grade, rank, provisional; by year) and the
-    submitted units' 一级指标 ``subtotals`` (year, unit_type, grp, pts, rate).  The years
-    read live are scored together in one pass."""
+    一级指标 ``means`` (``engine.GROUP_MEAN_COLUMNS``).  The years read live are scored
+    together in one pass."""
     ys = list(years())
     snaps = {y: closing.chosen_snapshot(con, y, which) for y in ys}
     live = [y for y in ys if snaps[y] is None]
-    rows, longs = [], []
+    rows, means = [], []
     if live:
-        r, lt = engine.trend_tables(con, live)
+        r, m = engine.trend_tables(con, live)
         rows.append(r)
-        longs.append(lt)
+        means.append(m)
     for y in ys:
         if snaps[y] is None:
             continue
         df = closing.snapshot_frame(con, snaps[y])
         sch = engine._scheme(y)
         rows.append(arrow_table(df[engine.TREND_COLUMNS + ["grade", "rank", "provisional"]]))
-        longs.append(_long_subtotals([(sch, group_subtotals_from_scores(df, sch))])[1])
+        cur = scratch_cursor()
+        try:
+            cur.register("u", _long_subtotals([(sch, group_subtotals_from_scores(df, sch))])[1])
+            means.append(cur.sql(engine.GROUP_MEAN_SQL).to_arrow_table().select(engine.GROUP_MEAN_COLUMNS))
+        finally:
+            cur.close()
     if not rows:
         return engine.trend_tables(con, [])
     tbl = pa.concat_tables(rows, promote_options="permissive")  # a snapshot's decimals may be wider
-    lt = pa.concat_tables(longs, promote_options="permissive")
     if len(rows) > 1:  # by year (stable: each year keeps its scorecard order)
         tbl = tbl.take(pc.sort_indices(tbl, [("year", "ascending")]))
-        lt = lt.take(pc.sort_indices(lt, [("year", "ascending")]))
-    return tbl, lt
+    return tbl, pa.concat_tables(means, promote_options="permissive")
 
 
 def group_trend(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
