@@ -55,19 +55,21 @@ RATES = {"submit_rate", "on_time_rate", "mean_score_rate", "mean_proactive", "me
          "pooled_proactive", "pooled_coverage", "pooled_request"}
 
 
-def _query(frames: dict[str, pd.DataFrame | pa.Table], sql: str, params: dict | None = None) -> pd.DataFrame:
+def _query_table(frames: dict[str, pd.DataFrame | pa.Table], sql: str, params: dict | None = None) -> pa.Table:
     """Run ``sql`` on a cursor of the in-memory scratch DuckDB where each frame (or Arrow
-    table) is a table (registered on that cursor only)."""
+    table) is a table (registered on that cursor only); the result as Arrow."""
     con = scratch_cursor()
     try:
         for name, df in frames.items():
-            if isinstance(df, pa.Table):
-                con.register(name, df)
-                continue
-            con.register(name, arrow_table(df))
-        return engine._frame(con.sql(sql, params=params or None).to_arrow_table())
+            con.register(name, df if isinstance(df, pa.Table) else arrow_table(df))
+        return con.sql(sql, params=params or None).to_arrow_table()
     finally:
         con.close()
+
+
+def _query(frames: dict[str, pd.DataFrame | pa.Table], sql: str, params: dict | None = None) -> pd.DataFrame:
+    """:func:`_query_table` as a frame of plain Python values."""
+    return engine._frame(_query_table(frames, sql, params))
 
 
 def _num(v):
@@ -207,46 +209,46 @@ def group_subtotals_from_scores(scores: pd.DataFrame | pa.Table, scheme: Scheme)
     engine itself never leaves a submitted unit's indicator empty (an
     indicator nobody scored counts 0 points there)."""
     groups = scheme.group_codes
-    gmax = scheme.group_max
-    base = ["unit", "unit_type", "status", "total", "grade", "rank", "score_rate"]
-    parts = []
-    for n, (g, codes) in enumerate(groups.items()):
-        total = " + ".join('"' + c.replace('"', '""') + '"' for c in codes)
-        parts.append(f'{total} AS "s{n}", '
-                     f'CASE WHEN {gmax[g]} > 0 THEN CAST({total} AS DOUBLE) / {gmax[g]} END AS "r{n}"')
     if isinstance(scores, pa.Table):  # one query, no Python objects on the way in
         res = plain_frame(group_subtotals_table(scores, scheme))
         for g in groups:
             res[g] = pd.to_numeric(res[g], errors="coerce").astype("float64")
         return res
+    parts = [f'{total} AS "s{n}", {rate} AS "r{n}"' for n, (_, total, rate) in enumerate(_group_sql(scheme))]
     sub = scores[scores["submission_id"].notna()]
     frame = sub[["unit", *scheme.codes]].reset_index(drop=True)
     res = _query({"p": frame}, f"SELECT {', '.join(parts)} FROM p") if len(frame) else None
-    out = sub[base].reset_index(drop=True)
+    out = sub[SUBTOTAL_BASE].reset_index(drop=True)
     for n, g in enumerate(groups):
         out[f"{g}|得分"] = pd.Series(list(res[f"s{n}"]) if res is not None else [], dtype=object)
         out[g] = pd.Series(list(res[f"r{n}"]) if res is not None else [], dtype="float64")
     return out
 
 
+#: the scorecard columns :func:`group_subtotals_from_scores` keeps before the subtotals
+SUBTOTAL_BASE = ["unit", "unit_type", "status", "total", "grade", "rank", "score_rate"]
+
+
+def _group_sql(scheme: Scheme) -> list[tuple[str, str, str]]:
+    """Per 一级指标 (scheme order) of a scorecard's columns: ``(group, subtotal, rate)``, the
+    SQL sum ``a + b + …`` of its indicator columns (empty when one is) and that ÷ its maximum."""
+    out = []
+    for g, codes in scheme.group_codes.items():
+        total = " + ".join('"' + c.replace('"', '""') + '"' for c in codes)
+        mx = scheme.group_max[g]
+        out.append((g, total, f"CASE WHEN {mx} > 0 THEN CAST({total} AS DOUBLE) / {mx} END"))
+    return out
+
+
 def group_subtotals_table(scores: pa.Table, scheme: Scheme) -> pa.Table:
     """:func:`group_subtotals_from_scores` of a scorecard's Arrow table, as Arrow (the
     subtotals decimal, the 得分率 double), for display without Python objects."""
-    base = ["unit", "unit_type", "status", "total", "grade", "rank", "score_rate"]
-    gmax = scheme.group_max
     parts = []
-    for g, codes in scheme.group_codes.items():
-        total = " + ".join('"' + c.replace('"', '""') + '"' for c in codes)
+    for g, total, rate in _group_sql(scheme):
         name = g.replace('"', '""')
-        parts.append(f'{total} AS "{name}|得分", '
-                     f'CASE WHEN {gmax[g]} > 0 THEN CAST({total} AS DOUBLE) / {gmax[g]} END AS "{name}"')
-    con = scratch_cursor()
-    try:
-        con.register("p", scores)
-        return con.sql(f"""SELECT {', '.join('"' + c + '"' for c in base)}, {', '.join(parts)}
-                            FROM p WHERE submission_id IS NOT NULL""").to_arrow_table()
-    finally:
-        con.close()
+        parts.append(f'{total} AS "{name}|得分", {rate} AS "{name}"')
+    base = ", ".join(f'"{c}"' for c in SUBTOTAL_BASE)
+    return _query_table({"p": scores}, f"SELECT {base}, {', '.join(parts)} FROM p WHERE submission_id IS NOT NULL")
 
 
 def _points(v) -> Decimal | None:
@@ -382,31 +384,18 @@ def group_means_from_scores(scores: pa.Table, scheme: Scheme, unit_type: str | N
     """:func:`group_means` straight from a scorecard's Arrow table (``engine.score_table``,
     ``closing.results_table``) in one pass: each subtotal is summed in SQL as in
     :func:`group_subtotals_from_scores` and never becomes a Python object."""
-    parts = []
-    for n, (g, codes) in enumerate(scheme.group_codes.items()):
-        total = " + ".join('"' + c.replace('"', '""') + '"' for c in codes)
-        mx = scheme.group_max[g]
-        pts = f"CAST({total} AS DECIMAL(18,2))"
-        parts.append(f'count({pts}) AS "u{n}", avg({pts}) AS "p{n}", '
-                     f'avg(CASE WHEN {mx} > 0 THEN CAST({total} AS DOUBLE) / {mx} END) AS "r{n}"')
-    con = scratch_cursor()
-    try:
-        con.register("p", scores)
-        row = con.execute(f"""SELECT {", ".join(parts)} FROM p
-                              WHERE submission_id IS NOT NULL AND ($t IS NULL OR unit_type = $t)""",
-                          {"t": str(unit_type) if unit_type else None}).fetchone()
-    finally:
-        con.close()
+    parts = [f'count(CAST({total} AS DECIMAL(18,2))) AS "u{n}", avg(CAST({total} AS DECIMAL(18,2))) AS "p{n}", '
+             f'avg({rate}) AS "r{n}"' for n, (_, total, rate) in enumerate(_group_sql(scheme))]
+    row = _query_table({"p": scores}, f"""SELECT {", ".join(parts)} FROM p
+                                          WHERE submission_id IS NOT NULL AND ($t IS NULL OR unit_type = $t)""",
+                       {"t": str(unit_type) if unit_type else None}).to_pylist()[0]
     groups = list(scheme.group_codes)
-    k = len(groups)
     return pd.DataFrame({
         "group": pd.Series(groups, dtype=object),
         "max": pd.Series([float(scheme.group_max[g]) for g in groups], dtype="float64"),
-        "units": pd.Series([int(row[3 * n]) for n in range(k)], dtype="int64"),
-        "mean_points": pd.Series([float(row[3 * n + 1]) if row[3 * n + 1] is not None else float("nan")
-                                  for n in range(k)], dtype="float64"),
-        "mean_rate": pd.Series([float(row[3 * n + 2]) if row[3 * n + 2] is not None else float("nan")
-                                for n in range(k)], dtype="float64")})
+        "units": pd.Series([int(row[f"u{n}"]) for n in range(len(groups))], dtype="int64"),
+        "mean_points": pd.Series([_float(row[f"p{n}"]) for n in range(len(groups))], dtype="float64"),
+        "mean_rate": pd.Series([_float(row[f"r{n}"]) for n in range(len(groups))], dtype="float64")})
 
 
 def group_subtotals(con: duckdb.DuckDBPyConnection, year: int) -> pd.DataFrame:
@@ -434,12 +423,8 @@ def trend_tables(con: duckdb.DuckDBPyConnection, which: str | None = closing.LIV
         df = closing.snapshot_frame(con, snaps[y])
         sch = engine._scheme(y)
         rows.append(arrow_table(df[engine.TREND_COLUMNS + ["grade", "rank", "provisional"]]))
-        cur = scratch_cursor()
-        try:
-            cur.register("u", _long_subtotals([(sch, group_subtotals_from_scores(df, sch))])[1])
-            means.append(cur.sql(engine.GROUP_MEAN_SQL).to_arrow_table().select(engine.GROUP_MEAN_COLUMNS))
-        finally:
-            cur.close()
+        long = _long_subtotals([(sch, group_subtotals_from_scores(df, sch))])[1]
+        means.append(_query_table({"u": long}, engine.GROUP_MEAN_SQL).select(engine.GROUP_MEAN_COLUMNS))
     if not rows:
         return engine.trend_tables(con, [])
     tbl = pa.concat_tables(rows, promote_options="permissive")  # a snapshot's decimals may be wider
